@@ -1,0 +1,309 @@
+/**
+ * Microsoft's sign-in and mail-protocol errors, turned into messages that name the fix.
+ * Nothing here may echo a token, secret or Authorization header: every text passes `redactSecrets`.
+ */
+
+export type MailErrorKind =
+	| 'consent'
+	| 'credential'
+	| 'reconnect'
+	| 'tenant'
+	| 'scope'
+	| 'mailboxAccess'
+	| 'protocolDisabled'
+	| 'policy'
+	| 'notFound'
+	| 'throttled'
+	| 'network'
+	| 'unknown';
+
+/** An error our transports raise; node code turns it into NodeApiError/NodeOperationError. */
+export class MailServiceError extends Error {
+	constructor(
+		message: string,
+		readonly fix: string,
+		readonly kind: MailErrorKind,
+		/** Microsoft's own code (AADSTS50076, 535 5.7.3, ErrorAccessDenied...), kept for support. */
+		readonly code?: string,
+		readonly httpStatus?: number,
+	) {
+		super(redactSecrets(message));
+		this.name = 'MailServiceError';
+	}
+}
+
+interface AadRule {
+	codes: string[];
+	kind: MailErrorKind;
+	message: string;
+	fix: string;
+}
+
+const AAD_RULES: AadRule[] = [
+	{
+		codes: ['65001'],
+		kind: 'consent',
+		message: 'The app has not been granted consent for the requested permissions',
+		fix: 'An administrator grants tenant-wide consent (Entra admin center > App registrations > API permissions > Grant admin consent, or the admin-consent URL), or the user requests approval when signing in.',
+	},
+	{
+		codes: ['90094', '90095'],
+		kind: 'consent',
+		message: 'Admin consent is required for this app',
+		fix: 'Request approval from your Microsoft 365 administrator, who grants admin consent to the app registration.',
+	},
+	{
+		codes: ['50076', '50079'],
+		kind: 'reconnect',
+		message: 'Multi-factor authentication is now required for this account',
+		fix: 'Reconnect the credential interactively (open it in n8n and click Connect) so the sign-in can complete MFA.',
+	},
+	{
+		codes: ['53003'],
+		kind: 'policy',
+		message: 'Sign-in was blocked by a Conditional Access policy',
+		fix: 'An administrator excludes this app from the Conditional Access policy (Entra admin center > Protection > Conditional Access) or allows it from the n8n server.',
+	},
+	{
+		codes: ['700016'],
+		kind: 'credential',
+		message: 'The application was not found in the tenant',
+		fix: 'Check the Client ID (Application ID of the app registration). A single-tenant app must be used with its own tenant ID, not "common" or "organizations".',
+	},
+	{
+		codes: ['7000215'],
+		kind: 'credential',
+		message: 'The client secret is invalid',
+		fix: 'Paste the secret VALUE shown once when the secret was created, not the Secret ID. Create a new secret if the value is lost.',
+	},
+	{
+		codes: ['7000222'],
+		kind: 'credential',
+		message: 'The client secret has expired',
+		fix: 'Create a new client secret (App registrations > Certificates & secrets) and paste its value into the credential.',
+	},
+	{
+		codes: ['50020', '90072'],
+		kind: 'tenant',
+		message: 'The account is not a member of this tenant',
+		fix: 'Sign in with a member account of the tenant that owns the mailbox, or set the credential tenant to the account’s own tenant.',
+	},
+	{
+		codes: ['500011'],
+		kind: 'consent',
+		message: 'The resource principal was not found in the tenant',
+		fix: 'Check the cloud setting (resource host) and that the app has the mail API permissions with admin consent in this tenant.',
+	},
+	{
+		codes: ['70011', '700022', '28000', '28003'],
+		kind: 'scope',
+		message: 'The requested scopes are invalid',
+		fix: 'Fix the scopes: one access token serves one resource, so do not mix Graph and IMAP/SMTP scopes; remove invalid additional scopes.',
+	},
+	{
+		codes: ['50194', '9001023'],
+		kind: 'tenant',
+		message: 'The app is not configured as multi-tenant',
+		fix: 'Set the credential tenant to your Directory (tenant) ID instead of "common" or "organizations".',
+	},
+	{
+		codes: ['50011', '500113'],
+		kind: 'credential',
+		message: 'The redirect URI does not match the app registration',
+		fix: 'Register the OAuth Redirect URL shown in the n8n credential as a "Web" redirect URI in the app registration (Authentication > Add a platform > Web).',
+	},
+	{
+		codes: ['700082', '70008', '50173', '70043', '50132', '50133', '700084'],
+		kind: 'reconnect',
+		message: 'The refresh token has expired or was revoked',
+		fix: 'Reconnect the credential (open it in n8n and click Connect).',
+	},
+	{
+		codes: ['90002', '90023'],
+		kind: 'tenant',
+		message: 'The tenant was not found',
+		fix: 'Check the tenant: use the Directory (tenant) ID or a verified domain of your organization.',
+	},
+	{
+		codes: ['700027', '700023', '50012', '700024'],
+		kind: 'credential',
+		message: 'The client certificate or assertion was rejected',
+		fix: 'Upload the certificate to the app registration (Certificates & secrets) and paste its matching private key; check the thumbprint.',
+	},
+	{
+		codes: ['7000112', '7000114'],
+		kind: 'credential',
+		message: 'The application is disabled',
+		fix: 'An administrator re-enables the app (Enterprise applications > Properties > Enabled for users to sign in).',
+	},
+];
+
+const AAD_CODE = /AADSTS(\d{5,7})/;
+
+/** Removes anything token- or secret-like from text that may reach a user or a log. */
+export function redactSecrets(text: string): string {
+	return String(text)
+		.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g, '[redacted token]')
+		.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
+		.replace(/(auth=Bearer\s*)[^\s\x01]+/gi, '$1[redacted]')
+		.replace(
+			/((?:client_secret|refresh_token|access_token|assertion|code|password)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+			'$1[redacted]',
+		)
+		.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted key]')
+		.replace(/[A-Za-z0-9+/]{200,}={0,2}/g, '[redacted]');
+}
+
+export interface TokenEndpointError {
+	error?: string;
+	error_description?: string;
+	error_codes?: number[];
+}
+
+/**
+ * Maps a token-endpoint failure (Entra's JSON body, or an MSAL error's text) to a MailServiceError.
+ * `context.consentUrl`, when known, is added to consent errors so the admin has the link.
+ */
+export function mapAadError(
+	body: TokenEndpointError | string | undefined,
+	context: { consentUrl?: string; httpStatus?: number } = {},
+): MailServiceError {
+	const text =
+		typeof body === 'string'
+			? body
+			: [body?.error, body?.error_description, ...(body?.error_codes ?? []).map((c) => `AADSTS${c}`)]
+					.filter(Boolean)
+					.join(' ');
+	const match = AAD_CODE.exec(text) ?? AAD_CODE.exec(`AADSTS${(body as TokenEndpointError)?.error_codes?.[0] ?? ''}`);
+	const code = match?.[1];
+	const rule = code ? AAD_RULES.find((r) => r.codes.includes(code)) : undefined;
+	if (rule) {
+		const fix =
+			rule.kind === 'consent' && context.consentUrl
+				? `${rule.fix} Admin-consent URL: ${context.consentUrl}`
+				: rule.fix;
+		return new MailServiceError(`${rule.message} (AADSTS${code})`, fix, rule.kind, `AADSTS${code}`, context.httpStatus);
+	}
+	if (/invalid_grant/.test(text)) {
+		return new MailServiceError(
+			'Microsoft refused the stored sign-in (invalid_grant)',
+			'Reconnect the credential (open it in n8n and click Connect).',
+			'reconnect',
+			code ? `AADSTS${code}` : 'invalid_grant',
+			context.httpStatus,
+		);
+	}
+	if (/invalid_client|unauthorized_client/.test(text)) {
+		return new MailServiceError(
+			'Microsoft rejected the client ID or client secret',
+			'Check the Client ID and the client secret value (not the Secret ID) of the app registration.',
+			'credential',
+			code ? `AADSTS${code}` : 'invalid_client',
+			context.httpStatus,
+		);
+	}
+	const firstLine = text.split(/\r?\n/)[0].slice(0, 300);
+	return new MailServiceError(
+		`Sign-in failed: ${firstLine || 'no details from the token endpoint'}`,
+		'Check the credential: cloud, tenant, client ID and secret or certificate.',
+		'unknown',
+		code ? `AADSTS${code}` : undefined,
+		context.httpStatus,
+	);
+}
+
+/** The fields of an imapflow error we read (imapflow sets these on failed commands). */
+export interface ImapErrorLike {
+	message?: string;
+	code?: string;
+	responseText?: string;
+	response?: string;
+	serverResponseCode?: string;
+	authenticationFailed?: boolean;
+	responseStatus?: string;
+}
+
+/** Maps an IMAP login failure to the fix Exchange Online needs. */
+export function mapImapAuthError(error: ImapErrorLike, mailbox: string, appOnly: boolean): MailServiceError {
+	const text = `${error.responseText ?? ''} ${error.response ?? ''} ${error.message ?? ''}`;
+	if (/authenticated but not connected/i.test(text)) {
+		return new MailServiceError(
+			`Signed in, but the account has no access to the mailbox ${mailbox}`,
+			appOnly
+				? `Give the app's service principal FullAccess: Add-MailboxPermission -Identity ${mailbox} -User <service principal id> -AccessRights FullAccess.`
+				: `Give the signed-in user FullAccess to ${mailbox} (Exchange admin center > Mailboxes > Delegation), or correct the Mailbox parameter.`,
+			'mailboxAccess',
+			'IMAP BAD User is authenticated but not connected',
+		);
+	}
+	if (
+		error.authenticationFailed ||
+		/AUTHENTICATE failed|AUTHENTICATIONFAILED|authentication failed|Temporary authentication failure/i.test(text)
+	) {
+		return new MailServiceError(
+			`IMAP sign-in to ${mailbox} failed (AUTHENTICATE failed)`,
+			appOnly
+				? 'Check that the app has the IMAP.AccessAsApp permission (Office 365 Exchange Online) with admin consent, that New-ServicePrincipal used the Object ID of the ENTERPRISE APPLICATION (not of the app registration), that Add-MailboxPermission gave it FullAccess on this mailbox, and that IMAP is enabled for the mailbox.'
+				: 'Check that the credential uses IMAP + SMTP access (scope IMAP.AccessAsUser.All), that the mailbox address is right and the signed-in user has access to it, and that IMAP is enabled for the mailbox (Microsoft 365 admin center > Users > Mail > Manage email apps). Reconnect the credential if it was changed.',
+			'protocolDisabled',
+			'IMAP NO AUTHENTICATE failed',
+		);
+	}
+	return mapNetworkError(error, 'IMAP');
+}
+
+/** Maps an SMTP failure (nodemailer error) to a fix. */
+export function mapSmtpError(
+	error: { responseCode?: number; response?: string; message?: string; code?: string },
+	mailbox: string,
+): MailServiceError {
+	const text = `${error.response ?? ''} ${error.message ?? ''}`;
+	if (error.responseCode === 535 || /\b535\b/.test(text)) {
+		return new MailServiceError(
+			`SMTP sign-in for ${mailbox} was refused (535)`,
+			'Enable SMTP AUTH for the mailbox (Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false, or Microsoft 365 admin center > Users > Mail > Manage email apps > Authenticated SMTP), use the mailbox UPN, and make sure the credential has the SMTP.Send scope.',
+			'protocolDisabled',
+			'SMTP 535 5.7.3',
+		);
+	}
+	if (/SendAsDenied|5\.2\.252|5\.7\.60/.test(text)) {
+		return new MailServiceError(
+			`${mailbox} may not send as the given From address`,
+			'Grant "Send As" on that address to the signed-in user or app, or send from the mailbox itself.',
+			'mailboxAccess',
+			'SMTP 554 5.2.252 SendAsDenied',
+		);
+	}
+	return mapNetworkError(error, 'SMTP');
+}
+
+/** Socket-level failures shared by IMAP and SMTP. */
+export function mapNetworkError(
+	error: { message?: string; code?: string },
+	protocol: 'IMAP' | 'SMTP' | 'Graph' | 'token endpoint',
+): MailServiceError {
+	const code = error.code ?? '';
+	const text = error.message ?? String(error);
+	if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code + text)) {
+		return new MailServiceError(
+			`${protocol}: the server's TLS certificate was not trusted (${code || 'TLS error'})`,
+			'Check the host name. For a server with a private CA, add the CA to NODE_EXTRA_CA_CERTS of n8n; only as a last resort turn on "Ignore SSL Issues" in this credential.',
+			'network',
+			code || undefined,
+		);
+	}
+	if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|NoConnection|ETIMEOUT|socket/i.test(code + text)) {
+		return new MailServiceError(
+			`${protocol}: connection failed (${code || text.slice(0, 120)})`,
+			'Check the host and port of the cloud setting, and that n8n can reach it; the next poll tries again.',
+			'network',
+			code || undefined,
+		);
+	}
+	return new MailServiceError(
+		`${protocol} error: ${text.slice(0, 300)}`,
+		'See the error details; if it persists, check the credential and mailbox settings.',
+		'unknown',
+		code || undefined,
+	);
+}

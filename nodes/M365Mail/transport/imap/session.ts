@@ -1,0 +1,82 @@
+/**
+ * Opens an authenticated IMAP session over XOAUTH2 with the rules imapflow needs: an `error`
+ * listener always, no auto-IDLE, connect and socket timeouts, and one retry with a freshly
+ * refreshed token after an authentication failure.
+ */
+import { ImapFlow } from 'imapflow';
+
+import type { CloudEndpoints } from '../auth/clouds';
+import { mapImapAuthError, mapNetworkError, MailServiceError, type ImapErrorLike } from '../auth/errors';
+import type { AccessTokenProvider } from '../auth/tokens';
+
+export interface ImapSessionOptions {
+	cloud: CloudEndpoints;
+	tokens: AccessTokenProvider;
+	/** The mailbox to open (`user=` of XOAUTH2): the signed-in user's or a shared one. */
+	mailbox: string;
+	allowUnauthorizedCerts?: boolean;
+	connectionTimeoutMs?: number;
+	socketTimeoutMs?: number;
+	/** Called with errors the client emits after connecting (socket resets...). */
+	onError?: (error: Error) => void;
+}
+
+function createClient(options: ImapSessionOptions, accessToken: string): ImapFlow {
+	const { cloud } = options;
+	const client = new ImapFlow({
+		host: cloud.imapHost,
+		port: cloud.imapPort,
+		secure: cloud.imapTls === 'tls',
+		doSTARTTLS: cloud.imapTls === 'starttls' ? true : undefined,
+		servername: cloud.imapHost,
+		auth: { user: options.mailbox, accessToken },
+		tls: { rejectUnauthorized: options.allowUnauthorizedCerts !== true, minVersion: 'TLSv1.2' },
+		logger: false,
+		disableAutoIdle: true,
+		connectionTimeout: options.connectionTimeoutMs ?? 30_000,
+		greetingTimeout: 16_000,
+		socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
+		emitLogs: false,
+	});
+	// imapflow emits 'error' on socket failures; without a listener the process would crash.
+	client.on('error', (error: Error) => options.onError?.(error));
+	return client;
+}
+
+function isAuthFailure(error: ImapErrorLike): boolean {
+	const text = `${error.responseText ?? ''} ${error.message ?? ''}`;
+	return (
+		error.authenticationFailed === true ||
+		/AUTHENTICATE failed|AUTHENTICATIONFAILED|Authentication failed|Temporary authentication failure/i.test(text)
+	);
+}
+
+/** Connects and authenticates; the caller must `logout()` the client in `finally`. */
+export async function openImapSession(options: ImapSessionOptions): Promise<ImapFlow> {
+	const mailbox = options.mailbox.trim();
+	if (!/^[^\s@]+@[^\s@]+$/.test(mailbox)) {
+		throw new MailServiceError(
+			`"${mailbox}" is not a mailbox address`,
+			'Enter the mailbox as an email address (UPN), for example shared@contoso.com.',
+			'mailboxAccess',
+		);
+	}
+	const appOnly = options.tokens.kind === 'appOnly';
+	for (let attempt = 0; ; attempt++) {
+		const token = await options.tokens.getAccessToken('outlook', { forceRefresh: attempt > 0 });
+		const client = createClient({ ...options, mailbox }, token);
+		try {
+			await client.connect();
+			return client;
+		} catch (error) {
+			client.close();
+			const e = error as ImapErrorLike;
+			// A token can be refused while still unexpired (revoked, clock skew): refresh once and retry.
+			if (isAuthFailure(e) && attempt === 0) continue;
+			if (isAuthFailure(e) || /not connected/i.test(`${e.responseText ?? ''} ${e.message ?? ''}`)) {
+				throw mapImapAuthError(e, mailbox, appOnly);
+			}
+			throw mapNetworkError(e as Error & { code?: string }, 'IMAP');
+		}
+	}
+}
