@@ -9,7 +9,8 @@ export class M365MailAppOnlyApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:../icons/m365mail.svg', dark: 'file:../icons/m365mail.dark.svg' };
 
-	documentationUrl = 'https://github.com/n8n-nodes-m365-mail/n8n-nodes-m365-mail#app-only-credential';
+	documentationUrl =
+		'https://github.com/n8n-nodes-m365-mail/n8n-nodes-m365-mail#app-only-credential';
 
 	properties: INodeProperties[] = [
 		{
@@ -44,7 +45,11 @@ export class M365MailAppOnlyApi implements ICredentialType {
 			name: 'authentication',
 			type: 'options',
 			options: [
-				{ name: 'Client Secret', value: 'secret', description: 'A secret created under Certificates & secrets' },
+				{
+					name: 'Client Secret',
+					value: 'secret',
+					description: 'A secret created under Certificates & secrets',
+				},
 				{
 					name: 'Certificate',
 					value: 'certificate',
@@ -75,6 +80,7 @@ export class M365MailAppOnlyApi implements ICredentialType {
 			description: 'PEM private key of the certificate uploaded to the app registration',
 			displayOptions: { show: { authentication: ['certificate'] } },
 		},
+		// eslint-disable-next-line @n8n/community-nodes/credential-password-field -- a public certificate, not a secret
 		{
 			displayName: 'Certificate',
 			name: 'certificate',
@@ -82,7 +88,8 @@ export class M365MailAppOnlyApi implements ICredentialType {
 			typeOptions: { rows: 5 },
 			default: '',
 			placeholder: '-----BEGIN CERTIFICATE-----',
-			description: 'The PEM certificate itself (preferred); leave empty to give its thumbprint instead',
+			description:
+				'The PEM certificate itself (preferred); leave empty to give its thumbprint instead',
 			displayOptions: { show: { authentication: ['certificate'] } },
 		},
 		{
@@ -90,7 +97,8 @@ export class M365MailAppOnlyApi implements ICredentialType {
 			name: 'thumbprint',
 			type: 'string',
 			default: '',
-			description: 'Thumbprint shown in the app registration, when the certificate is not pasted above',
+			description:
+				'Thumbprint shown in the app registration, when the certificate is not pasted above',
 			displayOptions: { show: { authentication: ['certificate'], certificate: [''] } },
 		},
 		{

@@ -29,7 +29,8 @@ export class M365MailOAuth2Api implements ICredentialType {
 
 	icon: Icon = { light: 'file:../icons/m365mail.svg', dark: 'file:../icons/m365mail.dark.svg' };
 
-	documentationUrl = 'https://github.com/n8n-nodes-m365-mail/n8n-nodes-m365-mail#delegated-oauth2-credential';
+	documentationUrl =
+		'https://github.com/n8n-nodes-m365-mail/n8n-nodes-m365-mail#delegated-oauth2-credential';
 
 	properties: INodeProperties[] = [
 		{
@@ -63,7 +64,8 @@ export class M365MailOAuth2Api implements ICredentialType {
 				{
 					name: 'IMAP + SMTP',
 					value: 'imapSmtp',
-					description: 'IMAP and SMTP with XOAUTH2; IMAP and SMTP AUTH must be enabled for the mailbox',
+					description:
+						'IMAP and SMTP with XOAUTH2; IMAP and SMTP AUTH must be enabled for the mailbox',
 				},
 			],
 			default: 'graph',

@@ -5,7 +5,9 @@ import { CLOUD_PRESETS } from '../nodes/M365Mail/transport/auth/clouds';
 /** `{"global":"https://login.microsoftonline.com",...}` as an expression literal, from the one preset table. */
 function presetMap(field: 'loginUrl' | 'graphUrl' | 'outlookResource'): string {
 	return JSON.stringify(
-		Object.fromEntries(Object.entries(CLOUD_PRESETS).map(([name, preset]) => [name, preset[field]])),
+		Object.fromEntries(
+			Object.entries(CLOUD_PRESETS).map(([name, preset]) => [name, preset[field]]),
+		),
 	);
 }
 

@@ -23,10 +23,14 @@ function files(dir) {
 async function startStack() {
 	const tmp = mkdtempSync(join(tmpdir(), 'm365-stack-'));
 	const ready = join(tmp, 'ready.json');
-	const child = spawn(process.execPath, ['--import', 'tsx', 'test/stack/cli.ts', '--ready-file', ready], {
-		cwd: root,
-		stdio: ['ignore', 'inherit', 'inherit'],
-	});
+	const child = spawn(
+		process.execPath,
+		['--import', 'tsx', 'test/stack/cli.ts', '--ready-file', ready],
+		{
+			cwd: root,
+			stdio: ['ignore', 'inherit', 'inherit'],
+		},
+	);
 	const deadline = Date.now() + 60_000;
 	while (!existsSync(ready)) {
 		if (child.exitCode !== null) throw new Error('the local stack failed to start');
@@ -60,7 +64,17 @@ try {
 	code = await new Promise((resolve) => {
 		const child = spawn(
 			process.execPath,
-			['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${join(tmpdir(), 'm365-tap.txt')}`, ...testFiles],
+			[
+				'--import',
+				'tsx',
+				'--test',
+				'--test-concurrency=1',
+				'--test-reporter=spec',
+				'--test-reporter-destination=stdout',
+				'--test-reporter=tap',
+				`--test-reporter-destination=${join(tmpdir(), 'm365-tap.txt')}`,
+				...testFiles,
+			],
 			{ cwd: root, env, stdio: 'inherit' },
 		);
 		child.on('exit', (c) => resolve(c ?? 1));

@@ -32,11 +32,81 @@ export function ensureCertificates(dir: string): TestCertificates {
 		appCert: join(dir, 'app.crt'),
 	};
 	if (!existsSync(paths.appCert)) {
-		openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', paths.caKey, '-out', paths.caCert, '-days', '30', '-subj', '/CN=m365-mail test CA'], dir);
-		openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', paths.key, '-out', paths.csr, '-subj', '/CN=localhost'], dir);
-		writeFileSync(paths.ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-		openssl(['x509', '-req', '-in', paths.csr, '-CA', paths.caCert, '-CAkey', paths.caKey, '-CAcreateserial', '-out', paths.cert, '-days', '30', '-extfile', paths.ext], dir);
-		openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', paths.appKey, '-out', paths.appCert, '-days', '30', '-subj', '/CN=m365-mail test app'], dir);
+		openssl(
+			[
+				'req',
+				'-x509',
+				'-newkey',
+				'rsa:2048',
+				'-nodes',
+				'-keyout',
+				paths.caKey,
+				'-out',
+				paths.caCert,
+				'-days',
+				'30',
+				'-subj',
+				'/CN=m365-mail test CA',
+			],
+			dir,
+		);
+		openssl(
+			[
+				'req',
+				'-newkey',
+				'rsa:2048',
+				'-nodes',
+				'-keyout',
+				paths.key,
+				'-out',
+				paths.csr,
+				'-subj',
+				'/CN=localhost',
+			],
+			dir,
+		);
+		writeFileSync(
+			paths.ext,
+			'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+		);
+		openssl(
+			[
+				'x509',
+				'-req',
+				'-in',
+				paths.csr,
+				'-CA',
+				paths.caCert,
+				'-CAkey',
+				paths.caKey,
+				'-CAcreateserial',
+				'-out',
+				paths.cert,
+				'-days',
+				'30',
+				'-extfile',
+				paths.ext,
+			],
+			dir,
+		);
+		openssl(
+			[
+				'req',
+				'-x509',
+				'-newkey',
+				'rsa:2048',
+				'-nodes',
+				'-keyout',
+				paths.appKey,
+				'-out',
+				paths.appCert,
+				'-days',
+				'30',
+				'-subj',
+				'/CN=m365-mail test app',
+			],
+			dir,
+		);
 	}
 	return {
 		dir,

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   SMTP host 127.0.0.1 port ${info.smtpPort}, tenant ${TENANT_ID}.
   Delegated app: client ID ${APPS.delegated.clientId}, secret ${APPS.delegated.secrets[0].value}
   App-only app:  client ID ${APPS.service.clientId}, secret ${APPS.service.secrets[0].value} (granted shared@example.test)
-  Users: ${Object.values(USERS).map((u) => u.upn).join(', ')}; shared@example.test is shared with alice.
+  Users: ${Object.values(USERS)
+		.map((u) => u.upn)
+		.join(', ')}; shared@example.test is shared with alice.
 
 Ctrl-C stops everything.`);
 	}

@@ -7,7 +7,11 @@ export const TENANT_ID = '7d0a5c8e-3f4b-4c1a-9e2d-5b6c7d8e9f01';
 export const TENANT_DOMAIN = 'example.test';
 
 export const USERS = {
-	alice: { upn: 'alice@example.test', oid: '11111111-1111-4111-8111-111111111111', name: 'Alice Archer' },
+	alice: {
+		upn: 'alice@example.test',
+		oid: '11111111-1111-4111-8111-111111111111',
+		name: 'Alice Archer',
+	},
 	bob: { upn: 'bob@example.test', oid: '22222222-2222-4222-8222-222222222222', name: 'Bob Baker' },
 } as const;
 

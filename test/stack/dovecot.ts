@@ -40,13 +40,19 @@ export class DovecotServer {
 		const { dir } = this.options;
 		const run = join(dir, 'run');
 		rmSync(run, { recursive: true, force: true });
-		for (const sub of ['run', 'state', 'keys/default/RS256']) mkdirSync(join(dir, sub), { recursive: true });
+		for (const sub of ['run', 'state', 'keys/default/RS256'])
+			mkdirSync(join(dir, sub), { recursive: true });
 		mkdirSync(this.mailDir, { recursive: true });
 		chownSync(this.mailDir, NOBODY_UID, NOGROUP_GID);
-		writeFileSync(join(dir, 'keys/default/RS256', this.options.signingKid), this.options.signingKeyPem);
+		writeFileSync(
+			join(dir, 'keys/default/RS256', this.options.signingKid),
+			this.options.signingKeyPem,
+		);
 		writeFileSync(
 			join(dir, 'users'),
-			MAILBOXES.map((m) => `${m}::${NOBODY_UID}:${NOGROUP_GID}::${join(this.mailDir, m)}::\n`).join(''),
+			MAILBOXES.map((m) => `${m}::${NOBODY_UID}:${NOGROUP_GID}::${join(this.mailDir, m)}::\n`).join(
+				'',
+			),
 		);
 		writeFileSync(
 			join(dir, 'oauth2.conf'),
@@ -198,11 +204,15 @@ protocol lda {
 	async start(): Promise<void> {
 		this.writeConfig();
 		await new Promise<void>((resolve, reject) => {
-			const child = spawn('dovecot', ['-c', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+			const child = spawn('dovecot', ['-c', this.configPath], {
+				stdio: ['ignore', 'pipe', 'pipe'],
+			});
 			let output = '';
 			child.stdout.on('data', (d) => (output += d));
 			child.stderr.on('data', (d) => (output += d));
-			child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dovecot failed to start: ${output}`))));
+			child.on('exit', (code) =>
+				code === 0 ? resolve() : reject(new Error(`dovecot failed to start: ${output}`)),
+			);
 		});
 		await waitForPort(this.options.imapsPort, 15_000);
 	}
@@ -223,10 +233,18 @@ protocol lda {
 	}
 
 	/** Delivers a raw message into a mailbox folder as the MTA would (dovecot-lda). */
-	deliver(mailbox: string, raw: Buffer | string, folder?: string, from = 'sender@example.test'): void {
+	deliver(
+		mailbox: string,
+		raw: Buffer | string,
+		folder?: string,
+		from = 'sender@example.test',
+	): void {
 		const args = ['-c', this.configPath, '-d', mailbox, '-f', from];
 		if (folder) args.push('-m', folder);
-		execFileSync('/usr/lib/dovecot/dovecot-lda', args, { input: raw, stdio: ['pipe', 'ignore', 'pipe'] });
+		execFileSync('/usr/lib/dovecot/dovecot-lda', args, {
+			input: raw,
+			stdio: ['pipe', 'ignore', 'pipe'],
+		});
 	}
 }
 

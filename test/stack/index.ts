@@ -44,7 +44,12 @@ async function freePort(): Promise<number> {
 	});
 }
 
-export async function startStack(options: { dir?: string; ports?: Partial<Record<'oauth' | 'imap' | 'imaps' | 'smtp', number>> } = {}): Promise<Stack> {
+export async function startStack(
+	options: {
+		dir?: string;
+		ports?: Partial<Record<'oauth' | 'imap' | 'imaps' | 'smtp', number>>;
+	} = {},
+): Promise<Stack> {
 	const dir = options.dir ?? DEFAULT_STACK_DIR;
 	mkdirSync(dir, { recursive: true });
 	const certs = ensureCertificates(join(dir, 'certs'));
@@ -72,7 +77,11 @@ export async function startStack(options: { dir?: string; ports?: Partial<Record
 		await oauth.stop();
 		throw error;
 	}
-	const smtp = new SmtpTestServer({ cert: certs.cert, key: certs.key, port: options.ports?.smtp }, oauth, dovecot);
+	const smtp = new SmtpTestServer(
+		{ cert: certs.cert, key: certs.key, port: options.ports?.smtp },
+		oauth,
+		dovecot,
+	);
 	await smtp.start();
 	const info: StackInfo = {
 		dir,

@@ -4,14 +4,35 @@
  * rotating refresh tokens, client secrets and certificate assertions, and Entra's error bodies.
  * It also answers the Dovecot Lua passdb and the SMTP server: "may this token open that mailbox?".
  */
-import { createPublicKey, randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+	createPublicKey,
+	randomBytes,
+	randomUUID,
+	X509Certificate,
+	type KeyObject,
+} from 'node:crypto';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { decodeProtectedHeader, exportSPKI, generateKeyPair, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import {
+	decodeProtectedHeader,
+	exportSPKI,
+	generateKeyPair,
+	jwtVerify,
+	SignJWT,
+	type JWTPayload,
+} from 'jose';
 
-import { APPS, DELEGATED_GRANTS, OUTLOOK_RESOURCE, TENANT_DOMAIN, TENANT_ID, USERS, type TestApp } from './directory';
+import {
+	APPS,
+	DELEGATED_GRANTS,
+	OUTLOOK_RESOURCE,
+	TENANT_DOMAIN,
+	TENANT_ID,
+	USERS,
+	type TestApp,
+} from './directory';
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 const GRAPH_DEFAULT = 'https://graph.microsoft.com';
@@ -81,8 +102,8 @@ function permissionName(scope: string): string {
 
 export class OAuthTestServer {
 	private server?: Server;
-	private privateKey!: KeyObject | Parameters<SignJWT["sign"]>[0];
-	private foreignPrivateKey!: KeyObject | Parameters<SignJWT["sign"]>[0];
+	private privateKey!: KeyObject | Parameters<SignJWT['sign']>[0];
+	private foreignPrivateKey!: KeyObject | Parameters<SignJWT['sign']>[0];
 	publicKeyPem = '';
 	readonly kid = `k${randomBytes(6).toString('hex')}`;
 	private readonly codes = new Map<string, CodeGrant>();
@@ -109,13 +130,18 @@ export class OAuthTestServer {
 		this.privateKey = pair.privateKey;
 		this.publicKeyPem = await exportSPKI(pair.publicKey);
 		this.foreignPrivateKey = (await generateKeyPair('RS256')).privateKey;
-		this.server = createHttpsServer({ cert: this.options.cert, key: this.options.key }, (req, res) => {
-			this.handle(req, res).catch((error) => {
-				res.writeHead(500, { 'content-type': 'text/plain' });
-				res.end(String(error?.message ?? error));
-			});
-		});
-		await new Promise<void>((resolve) => this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve));
+		this.server = createHttpsServer(
+			{ cert: this.options.cert, key: this.options.key },
+			(req, res) => {
+				this.handle(req, res).catch((error) => {
+					res.writeHead(500, { 'content-type': 'text/plain' });
+					res.end(String(error?.message ?? error));
+				});
+			},
+		);
+		await new Promise<void>((resolve) =>
+			this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve),
+		);
 		this.port = (this.server!.address() as AddressInfo).port;
 	}
 
@@ -170,7 +196,11 @@ export class OAuthTestServer {
 	 * user has FullAccess on, or (app-only, role IMAP.AccessAsApp / SMTP.SendAsApp) a mailbox granted
 	 * to the app's service principal.
 	 */
-	async mayOpenMailbox(token: string, mailbox: string, protocol: 'imap' | 'smtp'): Promise<boolean> {
+	async mayOpenMailbox(
+		token: string,
+		mailbox: string,
+		protocol: 'imap' | 'smtp',
+	): Promise<boolean> {
 		let claims: Record<string, unknown>;
 		try {
 			claims = await this.verify(token, OUTLOOK_RESOURCE);
@@ -219,7 +249,8 @@ export class OAuthTestServer {
 				if (auth?.startsWith('Basic ')) {
 					const [id, secret] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
 					if (!form.has('client_id')) form.set('client_id', decodeURIComponent(id));
-					if (!form.has('client_secret')) form.set('client_secret', decodeURIComponent(secret ?? ''));
+					if (!form.has('client_secret'))
+						form.set('client_secret', decodeURIComponent(secret ?? ''));
 				}
 				const tokenUrl = `${this.url}${url.pathname}`;
 				sendJson(res, 200, await this.token(tenant, form, tokenUrl));
@@ -261,7 +292,12 @@ export class OAuthTestServer {
 	private checkTenant(tenant: string, appOnly: boolean): void {
 		const known = [TENANT_ID, TENANT_DOMAIN];
 		if (appOnly && ['common', 'organizations', 'consumers'].includes(tenant)) {
-			throw new OAuthFailure(400, 'invalid_request', 90002, `Tenant '${tenant}' not valid for client credentials. Use a tenant-specific endpoint.`);
+			throw new OAuthFailure(
+				400,
+				'invalid_request',
+				90002,
+				`Tenant '${tenant}' not valid for client credentials. Use a tenant-specific endpoint.`,
+			);
 		}
 		if (!known.includes(tenant) && !['common', 'organizations', 'consumers'].includes(tenant)) {
 			throw new OAuthFailure(400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
@@ -271,41 +307,77 @@ export class OAuthTestServer {
 	private app(clientId: string | null): TestApp {
 		const app = Object.values(APPS).find((a) => a.clientId === clientId);
 		if (!app) {
-			throw new OAuthFailure(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`);
+			throw new OAuthFailure(
+				400,
+				'unauthorized_client',
+				700016,
+				`Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`,
+			);
 		}
 		return app;
 	}
 
-	private async authenticateClient(app: TestApp, form: URLSearchParams, tokenUrl: string): Promise<void> {
+	private async authenticateClient(
+		app: TestApp,
+		form: URLSearchParams,
+		tokenUrl: string,
+	): Promise<void> {
 		const assertion = form.get('client_assertion');
 		if (assertion) {
 			const header = decodeProtectedHeader(assertion);
-			const thumb = (header['x5t#S256'] as string | undefined) ?? (header.x5t as string | undefined);
+			const thumb =
+				(header['x5t#S256'] as string | undefined) ?? (header.x5t as string | undefined);
 			const cert = (this.options.serviceAppCertificates ?? [])
 				.map((pem) => new X509Certificate(pem))
 				.find((c) => {
 					const raw = c.raw;
-					const sha256 = Buffer.from(c.fingerprint256.replace(/:/g, ''), 'hex').toString('base64url');
+					const sha256 = Buffer.from(c.fingerprint256.replace(/:/g, ''), 'hex').toString(
+						'base64url',
+					);
 					const sha1 = Buffer.from(c.fingerprint.replace(/:/g, ''), 'hex').toString('base64url');
 					return raw && (thumb === sha256 || thumb === sha1);
 				});
 			if (!cert || app !== APPS.service) {
-				throw new OAuthFailure(401, 'invalid_client', 700027, 'Client assertion failed signature validation: key not found.');
+				throw new OAuthFailure(
+					401,
+					'invalid_client',
+					700027,
+					'Client assertion failed signature validation: key not found.',
+				);
 			}
 			try {
-				await jwtVerify(assertion, cert.publicKey, { audience: tokenUrl, issuer: app.clientId, subject: app.clientId });
+				await jwtVerify(assertion, cert.publicKey, {
+					audience: tokenUrl,
+					issuer: app.clientId,
+					subject: app.clientId,
+				});
 			} catch {
-				throw new OAuthFailure(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
+				throw new OAuthFailure(
+					401,
+					'invalid_client',
+					700027,
+					'Client assertion failed signature validation.',
+				);
 			}
 			return;
 		}
 		const secret = form.get('client_secret');
 		const match = app.secrets.find((s) => s.value === secret);
 		if (!match) {
-			throw new OAuthFailure(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+			throw new OAuthFailure(
+				401,
+				'invalid_client',
+				7000215,
+				'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+			);
 		}
 		if (match.expired) {
-			throw new OAuthFailure(401, 'invalid_client', 7000222, `The provided client secret keys for app '${app.clientId}' are expired.`);
+			throw new OAuthFailure(
+				401,
+				'invalid_client',
+				7000222,
+				`The provided client secret keys for app '${app.clientId}' are expired.`,
+			);
 		}
 	}
 
@@ -314,9 +386,17 @@ export class OAuthTestServer {
 		const resourceScopes = scopes.filter((s) => !OIDC_SCOPES.has(s));
 		const resources = [...new Set(resourceScopes.map(scopeResource))];
 		if (resources.length > 1) {
-			throw new OAuthFailure(400, 'invalid_scope', 28000, `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scopes.join(' ')} is not valid.`);
+			throw new OAuthFailure(
+				400,
+				'invalid_scope',
+				28000,
+				`Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scopes.join(' ')} is not valid.`,
+			);
 		}
-		return { resource: resources[0] ?? GRAPH_DEFAULT, permissions: resourceScopes.map(permissionName) };
+		return {
+			resource: resources[0] ?? GRAPH_DEFAULT,
+			permissions: resourceScopes.map(permissionName),
+		};
 	}
 
 	private authorize(tenant: string, url: URL, res: ServerResponse): void {
@@ -334,12 +414,21 @@ export class OAuthTestServer {
 			this.checkTenant(tenant, false);
 			const app = this.app(url.searchParams.get('client_id'));
 			if (!/^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(redirect)) {
-				throw new OAuthFailure(400, 'invalid_request', 50011, `The redirect URI '${redirect}' does not match the redirect URIs configured for the application.`);
+				throw new OAuthFailure(
+					400,
+					'invalid_request',
+					50011,
+					`The redirect URI '${redirect}' does not match the redirect URIs configured for the application.`,
+				);
 			}
 			const scopes = (url.searchParams.get('scope') ?? '').split(' ').filter(Boolean);
 			this.resourceOf(scopes);
 			if (!app.delegatedConsent) {
-				return fail(65001, 'consent_required', `The user or administrator has not consented to use the application with ID '${app.clientId}'.`);
+				return fail(
+					65001,
+					'consent_required',
+					`The user or administrator has not consented to use the application with ID '${app.clientId}'.`,
+				);
 			}
 			const user = url.searchParams.get('login_hint') ?? url.searchParams.get('user');
 			if (!user) {
@@ -352,23 +441,36 @@ export class OAuthTestServer {
 					})
 					.join('');
 				res.writeHead(200, { 'content-type': 'text/html' });
-				res.end(`<!doctype html><title>Sign in (test tenant)</title><h1>Pick an account</h1><ul>${links}</ul>`);
+				res.end(
+					`<!doctype html><title>Sign in (test tenant)</title><h1>Pick an account</h1><ul>${links}</ul>`,
+				);
 				return;
 			}
 			const code = randomBytes(24).toString('base64url');
-			this.codes.set(code, { upn: user, clientId: app.clientId, scopes, redirectUri: redirect, expiresAt: Date.now() + 600_000 });
+			this.codes.set(code, {
+				upn: user,
+				clientId: app.clientId,
+				scopes,
+				redirectUri: redirect,
+				expiresAt: Date.now() + 600_000,
+			});
 			const target = new URL(redirect);
 			target.searchParams.set('code', code);
 			target.searchParams.set('state', state);
 			res.writeHead(302, { location: target.toString() });
 			res.end();
 		} catch (error) {
-			if (error instanceof OAuthFailure && redirect) return fail(error.aadCode, error.error, error.message);
+			if (error instanceof OAuthFailure && redirect)
+				return fail(error.aadCode, error.error, error.message);
 			throw error;
 		}
 	}
 
-	private async token(tenant: string, form: URLSearchParams, tokenUrl: string): Promise<Record<string, unknown>> {
+	private async token(
+		tenant: string,
+		form: URLSearchParams,
+		tokenUrl: string,
+	): Promise<Record<string, unknown>> {
 		const grant = form.get('grant_type');
 		this.checkTenant(tenant, grant === 'client_credentials');
 		const app = this.app(form.get('client_id'));
@@ -377,7 +479,12 @@ export class OAuthTestServer {
 			this.counts.client_credentials++;
 			const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
 			if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
-				throw new OAuthFailure(400, 'invalid_scope', 1002012, 'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
+				throw new OAuthFailure(
+					400,
+					'invalid_scope',
+					1002012,
+					'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+				);
 			}
 			const resource = scopeResource(scopes[0]);
 			const key = /outlook/.test(resource) ? 'outlook' : 'graph';
@@ -385,14 +492,24 @@ export class OAuthTestServer {
 			// Exchange's app-only tokens carry the outlook.office.com audience in this stack (Dovecot takes one).
 			const audience = key === 'outlook' ? OUTLOOK_RESOURCE : resource;
 			const token = await this.mint({ appId: app.clientId, roles, audience });
-			return { token_type: 'Bearer', expires_in: this.accessTokenLifetime, ext_expires_in: this.accessTokenLifetime, access_token: token };
+			return {
+				token_type: 'Bearer',
+				expires_in: this.accessTokenLifetime,
+				ext_expires_in: this.accessTokenLifetime,
+				access_token: token,
+			};
 		}
 		if (grant === 'authorization_code') {
 			this.counts.authorization_code++;
 			const code = this.codes.get(form.get('code') ?? '');
 			this.codes.delete(form.get('code') ?? '');
 			if (!code || code.expiresAt < Date.now() || code.clientId !== app.clientId) {
-				throw new OAuthFailure(400, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity.');
+				throw new OAuthFailure(
+					400,
+					'invalid_grant',
+					70008,
+					'The provided authorization code or refresh token has expired due to inactivity.',
+				);
 			}
 			return await this.issueUserTokens(code.upn, app, code.scopes);
 		}
@@ -401,25 +518,54 @@ export class OAuthTestServer {
 			const presented = form.get('refresh_token') ?? '';
 			const stored = this.refreshTokens.get(presented);
 			if (!stored || stored.clientId !== app.clientId) {
-				throw new OAuthFailure(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+				throw new OAuthFailure(
+					400,
+					'invalid_grant',
+					9002313,
+					'Invalid request. Request is malformed or invalid.',
+				);
 			}
 			if (stored.revoked) {
-				throw new OAuthFailure(400, 'invalid_grant', 50173, 'The provided grant has expired due to it being revoked, a fresh auth token is needed.');
+				throw new OAuthFailure(
+					400,
+					'invalid_grant',
+					50173,
+					'The provided grant has expired due to it being revoked, a fresh auth token is needed.',
+				);
 			}
 			if (stored.expiresAt < Date.now()) {
-				throw new OAuthFailure(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity.');
+				throw new OAuthFailure(
+					400,
+					'invalid_grant',
+					700082,
+					'The refresh token has expired due to inactivity.',
+				);
 			}
 			const requested = (form.get('scope') ?? '').split(' ').filter(Boolean);
 			// Without a scope the token is for the resource the grant was consented for.
 			const scopes = requested.length ? requested : stored.scopes;
 			return await this.issueUserTokens(stored.upn, app, scopes);
 		}
-		throw new OAuthFailure(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`);
+		throw new OAuthFailure(
+			400,
+			'unsupported_grant_type',
+			70003,
+			`The app requested an unsupported grant type '${grant}'.`,
+		);
 	}
 
-	private async issueUserTokens(upn: string, app: TestApp, scopes: string[]): Promise<Record<string, unknown>> {
+	private async issueUserTokens(
+		upn: string,
+		app: TestApp,
+		scopes: string[],
+	): Promise<Record<string, unknown>> {
 		const { resource, permissions } = this.resourceOf(scopes);
-		const accessToken = await this.mint({ upn, appId: app.clientId, audience: resource, scp: permissions.join(' ') });
+		const accessToken = await this.mint({
+			upn,
+			appId: app.clientId,
+			audience: resource,
+			scp: permissions.join(' '),
+		});
 		const body: Record<string, unknown> = {
 			token_type: 'Bearer',
 			scope: scopes.filter((s) => s !== 'offline_access').join(' '),
@@ -430,13 +576,26 @@ export class OAuthTestServer {
 		if (scopes.includes('offline_access')) {
 			// Rotation: a new refresh token each time; the old one keeps its own (90-day) clock.
 			const refresh = randomBytes(32).toString('base64url');
-			this.refreshTokens.set(refresh, { upn, clientId: app.clientId, resource, scopes, expiresAt: Date.now() + 90 * 86_400_000 });
+			this.refreshTokens.set(refresh, {
+				upn,
+				clientId: app.clientId,
+				resource,
+				scopes,
+				expiresAt: Date.now() + 90 * 86_400_000,
+			});
 			body.refresh_token = refresh;
 		}
 		if (scopes.includes('openid')) {
 			const user = Object.values(USERS).find((u) => u.upn === upn);
 			const now = Math.floor(Date.now() / 1000);
-			body.id_token = await new SignJWT({ preferred_username: upn, email: upn, name: user?.name ?? upn, oid: user?.oid, tid: TENANT_ID, ver: '2.0' })
+			body.id_token = await new SignJWT({
+				preferred_username: upn,
+				email: upn,
+				name: user?.name ?? upn,
+				oid: user?.oid,
+				tid: TENANT_ID,
+				ver: '2.0',
+			})
 				.setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.kid })
 				.setIssuer(`${this.url}/${TENANT_ID}/v2.0`)
 				.setAudience(app.clientId)
@@ -466,6 +625,9 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+	res.writeHead(status, {
+		'content-type': 'application/json; charset=utf-8',
+		'cache-control': 'no-store',
+	});
 	res.end(JSON.stringify(body));
 }

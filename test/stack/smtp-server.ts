@@ -45,7 +45,9 @@ export class SmtpTestServer {
 			logger: false,
 			onAuth: (auth: SMTPServerAuthentication, _session, callback) => {
 				const refuse = () => {
-					const error = new Error('5.7.3 Authentication unsuccessful') as Error & { responseCode: number };
+					const error = new Error('5.7.3 Authentication unsuccessful') as Error & {
+						responseCode: number;
+					};
 					error.responseCode = 535;
 					callback(error);
 				};
@@ -74,7 +76,8 @@ export class SmtpTestServer {
 					const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
 					try {
 						for (const rcpt of to) {
-							if ((MAILBOXES as readonly string[]).includes(rcpt)) this.dovecot.deliver(rcpt, raw, undefined, from);
+							if ((MAILBOXES as readonly string[]).includes(rcpt))
+								this.dovecot.deliver(rcpt, raw, undefined, from);
 						}
 						// Exchange keeps a copy of mail submitted over SMTP AUTH in Sent Items.
 						this.dovecot.deliver(String(session.user), raw, 'Sent Items', from);
@@ -86,7 +89,9 @@ export class SmtpTestServer {
 				});
 			},
 		});
-		await new Promise<void>((resolve) => this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve));
+		await new Promise<void>((resolve) =>
+			this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve),
+		);
 		this.port = (this.server!.server.address() as AddressInfo).port;
 	}
 

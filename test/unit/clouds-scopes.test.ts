@@ -4,7 +4,11 @@ import { describe, it } from 'node:test';
 import { Workflow, type INode, type INodeTypes } from 'n8n-workflow';
 
 import { M365MailOAuth2Api } from '../../credentials/M365MailOAuth2Api.credentials';
-import { CLOUD_PRESETS, resolveCloud, type CloudName } from '../../nodes/M365Mail/transport/auth/clouds';
+import {
+	CLOUD_PRESETS,
+	resolveCloud,
+	type CloudName,
+} from '../../nodes/M365Mail/transport/auth/clouds';
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import {
 	adminConsentUrl,
@@ -28,7 +32,14 @@ const CUSTOM = {
 
 /** Resolves the credential's hidden expressions the way n8n's credentials helper does. */
 function resolveCredentialExpressions(self: Record<string, unknown>): Record<string, string> {
-	const node: INode = { id: '1', name: 'Temp-Node', type: 'temp', typeVersion: 1, position: [0, 0], parameters: {} };
+	const node: INode = {
+		id: '1',
+		name: 'Temp-Node',
+		type: 'temp',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {},
+	};
 	const nodeTypes = {
 		getByName: () => ({ description: { properties: [] } }),
 		getByNameAndVersion: () => ({ description: { properties: [] } }),
@@ -36,9 +47,19 @@ function resolveCredentialExpressions(self: Record<string, unknown>): Record<str
 	} as unknown as INodeTypes;
 	const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
 	const hidden = Object.fromEntries(
-		new M365MailOAuth2Api().properties.filter((p) => p.type === 'hidden').map((p) => [p.name, p.default]),
+		new M365MailOAuth2Api().properties
+			.filter((p) => p.type === 'hidden')
+			.map((p) => [p.name, p.default]),
 	);
-	return workflow.expression.getComplexParameterValue(node, hidden as never, 'internal', {}, undefined, undefined, self) as Record<string, string>;
+	return workflow.expression.getComplexParameterValue(
+		node,
+		hidden as never,
+		'internal',
+		{},
+		undefined,
+		undefined,
+		self,
+	) as Record<string, string>;
 }
 
 describe('clouds', () => {
@@ -74,7 +95,10 @@ describe('clouds', () => {
 	});
 
 	it('custom cloud without a valid login URL or IMAP host is refused with the field named', () => {
-		assert.throws(() => resolveCloud({ ...CUSTOM, customLoginUrl: 'login.example' }), /Login URL must be a full URL/);
+		assert.throws(
+			() => resolveCloud({ ...CUSTOM, customLoginUrl: 'login.example' }),
+			/Login URL must be a full URL/,
+		);
 		assert.throws(() => resolveCloud({ ...CUSTOM, customImapHost: '' }), /IMAP Host is required/);
 		assert.throws(() => resolveCloud({ ...CUSTOM, customSmtpPort: 70000 }), /SMTP Port/);
 	});
@@ -96,7 +120,10 @@ describe('tenant validation', () => {
 			validateTenant(' 72F988BF-86F1-41AF-91AB-2D7CD011DB47 ', { appOnly: true }),
 			'72f988bf-86f1-41af-91ab-2d7cd011db47',
 		);
-		assert.equal(validateTenant('Contoso.onmicrosoft.com', { appOnly: true }), 'contoso.onmicrosoft.com');
+		assert.equal(
+			validateTenant('Contoso.onmicrosoft.com', { appOnly: true }),
+			'contoso.onmicrosoft.com',
+		);
 	});
 
 	it('refuses common and organizations for app-only with a message naming the fix', () => {
@@ -109,7 +136,12 @@ describe('tenant validation', () => {
 	});
 
 	it('refuses URLs, empty values and malformed ids', () => {
-		for (const t of ['https://login.microsoftonline.com/contoso', '', 'not a tenant', '1234-5678']) {
+		for (const t of [
+			'https://login.microsoftonline.com/contoso',
+			'',
+			'not a tenant',
+			'1234-5678',
+		]) {
 			assert.throws(() => validateTenant(t, { appOnly: false }), MailServiceError);
 		}
 	});
@@ -118,23 +150,37 @@ describe('tenant validation', () => {
 describe('scopes and URLs', () => {
 	it('Graph access asks for User.Read, Mail.ReadWrite, Mail.Send and offline_access', () => {
 		const scopes = delegatedScopes(resolveCloud({ cloud: 'global' }), { access: 'graph' });
-		assert.deepEqual(scopes, ['openid', 'profile', 'email', 'offline_access', 'User.Read', 'Mail.ReadWrite', 'Mail.Send']);
+		assert.deepEqual(scopes, [
+			'openid',
+			'profile',
+			'email',
+			'offline_access',
+			'User.Read',
+			'Mail.ReadWrite',
+			'Mail.Send',
+		]);
 	});
 
 	it('shared-mailbox access adds the .Shared variants', () => {
-		const scopes = delegatedScopes(resolveCloud({ cloud: 'global' }), { access: 'graph', sharedMailboxes: true });
+		const scopes = delegatedScopes(resolveCloud({ cloud: 'global' }), {
+			access: 'graph',
+			sharedMailboxes: true,
+		});
 		assert.ok(scopes.includes('Mail.ReadWrite.Shared') && scopes.includes('Mail.Send.Shared'));
 	});
 
 	it('IMAP + SMTP access asks for the outlook resource scopes of the cloud', () => {
-		assert.deepEqual(delegatedScopes(resolveCloud({ cloud: 'global' }), { access: 'imapSmtp' }).slice(4), [
-			'https://outlook.office.com/IMAP.AccessAsUser.All',
-			'https://outlook.office.com/SMTP.Send',
-		]);
-		assert.deepEqual(delegatedScopes(resolveCloud({ cloud: 'usGovHigh' }), { access: 'imapSmtp' }).slice(4), [
-			'https://outlook.office365.us/IMAP.AccessAsUser.All',
-			'https://outlook.office365.us/SMTP.Send',
-		]);
+		assert.deepEqual(
+			delegatedScopes(resolveCloud({ cloud: 'global' }), { access: 'imapSmtp' }).slice(4),
+			['https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send'],
+		);
+		assert.deepEqual(
+			delegatedScopes(resolveCloud({ cloud: 'usGovHigh' }), { access: 'imapSmtp' }).slice(4),
+			[
+				'https://outlook.office365.us/IMAP.AccessAsUser.All',
+				'https://outlook.office365.us/SMTP.Send',
+			],
+		);
 	});
 
 	it('national clouds qualify Graph permissions with their Graph host', () => {
@@ -155,7 +201,10 @@ describe('scopes and URLs', () => {
 		const cloud = resolveCloud({ cloud: 'global' });
 		assert.equal(appOnlyScope(cloud, 'graph'), 'https://graph.microsoft.com/.default');
 		assert.equal(appOnlyScope(cloud, 'outlook'), 'https://outlook.office365.com/.default');
-		assert.equal(appOnlyScope(resolveCloud({ cloud: 'china' }), 'graph'), 'https://microsoftgraph.chinacloudapi.cn/.default');
+		assert.equal(
+			appOnlyScope(resolveCloud({ cloud: 'china' }), 'graph'),
+			'https://microsoftgraph.chinacloudapi.cn/.default',
+		);
 	});
 
 	it('authorize and token URLs follow cloud and tenant', () => {
@@ -183,7 +232,14 @@ describe('delegated credential expressions', () => {
 			for (const sharedMailboxes of [false, true]) {
 				cases.push({
 					label: `${cloud} ${access}${sharedMailboxes ? ' shared' : ''}`,
-					self: { ...(cloud === 'custom' ? CUSTOM : {}), cloud, access, sharedMailboxes, tenant: ' contoso.com ', additionalScopes: 'Calendars.Read' },
+					self: {
+						...(cloud === 'custom' ? CUSTOM : {}),
+						cloud,
+						access,
+						sharedMailboxes,
+						tenant: ' contoso.com ',
+						additionalScopes: 'Calendars.Read',
+					},
 				});
 			}
 		}
@@ -207,11 +263,16 @@ describe('delegated credential expressions', () => {
 
 	it('an empty tenant falls back to organizations in the URLs', () => {
 		const resolved = resolveCredentialExpressions({ cloud: 'global', access: 'graph', tenant: '' });
-		assert.equal(resolved.authUrl, 'https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize');
+		assert.equal(
+			resolved.authUrl,
+			'https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize',
+		);
 	});
 
 	it('uses the authorization-code grant with client credentials in the body', () => {
-		const props = Object.fromEntries(new M365MailOAuth2Api().properties.map((p) => [p.name, p.default]));
+		const props = Object.fromEntries(
+			new M365MailOAuth2Api().properties.map((p) => [p.name, p.default]),
+		);
 		assert.equal(props.grantType, 'authorizationCode');
 		assert.equal(props.authentication, 'body');
 	});

@@ -9,7 +9,8 @@ import {
 	redactSecrets,
 } from '../../nodes/M365Mail/transport/auth/errors';
 
-const FAKE_JWT = 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLnRlc3QifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+const FAKE_JWT =
+	'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLnRlc3QifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
 
 describe('mapping Microsoft sign-in errors', () => {
 	const table: [string, RegExp, string][] = [
@@ -34,7 +35,10 @@ describe('mapping Microsoft sign-in errors', () => {
 	];
 	for (const [code, fix, kind] of table) {
 		it(`${code} names the fix and keeps the code`, () => {
-			const error = mapAadError({ error: 'invalid_request', error_description: `${code}: something happened. Trace ID: x` });
+			const error = mapAadError({
+				error: 'invalid_request',
+				error_description: `${code}: something happened. Trace ID: x`,
+			});
 			assert.match(error.fix, fix);
 			assert.equal(error.kind, kind);
 			assert.equal(error.code, code);
@@ -42,11 +46,16 @@ describe('mapping Microsoft sign-in errors', () => {
 	}
 
 	it('reads the code from error_codes when the description lacks it', () => {
-		assert.equal(mapAadError({ error: 'invalid_client', error_codes: [7000222] }).code, 'AADSTS7000222');
+		assert.equal(
+			mapAadError({ error: 'invalid_client', error_codes: [7000222] }).code,
+			'AADSTS7000222',
+		);
 	});
 
 	it('adds the admin-consent URL to consent errors', () => {
-		const error = mapAadError('AADSTS65001: no consent', { consentUrl: 'https://login.example/t/adminconsent?client_id=c' });
+		const error = mapAadError('AADSTS65001: no consent', {
+			consentUrl: 'https://login.example/t/adminconsent?client_id=c',
+		});
 		assert.match(error.fix, /adminconsent\?client_id=c/);
 	});
 
@@ -56,46 +65,72 @@ describe('mapping Microsoft sign-in errors', () => {
 	});
 
 	it('never echoes a token or secret from the text it maps', () => {
-		const error = mapAadError(`weird failure access_token=${FAKE_JWT} client_secret=hunter2hunter2`);
+		const error = mapAadError(
+			`weird failure access_token=${FAKE_JWT} client_secret=hunter2hunter2`,
+		);
 		assert.doesNotMatch(error.message, /eyJ|hunter2/);
 	});
 });
 
 describe('mapping IMAP and SMTP errors', () => {
 	it('AUTHENTICATE failed for app-only names the Enterprise-application object ID', () => {
-		const error = mapImapAuthError({ authenticationFailed: true, responseText: 'AUTHENTICATE failed.' }, 'shared@contoso.com', true);
+		const error = mapImapAuthError(
+			{ authenticationFailed: true, responseText: 'AUTHENTICATE failed.' },
+			'shared@contoso.com',
+			true,
+		);
 		assert.match(error.fix, /ENTERPRISE APPLICATION/);
 		assert.match(error.fix, /Add-MailboxPermission/);
 	});
 
 	it('AUTHENTICATE failed for a delegated credential names the IMAP scope and mailbox settings', () => {
-		const error = mapImapAuthError({ authenticationFailed: true, responseText: 'AUTHENTICATE failed.' }, 'a@contoso.com', false);
+		const error = mapImapAuthError(
+			{ authenticationFailed: true, responseText: 'AUTHENTICATE failed.' },
+			'a@contoso.com',
+			false,
+		);
 		assert.match(error.fix, /IMAP.AccessAsUser.All/);
 	});
 
 	it('"authenticated but not connected" means no access to the mailbox', () => {
-		const error = mapImapAuthError({ responseText: 'User is authenticated but not connected.' }, 'shared@contoso.com', false);
+		const error = mapImapAuthError(
+			{ responseText: 'User is authenticated but not connected.' },
+			'shared@contoso.com',
+			false,
+		);
 		assert.equal(error.kind, 'mailboxAccess');
 		assert.match(error.fix, /FullAccess/);
 	});
 
 	it('SMTP 535 names SMTP AUTH and Set-CASMailbox', () => {
-		const error = mapSmtpError({ responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }, 'a@contoso.com');
+		const error = mapSmtpError(
+			{ responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' },
+			'a@contoso.com',
+		);
 		assert.match(error.fix, /SmtpClientAuthenticationDisabled/);
 	});
 
 	it('SendAsDenied names Send As', () => {
-		const error = mapSmtpError({ responseCode: 554, response: '554 5.2.252 SendAsDenied; a not allowed' }, 'a@contoso.com');
+		const error = mapSmtpError(
+			{ responseCode: 554, response: '554 5.2.252 SendAsDenied; a not allowed' },
+			'a@contoso.com',
+		);
 		assert.match(error.fix, /Send As/);
 	});
 
 	it('certificate errors never suggest turning checks off first', () => {
-		const error = mapNetworkError({ code: 'SELF_SIGNED_CERT_IN_CHAIN', message: 'self-signed certificate' }, 'IMAP');
+		const error = mapNetworkError(
+			{ code: 'SELF_SIGNED_CERT_IN_CHAIN', message: 'self-signed certificate' },
+			'IMAP',
+		);
 		assert.match(error.fix, /NODE_EXTRA_CA_CERTS/);
 	});
 
 	it('connection refused says the next poll tries again', () => {
-		assert.match(mapNetworkError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, 'IMAP').fix, /next poll/);
+		assert.match(
+			mapNetworkError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, 'IMAP').fix,
+			/next poll/,
+		);
 	});
 });
 

@@ -18,7 +18,8 @@ export async function testAppOnlyCredential(
 ): Promise<INodeCredentialTestResult> {
 	const data = credential.data ?? {};
 	const wanted = (data.testResource as string) ?? 'both';
-	const resources: ResourceKind[] = wanted === 'both' ? ['graph', 'outlook'] : [wanted as ResourceKind];
+	const resources: ResourceKind[] =
+		wanted === 'both' ? ['graph', 'outlook'] : [wanted as ResourceKind];
 	try {
 		const { tokens } = appOnlyProviderFromData(data);
 		for (const resource of resources) {
@@ -31,6 +32,8 @@ export async function testAppOnlyCredential(
 		}
 		return { status: 'Error', message: 'Token request failed for an unknown reason' };
 	}
-	const names = resources.map((r) => (r === 'graph' ? 'Microsoft Graph' : 'IMAP/SMTP')).join(' and ');
+	const names = resources
+		.map((r) => (r === 'graph' ? 'Microsoft Graph' : 'IMAP/SMTP'))
+		.join(' and ');
 	return { status: 'OK', message: `Connection successful: token issued for ${names}` };
 }

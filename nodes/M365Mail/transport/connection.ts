@@ -68,8 +68,15 @@ export function appOnlyProviderFromData(data: ICredentialDataDecryptedObject): {
 /** A refresh failure from n8n's OAuth2 client, mapped without echoing what it sent. */
 function mapRefreshError(error: unknown): MailServiceError {
 	if (error instanceof MailServiceError) return error;
-	const e = error as { message?: string; body?: unknown; cause?: { body?: unknown }; description?: string };
-	const details = [e.message, e.description, JSON.stringify(e.body ?? e.cause?.body ?? '')].join(' ');
+	const e = error as {
+		message?: string;
+		body?: unknown;
+		cause?: { body?: unknown };
+		description?: string;
+	};
+	const details = [e.message, e.description, JSON.stringify(e.body ?? e.cause?.body ?? '')].join(
+		' ',
+	);
 	if (/reconnect/i.test(e.message ?? '') && !/AADSTS/.test(details)) {
 		return new MailServiceError(
 			'Microsoft refused the stored sign-in: the refresh token expired or was revoked',
@@ -90,7 +97,9 @@ function delegatedStore(ctx: N8nContext, type: string): DelegatedTokenStore {
 			return data.oauthTokenData as OAuthTokenData | undefined;
 		},
 		async refresh() {
-			const helpers = ctx.helpers as { refreshOAuth2Token?: (t: string) => Promise<OAuthTokenData> };
+			const helpers = ctx.helpers as {
+				refreshOAuth2Token?: (t: string) => Promise<OAuthTokenData>;
+			};
 			if (typeof helpers.refreshOAuth2Token !== 'function') {
 				throw new MailServiceError(
 					'This n8n version cannot refresh OAuth2 tokens for IMAP and SMTP',

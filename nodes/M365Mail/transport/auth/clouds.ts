@@ -91,7 +91,11 @@ export interface CloudSettings {
 }
 
 function settingsError(message: string): MailServiceError {
-	return new MailServiceError(message, 'Correct the cloud settings of the credential.', 'credential');
+	return new MailServiceError(
+		message,
+		'Correct the cloud settings of the credential.',
+		'credential',
+	);
 }
 
 function cleanUrl(value: string | undefined, field: string): string {

@@ -142,16 +142,22 @@ const AAD_CODE = /AADSTS(\d{5,7})/;
 
 /** Removes anything token- or secret-like from text that may reach a user or a log. */
 export function redactSecrets(text: string): string {
-	return String(text)
-		.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g, '[redacted token]')
-		.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
-		.replace(/(auth=Bearer\s*)[^\s\x01]+/gi, '$1[redacted]')
-		.replace(
-			/((?:client_secret|refresh_token|access_token|assertion|code|password)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
-			'$1[redacted]',
-		)
-		.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[redacted key]')
-		.replace(/[A-Za-z0-9+/]{200,}={0,2}/g, '[redacted]');
+	return (
+		String(text)
+			.replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g, '[redacted token]')
+			.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
+			// eslint-disable-next-line no-control-regex -- XOAUTH2 strings separate fields with \x01
+			.replace(/(auth=Bearer\s*)[^\s\x01]+/gi, '$1[redacted]')
+			.replace(
+				/((?:client_secret|refresh_token|access_token|assertion|code|password)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+				'$1[redacted]',
+			)
+			.replace(
+				/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+				'[redacted key]',
+			)
+			.replace(/[A-Za-z0-9+/]{200,}={0,2}/g, '[redacted]')
+	);
 }
 
 export interface TokenEndpointError {
@@ -171,10 +177,16 @@ export function mapAadError(
 	const text =
 		typeof body === 'string'
 			? body
-			: [body?.error, body?.error_description, ...(body?.error_codes ?? []).map((c) => `AADSTS${c}`)]
+			: [
+					body?.error,
+					body?.error_description,
+					...(body?.error_codes ?? []).map((c) => `AADSTS${c}`),
+				]
 					.filter(Boolean)
 					.join(' ');
-	const match = AAD_CODE.exec(text) ?? AAD_CODE.exec(`AADSTS${(body as TokenEndpointError)?.error_codes?.[0] ?? ''}`);
+	const match =
+		AAD_CODE.exec(text) ??
+		AAD_CODE.exec(`AADSTS${(body as TokenEndpointError)?.error_codes?.[0] ?? ''}`);
 	const code = match?.[1];
 	const rule = code ? AAD_RULES.find((r) => r.codes.includes(code)) : undefined;
 	if (rule) {
@@ -182,7 +194,13 @@ export function mapAadError(
 			rule.kind === 'consent' && context.consentUrl
 				? `${rule.fix} Admin-consent URL: ${context.consentUrl}`
 				: rule.fix;
-		return new MailServiceError(`${rule.message} (AADSTS${code})`, fix, rule.kind, `AADSTS${code}`, context.httpStatus);
+		return new MailServiceError(
+			`${rule.message} (AADSTS${code})`,
+			fix,
+			rule.kind,
+			`AADSTS${code}`,
+			context.httpStatus,
+		);
 	}
 	if (/invalid_grant/.test(text)) {
 		return new MailServiceError(
@@ -224,7 +242,11 @@ export interface ImapErrorLike {
 }
 
 /** Maps an IMAP login failure to the fix Exchange Online needs. */
-export function mapImapAuthError(error: ImapErrorLike, mailbox: string, appOnly: boolean): MailServiceError {
+export function mapImapAuthError(
+	error: ImapErrorLike,
+	mailbox: string,
+	appOnly: boolean,
+): MailServiceError {
 	const text = `${error.responseText ?? ''} ${error.response ?? ''} ${error.message ?? ''}`;
 	if (/authenticated but not connected/i.test(text)) {
 		return new MailServiceError(
@@ -238,7 +260,9 @@ export function mapImapAuthError(error: ImapErrorLike, mailbox: string, appOnly:
 	}
 	if (
 		error.authenticationFailed ||
-		/AUTHENTICATE failed|AUTHENTICATIONFAILED|authentication failed|Temporary authentication failure/i.test(text)
+		/AUTHENTICATE failed|AUTHENTICATIONFAILED|authentication failed|Temporary authentication failure/i.test(
+			text,
+		)
 	) {
 		return new MailServiceError(
 			`IMAP sign-in to ${mailbox} failed (AUTHENTICATE failed)`,
@@ -292,7 +316,11 @@ export function mapNetworkError(
 			code || undefined,
 		);
 	}
-	if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|NoConnection|ETIMEOUT|socket/i.test(code + text)) {
+	if (
+		/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|NoConnection|ETIMEOUT|socket/i.test(
+			code + text,
+		)
+	) {
 		return new MailServiceError(
 			`${protocol}: connection failed (${code || text.slice(0, 120)})`,
 			'Check the host and port of the cloud setting, and that n8n can reach it; the next poll tries again.',

@@ -42,7 +42,9 @@ export function delegatedScopes(cloud: CloudEndpoints, options: DelegatedScopeOp
 
 /** The one `.default` scope an app-only token is requested with for a resource. */
 export function appOnlyScope(cloud: CloudEndpoints, resource: ResourceKind): string {
-	return resource === 'graph' ? `${cloud.graphUrl}/.default` : `${cloud.outlookAppResource}/.default`;
+	return resource === 'graph'
+		? `${cloud.graphUrl}/.default`
+		: `${cloud.outlookAppResource}/.default`;
 }
 
 /** Authorize and token URLs of the v2.0 endpoint for a tenant. */

@@ -29,7 +29,10 @@ export function decodeJwtPayload(token: string | undefined): Record<string, unkn
 	const parts = token.split('.');
 	if (parts.length < 2) return undefined;
 	try {
-		return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+		return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as Record<
+			string,
+			unknown
+		>;
 	} catch {
 		return undefined;
 	}
@@ -97,7 +100,8 @@ export class DelegatedTokenProvider implements AccessTokenProvider {
 		const expiry = data.access_token ? expiresAt(data) : undefined;
 		const fresh = expiry !== undefined && expiry - this.now() > REFRESH_SKEW_MS;
 		if (data.access_token && fresh && !options.forceRefresh) return data.access_token;
-		if (!data.refresh_token) throw reconnectError('no refresh token: offline_access was not granted');
+		if (!data.refresh_token)
+			throw reconnectError('no refresh token: offline_access was not granted');
 		const renewed = await this.store.refresh();
 		if (!renewed?.access_token) throw reconnectError('the refresh returned no access token');
 		return renewed.access_token;
@@ -130,7 +134,9 @@ export interface AppOnlySettings {
 	thumbprint?: string;
 }
 
-function certificateCredential(settings: AppOnlySettings): NonNullable<Configuration['auth']['clientCertificate']> {
+function certificateCredential(
+	settings: AppOnlySettings,
+): NonNullable<Configuration['auth']['clientCertificate']> {
 	const privateKey = (settings.privateKey ?? '').trim();
 	if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
 		throw new MailServiceError(
@@ -256,7 +262,11 @@ export class AppOnlyTokenProvider implements AccessTokenProvider {
 			if (error instanceof MailServiceError) throw error;
 			const e = error as { errorMessage?: string; message?: string; errorCode?: string };
 			throw mapAadError(`${e.errorCode ?? ''} ${e.errorMessage ?? e.message ?? ''}`, {
-				consentUrl: adminConsentUrl(this.settings.cloud, this.settings.tenant, this.settings.clientId),
+				consentUrl: adminConsentUrl(
+					this.settings.cloud,
+					this.settings.tenant,
+					this.settings.clientId,
+				),
 			});
 		}
 	}

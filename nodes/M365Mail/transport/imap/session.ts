@@ -6,7 +6,12 @@
 import { ImapFlow } from 'imapflow';
 
 import type { CloudEndpoints } from '../auth/clouds';
-import { mapImapAuthError, mapNetworkError, MailServiceError, type ImapErrorLike } from '../auth/errors';
+import {
+	mapImapAuthError,
+	mapNetworkError,
+	MailServiceError,
+	type ImapErrorLike,
+} from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 
 export interface ImapSessionOptions {
@@ -47,7 +52,9 @@ function isAuthFailure(error: ImapErrorLike): boolean {
 	const text = `${error.responseText ?? ''} ${error.message ?? ''}`;
 	return (
 		error.authenticationFailed === true ||
-		/AUTHENTICATE failed|AUTHENTICATIONFAILED|Authentication failed|Temporary authentication failure/i.test(text)
+		/AUTHENTICATE failed|AUTHENTICATIONFAILED|Authentication failed|Temporary authentication failure/i.test(
+			text,
+		)
 	);
 }
 
