@@ -239,6 +239,16 @@ export class OAuthTestServer {
 			sendJson(res, 200, { token });
 			return;
 		}
+		if (req.method === 'GET' && url.pathname === '/_test/counts') {
+			sendJson(res, 200, this.counts);
+			return;
+		}
+		if (req.method === 'POST' && url.pathname === '/_test/refresh-token') {
+			const form = new URLSearchParams(await readBody(req));
+			this.expireRefreshToken(form.get('token') ?? '', form.get('how') === 'revoke' ? 'revoke' : 'expire');
+			sendJson(res, 200, { ok: true });
+			return;
+		}
 		const [tenant, ...rest] = parts;
 		const route = rest.join('/');
 		try {
