@@ -22,7 +22,7 @@ import {
 
 import { M365MailAppOnlyApi } from '../../credentials/M365MailAppOnlyApi.credentials';
 import { M365MailOAuth2Api } from '../../credentials/M365MailOAuth2Api.credentials';
-import { M365Mail } from '../../nodes/M365Mail/M365Mail.node';
+import { M365Mail } from '../../nodes/M365Mail/M365Mail.node.ts';
 
 const CREDENTIAL_TYPES: Record<string, ICredentialType> = {
 	m365MailOAuth2Api: new M365MailOAuth2Api(),
@@ -56,10 +56,16 @@ export class CredentialStore {
 }
 
 /** Applies defaults and resolves the credential's expressions over `$self`, as n8n's helper does. */
-function resolveCredential(workflow: Workflow, node: INode, type: string, stored: ICredentialDataDecryptedObject) {
+function resolveCredential(
+	workflow: Workflow,
+	node: INode,
+	type: string,
+	stored: ICredentialDataDecryptedObject,
+) {
 	const defaults: IDataObject = {};
 	for (const property of CREDENTIAL_TYPES[type].properties) {
-		if (property.type !== 'notice') defaults[property.name] = property.default as IDataObject[string];
+		if (property.type !== 'notice')
+			defaults[property.name] = property.default as IDataObject[string];
 	}
 	const merged = { ...defaults, ...stored };
 	return workflow.expression.getComplexParameterValue(
@@ -87,12 +93,19 @@ function buildNode(spec: HarnessNode): INode {
 		position: [0, 0],
 		parameters: spec.parameters,
 		credentials: Object.fromEntries(
-			Object.entries(spec.credentials).map(([type, id]) => [type, { id, name: id } as INodeCredentialsDetails]),
+			Object.entries(spec.credentials).map(([type, id]) => [
+				type,
+				{ id, name: id } as INodeCredentialsDetails,
+			]),
 		),
 	};
 }
 
-function buildAdditionalData(workflow: Workflow, node: INode, store: CredentialStore): IWorkflowExecuteAdditionalData {
+function buildAdditionalData(
+	workflow: Workflow,
+	node: INode,
+	store: CredentialStore,
+): IWorkflowExecuteAdditionalData {
 	const credentialsHelper = {
 		getParentTypes: (name: string) => (name === 'm365MailOAuth2Api' ? ['oAuth2Api'] : []),
 		isCredentialUsableByNode: () => true,
@@ -104,8 +117,11 @@ function buildAdditionalData(workflow: Workflow, node: INode, store: CredentialS
 		},
 		getDecrypted: async (_a: unknown, details: INodeCredentialsDetails, type: string) =>
 			resolveCredential(workflow, node, type, store.get(details.id!)),
-		updateCredentials: async (details: INodeCredentialsDetails, _type: string, data: ICredentialDataDecryptedObject) =>
-			store.set(details.id!, data),
+		updateCredentials: async (
+			details: INodeCredentialsDetails,
+			_type: string,
+			data: ICredentialDataDecryptedObject,
+		) => store.set(details.id!, data),
 		updateCredentialsOauthTokenData: async (
 			details: INodeCredentialsDetails,
 			_type: string,
@@ -160,7 +176,13 @@ export function createPollContext(
 	const node = buildNode(spec);
 	const workflow = buildWorkflow(node, options.staticData);
 	const mode = options.mode ?? 'trigger';
-	return new PollContext(workflow, node, buildAdditionalData(workflow, node, store), mode, mode === 'manual' ? 'manual' : 'activate');
+	return new PollContext(
+		workflow,
+		node,
+		buildAdditionalData(workflow, node, store),
+		mode,
+		mode === 'manual' ? 'manual' : 'activate',
+	);
 }
 
 /** Runs the action node through a real ExecuteContext and returns its output. */
@@ -171,7 +193,16 @@ export async function runActionNode(
 ): Promise<INodeExecutionData[][]> {
 	const node = buildNode(spec);
 	const workflow = buildWorkflow(node);
-	const runExecutionData = { resultData: { runData: {} }, executionData: { contextData: {}, nodeExecutionStack: [], waitingExecution: {}, waitingExecutionSource: {}, metadata: {} } } as unknown as IRunExecutionData;
+	const runExecutionData = {
+		resultData: { runData: {} },
+		executionData: {
+			contextData: {},
+			nodeExecutionStack: [],
+			waitingExecution: {},
+			waitingExecutionSource: {},
+			metadata: {},
+		},
+	} as unknown as IRunExecutionData;
 	const context = new ExecuteContext(
 		workflow,
 		node,
@@ -184,5 +215,7 @@ export async function runActionNode(
 		{ node, data: { main: [items] }, source: null },
 		[],
 	);
-	return (await NODE_TYPES['n8n-nodes-m365-mail.m365Mail'].execute!.call(context)) as INodeExecutionData[][];
+	return (await NODE_TYPES['n8n-nodes-m365-mail.m365Mail'].execute!.call(
+		context,
+	)) as INodeExecutionData[][];
 }

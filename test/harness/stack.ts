@@ -7,22 +7,34 @@ import type { MintOptions } from '../stack/oauth-server';
 
 export function stackInfo(): StackInfo {
 	const raw = process.env.M365_STACK;
-	if (!raw) throw new Error('M365_STACK is not set: run integration tests through `npm test` (test/run.mjs)');
+	if (!raw)
+		throw new Error(
+			'M365_STACK is not set: run integration tests through `npm test` (test/run.mjs)',
+		);
 	return JSON.parse(raw) as StackInfo;
 }
 
 /** Mints a token signed by the stack's OAuth2 server (valid, expired, wrong audience...). */
 export async function mintToken(options: MintOptions): Promise<string> {
-	const response = await fetch(`${stackInfo().oauthUrl}/_test/mint`, { method: 'POST', body: JSON.stringify(options) });
+	const response = await fetch(`${stackInfo().oauthUrl}/_test/mint`, {
+		method: 'POST',
+		body: JSON.stringify(options),
+	});
 	return ((await response.json()) as { token: string }).token;
 }
 
 export async function tokenRequestCounts(): Promise<Record<string, number>> {
-	return (await (await fetch(`${stackInfo().oauthUrl}/_test/counts`)).json()) as Record<string, number>;
+	return (await (await fetch(`${stackInfo().oauthUrl}/_test/counts`)).json()) as Record<
+		string,
+		number
+	>;
 }
 
 export async function ageRefreshToken(token: string, how: 'revoke' | 'expire'): Promise<void> {
-	await fetch(`${stackInfo().oauthUrl}/_test/refresh-token`, { method: 'POST', body: new URLSearchParams({ token, how }) });
+	await fetch(`${stackInfo().oauthUrl}/_test/refresh-token`, {
+		method: 'POST',
+		body: new URLSearchParams({ token, how }),
+	});
 }
 
 /** The credential fields of the "Custom" cloud that point at the local stack. */
@@ -42,7 +54,9 @@ export function customCloudFields(): ICredentialDataDecryptedObject {
 	};
 }
 
-export function appOnlyCredential(overrides: ICredentialDataDecryptedObject = {}): ICredentialDataDecryptedObject {
+export function appOnlyCredential(
+	overrides: ICredentialDataDecryptedObject = {},
+): ICredentialDataDecryptedObject {
 	return {
 		...customCloudFields(),
 		tenant: TENANT_ID,

@@ -10,7 +10,11 @@ import type { MintOptions } from '../stack/oauth-server';
 import { customCloudFields, mintToken } from '../harness/stack';
 
 /** Hands out tokens the test minted, counting how often it was asked (no refresh logic). */
-function mintedTokens(first: MintOptions, later: MintOptions = first, kind: 'delegated' | 'appOnly' = 'delegated') {
+function mintedTokens(
+	first: MintOptions,
+	later: MintOptions = first,
+	kind: 'delegated' | 'appOnly' = 'delegated',
+) {
 	const provider = {
 		kind,
 		calls: 0,
@@ -24,9 +28,16 @@ function mintedTokens(first: MintOptions, later: MintOptions = first, kind: 'del
 	return provider as AccessTokenProvider & { calls: number };
 }
 
-async function tryLogin(mailbox: string, tokens: AccessTokenProvider): Promise<string[] | MailServiceError> {
+async function tryLogin(
+	mailbox: string,
+	tokens: AccessTokenProvider,
+): Promise<string[] | MailServiceError> {
 	try {
-		const client = await openImapSession({ cloud: resolveCloud(customCloudFields()), tokens, mailbox });
+		const client = await openImapSession({
+			cloud: resolveCloud(customCloudFields()),
+			tokens,
+			mailbox,
+		});
 		try {
 			return (await client.list()).map((f) => f.path);
 		} finally {
@@ -42,30 +53,47 @@ const SERVICE_APP = { appId: APPS.service.clientId, roles: ['IMAP.AccessAsApp'] 
 
 describe('Dovecot accepts and refuses XOAUTH2 tokens as Exchange does', () => {
 	it('accepts alice’s own token for alice’s mailbox and lists Exchange-style folders', async () => {
-		const result = await tryLogin('alice@example.test', mintedTokens({ upn: 'alice@example.test' }));
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens({ upn: 'alice@example.test' }),
+		);
 		assert.ok(Array.isArray(result), String(result));
-		assert.ok(result.includes('INBOX') && result.includes('Sent Items') && result.includes('Deleted Items'));
+		assert.ok(
+			result.includes('INBOX') && result.includes('Sent Items') && result.includes('Deleted Items'),
+		);
 	});
 
 	it('refuses an expired token, with a message naming the IMAP scope and mailbox settings', async () => {
-		const result = await tryLogin('alice@example.test', mintedTokens({ upn: 'alice@example.test', expiresIn: -120 }));
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens({ upn: 'alice@example.test', expiresIn: -120 }),
+		);
 		assert.ok(result instanceof MailServiceError);
 		assert.match(result.message, /AUTHENTICATE failed/);
 		assert.match(result.fix, /IMAP.AccessAsUser.All/);
 	});
 
 	it('refuses a token for another audience (a Graph token)', async () => {
-		const result = await tryLogin('alice@example.test', mintedTokens({ upn: 'alice@example.test', audience: 'https://graph.microsoft.com' }));
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens({ upn: 'alice@example.test', audience: 'https://graph.microsoft.com' }),
+		);
 		assert.ok(result instanceof MailServiceError);
 	});
 
 	it('refuses a token signed by an unknown key', async () => {
-		const result = await tryLogin('alice@example.test', mintedTokens({ upn: 'alice@example.test', foreignKey: true }));
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens({ upn: 'alice@example.test', foreignKey: true }),
+		);
 		assert.ok(result instanceof MailServiceError);
 	});
 
 	it('lets alice open shared@ (FullAccess granted) with her own token', async () => {
-		const result = await tryLogin('shared@example.test', mintedTokens({ upn: 'alice@example.test' }));
+		const result = await tryLogin(
+			'shared@example.test',
+			mintedTokens({ upn: 'alice@example.test' }),
+		);
 		assert.ok(Array.isArray(result), String(result));
 	});
 
@@ -80,12 +108,18 @@ describe('Dovecot accepts and refuses XOAUTH2 tokens as Exchange does', () => {
 	});
 
 	it('lets an app-only token with IMAP.AccessAsApp open the mailbox granted to the app', async () => {
-		const result = await tryLogin('shared@example.test', mintedTokens(SERVICE_APP, SERVICE_APP, 'appOnly'));
+		const result = await tryLogin(
+			'shared@example.test',
+			mintedTokens(SERVICE_APP, SERVICE_APP, 'appOnly'),
+		);
 		assert.ok(Array.isArray(result), String(result));
 	});
 
 	it('refuses the same app-only token for a mailbox not granted, naming the service-principal steps', async () => {
-		const result = await tryLogin('alice@example.test', mintedTokens(SERVICE_APP, SERVICE_APP, 'appOnly'));
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens(SERVICE_APP, SERVICE_APP, 'appOnly'),
+		);
 		assert.ok(result instanceof MailServiceError);
 		assert.match(result.fix, /New-ServicePrincipal/);
 	});
@@ -97,7 +131,10 @@ describe('Dovecot accepts and refuses XOAUTH2 tokens as Exchange does', () => {
 	});
 
 	it('after a refused token, asks once for a fresh token and signs in with it', async () => {
-		const tokens = mintedTokens({ upn: 'alice@example.test', expiresIn: -120 }, { upn: 'alice@example.test' });
+		const tokens = mintedTokens(
+			{ upn: 'alice@example.test', expiresIn: -120 },
+			{ upn: 'alice@example.test' },
+		);
 		const result = await tryLogin('alice@example.test', tokens);
 		assert.ok(Array.isArray(result), String(result));
 		assert.equal(tokens.calls, 2);

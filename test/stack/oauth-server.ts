@@ -167,6 +167,8 @@ export class OAuthTestServer {
 			ver: '1.0',
 			sub: options.upn ? `sub-${user?.oid ?? options.upn}` : `sp-${app}`,
 			oid: user?.oid ?? `sp-${app}`,
+			// Entra puts a unique token id in every token, so two tokens never coincide.
+			uti: randomBytes(12).toString('base64url'),
 		};
 		if (options.upn) {
 			payload.upn = options.upn;
@@ -245,7 +247,10 @@ export class OAuthTestServer {
 		}
 		if (req.method === 'POST' && url.pathname === '/_test/refresh-token') {
 			const form = new URLSearchParams(await readBody(req));
-			this.expireRefreshToken(form.get('token') ?? '', form.get('how') === 'revoke' ? 'revoke' : 'expire');
+			this.expireRefreshToken(
+				form.get('token') ?? '',
+				form.get('how') === 'revoke' ? 'revoke' : 'expire',
+			);
 			sendJson(res, 200, { ok: true });
 			return;
 		}

@@ -109,6 +109,7 @@ export class DelegatedTokenProvider implements AccessTokenProvider {
 
 	async signedInMailbox(): Promise<string | undefined> {
 		const data = await this.store.read();
+		if (!data?.access_token && !data?.refresh_token) throw reconnectError('no token stored');
 		for (const token of [data?.id_token, data?.access_token]) {
 			const claims = decodeJwtPayload(token);
 			for (const claim of ['preferred_username', 'upn', 'email', 'unique_name']) {
