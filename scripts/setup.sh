@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh Debian machine: Dovecot (IMAP with XOAUTH2
+# and Lua), curl and openssl from Debian's packages, then the npm dependencies from the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	echo "Installing Debian packages: ${need[*]}"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The package's own system service is not used: the tests start their own Dovecot on other ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then
+	systemctl stop dovecot || true
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	# --ignore-scripts: a lint plugin's preinstall insists on pnpm, and nothing here needs an install script.
+	npm ci --ignore-scripts --no-audit --no-fund
+fi
