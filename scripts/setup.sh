@@ -22,5 +22,8 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	# --ignore-scripts: a lint plugin's preinstall insists on pnpm, and nothing here needs an install script.
-	npm ci --ignore-scripts --no-audit --no-fund
+	# npm ci refuses a lockfile whose optional platform bindings this registry mirror does not list;
+	# npm install then installs the same locked versions without rewriting the lockfile.
+	npm ci --ignore-scripts --no-audit --no-fund 2>/dev/null ||
+		npm install --ignore-scripts --no-audit --no-fund --no-save
 fi
