@@ -40,6 +40,16 @@ const APP_ONLY_NODE = {
 	credentials: { m365MailAppOnlyApi: 'cred-app' },
 };
 
+/** Runs the node's credential test on the app-only credential with some fields changed. */
+async function appOnlyTest(overrides: Parameters<typeof appOnlyCredential>[0] = {}) {
+	return await testAppOnlyCredential({
+		id: 'c',
+		name: 'c',
+		type: 'm365MailAppOnlyApi',
+		data: appOnlyCredential(overrides),
+	});
+}
+
 async function canOpen(
 	mailbox: string,
 	connection: Awaited<ReturnType<typeof connectionFromContext>>,
@@ -207,41 +217,26 @@ describe('app-only tokens through MSAL against the local token endpoint', () => 
 		const info = stackInfo();
 		const certificate = readFileSync(info.appCertPath, 'utf8');
 		const privateKey = readFileSync(info.appKeyPath, 'utf8');
-		const withCert = await testAppOnlyCredential({
-			id: 'c1',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({
-				authentication: 'certificate',
-				clientSecret: '',
-				privateKey,
-				certificate,
-			}),
+		const withCert = await appOnlyTest({
+			authentication: 'certificate',
+			clientSecret: '',
+			privateKey,
+			certificate,
 		});
 		assert.equal(withCert.status, 'OK', withCert.message);
 		const { X509Certificate } = await import('node:crypto');
 		const thumbprint = new X509Certificate(certificate).fingerprint256.replace(/:/g, '');
-		const withThumb = await testAppOnlyCredential({
-			id: 'c2',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({
-				authentication: 'certificate',
-				clientSecret: '',
-				privateKey,
-				thumbprint,
-			}),
+		const withThumb = await appOnlyTest({
+			authentication: 'certificate',
+			clientSecret: '',
+			privateKey,
+			thumbprint,
 		});
 		assert.equal(withThumb.status, 'OK', withThumb.message);
 	});
 
 	it('the credential test reports a wrong secret as "paste the secret VALUE", without the secret', async () => {
-		const result = await testAppOnlyCredential({
-			id: 'c3',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({ clientSecret: 'wrong-secret-value-123' }),
-		});
+		const result = await appOnlyTest({ clientSecret: 'wrong-secret-value-123' });
 		assert.equal(result.status, 'Error');
 		assert.match(result.message, /AADSTS7000215/);
 		assert.match(result.message, /VALUE/);
@@ -249,46 +244,26 @@ describe('app-only tokens through MSAL against the local token endpoint', () => 
 	});
 
 	it('the credential test reports an expired secret', async () => {
-		const result = await testAppOnlyCredential({
-			id: 'c4',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({ clientSecret: APPS.service.secrets[1].value }),
-		});
+		const result = await appOnlyTest({ clientSecret: APPS.service.secrets[1].value });
 		assert.match(result.message, /expired/);
 		assert.match(result.message, /AADSTS7000222/);
 	});
 
 	it('the credential test reports an unknown client ID', async () => {
-		const result = await testAppOnlyCredential({
-			id: 'c5',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({ clientId: '99999999-0000-4000-8000-000000000000' }),
-		});
+		const result = await appOnlyTest({ clientId: '99999999-0000-4000-8000-000000000000' });
 		assert.match(result.message, /AADSTS700016/);
 	});
 
 	it('refuses "organizations" as the app-only tenant before any request', async () => {
 		const before = (await tokenRequestCounts()).client_credentials;
-		const result = await testAppOnlyCredential({
-			id: 'c6',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential({ tenant: 'organizations' }),
-		});
+		const result = await appOnlyTest({ tenant: 'organizations' });
 		assert.equal(result.status, 'Error');
 		assert.match(result.message, /concrete tenant/);
 		assert.equal((await tokenRequestCounts()).client_credentials, before);
 	});
 
 	it('the credential test passes for a good credential', async () => {
-		const result = await testAppOnlyCredential({
-			id: 'c7',
-			name: 'c',
-			type: 'm365MailAppOnlyApi',
-			data: appOnlyCredential(),
-		});
+		const result = await appOnlyTest();
 		assert.equal(result.status, 'OK');
 	});
 });

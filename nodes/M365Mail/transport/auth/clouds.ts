@@ -25,6 +25,18 @@ export interface CloudEndpoints {
 
 type Preset = Omit<CloudEndpoints, 'name'>;
 
+/** GCC High and DoD share Exchange Online's US Government hosts. */
+const US_GOVERNMENT_EXCHANGE = {
+	imapHost: 'outlook.office365.us',
+	imapPort: 993,
+	imapTls: 'tls',
+	smtpHost: 'smtp.office365.us',
+	smtpPort: 587,
+	smtpTls: 'starttls',
+	outlookResource: 'https://outlook.office365.us',
+	outlookAppResource: 'https://outlook.office365.us',
+} as const;
+
 const PRESETS: Record<Exclude<CloudName, 'custom'>, Preset> = {
 	global: {
 		loginUrl: 'https://login.microsoftonline.com',
@@ -41,26 +53,12 @@ const PRESETS: Record<Exclude<CloudName, 'custom'>, Preset> = {
 	usGovHigh: {
 		loginUrl: 'https://login.microsoftonline.us',
 		graphUrl: 'https://graph.microsoft.us',
-		imapHost: 'outlook.office365.us',
-		imapPort: 993,
-		imapTls: 'tls',
-		smtpHost: 'smtp.office365.us',
-		smtpPort: 587,
-		smtpTls: 'starttls',
-		outlookResource: 'https://outlook.office365.us',
-		outlookAppResource: 'https://outlook.office365.us',
+		...US_GOVERNMENT_EXCHANGE,
 	},
 	usGovDoD: {
 		loginUrl: 'https://login.microsoftonline.us',
 		graphUrl: 'https://dod-graph.microsoft.us',
-		imapHost: 'outlook.office365.us',
-		imapPort: 993,
-		imapTls: 'tls',
-		smtpHost: 'smtp.office365.us',
-		smtpPort: 587,
-		smtpTls: 'starttls',
-		outlookResource: 'https://outlook.office365.us',
-		outlookAppResource: 'https://outlook.office365.us',
+		...US_GOVERNMENT_EXCHANGE,
 	},
 	china: {
 		loginUrl: 'https://login.chinacloudapi.cn',
