@@ -340,8 +340,11 @@ export class OAuthTestServer {
 		const assertion = form.get('client_assertion');
 		if (assertion) {
 			const header = decodeProtectedHeader(assertion);
-			const thumb =
-				(header['x5t#S256'] as string | undefined) ?? (header.x5t as string | undefined);
+			// MSAL may send base64 rather than base64url; Entra accepts both.
+			const thumb = String(header['x5t#S256'] ?? header.x5t ?? '')
+				.replace(/\+/g, '-')
+				.replace(/\//g, '_')
+				.replace(/=+$/, '');
 			const cert = (this.options.serviceAppCertificates ?? [])
 				.map((pem) => new X509Certificate(pem))
 				.find((c) => {
@@ -365,6 +368,8 @@ export class OAuthTestServer {
 					audience: tokenUrl,
 					issuer: app.clientId,
 					subject: app.clientId,
+					// Entra allows clock skew; MSAL rounds "now", which can put nbf a second ahead.
+					clockTolerance: 300,
 				});
 			} catch {
 				throw new OAuthFailure(
