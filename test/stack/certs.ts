@@ -19,6 +19,28 @@ function openssl(args: string[], cwd: string): void {
 	execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** A self-signed certificate (the test CA, and the app-only credential's certificate). */
+function selfSigned(keyPath: string, certPath: string, commonName: string, cwd: string): void {
+	openssl(
+		[
+			'req',
+			'-x509',
+			'-newkey',
+			'rsa:2048',
+			'-nodes',
+			'-keyout',
+			keyPath,
+			'-out',
+			certPath,
+			'-days',
+			'30',
+			'-subj',
+			`/CN=${commonName}`,
+		],
+		cwd,
+	);
+}
+
 export function ensureCertificates(dir: string): TestCertificates {
 	mkdirSync(dir, { recursive: true });
 	const paths = {
@@ -32,24 +54,7 @@ export function ensureCertificates(dir: string): TestCertificates {
 		appCert: join(dir, 'app.crt'),
 	};
 	if (!existsSync(paths.appCert)) {
-		openssl(
-			[
-				'req',
-				'-x509',
-				'-newkey',
-				'rsa:2048',
-				'-nodes',
-				'-keyout',
-				paths.caKey,
-				'-out',
-				paths.caCert,
-				'-days',
-				'30',
-				'-subj',
-				'/CN=m365-mail test CA',
-			],
-			dir,
-		);
+		selfSigned(paths.caKey, paths.caCert, 'm365-mail test CA', dir);
 		openssl(
 			[
 				'req',
@@ -89,24 +94,7 @@ export function ensureCertificates(dir: string): TestCertificates {
 			],
 			dir,
 		);
-		openssl(
-			[
-				'req',
-				'-x509',
-				'-newkey',
-				'rsa:2048',
-				'-nodes',
-				'-keyout',
-				paths.appKey,
-				'-out',
-				paths.appCert,
-				'-days',
-				'30',
-				'-subj',
-				'/CN=m365-mail test app',
-			],
-			dir,
-		);
+		selfSigned(paths.appKey, paths.appCert, 'm365-mail test app', dir);
 	}
 	return {
 		dir,
