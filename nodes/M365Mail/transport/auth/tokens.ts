@@ -82,6 +82,13 @@ export class DelegatedTokenProvider implements AccessTokenProvider {
 		private readonly now: () => number = Date.now,
 	) {}
 
+	/** The stored token data; a credential never connected has neither token. */
+	private async stored(): Promise<OAuthTokenData> {
+		const data = await this.store.read();
+		if (!data?.access_token && !data?.refresh_token) throw reconnectError('no token stored');
+		return data;
+	}
+
 	async getAccessToken(resource: ResourceKind, options: TokenRequestOptions = {}): Promise<string> {
 		const wanted: DelegatedAccess = resource === 'graph' ? 'graph' : 'imapSmtp';
 		if (wanted !== this.access) {
@@ -95,8 +102,7 @@ export class DelegatedTokenProvider implements AccessTokenProvider {
 				'scope',
 			);
 		}
-		const data = await this.store.read();
-		if (!data?.access_token && !data?.refresh_token) throw reconnectError('no token stored');
+		const data = await this.stored();
 		const expiry = data.access_token ? expiresAt(data) : undefined;
 		const fresh = expiry !== undefined && expiry - this.now() > REFRESH_SKEW_MS;
 		if (data.access_token && fresh && !options.forceRefresh) return data.access_token;
@@ -108,8 +114,7 @@ export class DelegatedTokenProvider implements AccessTokenProvider {
 	}
 
 	async signedInMailbox(): Promise<string | undefined> {
-		const data = await this.store.read();
-		if (!data?.access_token && !data?.refresh_token) throw reconnectError('no token stored');
+		const data = await this.stored();
 		for (const token of [data?.id_token, data?.access_token]) {
 			const claims = decodeJwtPayload(token);
 			for (const claim of ['preferred_username', 'upn', 'email', 'unique_name']) {
