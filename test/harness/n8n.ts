@@ -23,6 +23,7 @@ import {
 import { M365MailAppOnlyApi } from '../../credentials/M365MailAppOnlyApi.credentials';
 import { M365MailOAuth2Api } from '../../credentials/M365MailOAuth2Api.credentials';
 import { M365Mail } from '../../nodes/M365Mail/M365Mail.node.ts';
+import { M365MailTrigger } from '../../nodes/M365Mail/M365MailTrigger.node.ts';
 
 const CREDENTIAL_TYPES: Record<string, ICredentialType> = {
 	m365MailOAuth2Api: new M365MailOAuth2Api(),
@@ -31,6 +32,7 @@ const CREDENTIAL_TYPES: Record<string, ICredentialType> = {
 
 const NODE_TYPES: Record<string, INodeType> = {
 	'n8n-nodes-m365-mail.m365Mail': new M365Mail(),
+	'n8n-nodes-m365-mail.m365MailTrigger': new M365MailTrigger(),
 };
 
 export const nodeTypes: INodeTypes = {
@@ -82,13 +84,15 @@ function resolveCredential(
 export interface HarnessNode {
 	parameters: INodeParameters;
 	credentials: Record<string, string>;
+	/** Defaults to the action node. */
+	type?: 'm365Mail' | 'm365MailTrigger';
 }
 
 function buildNode(spec: HarnessNode): INode {
 	return {
 		id: 'node-1',
-		name: 'Microsoft 365 Mail',
-		type: 'n8n-nodes-m365-mail.m365Mail',
+		name: spec.type === 'm365MailTrigger' ? 'Microsoft 365 Mail Trigger' : 'Microsoft 365 Mail',
+		type: `n8n-nodes-m365-mail.${spec.type ?? 'm365Mail'}`,
 		typeVersion: 1,
 		position: [0, 0],
 		parameters: spec.parameters,
@@ -173,7 +177,7 @@ export function createPollContext(
 	store: CredentialStore,
 	options: { mode?: WorkflowExecuteMode; staticData?: IDataObject } = {},
 ): PollContext {
-	const node = buildNode(spec);
+	const node = buildNode({ type: 'm365MailTrigger', ...spec });
 	const workflow = buildWorkflow(node, options.staticData);
 	const mode = options.mode ?? 'trigger';
 	return new PollContext(
@@ -218,4 +222,27 @@ export async function runActionNode(
 	return (await NODE_TYPES['n8n-nodes-m365-mail.m365Mail'].execute!.call(
 		context,
 	)) as INodeExecutionData[][];
+}
+
+/**
+ * Runs one poll of the trigger as n8n does, with the static data kept between calls (pass the same
+ * object each time). Static data is committed only when the poll does not throw, as n8n 2.x does.
+ */
+export async function pollTrigger(
+	spec: HarnessNode,
+	store: CredentialStore,
+	staticData: IDataObject,
+	mode: WorkflowExecuteMode = 'trigger',
+): Promise<INodeExecutionData[]> {
+	const nodeKey = 'node:Microsoft 365 Mail Trigger';
+	const staged = JSON.parse(JSON.stringify(staticData)) as IDataObject;
+	const context = createPollContext(spec, store, { mode, staticData: { [nodeKey]: staged } });
+	const node = NODE_TYPES['n8n-nodes-m365-mail.m365MailTrigger'];
+	const result = await node.poll!.call(context);
+	const written = JSON.parse(JSON.stringify(context.getWorkflowStaticData('node'))) as IDataObject;
+	if (mode !== 'manual') {
+		for (const key of Object.keys(staticData)) delete staticData[key];
+		Object.assign(staticData, written);
+	}
+	return result?.[0] ?? [];
 }

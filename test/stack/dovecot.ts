@@ -66,7 +66,10 @@ export class DovecotServer {
 				'',
 			].join('\n'),
 		);
-		// Shared mailboxes (user= another mailbox) and app-only tokens (no upn): ask the OAuth2 server.
+		// Every XOAUTH2 login asks the OAuth2 server, as Exchange asks Entra: signature, issuer,
+		// audience, expiry, the IMAP scope or role, and the grant on a shared mailbox. (Dovecot's own
+		// oauth2 passdb cannot check Entra's `scp` claim, so it would let a token without the IMAP
+		// scope in; oauth2.conf is kept for reference.)
 		writeFileSync(
 			join(dir, 'grant.lua'),
 			`
@@ -146,11 +149,6 @@ namespace inbox {
   }
 }
 
-passdb {
-  driver = oauth2
-  mechanisms = xoauth2
-  args = ${join(dir, 'oauth2.conf')}
-}
 passdb {
   driver = lua
   mechanisms = xoauth2

@@ -6,6 +6,8 @@ import { MailServiceError } from '../auth/errors';
 export interface MailFolder {
 	/** Full path with "/" as separator, as users type it: `Inbox/Tech-Support`. */
 	path: string;
+	/** The path as the server names it (its own delimiter). */
+	serverPath: string;
 	name: string;
 	/** Well-known role: inbox, sentitems, drafts, deleteditems, junkemail, archive. */
 	wellKnownName?: string;
@@ -22,6 +24,13 @@ const SPECIAL_USE: Record<string, string> = {
 	'\\Archive': 'archive',
 };
 
+/** "INBOX/Tech-Support" (server) -> "Inbox/Tech-Support" (as Outlook shows it), "/" between levels. */
+function displayPath(path: string, delimiter: string): string {
+	const parts = delimiter ? path.split(delimiter) : [path];
+	if (parts[0].toUpperCase() === 'INBOX') parts[0] = 'Inbox';
+	return parts.join('/');
+}
+
 /** Lists every selectable folder of the mailbox, nested ones included, Inbox first. */
 export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
 	const entries = await client.list();
@@ -36,7 +45,8 @@ export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
 	const folders = entries
 		.filter((e) => !e.flags?.has('\\Noselect') && !e.flags?.has('\\NonExistent'))
 		.map<MailFolder>((e) => ({
-			path: e.delimiter && e.delimiter !== '/' ? e.path.split(e.delimiter).join('/') : e.path,
+			path: displayPath(e.path, e.delimiter),
+			serverPath: e.path,
 			name: e.name,
 			wellKnownName:
 				e.path.toUpperCase() === 'INBOX'
@@ -52,4 +62,54 @@ export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
 		if (b.wellKnownName === 'inbox') return 1;
 		return a.path.localeCompare(b.path);
 	});
+}
+
+const folderCache = new WeakMap<ImapFlow, Promise<MailFolder[]>>();
+
+/** The folder list of this session, listed once. */
+function cachedFolders(client: ImapFlow): Promise<MailFolder[]> {
+	let folders = folderCache.get(client);
+	if (!folders) {
+		folders = listFolders(client);
+		folderCache.set(client, folders);
+		folders.catch(() => folderCache.delete(client));
+	}
+	return folders;
+}
+
+/** Forgets the cached list after a folder was created. */
+export function forgetFolders(client: ImapFlow): void {
+	folderCache.delete(client);
+}
+
+/**
+ * Finds a folder by the path users type (`Inbox/Tech-Support`, case-insensitive) or by a
+ * well-known name (inbox, sentitems, drafts, deleteditems, junkemail, archive).
+ */
+export async function resolveFolder(
+	client: ImapFlow,
+	mailbox: string,
+	wanted: string,
+): Promise<MailFolder> {
+	const path = String(wanted ?? '')
+		.trim()
+		.replace(/^\/+|\/+$/g, '');
+	const folders = await cachedFolders(client);
+	const lower = path.toLowerCase();
+	const found =
+		folders.find((f) => f.path === path) ??
+		folders.find((f) => f.path.toLowerCase() === lower) ??
+		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
+		folders.find((f) => f.serverPath === path);
+	if (found) return found;
+	const near = folders
+		.filter((f) => f.name.toLowerCase() === lower.split('/').pop())
+		.map((f) => f.path);
+	throw new MailServiceError(
+		`Folder "${path || '(empty)'}" not found in ${mailbox}`,
+		near.length
+			? `Did you mean ${near.map((p) => `"${p}"`).join(' or ')}? Nested folders are written Parent/Child.`
+			: 'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
+		'notFound',
+	);
 }

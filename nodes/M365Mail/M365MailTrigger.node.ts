@@ -1,0 +1,52 @@
+import type {
+	INodeType,
+	INodeTypeDescription,
+	IPollFunctions,
+	INodeExecutionData,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { testAppOnlyCredential } from './methods/credentialTest';
+import { searchFolders } from './methods/listSearch';
+import { triggerProperties } from './trigger/description';
+import { pollTrigger } from './trigger/poll';
+
+export class M365MailTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Microsoft 365 Mail Trigger',
+		name: 'm365MailTrigger',
+		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{"Folder: " + $parameter["folder"].value}}',
+		description:
+			'Starts the workflow when new unread mail arrives in a Microsoft 365 mailbox folder (each message once)',
+		defaults: { name: 'Microsoft 365 Mail Trigger' },
+		polling: true,
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{
+				name: 'm365MailOAuth2Api',
+				required: true,
+				displayOptions: { show: { authentication: ['delegated'] } },
+			},
+			{
+				name: 'm365MailAppOnlyApi',
+				required: true,
+				testedBy: 'm365MailAppOnlyTest',
+				displayOptions: { show: { authentication: ['appOnly'] } },
+			},
+		],
+		properties: triggerProperties,
+	};
+
+	methods = {
+		credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
+		listSearch: { searchFolders },
+	};
+
+	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
+		return await pollTrigger.call(this);
+	}
+}

@@ -1,0 +1,80 @@
+/**
+ * Composes a message once, with nodemailer's composer, so the same MIME serves SMTP, an IMAP APPEND
+ * to Sent Items, and Graph's MIME send.
+ */
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+import type { Importance } from '../types';
+
+export interface OutgoingAttachment {
+	filename: string;
+	contentType?: string;
+	content: Buffer;
+	/** Set for an image the HTML body references as cid:... */
+	contentId?: string;
+}
+
+export interface OutgoingMessage {
+	from: string;
+	to: string[];
+	cc?: string[];
+	bcc?: string[];
+	replyTo?: string[];
+	subject: string;
+	text?: string;
+	html?: string;
+	attachments?: OutgoingAttachment[];
+	importance?: Importance;
+	/** Extra headers; Bcc, From, To and other structural headers are refused by the caller. */
+	headers?: Record<string, string>;
+	inReplyTo?: string;
+	references?: string[];
+}
+
+export interface ComposedMessage {
+	raw: Buffer;
+	messageId: string;
+	/** SMTP envelope: the From address and every recipient, Bcc included. */
+	envelope: { from: string; to: string[] };
+}
+
+const PRIORITY: Record<Importance, 'high' | 'normal' | 'low'> = {
+	high: 'high',
+	normal: 'normal',
+	low: 'low',
+};
+
+/** Builds the RFC 822 bytes (Bcc kept out of the headers, in the envelope only). */
+export async function composeMessage(message: OutgoingMessage): Promise<ComposedMessage> {
+	const composer = new MailComposer({
+		from: message.from,
+		to: message.to,
+		cc: message.cc?.length ? message.cc : undefined,
+		bcc: message.bcc?.length ? message.bcc : undefined,
+		replyTo: message.replyTo?.length ? message.replyTo : undefined,
+		subject: message.subject,
+		text: message.text,
+		html: message.html,
+		priority: PRIORITY[message.importance ?? 'normal'],
+		headers: message.headers,
+		inReplyTo: message.inReplyTo,
+		references: message.references,
+		attachments: (message.attachments ?? []).map((a) => ({
+			filename: a.filename,
+			contentType: a.contentType,
+			content: a.content,
+			cid: a.contentId,
+		})),
+		// Content comes only from n8n binary data: never let a value read a file or fetch a URL.
+		disableFileAccess: true,
+		disableUrlAccess: true,
+	});
+	const node = composer.compile();
+	const envelope = node.getEnvelope();
+	const raw = await node.build();
+	return {
+		raw,
+		messageId: node.messageId(),
+		envelope: { from: envelope.from || message.from, to: envelope.to },
+	};
+}

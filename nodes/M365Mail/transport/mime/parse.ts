@@ -1,0 +1,324 @@
+/**
+ * Turns mail into our message shape, in one place: a raw RFC 822 message through mailparser, or
+ * (for the fast "simple" path) the server's envelope, body structure and decoded text parts.
+ */
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+
+import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
+
+/** Headers kept in the simple output: the ones people filter and route on. */
+export const HEADERS_OF_INTEREST = [
+	'importance',
+	'x-priority',
+	'priority',
+	'list-id',
+	'list-unsubscribe',
+	'auto-submitted',
+	'x-auto-response-suppress',
+	'references',
+	'in-reply-to',
+	'return-path',
+	'x-ms-exchange-organization-scl',
+];
+
+export interface AttachmentContent extends AttachmentInfo {
+	content: Buffer;
+}
+
+/** What the server knows about a message without parsing it. */
+export interface MessageEnvelope {
+	id: string;
+	mailbox: string;
+	folder: string;
+	uidValidity: string;
+	uid: number;
+	flags: Iterable<string>;
+	internalDate?: Date | string;
+	size: number;
+	messageId?: string;
+	subject?: string;
+	date?: Date | string;
+	inReplyTo?: string;
+	from?: Array<{ name?: string; address?: string }>;
+	sender?: Array<{ name?: string; address?: string }>;
+	to?: Array<{ name?: string; address?: string }>;
+	cc?: Array<{ name?: string; address?: string }>;
+	bcc?: Array<{ name?: string; address?: string }>;
+	replyTo?: Array<{ name?: string; address?: string }>;
+}
+
+export interface ParsedMessage {
+	message: MailMessage;
+	attachments: AttachmentContent[];
+	/** Everything mailparser read, for the "full" output (no attachment bytes). */
+	full?: Record<string, unknown>;
+}
+
+function iso(value: Date | string | undefined | null): string | null {
+	if (!value) return null;
+	const date = value instanceof Date ? value : new Date(value);
+	return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+function addresses(list: Array<{ name?: string; address?: string }> | undefined): MailAddress[] {
+	return (list ?? [])
+		.filter((a) => a.address || a.name)
+		.map((a) => ({ name: a.name ?? '', address: (a.address ?? '').toLowerCase() }));
+}
+
+function parsedAddresses(value: AddressObject | AddressObject[] | undefined): MailAddress[] {
+	const objects = Array.isArray(value) ? value : value ? [value] : [];
+	return objects.flatMap((o) =>
+		o.value
+			.flatMap((a) => (a.group ? a.group : [a]))
+			.map((a) => ({
+				name: a.name ?? '',
+				address: (a.address ?? '').toLowerCase(),
+			})),
+	);
+}
+
+/** Importance from the Importance, Priority or X-Priority header (Outlook writes the first). */
+export function importanceOf(headers: Record<string, string>): Importance {
+	const importance = (headers.importance ?? headers.priority ?? '').toLowerCase();
+	if (/high|urgent/.test(importance)) return 'high';
+	if (/low|non-urgent/.test(importance)) return 'low';
+	const xPriority = /^\s*(\d)/.exec(headers['x-priority'] ?? '');
+	if (xPriority) {
+		const level = Number(xPriority[1]);
+		if (level <= 2) return 'high';
+		if (level >= 4) return 'low';
+	}
+	return 'normal';
+}
+
+/** Unfolds a raw header block and keeps the named headers (lower-case keys, first value). */
+export function pickHeaders(raw: Buffer | string | undefined, names = HEADERS_OF_INTEREST) {
+	const result: Record<string, string> = {};
+	if (!raw) return result;
+	const text = raw.toString('utf8').replace(/\r?\n[ \t]+/g, ' ');
+	for (const line of text.split(/\r?\n/)) {
+		const colon = line.indexOf(':');
+		if (colon <= 0) continue;
+		const key = line.slice(0, colon).trim().toLowerCase();
+		if (names.includes(key) && !(key in result)) result[key] = line.slice(colon + 1).trim();
+	}
+	return result;
+}
+
+function messageIds(value: string | string[] | undefined): string[] {
+	const text = Array.isArray(value) ? value.join(' ') : (value ?? '');
+	return text.match(/<[^<>\s]+>/g) ?? [];
+}
+
+function flagFields(flags: Iterable<string>) {
+	const list = [...flags];
+	return {
+		flags: list,
+		isRead: list.includes('\\Seen'),
+		isFlagged: list.includes('\\Flagged'),
+		isAnswered: list.includes('\\Answered'),
+	};
+}
+
+/** The message as far as the envelope goes: ids, addresses, flags (no body). */
+export function messageFromEnvelope(
+	envelope: MessageEnvelope,
+	headers: Record<string, string> = {},
+): MailMessage {
+	return {
+		id: envelope.id,
+		mailbox: envelope.mailbox,
+		folder: envelope.folder,
+		uidValidity: envelope.uidValidity,
+		uid: envelope.uid,
+		messageId: envelope.messageId ?? null,
+		subject: envelope.subject ?? '',
+		from: addresses(envelope.from)[0] ?? null,
+		sender: addresses(envelope.sender)[0] ?? null,
+		to: addresses(envelope.to),
+		cc: addresses(envelope.cc),
+		bcc: addresses(envelope.bcc),
+		replyTo: addresses(envelope.replyTo),
+		date: iso(envelope.date),
+		receivedAt: iso(envelope.internalDate),
+		text: null,
+		html: null,
+		...flagFields(envelope.flags),
+		importance: importanceOf(headers),
+		hasAttachments: false,
+		attachments: [],
+		inReplyTo: envelope.inReplyTo ?? headers['in-reply-to'] ?? null,
+		references: messageIds(headers.references),
+		headers,
+		size: envelope.size,
+	};
+}
+
+function headerValue(value: unknown): string {
+	if (value === null || value === undefined) return '';
+	if (typeof value === 'string') return value;
+	if (value instanceof Date) return value.toISOString();
+	if (Array.isArray(value)) return value.map(headerValue).join(', ');
+	if (typeof value === 'object') {
+		const v = value as { value?: unknown; text?: string };
+		if (typeof v.text === 'string') return v.text;
+		if (v.value !== undefined) return headerValue(v.value);
+	}
+	return String(value);
+}
+
+function withoutContent(a: AttachmentContent): AttachmentInfo {
+	const info: AttachmentInfo & { content?: Buffer } = { ...a };
+	delete info.content;
+	return info;
+}
+
+function isInline(a: ParsedMail['attachments'][number]): boolean {
+	return a.related === true || (a.contentDisposition === 'inline' && Boolean(a.contentId));
+}
+
+/**
+ * Parses a raw message. Malformed MIME never throws: the envelope fills what mailparser could not
+ * read, and `parseError` says what went wrong.
+ */
+export async function parseRawMessage(
+	raw: Buffer,
+	envelope: MessageEnvelope,
+	options: { full?: boolean } = {},
+): Promise<ParsedMessage> {
+	let parsed: ParsedMail;
+	try {
+		parsed = await simpleParser(raw, { skipImageLinks: true, maxHtmlLengthToParse: 2_000_000 });
+	} catch (error) {
+		const message = messageFromEnvelope(envelope, pickHeaders(raw.subarray(0, 64 * 1024)));
+		message.parseError = (error as Error).message;
+		return { message, attachments: [] };
+	}
+	const headers: Record<string, string> = {};
+	for (const name of HEADERS_OF_INTEREST) {
+		const value = parsed.headers.get(name);
+		if (value !== undefined) headers[name] = headerValue(value);
+	}
+	const attachments: AttachmentContent[] = parsed.attachments.map((a, index) => ({
+		index,
+		filename: a.filename ?? `attachment-${index + 1}`,
+		contentType: a.contentType,
+		size: a.size ?? a.content.length,
+		contentId: a.contentId ?? undefined,
+		inline: isInline(a),
+		content: a.content,
+	}));
+	const base = messageFromEnvelope(envelope, headers);
+	const message: MailMessage = {
+		...base,
+		messageId: parsed.messageId ?? base.messageId,
+		subject: parsed.subject ?? base.subject,
+		from: parsedAddresses(parsed.from)[0] ?? base.from,
+		to: parsed.to ? parsedAddresses(parsed.to) : base.to,
+		cc: parsed.cc ? parsedAddresses(parsed.cc) : base.cc,
+		bcc: parsed.bcc ? parsedAddresses(parsed.bcc) : base.bcc,
+		replyTo: parsed.replyTo ? parsedAddresses(parsed.replyTo) : base.replyTo,
+		date: iso(parsed.date) ?? base.date,
+		text: parsed.text ?? null,
+		html: typeof parsed.html === 'string' ? parsed.html : null,
+		importance: (parsed as { priority?: Importance }).priority ?? base.importance,
+		hasAttachments: attachments.some((a) => !a.inline),
+		attachments: attachments.map((a) => withoutContent(a)),
+		inReplyTo: parsed.inReplyTo ?? base.inReplyTo,
+		references: messageIds(parsed.references),
+	};
+	if (!options.full) return { message, attachments };
+	const allHeaders: Record<string, string> = {};
+	for (const [key, value] of parsed.headers) allHeaders[key] = headerValue(value);
+	return {
+		message,
+		attachments,
+		full: {
+			allHeaders,
+			headerLines: parsed.headerLines,
+			textAsHtml: parsed.textAsHtml ?? null,
+		},
+	};
+}
+
+/** A leaf of the server's body structure (imapflow's shape, kept minimal). */
+export interface BodyPart {
+	part?: string;
+	type: string;
+	parameters?: Record<string, string>;
+	id?: string;
+	encoding?: string;
+	size?: number;
+	disposition?: string;
+	dispositionParameters?: Record<string, string>;
+	childNodes?: BodyPart[];
+}
+
+export interface StructureSummary {
+	textPart?: BodyPart;
+	htmlPart?: BodyPart;
+	attachments: AttachmentInfo[];
+}
+
+/** Finds the text and HTML bodies and the attachments in a body structure, without any download. */
+export function summarizeStructure(root: BodyPart | undefined): StructureSummary {
+	const summary: StructureSummary = { attachments: [] };
+	const walk = (node: BodyPart, related: boolean) => {
+		const type = node.type.toLowerCase();
+		if (node.childNodes?.length) {
+			for (const child of node.childNodes) walk(child, related || type === 'multipart/related');
+			return;
+		}
+		const disposition = (node.disposition ?? '').toLowerCase();
+		const filename = node.dispositionParameters?.filename ?? node.parameters?.name ?? undefined;
+		const isBody =
+			disposition !== 'attachment' && !filename && (type === 'text/plain' || type === 'text/html');
+		if (isBody && type === 'text/plain' && !summary.textPart) summary.textPart = node;
+		else if (isBody && type === 'text/html' && !summary.htmlPart) summary.htmlPart = node;
+		else if (!isBody) {
+			summary.attachments.push({
+				index: summary.attachments.length,
+				filename: filename ?? `attachment-${summary.attachments.length + 1}`,
+				contentType: type,
+				size: node.size ?? 0,
+				contentId: node.id ?? undefined,
+				inline: Boolean(node.id) && (related || disposition === 'inline'),
+			});
+		}
+	};
+	if (root) walk(root, false);
+	return summary;
+}
+
+function decodeQuotedPrintable(input: Buffer): Buffer {
+	const text = input.toString('latin1').replace(/=\r?\n/g, '');
+	const bytes: number[] = [];
+	for (let i = 0; i < text.length; i++) {
+		const hex = text.slice(i + 1, i + 3);
+		if (text[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+			bytes.push(parseInt(hex, 16));
+			i += 2;
+		} else bytes.push(text.charCodeAt(i) & 0xff);
+	}
+	return Buffer.from(bytes);
+}
+
+/** Decodes one downloaded body part (transfer encoding, then charset). */
+export function decodeTextPart(part: BodyPart, content: Buffer | undefined): string | null {
+	if (!content) return null;
+	const encoding = (part.encoding ?? '').toLowerCase();
+	const bytes =
+		encoding === 'base64'
+			? Buffer.from(content.toString('latin1'), 'base64')
+			: encoding === 'quoted-printable'
+				? decodeQuotedPrintable(content)
+				: content;
+	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
+	try {
+		return new TextDecoder(charset).decode(bytes);
+	} catch {
+		// An unknown charset: utf-8 shows most of it.
+		return new TextDecoder('utf-8').decode(bytes);
+	}
+}

@@ -1,0 +1,117 @@
+/**
+ * The domain types every transport returns and every node speaks: message, folder, mailbox.
+ * No n8n, no imapflow here, so the trigger and the action node share one shape for both transports.
+ */
+import { MailServiceError } from './auth/errors';
+
+export interface MailAddress {
+	name: string;
+	address: string;
+}
+
+export interface AttachmentInfo {
+	/** Position among the message's attachments, stable for one message. */
+	index: number;
+	filename: string;
+	contentType: string;
+	size: number;
+	contentId?: string;
+	/** An image referenced from the HTML body (cid:) rather than a file the sender attached. */
+	inline: boolean;
+}
+
+export type Importance = 'low' | 'normal' | 'high';
+
+/** Where a message lives in an IMAP mailbox; with the mailbox, enough to reach it again. */
+export interface ImapMessageLocation {
+	folder: string;
+	uidValidity: string;
+	uid: number;
+}
+
+/** The "simple" message every output format starts from. */
+export interface MailMessage {
+	/** One string the action node accepts to find this message again. */
+	id: string;
+	mailbox: string;
+	folder: string;
+	uidValidity: string;
+	uid: number;
+	messageId: string | null;
+	subject: string;
+	from: MailAddress | null;
+	sender: MailAddress | null;
+	to: MailAddress[];
+	cc: MailAddress[];
+	bcc: MailAddress[];
+	replyTo: MailAddress[];
+	/** The Date header, ISO 8601. */
+	date: string | null;
+	/** When the server received it (IMAP INTERNALDATE), ISO 8601. */
+	receivedAt: string | null;
+	text: string | null;
+	html: string | null;
+	isRead: boolean;
+	isFlagged: boolean;
+	isAnswered: boolean;
+	flags: string[];
+	importance: Importance;
+	hasAttachments: boolean;
+	attachments: AttachmentInfo[];
+	inReplyTo: string | null;
+	references: string[];
+	/** Headers people filter and route on: list-id, auto-submitted, x-priority, importance... */
+	headers: Record<string, string>;
+	size: number;
+	/** Set when the MIME could not be parsed completely; the other fields hold what could be read. */
+	parseError?: string;
+}
+
+/** Filters of the trigger and of "get many", with Power Automate's semantics. */
+export interface MessageFilters {
+	/** Any of these senders (addresses or parts of them). */
+	from?: string[];
+	/** Any of these in To. */
+	to?: string[];
+	/** Any of these in Cc. */
+	cc?: string[];
+	/** Any of these in To or Cc. */
+	toOrCc?: string[];
+	subjectContains?: string;
+	importance?: Importance;
+	hasAttachments?: boolean;
+	unreadOnly?: boolean;
+	receivedAfter?: Date;
+	receivedBefore?: Date;
+	/** Skip messages larger than this many bytes. */
+	maxSizeBytes?: number;
+}
+
+const ID_PATTERN = /^imap:(\d+):(\d+):(.+)$/s;
+
+/** `imap:<uidValidity>:<uid>:<folder path>`: folder last, so any character may appear in it. */
+export function encodeImapMessageId(location: ImapMessageLocation): string {
+	return `imap:${location.uidValidity}:${location.uid}:${location.folder}`;
+}
+
+/** Reads an id the trigger or an operation emitted; says how to get one when it is not. */
+export function decodeImapMessageId(id: string): ImapMessageLocation {
+	const match = ID_PATTERN.exec(String(id ?? '').trim());
+	if (!match) {
+		throw new MailServiceError(
+			`"${String(id).slice(0, 80)}" is not a message ID of this node over IMAP`,
+			'Use the "id" field of an item from the Microsoft 365 Mail Trigger or from Message > Get Many (it looks like imap:<uidValidity>:<uid>:<folder>). Graph ids only work with Graph access.',
+			'notFound',
+		);
+	}
+	return { uidValidity: match[1], uid: Number(match[2]), folder: match[3] };
+}
+
+/** Splits "a@x.com; b@y.com, c" into trimmed, non-empty parts. */
+export function splitList(value: string | string[] | undefined): string[] {
+	if (Array.isArray(value)) return value.flatMap((v) => splitList(v));
+	return String(value ?? '')
+		.split(/[;,]/)
+		.map((v) => v.trim())
+		.filter(Boolean);
+}

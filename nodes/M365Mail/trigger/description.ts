@@ -1,0 +1,104 @@
+/** The trigger's parameters (one description for every transport). */
+import type { INodeProperties } from 'n8n-workflow';
+
+import { authenticationProperty, mailboxProperty } from '../actions/common';
+import {
+	attachmentOptions,
+	attachmentProperties,
+	filtersProperty,
+	folderLocator,
+	outputProperty,
+} from '../actions/descriptions';
+
+export const triggerProperties: INodeProperties[] = [
+	authenticationProperty,
+	mailboxProperty,
+	folderLocator('folder', 'Folder', 'The folder to watch for new unread mail'),
+	filtersProperty(),
+	{
+		displayName: 'After Emitting',
+		name: 'afterEmit',
+		type: 'options',
+		options: [
+			{ name: 'Do Nothing', value: 'none', description: 'Leave the message as it is' },
+			{
+				name: 'Mark as Read',
+				value: 'markRead',
+				description: 'Mark the message as read in the mailbox',
+			},
+			{
+				name: 'Move to Folder',
+				value: 'move',
+				description: 'Move the message to another folder',
+			},
+			{
+				name: 'Delete',
+				value: 'delete',
+				description: 'Move the message to Deleted Items',
+			},
+		],
+		default: 'none',
+		description:
+			'What to do with each message once it is emitted. This happens when the poll emits, before the workflow runs: to act only after the workflow succeeded, use the Microsoft 365 Mail node at its end instead.',
+	},
+	folderLocator('moveTo', 'Move To', 'The folder emitted messages are moved to', {
+		displayOptions: { show: { afterEmit: ['move'] } },
+		default: { mode: 'path', value: '' },
+	}),
+	{
+		displayName:
+			'Emitted messages are moved to Deleted Items before the workflow runs. If the workflow fails, the message is only in Deleted Items. Consider "Mark as Read" or acting at the end of the workflow.',
+		name: 'deleteNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { afterEmit: ['delete'] } },
+	},
+	outputProperty,
+	...attachmentProperties,
+	{
+		displayName: 'On First Activation',
+		name: 'startFrom',
+		type: 'options',
+		options: [
+			{
+				name: 'Start From Now',
+				value: 'now',
+				description: 'Only mail that arrives after the workflow is activated',
+			},
+			{
+				name: 'Include Unread Mail Already There',
+				value: 'existing',
+				description: 'Also emit the unread messages already in the folder (oldest first)',
+			},
+		],
+		default: 'now',
+		description: 'Where the trigger starts the first time it runs for this folder',
+	},
+	{
+		displayName: 'Max Messages per Poll',
+		name: 'maxMessages',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 5000 },
+		default: 50,
+		description: 'The rest comes at the next poll, oldest first, so a backlog never floods a run',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			...attachmentOptions,
+			{
+				displayName: 'Skip Messages Larger Than (MB)',
+				name: 'maxSizeMb',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 50,
+				description:
+					'Messages larger than this are passed over (and logged); 0 means no limit. Power Automate skips messages over 50 MB.',
+			},
+		],
+	},
+];

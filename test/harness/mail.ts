@@ -1,0 +1,219 @@
+/** Test-side mail tools: build messages, put them into the local Dovecot, read folders back. */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+import { ImapFlow } from 'imapflow';
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+import { mintToken, stackInfo } from './stack';
+
+export interface TestMail {
+	from?: string;
+	to?: string;
+	cc?: string;
+	subject: string;
+	text?: string;
+	html?: string;
+	headers?: Record<string, string>;
+	attachments?: Array<{
+		filename: string;
+		content: Buffer | string;
+		contentType?: string;
+		cid?: string;
+	}>;
+}
+
+export async function buildMail(mail: TestMail): Promise<Buffer> {
+	return await new MailComposer({
+		from: mail.from ?? 'Sender <sender@example.test>',
+		to: mail.to ?? 'alice@example.test',
+		cc: mail.cc,
+		subject: mail.subject,
+		text: mail.text ?? `Body of ${mail.subject}`,
+		html: mail.html,
+		headers: mail.headers,
+		attachments: mail.attachments,
+	})
+		.compile()
+		.build();
+}
+
+/** An IMAP session of the test itself (not the code under test). */
+export async function testImap(mailbox = 'alice@example.test'): Promise<ImapFlow> {
+	const client = new ImapFlow({
+		host: '127.0.0.1',
+		port: stackInfo().imapsPort,
+		secure: true,
+		auth: { user: mailbox, accessToken: await mintToken({ upn: mailbox }) },
+		logger: false,
+		disableAutoIdle: true,
+	});
+	client.on('error', () => undefined);
+	await client.connect();
+	return client;
+}
+
+/** Creates a fresh folder under Inbox so each test watches its own (returns "Inbox/<name>"). */
+export async function freshFolder(prefix: string, mailbox = 'alice@example.test'): Promise<string> {
+	const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+	const client = await testImap(mailbox);
+	try {
+		await client.mailboxCreate(['INBOX', name]);
+	} finally {
+		await client.logout();
+	}
+	return `Inbox/${name}`;
+}
+
+function serverPath(folder: string): string {
+	const [first, ...rest] = folder.split('/');
+	return [first.toLowerCase() === 'inbox' ? 'INBOX' : first, ...rest].join('/');
+}
+
+/** Appends messages (unread) to a folder, in order, through one session. */
+export async function appendMails(
+	folder: string,
+	mails: Array<TestMail | Buffer>,
+	mailbox = 'alice@example.test',
+	flags: string[] = [],
+): Promise<number[]> {
+	const client = await testImap(mailbox);
+	const uids: number[] = [];
+	try {
+		for (const mail of mails) {
+			const raw = Buffer.isBuffer(mail) ? mail : await buildMail(mail);
+			const result = await client.append(serverPath(folder), raw, flags);
+			if (!result) throw new Error('append failed');
+			uids.push(result.uid ?? 0);
+		}
+	} finally {
+		await client.logout();
+	}
+	return uids;
+}
+
+export interface FolderEntry {
+	uid: number;
+	subject: string;
+	flags: string[];
+}
+
+export async function listFolder(
+	folder: string,
+	mailbox = 'alice@example.test',
+): Promise<FolderEntry[]> {
+	const client = await testImap(mailbox);
+	try {
+		const lock = await client.getMailboxLock(serverPath(folder), { readOnly: true });
+		try {
+			const status = client.mailbox;
+			if (!status || !status.exists) return [];
+			const messages = await client.fetchAll('1:*', { uid: true, envelope: true, flags: true });
+			return messages.map((m) => ({
+				uid: m.uid,
+				subject: m.envelope?.subject ?? '',
+				flags: [...(m.flags ?? [])],
+			}));
+		} finally {
+			lock.release();
+		}
+	} finally {
+		await client.logout();
+	}
+}
+
+/** Delivers through the MTA path (dovecot-lda), as mail from outside arrives. */
+export function deliverMail(raw: Buffer, mailbox = 'alice@example.test', folder?: string): void {
+	const args = ['-c', stackInfo().dovecotConfig, '-d', mailbox, '-f', 'sender@example.test'];
+	if (folder) args.push('-m', serverPath(folder));
+	execFileSync('/usr/lib/dovecot/dovecot-lda', args, {
+		input: raw,
+		stdio: ['pipe', 'ignore', 'pipe'],
+	});
+}
+
+async function waitPort(port: number, open: boolean, timeoutMs = 15_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const isOpen = await new Promise<boolean>((resolve) => {
+			const socket = connect(port, '127.0.0.1');
+			socket.once('connect', () => {
+				socket.destroy();
+				resolve(true);
+			});
+			socket.once('error', () => resolve(false));
+		});
+		if (isOpen === open) return;
+		if (Date.now() > deadline) throw new Error(`port ${port} did not ${open ? 'open' : 'close'}`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+/** Stops and starts Dovecot (mail is kept), as a server restart between polls would. */
+export async function restartDovecot(): Promise<void> {
+	const config = stackInfo().dovecotConfig;
+	execFileSync('dovecot', ['-c', config, 'stop'], { stdio: 'ignore' });
+	await waitPort(stackInfo().imapsPort, false);
+	await new Promise<void>((resolve, reject) => {
+		const child = spawn('dovecot', ['-c', config], { stdio: 'ignore' });
+		child.on('exit', (code) =>
+			code === 0 ? resolve() : reject(new Error(`dovecot exit ${code}`)),
+		);
+	});
+	await waitPort(stackInfo().imapsPort, true);
+}
+
+/**
+ * A TCP proxy in front of Dovecot's IMAPS port that can cut a connection in the middle of a
+ * download: armed with a byte count, it destroys the next connection once the server has sent
+ * that many bytes through it.
+ */
+export class CuttingProxy {
+	private server?: Server;
+	private cutAfter?: number;
+	cuts = 0;
+	connections = 0;
+	port = 0;
+
+	async start(): Promise<void> {
+		const target = stackInfo().imapsPort;
+		this.server = createServer((client: Socket) => {
+			this.connections++;
+			const upstream = connect(target, '127.0.0.1');
+			const limit = this.cutAfter;
+			let sent = 0;
+			upstream.on('data', (chunk: Buffer) => {
+				sent += chunk.length;
+				if (limit !== undefined && sent > limit) {
+					this.cutAfter = undefined;
+					this.cuts++;
+					client.destroy();
+					upstream.destroy();
+					return;
+				}
+				client.write(chunk);
+			});
+			client.on('data', (chunk: Buffer) => upstream.write(chunk));
+			const close = () => {
+				client.destroy();
+				upstream.destroy();
+			};
+			client.on('error', close);
+			upstream.on('error', close);
+			client.on('close', close);
+			upstream.on('close', close);
+		});
+		await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+		this.port = (this.server.address() as { port: number }).port;
+	}
+
+	/** The next connection is cut once the server has sent more than `bytes` bytes through it. */
+	cutNextAfter(bytes: number): void {
+		this.cutAfter = bytes;
+	}
+
+	async stop(): Promise<void> {
+		await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+	}
+}

@@ -1,0 +1,534 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
+
+import { CredentialStore, pollTrigger, type HarnessNode } from '../harness/n8n';
+import {
+	appendMails,
+	buildMail,
+	CuttingProxy,
+	deliverMail,
+	freshFolder,
+	listFolder,
+	restartDovecot,
+	testImap,
+} from '../harness/mail';
+import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
+
+const store = new CredentialStore();
+
+function trigger(
+	folder: string,
+	parameters: INodeParameters = {},
+	credential = 'alice',
+): HarnessNode {
+	return {
+		parameters: {
+			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			output: 'simple',
+			afterEmit: 'none',
+			startFrom: 'now',
+			maxMessages: 50,
+			...parameters,
+		},
+		credentials:
+			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
+	};
+}
+
+const subjects = (items: Array<{ json: IDataObject }>) => items.map((i) => i.json.subject);
+
+before(async () => {
+	store.set('alice', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
+	store.set('app', appOnlyCredential());
+});
+
+describe('trigger over IMAP: new unread mail, each message once', () => {
+	it('first activation starts from now; the next poll returns only mail that arrived after it', async () => {
+		const folder = await freshFolder('now');
+		await appendMails(folder, [{ subject: 'old 1' }, { subject: 'old 2' }]);
+		const state: IDataObject = {};
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		await appendMails(folder, [{ subject: 'new 1' }, { subject: 'new 2' }]);
+		const items = await pollTrigger(trigger(folder), store, state);
+		assert.deepEqual(subjects(items), ['new 1', 'new 2']);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('"include unread mail already there" emits existing unread mail, oldest first, and skips read mail', async () => {
+		const folder = await freshFolder('existing');
+		await appendMails(folder, [{ subject: 'unread A' }]);
+		await appendMails(folder, [{ subject: 'read B' }], undefined, ['\\Seen']);
+		await appendMails(folder, [{ subject: 'unread C' }]);
+		const state: IDataObject = {};
+		const items = await pollTrigger(trigger(folder, { startFrom: 'existing' }), store, state);
+		assert.deepEqual(subjects(items), ['unread A', 'unread C']);
+	});
+
+	it('items carry mailbox, folder, uidValidity, uid, Message-ID and an id string', async () => {
+		const folder = await freshFolder('shape');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [
+			{
+				subject: 'Shape',
+				from: 'Carol <carol@example.test>',
+				cc: 'dave@example.test',
+				text: 'plain body',
+				html: '<p>html body</p>',
+				headers: { Importance: 'High', 'List-Id': '<ops.example.test>' },
+			},
+		]);
+		const [item] = await pollTrigger(trigger(folder), store, state);
+		const json = item.json;
+		assert.equal(json.mailbox, 'alice@example.test');
+		assert.equal(json.folder, folder);
+		assert.match(String(json.uidValidity), /^\d+$/);
+		assert.equal(json.id, `imap:${json.uidValidity}:${json.uid}:${folder}`);
+		assert.match(String(json.messageId), /^<.+@.+>$/);
+		assert.deepEqual(json.from, { name: 'Carol', address: 'carol@example.test' });
+		assert.deepEqual(json.cc, [{ name: '', address: 'dave@example.test' }]);
+		assert.equal(json.text, 'plain body');
+		assert.equal(json.html, '<p>html body</p>');
+		assert.equal(json.importance, 'high');
+		assert.equal(json.isRead, false);
+		assert.equal((json.headers as IDataObject)['list-id'], '<ops.example.test>');
+		assert.equal(item.binary, undefined);
+	});
+
+	it('max messages per poll: the rest comes next poll, oldest first', async () => {
+		const folder = await freshFolder('max');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(
+			folder,
+			[1, 2, 3, 4, 5].map((n) => ({ subject: `m${n}` })),
+		);
+		const polls = [];
+		for (let i = 0; i < 4; i++)
+			polls.push(subjects(await pollTrigger(trigger(folder, { maxMessages: 2 }), store, state)));
+		assert.deepEqual(polls, [['m1', 'm2'], ['m3', 'm4'], ['m5'], []]);
+	});
+
+	it('filters: from (any of a list), subject, to-or-cc, importance and attachments all apply', async () => {
+		const folder = await freshFolder('filters');
+		const state: IDataObject = {};
+		const filtered = (filters: IDataObject) =>
+			trigger(folder, { filters: filters as INodeParameters, startFrom: 'existing' });
+		await appendMails(folder, [
+			{ subject: 'Invoice 1', from: 'billing@vendor.test' },
+			{ subject: 'Invoice 2', from: 'alerts@other.test', cc: 'finance@example.test' },
+			{ subject: 'Hello', from: 'billing@vendor.test' },
+			{
+				subject: 'Invoice 3',
+				from: 'x@y.test',
+				headers: { 'X-Priority': '1 (Highest)' },
+				attachments: [{ filename: 'inv.pdf', content: Buffer.from('%PDF-1.4') }],
+			},
+		]);
+		const run = async (filters: IDataObject) =>
+			subjects(await pollTrigger(filtered(filters), store, { ...state }));
+		assert.deepEqual(await run({ from: 'billing@vendor.test; alerts@' }), [
+			'Invoice 1',
+			'Invoice 2',
+			'Hello',
+		]);
+		assert.deepEqual(await run({ subjectContains: 'invoice' }), [
+			'Invoice 1',
+			'Invoice 2',
+			'Invoice 3',
+		]);
+		assert.deepEqual(await run({ toOrCc: 'finance@' }), ['Invoice 2']);
+		assert.deepEqual(await run({ importance: 'high' }), ['Invoice 3']);
+		assert.deepEqual(await run({ hasAttachments: true }), ['Invoice 3']);
+		assert.deepEqual(await run({ from: 'billing@', subjectContains: 'invoice' }), ['Invoice 1']);
+	});
+
+	it('"Fetch Test Event" returns the newest matching message and leaves the cursor alone', async () => {
+		const folder = await freshFolder('manual');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const cursorBefore = JSON.stringify(state);
+		await appendMails(folder, [{ subject: 'first' }, { subject: 'second' }]);
+		const sample = await pollTrigger(trigger(folder), store, state, 'manual');
+		assert.deepEqual(subjects(sample), ['second']);
+		assert.equal(JSON.stringify(state), cursorBefore);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'first',
+			'second',
+		]);
+	});
+
+	it('mark as read after emitting sets \\Seen; move puts the message in the folder and the id follows it', async () => {
+		const folder = await freshFolder('after');
+		const archive = await freshFolder('archive');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [{ subject: 'to read' }]);
+		const [read] = await pollTrigger(trigger(folder, { afterEmit: 'markRead' }), store, state);
+		assert.equal(read.json.isRead, true);
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.flags.includes('\\Seen')),
+			[true],
+		);
+
+		await appendMails(folder, [{ subject: 'to move' }]);
+		const [moved] = await pollTrigger(
+			trigger(folder, { afterEmit: 'move', moveTo: { __rl: true, mode: 'path', value: archive } }),
+			store,
+			state,
+		);
+		assert.equal(moved.json.folder, archive);
+		assert.match(String(moved.json.id), new RegExp(`^imap:\\d+:\\d+:${archive}$`));
+		assert.deepEqual(
+			(await listFolder(archive)).map((m) => m.subject),
+			['to move'],
+		);
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.subject),
+			['to read'],
+		);
+	});
+
+	it('delete after emitting moves the message to Deleted Items', async () => {
+		const folder = await freshFolder('delete');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const subject = `to delete ${Date.now()}`;
+		await appendMails(folder, [{ subject }]);
+		const [item] = await pollTrigger(trigger(folder, { afterEmit: 'delete' }), store, state);
+		assert.equal(item.json.folder, 'Deleted Items');
+		assert.deepEqual(await listFolder(folder), []);
+		assert.ok((await listFolder('Deleted Items')).some((m) => m.subject === subject));
+	});
+
+	it('raw output is the complete .eml as binary; full output adds every header; attachments come as binary', async () => {
+		const folder = await freshFolder('formats');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [
+			{
+				subject: 'With files',
+				html: '<p>logo <img src="cid:logo@x"></p>',
+				headers: { 'X-Custom': 'kept' },
+				attachments: [
+					{ filename: 'report.csv', content: 'a,b\n1,2\n', contentType: 'text/csv' },
+					{
+						filename: 'logo.png',
+						content: Buffer.from([137, 80, 78, 71]),
+						contentType: 'image/png',
+						cid: 'logo@x',
+					},
+				],
+			},
+		]);
+		const raw = await pollTrigger(trigger(folder, { output: 'raw' }), store, { ...state });
+		assert.equal(raw[0].binary?.raw.mimeType, 'message/rfc822');
+		const eml = Buffer.from(raw[0].binary!.raw.data, 'base64').toString();
+		assert.match(eml, /X-Custom: kept/);
+		assert.match(eml, /Subject: With files/);
+
+		const full = await pollTrigger(trigger(folder, { output: 'full' }), store, { ...state });
+		assert.equal((full[0].json.allHeaders as IDataObject)['x-custom'], 'kept');
+
+		const withFiles = await pollTrigger(
+			trigger(folder, { downloadAttachments: true, options: { attachmentPrefix: 'file_' } }),
+			store,
+			{ ...state },
+		);
+		const binary = withFiles[0].binary!;
+		assert.deepEqual(Object.keys(binary), ['file_0']);
+		assert.equal(binary.file_0.fileName, 'report.csv');
+		assert.equal(Buffer.from(binary.file_0.data, 'base64').toString(), 'a,b\n1,2\n');
+		assert.equal(withFiles[0].json.hasAttachments, true);
+		const inline = await pollTrigger(
+			trigger(folder, { downloadAttachments: true, options: { includeInlineImages: true } }),
+			store,
+			{ ...state },
+		);
+		assert.deepEqual(Object.keys(inline[0].binary!).sort(), ['attachment_0', 'attachment_1']);
+	});
+
+	it('simple output lists attachments without downloading them', async () => {
+		const folder = await freshFolder('list');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [
+			{
+				subject: 'Listed',
+				text: 'Grüße – quoted-printable',
+				attachments: [{ filename: 'a.txt', content: 'x'.repeat(5000) }],
+			},
+		]);
+		const [item] = await pollTrigger(trigger(folder), store, state);
+		assert.equal(item.json.text, 'Grüße – quoted-printable');
+		assert.equal(item.json.hasAttachments, true);
+		assert.deepEqual(
+			(item.json.attachments as IDataObject[]).map((a) => a.filename),
+			['a.txt'],
+		);
+	});
+
+	it('a message larger than the limit is skipped and the poll goes on', async () => {
+		const folder = await freshFolder('size');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [
+			{ subject: 'small' },
+			{
+				subject: 'big',
+				attachments: [{ filename: 'big.bin', content: Buffer.alloc(1_200_000, 7) }],
+			},
+			{ subject: 'small 2' },
+		]);
+		const items = await pollTrigger(trigger(folder, { options: { maxSizeMb: 1 } }), store, state);
+		assert.deepEqual(subjects(items), ['small', 'small 2']);
+	});
+
+	it('malformed MIME: the item is still emitted with a parseError, and the poll goes on', async () => {
+		const folder = await freshFolder('malformed');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const bomb = Buffer.from(
+			`From: x@y.test\r\nSubject: header bomb\r\nX-Huge: ${'a'.repeat(3 * 1024 * 1024)}\r\n\r\nbody\r\n`,
+		);
+		await appendMails(folder, [{ subject: 'before' }, bomb, { subject: 'after' }]);
+		const items = await pollTrigger(trigger(folder, { output: 'full' }), store, state);
+		assert.deepEqual(subjects(items), ['before', 'header bomb', 'after']);
+		assert.match(String(items[1].json.parseError), /header/i);
+		assert.equal(items[0].json.parseError, undefined);
+	});
+
+	it('a folder recreated with a new UIDVALIDITY re-baselines without replaying old mail', async () => {
+		const folder = await freshFolder('uidvalidity');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, { startFrom: 'existing' }), store, state);
+		const client = await testImap();
+		const serverPath = folder.replace(/^Inbox/, 'INBOX');
+		try {
+			await client.mailboxDelete(serverPath);
+			await client.mailboxCreate(serverPath);
+		} finally {
+			await client.logout();
+		}
+		await appendMails(folder, [{ subject: 'was there before the reset' }]);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		await appendMails(folder, [{ subject: 'after the reset' }]);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'after the reset',
+		]);
+	});
+
+	it('shared mailbox with app-only credentials; mail delivered by the MTA is seen', async () => {
+		const state: IDataObject = {};
+		const params = {
+			mailbox: 'shared@example.test',
+			folder: { __rl: true, mode: 'list', value: 'Inbox' },
+		};
+		await pollTrigger(trigger('Inbox', params, 'app'), store, state);
+		const subject = `to shared ${Date.now()}`;
+		deliverMail(await buildMail({ subject, to: 'shared@example.test' }), 'shared@example.test');
+		const items = await pollTrigger(trigger('Inbox', params, 'app'), store, state);
+		assert.deepEqual(subjects(items), [subject]);
+		assert.equal(items[0].json.mailbox, 'shared@example.test');
+	});
+});
+
+describe('trigger over IMAP: bad input names the fix', () => {
+	it('a folder that does not exist fails the first poll with a clear error', async () => {
+		await assert.rejects(
+			pollTrigger(trigger('Inbox/No-Such-Folder'), store, {}),
+			(error: Error & { description?: string }) =>
+				/Folder "Inbox\/No-Such-Folder" not found in alice@example.test/.test(error.message) &&
+				/full path/.test(error.description ?? ''),
+		);
+	});
+
+	it('a mailbox the user has no access to fails with a fix that names access to the mailbox', async () => {
+		await assert.rejects(
+			pollTrigger(trigger('Inbox', { mailbox: 'bob@example.test' }), store, {}),
+			(error: Error & { description?: string }) =>
+				/bob@example\.test/.test(error.message) &&
+				/signed-in user has access to it/.test(error.description ?? ''),
+		);
+	});
+
+	it('app-only without a mailbox asks for one', async () => {
+		await assert.rejects(
+			pollTrigger(trigger('Inbox', {}, 'app'), store, {}),
+			/Mailbox is required/,
+		);
+	});
+
+	it('a token without the IMAP scope fails with the scope fix', async () => {
+		const graphOnly = await signIn(
+			'alice@example.test',
+			'openid profile email offline_access https://outlook.office.com/SMTP.Send',
+		);
+		store.set('smtp-only', delegatedCredential(graphOnly));
+		await assert.rejects(
+			pollTrigger(trigger('Inbox', {}, 'smtp-only'), store, {}),
+			(error: Error & { description?: string }) =>
+				/IMAP/i.test(`${error.message} ${error.description}`),
+		);
+	});
+
+	it('after the first poll, errors are logged and the cursor stays', async () => {
+		const folder = await freshFolder('later-error');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const before = JSON.stringify(state);
+		store.set('broken', { ...store.get('alice'), customImapPort: 1 });
+		await appendMails(folder, [{ subject: 'waits for a working connection' }]);
+		// The same mailbox and folder through a credential that cannot connect: logged, cursor kept.
+		assert.deepEqual(await pollTrigger(trigger(folder, {}, 'broken'), store, state), []);
+		assert.equal(JSON.stringify(state), before);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'waits for a working connection',
+		]);
+	});
+});
+
+describe('trigger over IMAP: failures lose nothing and duplicate nothing', () => {
+	const proxy = new CuttingProxy();
+	before(async () => {
+		await proxy.start();
+		store.set('via-proxy', { ...store.get('alice'), customImapPort: proxy.port });
+	});
+	after(async () => await proxy.stop());
+
+	it('a connection cut in the middle of a fetch: no message lost, none emitted twice', async () => {
+		const folder = await freshFolder('cut');
+		const state: IDataObject = {};
+		const params = { output: 'full', maxMessages: 100 };
+		await pollTrigger(trigger(folder, params, 'via-proxy'), store, state);
+		const sent = Array.from({ length: 30 }, (_, i) => ({
+			subject: `cut ${i}`,
+			text: 'z'.repeat(10_000),
+		}));
+		await appendMails(folder, sent);
+		proxy.cutNextAfter(150_000);
+		const seen: unknown[] = [];
+		for (let poll = 0; poll < 3; poll++) {
+			seen.push(...subjects(await pollTrigger(trigger(folder, params, 'via-proxy'), store, state)));
+		}
+		assert.equal(proxy.cuts, 1, 'the proxy cut one connection mid-download');
+		assert.deepEqual(
+			seen,
+			sent.map((m) => m.subject),
+		);
+	});
+
+	it('Dovecot restarted between polls: no message lost, none emitted twice', async () => {
+		const folder = await freshFolder('restart');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await appendMails(folder, [{ subject: 'r1' }]);
+		const first = subjects(await pollTrigger(trigger(folder), store, state));
+		await restartDovecot();
+		await appendMails(folder, [{ subject: 'r2' }]);
+		const second = subjects(await pollTrigger(trigger(folder), store, state));
+		assert.deepEqual([...first, ...second], ['r1', 'r2']);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('a token that expires between polls is refreshed and the rotated refresh token kept', async () => {
+		const folder = await freshFolder('expiry');
+		store.set('expiring', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, {}, 'expiring'), store, state);
+		const stored = store.get('expiring');
+		const tokenData = stored.oauthTokenData as IDataObject;
+		store.set('expiring', {
+			...stored,
+			oauthTokenData: { ...tokenData, n8n_expires_at: String(Date.now() - 1000) },
+		});
+		await appendMails(folder, [{ subject: 'after expiry' }]);
+		const writes = store.oauthWrites.length;
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder, {}, 'expiring'), store, state)), [
+			'after expiry',
+		]);
+		assert.equal(store.oauthWrites.length, writes + 1);
+		const refreshed = store.get('expiring').oauthTokenData as IDataObject;
+		assert.notEqual(refreshed.refresh_token, tokenData.refresh_token);
+	});
+
+	it('a burst of 500 messages arriving while polls run: each emitted exactly once, in order', async () => {
+		const folder = await freshFolder('burst');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const total = 500;
+		const client = await testImap();
+		const serverPath = folder.replace(/^Inbox/, 'INBOX');
+		let appended = 0;
+		const writer = (async () => {
+			try {
+				for (let i = 0; i < total; i++) {
+					const ok = await client.append(serverPath, await buildMail({ subject: `burst ${i}` }));
+					if (!ok) throw new Error('append failed');
+					appended++;
+				}
+			} finally {
+				await client.logout();
+			}
+		})();
+		const seen: string[] = [];
+		let polls = 0;
+		while (appended < total || seen.length < total) {
+			seen.push(
+				...(subjects(
+					await pollTrigger(trigger(folder, { maxMessages: 120 }), store, state),
+				) as string[]),
+			);
+			polls++;
+			if (polls > 200) break;
+		}
+		await writer;
+		seen.push(...(subjects(await pollTrigger(trigger(folder), store, state)) as string[]));
+		assert.ok(polls > 3, `polls ran while mail arrived (${polls})`);
+		assert.deepEqual(
+			seen,
+			Array.from({ length: total }, (_, i) => `burst ${i}`),
+		);
+	});
+});
+
+describe('trigger over IMAP: cost of a poll', () => {
+	it('when nothing is new, a poll opens one connection and sends no SEARCH and no FETCH', async () => {
+		const { pollNewMessages } = await import('../../nodes/M365Mail/transport/imap/poll');
+		const folder = await freshFolder('idle');
+		await appendMails(folder, [{ subject: 'already seen by the cursor' }]);
+		const client = await testImap();
+		const calls: string[] = [];
+		for (const method of ['search', 'fetch', 'fetchAll', 'fetchOne'] as const) {
+			const original = client[method].bind(client) as (...args: unknown[]) => unknown;
+			(client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+				calls.push(method);
+				return original(...args);
+			};
+		}
+		try {
+			const options = {
+				mailbox: 'alice@example.test',
+				folder,
+				startFrom: 'existing' as const,
+				filters: {},
+				maxMessages: 50,
+				content: 'summary' as const,
+				afterEmit: { action: 'none' as const },
+			};
+			const first = await pollNewMessages(client, options);
+			assert.equal(first.messages.length, 1);
+			assert.ok(calls.includes('search') && calls.includes('fetchAll'));
+			calls.length = 0;
+			const idle = await pollNewMessages(client, { ...options, cursor: first.cursor });
+			assert.equal(idle.messages.length, 0);
+			assert.deepEqual(calls, []);
+		} finally {
+			await client.logout();
+		}
+	});
+});
