@@ -6,10 +6,26 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
-import { authenticationProperty, mailboxProperty } from './actions/common';
+import * as attachmentDownload from './actions/attachment/download.operation';
+import * as attachmentGetAll from './actions/attachment/getAll.operation';
+import { authenticationProperty, mailboxProperty, operationProperty } from './actions/common';
+import * as folderCreate from './actions/folder/create.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
+import * as messageCopy from './actions/message/copy.operation';
+import * as messageDelete from './actions/message/delete.operation';
+import * as messageFlag from './actions/message/flag.operation';
+import * as messageForward from './actions/message/forward.operation';
+import * as messageGet from './actions/message/get.operation';
+import * as messageGetAll from './actions/message/getAll.operation';
+import * as messageMarkAsRead from './actions/message/markAsRead.operation';
+import * as messageMarkAsUnread from './actions/message/markAsUnread.operation';
+import * as messageMove from './actions/message/move.operation';
+import * as messageReply from './actions/message/reply.operation';
+import * as messageSend from './actions/message/send.operation';
+import * as messageUnflag from './actions/message/unflag.operation';
 import { router } from './actions/router';
 import { testAppOnlyCredential } from './methods/credentialTest';
+import { searchFolders } from './methods/listSearch';
 
 export class M365Mail implements INodeType {
 	description: INodeTypeDescription = {
@@ -19,7 +35,8 @@ export class M365Mail implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Work with Microsoft 365 mailboxes over OAuth2 (IMAP + SMTP with XOAUTH2)',
+		description:
+			'Send, reply, forward, move, flag and read mail in Microsoft 365 mailboxes over OAuth2 (IMAP + SMTP with XOAUTH2)',
 		defaults: { name: 'Microsoft 365 Mail' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -44,16 +61,100 @@ export class M365Mail implements INodeType {
 				name: 'resource',
 				type: 'options',
 				noDataExpression: true,
-				options: [{ name: 'Folder', value: 'folder' }],
-				default: 'folder',
-			},
-			{
-				displayName: 'Operation',
-				name: 'operation',
-				type: 'options',
-				noDataExpression: true,
-				displayOptions: { show: { resource: ['folder'] } },
 				options: [
+					{ name: 'Attachment', value: 'attachment' },
+					{ name: 'Folder', value: 'folder' },
+					{ name: 'Message', value: 'message' },
+				],
+				default: 'message',
+			},
+			operationProperty(
+				'message',
+				[
+					{
+						name: 'Copy',
+						value: 'copy',
+						description: 'Copy a message to another folder',
+						action: 'Copy a message',
+					},
+					{
+						name: 'Delete',
+						value: 'delete',
+						description: 'Move a message to Deleted Items, or delete it for good',
+						action: 'Delete a message',
+					},
+					{
+						name: 'Flag',
+						value: 'flag',
+						description: 'Flag a message for follow-up',
+						action: 'Flag a message',
+					},
+					{
+						name: 'Forward',
+						value: 'forward',
+						description: 'Forward a message with its attachments',
+						action: 'Forward a message',
+					},
+					{
+						name: 'Get',
+						value: 'get',
+						description: 'Get a message by its ID',
+						action: 'Get a message',
+					},
+					{
+						name: 'Get Many',
+						value: 'getAll',
+						description: 'Search a folder',
+						action: 'Get many messages',
+					},
+					{
+						name: 'Mark as Read',
+						value: 'markAsRead',
+						description: 'Mark a message as read',
+						action: 'Mark a message as read',
+					},
+					{
+						name: 'Mark as Unread',
+						value: 'markAsUnread',
+						description: 'Mark a message as unread',
+						action: 'Mark a message as unread',
+					},
+					{
+						name: 'Move',
+						value: 'move',
+						description: 'Move a message to another folder',
+						action: 'Move a message',
+					},
+					{
+						name: 'Reply',
+						value: 'reply',
+						description: 'Reply (or reply to all) to a message',
+						action: 'Reply to a message',
+					},
+					{
+						name: 'Send',
+						value: 'send',
+						description: 'Send a new message',
+						action: 'Send a message',
+					},
+					{
+						name: 'Unflag',
+						value: 'unflag',
+						description: 'Clear the follow-up flag',
+						action: 'Unflag a message',
+					},
+				],
+				'send',
+			),
+			operationProperty(
+				'folder',
+				[
+					{
+						name: 'Create',
+						value: 'create',
+						description: 'Create a folder (and missing parents)',
+						action: 'Create a folder',
+					},
 					{
 						name: 'Get Many',
 						value: 'getAll',
@@ -61,17 +162,50 @@ export class M365Mail implements INodeType {
 						action: 'Get many folders',
 					},
 				],
-				default: 'getAll',
-			},
+				'getAll',
+			),
+			operationProperty(
+				'attachment',
+				[
+					{
+						name: 'Download',
+						value: 'download',
+						description: 'Download attachments as binary data',
+						action: 'Download attachments',
+					},
+					{
+						name: 'Get Many',
+						value: 'getAll',
+						description: 'List the attachments of a message',
+						action: 'Get many attachments',
+					},
+				],
+				'getAll',
+			),
 			mailboxProperty,
+			...messageSend.description,
+			...messageReply.description,
+			...messageForward.description,
+			...messageGet.description,
+			...messageGetAll.description,
+			...messageGet.outputDescription,
+			...messageMove.description,
+			...messageCopy.description,
+			...messageDelete.description,
+			...messageMarkAsRead.description,
+			...messageMarkAsUnread.description,
+			...messageFlag.description,
+			...messageUnflag.description,
 			...folderGetAll.description,
+			...folderCreate.description,
+			...attachmentGetAll.description,
+			...attachmentDownload.description,
 		],
 	};
 
 	methods = {
-		credentialTest: {
-			m365MailAppOnlyTest: testAppOnlyCredential,
-		},
+		credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
+		listSearch: { searchFolders },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

@@ -86,6 +86,8 @@ export interface HarnessNode {
 	credentials: Record<string, string>;
 	/** Defaults to the action node. */
 	type?: 'm365Mail' | 'm365MailTrigger';
+	/** n8n's "On Error" setting, e.g. continueRegularOutput (continue on fail). */
+	onError?: INode['onError'];
 }
 
 function buildNode(spec: HarnessNode): INode {
@@ -96,6 +98,7 @@ function buildNode(spec: HarnessNode): INode {
 		typeVersion: 1,
 		position: [0, 0],
 		parameters: spec.parameters,
+		onError: spec.onError,
 		credentials: Object.fromEntries(
 			Object.entries(spec.credentials).map(([type, id]) => [
 				type,

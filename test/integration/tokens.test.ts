@@ -121,7 +121,7 @@ describe('delegated tokens for IMAP/SMTP, refreshed through n8n', () => {
 		const output = await runActionNode(DELEGATED_NODE, store);
 		assert.ok(output[0].length >= 6);
 		assert.equal(output[0][0].json.mailbox, 'alice@example.test');
-		assert.equal(output[0][0].json.path, 'INBOX');
+		assert.equal(output[0][0].json.path, 'Inbox');
 		assert.deepEqual(output[0][0].pairedItem, { item: 0 });
 		assert.equal(store.oauthWrites.length, 1);
 	});

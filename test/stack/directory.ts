@@ -13,9 +13,22 @@ export const USERS = {
 		name: 'Alice Archer',
 	},
 	bob: { upn: 'bob@example.test', oid: '22222222-2222-4222-8222-222222222222', name: 'Bob Baker' },
+	carol: {
+		upn: 'carol@example.test',
+		oid: '33333333-3333-4333-8333-333333333333',
+		name: 'Carol Clark',
+	},
 } as const;
 
-export const MAILBOXES = ['alice@example.test', 'bob@example.test', 'shared@example.test'] as const;
+export const MAILBOXES = [
+	'alice@example.test',
+	'bob@example.test',
+	'carol@example.test',
+	'shared@example.test',
+] as const;
+
+/** Mailboxes with SMTP AUTH switched off (Set-CASMailbox -SmtpClientAuthenticationDisabled $true). */
+export const SMTP_AUTH_DISABLED: string[] = ['carol@example.test'];
 
 export interface TestApp {
 	clientId: string;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 
-import { MAILBOXES } from './directory';
+import { MAILBOXES, SMTP_AUTH_DISABLED } from './directory';
 import type { DovecotServer } from './dovecot';
 import type { OAuthTestServer } from './oauth-server';
 
@@ -51,7 +51,12 @@ export class SmtpTestServer {
 					error.responseCode = 535;
 					callback(error);
 				};
-				if (auth.method !== 'XOAUTH2' || this.smtpAuthDisabled) return refuse();
+				if (
+					auth.method !== 'XOAUTH2' ||
+					this.smtpAuthDisabled ||
+					SMTP_AUTH_DISABLED.includes((auth.username ?? '').toLowerCase())
+				)
+					return refuse();
 				this.oauth
 					.mayOpenMailbox(auth.accessToken ?? '', auth.username ?? '', 'smtp')
 					.then((ok) => (ok ? callback(null, { user: auth.username!.toLowerCase() }) : refuse()))

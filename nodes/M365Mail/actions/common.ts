@@ -9,6 +9,7 @@ import {
 } from 'n8n-workflow';
 
 import { MailServiceError } from '../transport/auth/errors';
+import type { ImapSessions } from './sessions';
 import {
 	APP_ONLY_CREDENTIAL,
 	DELEGATED_CREDENTIAL,
@@ -80,7 +81,7 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): Er
 			description: error.code ? `${error.fix} (code: ${error.code})` : error.fix,
 			httpCode: error.httpStatus ? String(error.httpStatus) : undefined,
 		};
-		if (['credential', 'tenant', 'scope'].includes(error.kind) && !error.httpStatus) {
+		if (['credential', 'tenant', 'scope', 'input'].includes(error.kind) && !error.httpStatus) {
 			return new NodeOperationError(node, error.message, options);
 		}
 		return new NodeApiError(
@@ -97,4 +98,22 @@ export type OperationExecutor = (
 	this: IExecuteFunctions,
 	itemIndex: number,
 	connection: MailConnection,
+	sessions: ImapSessions,
 ) => Promise<import('n8n-workflow').INodeExecutionData[]>;
+
+/** Which operations a resource offers, for the description's options. */
+export function operationProperty(
+	resource: string,
+	options: Array<{ name: string; value: string; description: string; action: string }>,
+	defaultValue: string,
+): INodeProperties {
+	return {
+		displayName: 'Operation',
+		name: 'operation',
+		type: 'options',
+		noDataExpression: true,
+		displayOptions: { show: { resource: [resource] } },
+		options,
+		default: defaultValue,
+	};
+}

@@ -101,7 +101,7 @@ export function decodeImapMessageId(id: string): ImapMessageLocation {
 		throw new MailServiceError(
 			`"${String(id).slice(0, 80)}" is not a message ID of this node over IMAP`,
 			'Use the "id" field of an item from the Microsoft 365 Mail Trigger or from Message > Get Many (it looks like imap:<uidValidity>:<uid>:<folder>). Graph ids only work with Graph access.',
-			'notFound',
+			'input',
 		);
 	}
 	return { uidValidity: match[1], uid: Number(match[2]), folder: match[3] };

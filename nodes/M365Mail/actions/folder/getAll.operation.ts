@@ -2,8 +2,8 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import type { MailConnection } from '../../transport/connection';
 import { listFolders } from '../../transport/imap/folders';
-import { openImapSession } from '../../transport/imap/session';
 import { resolveMailbox } from '../common';
+import type { ImapSessions } from '../sessions';
 
 export const description: INodeProperties[] = [
 	{
@@ -30,6 +30,7 @@ export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
 	connection: MailConnection,
+	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
 	const mailbox = await resolveMailbox(
 		this.getNode(),
@@ -37,17 +38,20 @@ export async function execute(
 		this.getNodeParameter('mailbox', itemIndex) as string,
 		itemIndex,
 	);
-	const client = await openImapSession({ ...connection, mailbox });
-	try {
-		let folders = await listFolders(client);
-		if (!(this.getNodeParameter('returnAll', itemIndex) as boolean)) {
-			folders = folders.slice(0, this.getNodeParameter('limit', itemIndex) as number);
-		}
-		return folders.map((folder) => ({
-			json: { mailbox, ...folder },
-			pairedItem: { item: itemIndex },
-		}));
-	} finally {
-		await client.logout().catch(() => client.close());
+	const client = await sessions.get(mailbox);
+	let folders = await listFolders(client);
+	if (!(this.getNodeParameter('returnAll', itemIndex) as boolean)) {
+		folders = folders.slice(0, this.getNodeParameter('limit', itemIndex) as number);
 	}
+	return folders.map((folder) => ({
+		json: {
+			mailbox,
+			path: folder.path,
+			name: folder.name,
+			wellKnownName: folder.wellKnownName ?? null,
+			delimiter: folder.delimiter,
+			subscribed: folder.subscribed,
+		},
+		pairedItem: { item: itemIndex },
+	}));
 }

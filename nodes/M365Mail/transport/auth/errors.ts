@@ -13,6 +13,8 @@ export type MailErrorKind =
 	| 'protocolDisabled'
 	| 'policy'
 	| 'notFound'
+	/** Bad parameter input, found before any request. */
+	| 'input'
 	| 'throttled'
 	| 'network'
 	| 'unknown';

@@ -38,10 +38,11 @@ export interface ComposedMessage {
 	envelope: { from: string; to: string[] };
 }
 
-const PRIORITY: Record<Importance, 'high' | 'normal' | 'low'> = {
-	high: 'high',
-	normal: 'normal',
-	low: 'low',
+/** The headers Outlook writes for importance (the composer itself ignores `priority`). */
+const IMPORTANCE_HEADERS: Record<Importance, Record<string, string>> = {
+	high: { 'X-Priority': '1 (Highest)', 'X-MSMail-Priority': 'High', Importance: 'High' },
+	normal: {},
+	low: { 'X-Priority': '5 (Lowest)', 'X-MSMail-Priority': 'Low', Importance: 'Low' },
 };
 
 /** Builds the RFC 822 bytes (Bcc kept out of the headers, in the envelope only). */
@@ -55,8 +56,7 @@ export async function composeMessage(message: OutgoingMessage): Promise<Composed
 		subject: message.subject,
 		text: message.text,
 		html: message.html,
-		priority: PRIORITY[message.importance ?? 'normal'],
-		headers: message.headers,
+		headers: { ...IMPORTANCE_HEADERS[message.importance ?? 'normal'], ...message.headers },
 		inReplyTo: message.inReplyTo,
 		references: message.references,
 		attachments: (message.attachments ?? []).map((a) => ({

@@ -195,11 +195,8 @@ export async function parseRawMessage(
 		message.parseError = (error as Error).message;
 		return { message, attachments: [] };
 	}
-	const headers: Record<string, string> = {};
-	for (const name of HEADERS_OF_INTEREST) {
-		const value = parsed.headers.get(name);
-		if (value !== undefined) headers[name] = headerValue(value);
-	}
+	// From the raw lines: mailparser folds Importance/X-Priority into "priority" and List-* into "list".
+	const headers = pickHeaders(parsed.headerLines.map((h) => h.line).join('\r\n'));
 	const attachments: AttachmentContent[] = parsed.attachments.map((a, index) => ({
 		index,
 		filename: a.filename ?? `attachment-${index + 1}`,
@@ -220,9 +217,8 @@ export async function parseRawMessage(
 		bcc: parsed.bcc ? parsedAddresses(parsed.bcc) : base.bcc,
 		replyTo: parsed.replyTo ? parsedAddresses(parsed.replyTo) : base.replyTo,
 		date: iso(parsed.date) ?? base.date,
-		text: parsed.text ?? null,
+		text: normalizeText(parsed.text),
 		html: typeof parsed.html === 'string' ? parsed.html : null,
-		importance: (parsed as { priority?: Importance }).priority ?? base.importance,
 		hasAttachments: attachments.some((a) => !a.inline),
 		attachments: attachments.map((a) => withoutContent(a)),
 		inReplyTo: parsed.inReplyTo ?? base.inReplyTo,
@@ -291,6 +287,12 @@ export function summarizeStructure(root: BodyPart | undefined): StructureSummary
 	return summary;
 }
 
+/** Line ends as "\n" and no final line break, whichever path read the text. */
+export function normalizeText(text: string | undefined | null): string | null {
+	if (text === undefined || text === null) return null;
+	return text.replace(/\r\n/g, '\n').replace(/\n+$/, '');
+}
+
 function decodeQuotedPrintable(input: Buffer): Buffer {
 	const text = input.toString('latin1').replace(/=\r?\n/g, '');
 	const bytes: number[] = [];
@@ -316,9 +318,9 @@ export function decodeTextPart(part: BodyPart, content: Buffer | undefined): str
 				: content;
 	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
 	try {
-		return new TextDecoder(charset).decode(bytes);
+		return normalizeText(new TextDecoder(charset).decode(bytes));
 	} catch {
 		// An unknown charset: utf-8 shows most of it.
-		return new TextDecoder('utf-8').decode(bytes);
+		return normalizeText(new TextDecoder('utf-8').decode(bytes));
 	}
 }

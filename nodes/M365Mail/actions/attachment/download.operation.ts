@@ -1,0 +1,119 @@
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+	IBinaryData,
+} from 'n8n-workflow';
+
+import { MailServiceError } from '../../transport/auth/errors';
+import type { MailConnection } from '../../transport/connection';
+import { fetchOne, messageContext, messageResult, withMessage } from '../message/helpers';
+import type { ImapSessions } from '../sessions';
+
+const show = { resource: ['attachment'], operation: ['download'] };
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Attachments',
+		name: 'which',
+		type: 'options',
+		options: [
+			{ name: 'All', value: 'all', description: 'Every file attachment of the message' },
+			{ name: 'By Index', value: 'index', description: 'One attachment by its index (0, 1, 2...)' },
+			{
+				name: 'By File Name',
+				value: 'filename',
+				description: 'Attachments with this exact file name',
+			},
+		],
+		default: 'all',
+		description: 'Which attachments to download',
+		displayOptions: { show },
+	},
+	{
+		displayName: 'Index',
+		name: 'index',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description: 'The "index" field of Attachment > Get Many',
+		displayOptions: { show: { ...show, which: ['index'] } },
+	},
+	{
+		displayName: 'File Name',
+		name: 'filename',
+		type: 'string',
+		default: '',
+		description: 'The file name, as Attachment > Get Many shows it',
+		displayOptions: { show: { ...show, which: ['filename'] } },
+	},
+	{
+		displayName: 'Binary Property Prefix',
+		name: 'prefix',
+		type: 'string',
+		default: 'attachment_',
+		description: 'The attachments go into binary properties named with this prefix and 0, 1, 2',
+		displayOptions: { show },
+	},
+	{
+		displayName: 'Include Inline Images',
+		name: 'includeInline',
+		type: 'boolean',
+		default: false,
+		description: 'Whether "All" also includes images embedded in the HTML body',
+		displayOptions: { show: { ...show, which: ['all'] } },
+	},
+];
+
+/** One item with the chosen attachments as binary properties. */
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	connection: MailConnection,
+	sessions: ImapSessions,
+): Promise<INodeExecutionData[]> {
+	const context = await messageContext(this, itemIndex, connection);
+	const which = this.getNodeParameter('which', itemIndex) as string;
+	const prefix = this.getNodeParameter('prefix', itemIndex) as string;
+	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
+		fetchOne(open, context, 'parsed'),
+	);
+	let chosen = fetched.attachments;
+	if (which === 'index') {
+		const index = this.getNodeParameter('index', itemIndex) as number;
+		chosen = chosen.filter((a) => a.index === index);
+	} else if (which === 'filename') {
+		const name = this.getNodeParameter('filename', itemIndex) as string;
+		chosen = chosen.filter((a) => a.filename === name);
+	} else if (!(this.getNodeParameter('includeInline', itemIndex) as boolean)) {
+		chosen = chosen.filter((a) => !a.inline);
+	}
+	if (!chosen.length && which !== 'all') {
+		throw new MailServiceError(
+			'No attachment of the message matches',
+			`The message has: ${fetched.attachments.map((a) => `${a.index}: ${a.filename}`).join(', ') || 'no attachments'}.`,
+			'notFound',
+		);
+	}
+	const binary: Record<string, IBinaryData> = {};
+	const files = [];
+	for (const [n, attachment] of chosen.entries()) {
+		binary[`${prefix}${n}`] = await this.helpers.prepareBinaryData(
+			attachment.content,
+			attachment.filename,
+			attachment.contentType,
+		);
+		files.push({
+			index: attachment.index,
+			filename: attachment.filename,
+			binaryProperty: `${prefix}${n}`,
+		});
+	}
+	return [
+		{
+			json: { ...messageResult(context), attachments: files },
+			binary,
+			pairedItem: { item: itemIndex },
+		},
+	];
+}

@@ -1,0 +1,130 @@
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
+
+import type { MailConnection } from '../../transport/connection';
+import { withFolder } from '../../transport/imap/mailbox';
+import {
+	fetchMessages,
+	fetchMetadata,
+	matchesFilters,
+	searchQuery,
+	searchUids,
+	type MessageMetadata,
+} from '../../transport/imap/messages';
+import { resolveMailbox } from '../common';
+import { filtersFrom, filtersProperty, folderLocator, folderValue } from '../descriptions';
+import { contentFor, toItem } from '../output';
+import type { ImapSessions } from '../sessions';
+import { readOutputOptions } from './get.operation';
+
+const show = { resource: ['message'], operation: ['getAll'] };
+
+export const description: INodeProperties[] = [
+	folderLocator('folder', 'Folder', 'The folder to search', { displayOptions: { show } }),
+	{
+		displayName: 'Return All',
+		name: 'returnAll',
+		type: 'boolean',
+		default: false,
+		description: 'Whether to return all results or only up to a given limit',
+		displayOptions: { show },
+	},
+	{
+		displayName: 'Limit',
+		name: 'limit',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 50,
+		description: 'Max number of results to return',
+		displayOptions: { show: { ...show, returnAll: [false] } },
+	},
+	(() => {
+		const base = filtersProperty({ displayOptions: { show } });
+		return {
+			...base,
+			options: [
+				...(base.options as INodeProperties[]),
+				{
+					displayName: 'Received After',
+					name: 'receivedAfter',
+					type: 'dateTime',
+					default: '',
+					description:
+						'Only messages received on or after this day (IMAP compares dates, not times)',
+				},
+				{
+					displayName: 'Received Before',
+					name: 'receivedBefore',
+					type: 'dateTime',
+					default: '',
+					description: 'Only messages received before this day',
+				},
+				{
+					displayName: 'Unread Only',
+					name: 'unreadOnly',
+					type: 'boolean',
+					default: true,
+					description: 'Whether to return only unread messages',
+				},
+			].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+		} as INodeProperties;
+	})(),
+];
+
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	connection: MailConnection,
+	sessions: ImapSessions,
+): Promise<INodeExecutionData[]> {
+	const raw = this.getNodeParameter('filters', itemIndex, {}) as IDataObject;
+	const filters = filtersFrom(raw);
+	if (raw.unreadOnly === true) filters.unreadOnly = true;
+	if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
+	if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
+	const limit = (this.getNodeParameter('returnAll', itemIndex) as boolean)
+		? Infinity
+		: (this.getNodeParameter('limit', itemIndex) as number);
+	const output = readOutputOptions(this, itemIndex);
+	const mailbox = await resolveMailbox(
+		this.getNode(),
+		connection,
+		this.getNodeParameter('mailbox', itemIndex) as string,
+		itemIndex,
+	);
+	const client = await sessions.get(mailbox);
+	const folder = folderValue(this.getNodeParameter('folder', itemIndex));
+	const fetched = await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
+		// Newest first, checking the envelope filters in pages until the limit is reached.
+		const uids = (await searchUids(open, searchQuery(filters))).reverse();
+		const selected: MessageMetadata[] = [];
+		for (let i = 0; i < uids.length && selected.length < limit; i += 100) {
+			const page = (await fetchMetadata(open, uids.slice(i, i + 100))).reverse();
+			for (const m of page) {
+				if (selected.length >= limit) break;
+				if (matchesFilters(m, filters)) selected.push(m);
+			}
+		}
+		const messages = [];
+		for (let i = 0; i < selected.length; i += 100) {
+			messages.push(
+				...(await fetchMessages(open, selected.slice(i, i + 100), contentFor(output), {
+					full: output.output === 'full',
+				})),
+			);
+		}
+		return messages;
+	});
+	const items: INodeExecutionData[] = [];
+	for (const message of fetched) {
+		const item = await toItem(message, output, async (data, name, mime) =>
+			this.helpers.prepareBinaryData(data, name, mime),
+		);
+		items.push({ ...item, pairedItem: { item: itemIndex } });
+	}
+	return items;
+}

@@ -1,0 +1,181 @@
+/** Composing and sending, shared by send, reply and forward: SMTP, then Sent Items if asked. */
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+
+import type { MailConnection } from '../../transport/connection';
+import { resolveFolder } from '../../transport/imap/folders';
+import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
+import { sendComposedMessage } from '../../transport/smtp/send';
+import type { ImapSessions } from '../sessions';
+
+/** Options every sending operation offers. */
+export function sendOptions(operations: string[], extra: INodeProperties[] = []): INodeProperties {
+	return {
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		displayOptions: { show: { resource: ['message'], operation: operations } },
+		options: [
+			...extra,
+			{
+				displayName: 'Append to Sent Items',
+				name: 'appendToSent',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to also save a copy in Sent Items over IMAP. Exchange Online already saves mail sent over SMTP there: turn on only for servers that do not.',
+			},
+			{
+				displayName: 'Attachments',
+				name: 'attachments',
+				type: 'string',
+				default: '',
+				placeholder: 'data, invoice',
+				description: 'Names of the input item’s binary properties to attach, separated by commas',
+			},
+			{
+				displayName: 'BCC',
+				name: 'bcc',
+				type: 'string',
+				default: '',
+				description: 'Blind-copy recipients, separated by commas or ";"',
+			},
+			{
+				displayName: 'CC',
+				name: 'cc',
+				type: 'string',
+				default: '',
+				description: 'Copy recipients, separated by commas or ";"',
+			},
+			{
+				displayName: 'Custom Headers',
+				name: 'customHeaders',
+				type: 'fixedCollection',
+				typeOptions: { multipleValues: true },
+				default: {},
+				description: 'Extra headers such as X-Ticket-ID',
+				options: [
+					{
+						displayName: 'Header',
+						name: 'header',
+						values: [
+							{
+								displayName: 'Name',
+								name: 'name',
+								type: 'string',
+								default: '',
+								description: 'Header name, for example X-Ticket-ID',
+							},
+							{
+								displayName: 'Value',
+								name: 'value',
+								type: 'string',
+								default: '',
+								description: 'Header value',
+							},
+						],
+					},
+				],
+			},
+			{
+				displayName: 'From Name',
+				name: 'fromName',
+				type: 'string',
+				default: '',
+				description: 'Display name shown with the sending mailbox’s address',
+			},
+			{
+				displayName: 'HTML',
+				name: 'html',
+				type: 'string',
+				typeOptions: { rows: 5 },
+				default: '',
+				description: 'HTML body; with a text body too, the message carries both',
+			},
+			{
+				displayName: 'Importance',
+				name: 'importance',
+				type: 'options',
+				options: [
+					{ name: 'High', value: 'high' },
+					{ name: 'Normal', value: 'normal' },
+					{ name: 'Low', value: 'low' },
+				],
+				default: 'normal',
+				description: 'Importance shown by Outlook (Importance and X-Priority headers)',
+			},
+			{
+				displayName: 'Reply-To',
+				name: 'replyTo',
+				type: 'string',
+				default: '',
+				description: 'Addresses replies should go to, separated by commas or ";"',
+			},
+		],
+	};
+}
+
+export interface SendOutcome extends IDataObject {
+	messageId: string;
+	from: string;
+	accepted: string[];
+	rejected: string[];
+	savedToSent: boolean;
+}
+
+function formatFrom(mailbox: string, name: string | undefined): string {
+	const display = (name ?? '').replace(/["\\\r\n]/g, '').trim();
+	return display ? `"${display}" <${mailbox}>` : mailbox;
+}
+
+/** Sends as `mailbox` (SMTP sign-in as the signed-in user, or as the mailbox for app-only). */
+export async function sendAs(
+	ctx: IExecuteFunctions,
+	connection: MailConnection,
+	sessions: ImapSessions,
+	mailbox: string,
+	message: Omit<OutgoingMessage, 'from'> & { fromName?: string },
+	appendToSent: boolean,
+): Promise<SendOutcome> {
+	const composed = await composeMessage({
+		...message,
+		from: formatFrom(mailbox, message.fromName),
+	});
+	const user =
+		connection.tokens.kind === 'appOnly'
+			? mailbox
+			: ((await connection.tokens.signedInMailbox()) ?? mailbox);
+	const result = await sendComposedMessage(
+		{
+			cloud: connection.cloud,
+			tokens: connection.tokens,
+			user,
+			allowUnauthorizedCerts: connection.allowUnauthorizedCerts,
+		},
+		composed,
+	);
+	let savedToSent = false;
+	if (appendToSent) {
+		try {
+			const client = await sessions.get(mailbox);
+			const sent = await resolveFolder(client, mailbox, 'sentitems');
+			savedToSent = Boolean(await client.append(sent.serverPath, composed.raw, ['\\Seen']));
+		} catch (error) {
+			// The mail is out: a failed copy must not fail the item (a retry would send it twice).
+			ctx.logger.warn(`Sent, but the copy to Sent Items failed: ${(error as Error).message}`);
+		}
+	}
+	return {
+		messageId: result.messageId,
+		from: mailbox,
+		accepted: result.accepted,
+		rejected: result.rejected,
+		savedToSent,
+	};
+}
+
+/** Reads the shared send options of an item. */
+export async function readSendOptions(ctx: IExecuteFunctions, itemIndex: number) {
+	return ctx.getNodeParameter('options', itemIndex, {}) as IDataObject;
+}

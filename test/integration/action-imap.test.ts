@@ -1,0 +1,477 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+
+import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import { simpleParser } from 'mailparser';
+
+import { CredentialStore, pollTrigger, runActionNode, type HarnessNode } from '../harness/n8n';
+import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
+import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
+
+const store = new CredentialStore();
+
+function action(
+	parameters: INodeParameters,
+	credential = 'alice',
+	extra: Partial<HarnessNode> = {},
+): HarnessNode {
+	return {
+		parameters: {
+			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			mailbox: '',
+			...parameters,
+		},
+		credentials:
+			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
+		...extra,
+	};
+}
+
+async function run(
+	parameters: INodeParameters,
+	items?: INodeExecutionData[],
+	credential = 'alice',
+) {
+	return (await runActionNode(action(parameters, credential), store, items))[0];
+}
+
+/** The raw messages in a folder whose subject matches, parsed. */
+async function readBack(mailbox: string, folder: string, subject: string) {
+	const client = await testImap(mailbox);
+	try {
+		const lock = await client.getMailboxLock(folder, { readOnly: true });
+		try {
+			const uids = await client.search({ subject }, { uid: true });
+			if (!uids || !uids.length) return [];
+			const messages = await client.fetchAll(uids, { source: true, flags: true }, { uid: true });
+			return await Promise.all(
+				messages.map(async (m) => ({
+					parsed: await simpleParser(m.source!),
+					flags: [...(m.flags ?? [])],
+				})),
+			);
+		} finally {
+			lock.release();
+		}
+	} finally {
+		await client.logout();
+	}
+}
+
+/** One message in a fresh folder of alice's mailbox; returns its id as the trigger emits it. */
+async function oneMessage(prefix: string, mail: Parameters<typeof appendMails>[1][number]) {
+	const folder = await freshFolder(prefix);
+	const state: IDataObject = {};
+	const trigger = {
+		parameters: {
+			authentication: 'delegated',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			startFrom: 'existing',
+			maxMessages: 50,
+		},
+		credentials: { m365MailOAuth2Api: 'alice' },
+	};
+	await appendMails(folder, [mail]);
+	const [item] = await pollTrigger(trigger, store, state);
+	return { folder, id: String(item.json.id), json: item.json };
+}
+
+const textBinary = (text: string, fileName: string, mimeType = 'text/plain') => ({
+	data: Buffer.from(text).toString('base64'),
+	mimeType,
+	fileName,
+});
+
+before(async () => {
+	store.set('alice', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
+	store.set('carol', delegatedCredential(await signIn('carol@example.test', IMAP_SCOPES)));
+	store.set('app', appOnlyCredential());
+});
+
+describe('action node over IMAP + SMTP: sending', () => {
+	it('sends with cc, bcc, HTML, importance, a custom header and a binary attachment; the recipient reads it back', async () => {
+		const subject = `Quarterly ${Date.now()}`;
+		const [result] = await run(
+			{
+				resource: 'message',
+				operation: 'send',
+				to: 'bob@example.test',
+				subject,
+				text: 'See attached.',
+				options: {
+					cc: 'shared@example.test',
+					bcc: 'carol@example.test',
+					html: '<p>See <b>attached</b>.</p>',
+					importance: 'high',
+					attachments: 'report',
+					fromName: 'Alice A.',
+					customHeaders: { header: [{ name: 'X-Ticket-ID', value: 'T-42' }] },
+				},
+			},
+			[{ json: {}, binary: { report: textBinary('a,b\n1,2\n', 'report.csv', 'text/csv') } }],
+		);
+		assert.equal(result.json.from, 'alice@example.test');
+		assert.deepEqual(result.json.rejected, []);
+		assert.deepEqual(result.pairedItem, { item: 0 });
+		const [received] = await readBack('bob@example.test', 'INBOX', subject);
+		const mail = received.parsed;
+		assert.equal(mail.from?.text, '"Alice A." <alice@example.test>');
+		assert.equal(mail.headers.get('x-ticket-id'), 'T-42');
+		assert.equal(mail.headers.get('priority'), 'high');
+		assert.ok(mail.headerLines.some((h) => /^X-Priority: 1/i.test(h.line)));
+		assert.equal(mail.text?.trim(), 'See attached.');
+		assert.match(String(mail.html), /<b>attached<\/b>/);
+		assert.equal(mail.attachments[0].filename, 'report.csv');
+		assert.equal(mail.attachments[0].content.toString(), 'a,b\n1,2\n');
+		assert.equal(mail.headers.get('bcc'), undefined, 'Bcc is not in the headers');
+		assert.equal(
+			(await readBack('carol@example.test', 'INBOX', subject)).length,
+			1,
+			'Bcc recipient got it',
+		);
+		assert.equal(
+			(await readBack('alice@example.test', 'Sent Items', subject)).length,
+			1,
+			'Exchange-style copy in Sent Items',
+		);
+	});
+
+	it('"Append to Sent Items" saves a copy over IMAP for servers that do not', async () => {
+		const subject = `Appended ${Date.now()}`;
+		const [result] = await run({
+			resource: 'message',
+			operation: 'send',
+			to: 'bob@example.test',
+			subject,
+			text: 'x',
+			options: { appendToSent: true },
+		});
+		assert.equal(result.json.savedToSent, true);
+		const copies = await readBack('alice@example.test', 'Sent Items', subject);
+		assert.equal(copies.length, 2);
+		assert.ok(copies.some((c) => c.flags.includes('\\Seen')));
+	});
+
+	it('SMTP AUTH disabled for the mailbox: 535 with the Set-CASMailbox fix', async () => {
+		await assert.rejects(
+			run(
+				{ resource: 'message', operation: 'send', to: 'bob@example.test', subject: 'x', text: 'x' },
+				undefined,
+				'carol',
+			),
+			(error: Error & { description?: string }) =>
+				/535/.test(error.message) &&
+				/SmtpClientAuthenticationDisabled/.test(error.description ?? ''),
+		);
+	});
+
+	it('sending as a shared mailbox without Send As is refused with the Send As fix', async () => {
+		await assert.rejects(
+			run({
+				resource: 'message',
+				operation: 'send',
+				mailbox: 'shared@example.test',
+				to: 'bob@example.test',
+				subject: 'x',
+				text: 'x',
+			}),
+			(error: Error & { description?: string }) => /Send As/.test(error.description ?? ''),
+		);
+	});
+
+	it('app-only credentials send from the mailbox granted to the app', async () => {
+		const subject = `From the app ${Date.now()}`;
+		await run(
+			{
+				resource: 'message',
+				operation: 'send',
+				mailbox: 'shared@example.test',
+				to: 'bob@example.test',
+				subject,
+				text: 'x',
+			},
+			undefined,
+			'app',
+		);
+		const [received] = await readBack('bob@example.test', 'INBOX', subject);
+		assert.equal(received.parsed.from?.value[0].address, 'shared@example.test');
+	});
+
+	it('reply to all threads the reply, quotes the original and marks it answered', async () => {
+		const subject = `Question ${Date.now()}`;
+		const { id, folder, json } = await oneMessage('reply', {
+			subject,
+			from: 'Bob <bob@example.test>',
+			to: 'alice@example.test, carol@example.test',
+			cc: 'shared@example.test',
+			text: 'Can you check?',
+		});
+		const [result] = await run({
+			resource: 'message',
+			operation: 'reply',
+			messageId: id,
+			replyAll: true,
+			text: 'Checked.',
+		});
+		assert.deepEqual(result.json.to, ['bob@example.test']);
+		assert.deepEqual(result.json.cc, ['carol@example.test', 'shared@example.test']);
+		const [received] = await readBack('bob@example.test', 'INBOX', `Re: ${subject}`);
+		assert.equal(received.parsed.inReplyTo, json.messageId);
+		assert.match(
+			String(received.parsed.references),
+			new RegExp(String(json.messageId).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+		);
+		assert.match(received.parsed.text ?? '', /Checked\.[\s\S]*> Can you check\?/);
+		assert.ok((await listFolder(folder))[0].flags.includes('\\Answered'));
+	});
+
+	it('forward carries the original attachments', async () => {
+		const subject = `Contract ${Date.now()}`;
+		const { id } = await oneMessage('forward', {
+			subject,
+			attachments: [{ filename: 'contract.txt', content: 'terms' }],
+		});
+		await run({
+			resource: 'message',
+			operation: 'forward',
+			messageId: id,
+			to: 'bob@example.test',
+			text: 'FYI',
+		});
+		const [received] = await readBack('bob@example.test', 'INBOX', `Fw: ${subject}`);
+		assert.deepEqual(
+			received.parsed.attachments.map((a) => [a.filename, a.content.toString()]),
+			[['contract.txt', 'terms']],
+		);
+		assert.match(received.parsed.text ?? '', /FYI[\s\S]*Forwarded message/);
+	});
+});
+
+describe('action node over IMAP: reading and changing messages', () => {
+	it('get returns the message by the trigger’s id, in simple and raw output', async () => {
+		const { id } = await oneMessage('get', { subject: 'Get me', text: 'hello' });
+		const [simple] = await run({
+			resource: 'message',
+			operation: 'get',
+			messageId: id,
+			output: 'simple',
+		});
+		assert.equal(simple.json.subject, 'Get me');
+		assert.equal(simple.json.text, 'hello');
+		assert.equal(simple.json.id, id);
+		const [raw] = await run({
+			resource: 'message',
+			operation: 'get',
+			messageId: id,
+			output: 'raw',
+		});
+		assert.match(Buffer.from(raw.binary!.raw.data, 'base64').toString(), /Subject: Get me/);
+	});
+
+	it('get many: newest first, filters, unread only, limit', async () => {
+		const folder = await freshFolder('search');
+		await appendMails(folder, [
+			{ subject: 'Order 1', from: 'shop@store.test' },
+			{ subject: 'Order 2', from: 'shop@store.test' },
+			{ subject: 'Newsletter', from: 'news@store.test' },
+		]);
+		await appendMails(folder, [{ subject: 'Order 3 (read)', from: 'shop@store.test' }], undefined, [
+			'\\Seen',
+		]);
+		const base = {
+			resource: 'message',
+			operation: 'getAll',
+			folder: { __rl: true, mode: 'path', value: folder },
+		};
+		const subjectsOf = (items: INodeExecutionData[]) => items.map((i) => i.json.subject);
+		assert.deepEqual(subjectsOf(await run({ ...base, returnAll: true })), [
+			'Order 3 (read)',
+			'Newsletter',
+			'Order 2',
+			'Order 1',
+		]);
+		assert.deepEqual(
+			subjectsOf(
+				await run({ ...base, returnAll: true, filters: { from: 'shop@', unreadOnly: true } }),
+			),
+			['Order 2', 'Order 1'],
+		);
+		assert.deepEqual(
+			subjectsOf(
+				await run({ ...base, returnAll: false, limit: 1, filters: { subjectContains: 'order' } }),
+			),
+			['Order 3 (read)'],
+		);
+		assert.deepEqual(
+			subjectsOf(
+				await run({ ...base, returnAll: true, filters: { receivedAfter: '2999-01-01T00:00:00Z' } }),
+			),
+			[],
+		);
+	});
+
+	it('move returns the new id; the old id then fails with a clear error; copy keeps the original', async () => {
+		const { id, folder } = await oneMessage('move', { subject: 'Move me' });
+		const target = await freshFolder('target');
+		const [copied] = await run({
+			resource: 'message',
+			operation: 'copy',
+			messageId: id,
+			destination: { __rl: true, mode: 'path', value: target },
+		});
+		assert.equal(copied.json.folder, target);
+		const [moved] = await run({
+			resource: 'message',
+			operation: 'move',
+			messageId: id,
+			destination: { __rl: true, mode: 'list', value: target },
+		});
+		assert.equal(moved.json.movedFrom, id);
+		assert.deepEqual(
+			(await listFolder(target)).map((m) => m.subject),
+			['Move me', 'Move me'],
+		);
+		assert.deepEqual(await listFolder(folder), []);
+		const [again] = await run({
+			resource: 'message',
+			operation: 'get',
+			messageId: String(moved.json.id),
+		});
+		assert.equal(again.json.subject, 'Move me');
+		await assert.rejects(
+			run({ resource: 'message', operation: 'get', messageId: id }),
+			(error: Error & { description?: string }) =>
+				/not found/.test(error.message) && /new id/.test(error.description ?? ''),
+		);
+	});
+
+	it('mark as read / unread and flag / unflag the message the trigger emitted', async () => {
+		const { id, folder } = await oneMessage('flags', { subject: 'Flags' });
+		const [read] = await run({ resource: 'message', operation: 'markAsRead', messageId: id });
+		assert.equal(read.json.isRead, true);
+		const [flagged] = await run({ resource: 'message', operation: 'flag', messageId: id });
+		assert.equal(flagged.json.isFlagged, true);
+		assert.deepEqual((await listFolder(folder))[0].flags.sort(), ['\\Flagged', '\\Seen']);
+		await run({ resource: 'message', operation: 'markAsUnread', messageId: id });
+		const [unflagged] = await run({ resource: 'message', operation: 'unflag', messageId: id });
+		assert.equal(unflagged.json.isFlagged, false);
+		assert.equal(unflagged.json.isRead, false);
+		assert.deepEqual((await listFolder(folder))[0].flags, []);
+	});
+
+	it('delete moves to Deleted Items; permanently removes it', async () => {
+		const soft = await oneMessage('del', { subject: `Soft ${Date.now()}` });
+		await run({ resource: 'message', operation: 'delete', messageId: soft.id, permanent: false });
+		assert.deepEqual(await listFolder(soft.folder), []);
+		assert.ok((await listFolder('Deleted Items')).some((m) => m.subject === soft.json.subject));
+		const hard = await oneMessage('del', { subject: `Hard ${Date.now()}` });
+		await run({ resource: 'message', operation: 'delete', messageId: hard.id, permanent: true });
+		assert.deepEqual(await listFolder(hard.folder), []);
+		assert.ok(!(await listFolder('Deleted Items')).some((m) => m.subject === hard.json.subject));
+	});
+
+	it('attachments: list, download one by name, download all as binary', async () => {
+		const { id } = await oneMessage('att', {
+			subject: 'Files',
+			attachments: [
+				{ filename: 'a.txt', content: 'first' },
+				{ filename: 'b.txt', content: 'second' },
+			],
+		});
+		const list = await run({ resource: 'attachment', operation: 'getAll', messageId: id });
+		assert.deepEqual(
+			list.map((i) => i.json.filename),
+			['a.txt', 'b.txt'],
+		);
+		const [one] = await run({
+			resource: 'attachment',
+			operation: 'download',
+			messageId: id,
+			which: 'filename',
+			filename: 'b.txt',
+			prefix: 'file_',
+		});
+		assert.equal(Buffer.from(one.binary!.file_0.data, 'base64').toString(), 'second');
+		const [all] = await run({
+			resource: 'attachment',
+			operation: 'download',
+			messageId: id,
+			which: 'all',
+			prefix: 'attachment_',
+		});
+		assert.deepEqual(Object.keys(all.binary!), ['attachment_0', 'attachment_1']);
+	});
+
+	it('folders: create a nested path (parents included), then list it', async () => {
+		const name = `Customers-${Date.now()}`;
+		const [created] = await run({
+			resource: 'folder',
+			operation: 'create',
+			path: `Inbox/${name}/ACME`,
+		});
+		assert.equal(created.json.path, `Inbox/${name}/ACME`);
+		assert.equal(created.json.created, true);
+		const folders = (await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map(
+			(i) => i.json.path,
+		);
+		assert.ok(folders.includes(`Inbox/${name}`));
+		assert.ok(folders.includes(`Inbox/${name}/ACME`));
+		const [again] = await run({
+			resource: 'folder',
+			operation: 'create',
+			path: `Inbox/${name}/ACME`,
+		});
+		assert.equal(again.json.created, false);
+	});
+});
+
+describe('action node over IMAP: bad input', () => {
+	it('a malformed message id names where to get a good one', async () => {
+		await assert.rejects(
+			run({ resource: 'message', operation: 'get', messageId: 'AAMkAGI2TG93AAA=' }),
+			(error: Error & { description?: string }) =>
+				/not a message ID/.test(error.message) && /Trigger/.test(error.description ?? ''),
+		);
+	});
+
+	it('a folder that does not exist suggests the nested path', async () => {
+		const folder = await freshFolder('Suggest');
+		const name = folder.split('/')[1];
+		await assert.rejects(
+			run({
+				resource: 'message',
+				operation: 'getAll',
+				returnAll: true,
+				folder: { __rl: true, mode: 'path', value: name },
+			}),
+			(error: Error & { description?: string }) =>
+				(error.description ?? '').includes(`Did you mean "${folder}"`),
+		);
+	});
+
+	it('continue on fail: a bad item becomes an error item, the others still run, each paired', async () => {
+		const { id } = await oneMessage('cof', { subject: 'Fine' });
+		const items: INodeExecutionData[] = [
+			{ json: { id } },
+			{ json: { id: 'broken' } },
+			{ json: { id } },
+		];
+		const output = (
+			await runActionNode(
+				action({ resource: 'message', operation: 'get', messageId: '={{ $json.id }}' }, 'alice', {
+					onError: 'continueRegularOutput',
+				}),
+				store,
+				items,
+			)
+		)[0];
+		assert.deepEqual(
+			output.map((i) => i.pairedItem),
+			[{ item: 0 }, { item: 1 }, { item: 2 }],
+		);
+		assert.equal(output[0].json.subject, 'Fine');
+		assert.match(String(output[1].json.error), /not a message ID/);
+		assert.equal(output[2].json.subject, 'Fine');
+	});
+});
