@@ -73,9 +73,17 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		try {
 			const content = contentFor(output);
 			const full = output.output === 'full';
+			const keepRaw = output.output === 'raw';
 			if (manual) {
 				// "Fetch Test Event": a sample, the cursor stays where it is.
-				const sample = await newestMessage(client, { mailbox, folder, filters, content, full });
+				const sample = await newestMessage(client, {
+					mailbox,
+					folder,
+					filters,
+					content,
+					full,
+					keepRaw,
+				});
 				return sample ? [[await toItem(sample, output, prepare)]] : null;
 			}
 			const budget =
@@ -89,6 +97,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 				maxMessages: this.getNodeParameter('maxMessages', 50) as number,
 				content,
 				full,
+				keepRaw,
 				afterEmit,
 				// Leave a margin for building items and emitting them.
 				deadline: Date.now() + Math.max(budget * 0.6, 10_000),
@@ -97,7 +106,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 			for (const fetched of outcome.messages) items.push(await toItem(fetched, output, prepare));
 			for (const skipped of outcome.skippedTooLarge) {
 				this.logger.warn(
-					`Microsoft 365 Mail Trigger skipped message ${skipped.uid} in ${folder} (${skipped.size} bytes, over the size limit)`,
+					`Microsoft 365 Mail Trigger skipped message ${skipped.uid} in ${folder} (${skipped.size ?? 'more than the limit of'} bytes${skipped.size ? ', over the size limit' : ''})`,
 				);
 			}
 			if (outcome.baseline === 'uidValidityChanged') {

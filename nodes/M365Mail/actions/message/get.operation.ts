@@ -56,7 +56,7 @@ export async function execute(
 	const context = await messageContext(this, itemIndex, connection);
 	const output = readOutputOptions(this, itemIndex);
 	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
-		fetchOne(open, context, contentFor(output), output.output === 'full'),
+		fetchOne(open, context, contentFor(output), output.output === 'full', output.output === 'raw'),
 	);
 	const item = await toItem(fetched, output, async (data, name, mime) =>
 		this.helpers.prepareBinaryData(data, name, mime),

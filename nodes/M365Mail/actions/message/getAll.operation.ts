@@ -114,6 +114,7 @@ export async function execute(
 			messages.push(
 				...(await fetchMessages(open, selected.slice(i, i + 100), contentFor(output), {
 					full: output.output === 'full',
+					keepRaw: output.output === 'raw',
 				})),
 			);
 		}

@@ -94,10 +94,11 @@ export async function fetchOne(
 	context: MessageContext,
 	content: MessageContent,
 	full = false,
+	keepRaw = false,
 ): Promise<FetchedMessage> {
 	const [metadata] = await fetchMetadata(open, [context.location.uid]);
 	if (!metadata) throw notFound(context);
-	const [fetched] = await fetchMessages(open, [metadata], content, { full });
+	const [fetched] = await fetchMessages(open, [metadata], content, { full, keepRaw });
 	if (!fetched) throw notFound(context);
 	return fetched;
 }

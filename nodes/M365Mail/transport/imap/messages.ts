@@ -184,40 +184,131 @@ async function fetchSummaries(
 	});
 }
 
+/** Whole messages are downloaded this many at a time, so memory stays bounded. */
+const SOURCE_BATCH = 50;
+
+/**
+ * Runs one FETCH per batch, asking for the next batch before the current one is handled, so the
+ * server streams while we parse. Each FETCH completes before any other command is sent.
+ */
+async function* fetchInBatches(
+	open: OpenFolder,
+	uids: number[],
+	query: Parameters<ImapFlow['fetchAll']>[1],
+	what: string,
+): AsyncGenerator<FetchMessageObject[]> {
+	const batches: number[][] = [];
+	for (let i = 0; i < uids.length; i += SOURCE_BATCH) batches.push(uids.slice(i, i + SOURCE_BATCH));
+	if (!batches.length) return;
+	let next = fetchAllChecked(open, batches[0], query, what);
+	for (let b = 0; b < batches.length; b++) {
+		const fetched = await next;
+		if (b + 1 < batches.length) {
+			next = fetchAllChecked(open, batches[b + 1], query, what);
+			// Awaited on the next turn; meanwhile an early failure must not count as unhandled.
+			next.catch(() => undefined);
+		}
+		yield fetched.sort((x, y) => x.uid - y.uid);
+	}
+}
+
+async function fromSource(
+	m: MessageMetadata,
+	raw: Buffer,
+	content: 'parsed' | 'raw',
+	options: { full?: boolean; keepRaw?: boolean },
+): Promise<FetchedMessage> {
+	if (content === 'raw') {
+		const message = messageFromEnvelope(m.envelope, m.headers);
+		const summary = summarizeStructure(m.structure);
+		message.attachments = summary.attachments;
+		message.hasAttachments = summary.attachments.some((a) => !a.inline);
+		return { message, attachments: [], raw };
+	}
+	const parsed = await parseRawMessage(raw, m.envelope, options);
+	return options.keepRaw ? { ...parsed, raw } : parsed;
+}
+
 /** Downloads the messages (metadata already read) in the requested depth, oldest first. */
 export async function fetchMessages(
 	open: OpenFolder,
 	metadata: MessageMetadata[],
 	content: MessageContent,
-	options: { full?: boolean } = {},
+	options: { full?: boolean; keepRaw?: boolean } = {},
 ): Promise<FetchedMessage[]> {
 	if (!metadata.length) return [];
-	if (content === 'summary') return await fetchSummaries(open, metadata);
-	const sources = new Map<number, Buffer>();
-	const fetched = await fetchAllChecked(
+	if (content === 'summary') {
+		// Text parts in batches too: a poll of hundreds of messages must not hold them all at once.
+		const result: FetchedMessage[] = [];
+		for (let i = 0; i < metadata.length; i += SOURCE_BATCH * 2) {
+			result.push(...(await fetchSummaries(open, metadata.slice(i, i + SOURCE_BATCH * 2))));
+		}
+		return result;
+	}
+	const byUid = new Map(metadata.map((m) => [m.uid, m]));
+	const result: FetchedMessage[] = [];
+	const uids = metadata.map((m) => m.uid);
+	for await (const batch of fetchInBatches(
 		open,
-		metadata.map((m) => m.uid),
+		uids,
 		{ uid: true, source: true },
 		'downloading messages',
-	);
-	for (const m of fetched) if (m.source) sources.set(m.uid, m.source);
-	const result: FetchedMessage[] = [];
-	for (const m of metadata) {
-		const raw = sources.get(m.uid);
-		// Expunged between search and fetch: it is gone, not lost.
-		if (!raw) continue;
-		if (content === 'raw') {
-			const message = messageFromEnvelope(m.envelope, m.headers);
-			const summary = summarizeStructure(m.structure);
-			message.attachments = summary.attachments;
-			message.hasAttachments = summary.attachments.some((a) => !a.inline);
-			result.push({ message, attachments: [], raw });
-			continue;
+	)) {
+		for (const fetched of batch) {
+			const m = byUid.get(fetched.uid);
+			// Expunged between search and fetch: it is gone, not lost.
+			if (m && fetched.source) result.push(await fromSource(m, fetched.source, content, options));
 		}
-		const parsed = await parseRawMessage(raw, m.envelope, options);
-		result.push({ ...parsed, raw });
 	}
 	return result;
+}
+
+/**
+ * Downloads whole messages with their envelope in one pass (no separate metadata round trip): for
+ * parsed and raw output when every filter already ran on the server.
+ */
+export async function fetchCompleteMessages(
+	open: OpenFolder,
+	uids: number[],
+	content: 'parsed' | 'raw',
+	options: { full?: boolean; keepRaw?: boolean } = {},
+): Promise<FetchedMessage[]> {
+	const query = {
+		uid: true,
+		flags: true,
+		envelope: true,
+		internalDate: true,
+		size: true,
+		source: true,
+		bodyStructure: content === 'raw',
+	};
+	const result: FetchedMessage[] = [];
+	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
+		for (const fetched of batch) {
+			if (!fetched.source) continue;
+			const headerEnd = fetched.source.indexOf('\r\n\r\n');
+			const metadata: MessageMetadata = {
+				uid: fetched.uid,
+				envelope: envelopeOf(open, fetched),
+				headers: pickHeaders(fetched.source.subarray(0, headerEnd < 0 ? 64 * 1024 : headerEnd)),
+				structure: fetched.bodyStructure as BodyPart | undefined,
+				size: fetched.size ?? fetched.source.length,
+			};
+			result.push(await fromSource(metadata, fetched.source, content, options));
+		}
+	}
+	return result;
+}
+
+/** Filters only the envelope can check (the server's SEARCH cannot, or not with OR between them). */
+export function needsEnvelopeCheck(filters: MessageFilters): boolean {
+	return Boolean(
+		filters.to?.length ||
+			filters.cc?.length ||
+			filters.toOrCc?.length ||
+			filters.importance ||
+			filters.hasAttachments !== undefined,
+	);
 }
 
 function matchesAny(addresses: MailAddress[], wanted: string[] | undefined): boolean {
@@ -272,6 +363,7 @@ export function searchQuery(filters: MessageFilters, uidRange?: string): SearchO
 	if (filters.subjectContains) query.subject = filters.subjectContains;
 	if (filters.receivedAfter) query.since = filters.receivedAfter;
 	if (filters.receivedBefore) query.before = filters.receivedBefore;
+	if (filters.maxSizeBytes) query.smaller = filters.maxSizeBytes + 1;
 	if (filters.from?.length === 1) query.from = filters.from[0];
 	else if (filters.from?.length) query.or = filters.from.map((from) => ({ from }));
 	if (!Object.keys(query).length) query.all = true;

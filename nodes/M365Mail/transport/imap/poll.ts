@@ -11,9 +11,11 @@ import { resolveFolder } from './folders';
 import { withFolder } from './mailbox';
 import {
 	changeFlags,
+	fetchCompleteMessages,
 	fetchMessages,
 	fetchMetadata,
 	matchesFilters,
+	needsEnvelopeCheck,
 	searchQuery,
 	searchUids,
 	transferMessages,
@@ -45,6 +47,8 @@ export interface PollOptions {
 	maxMessages: number;
 	content: MessageContent;
 	full?: boolean;
+	/** Keep the raw bytes of parsed messages (for raw output with attachments). */
+	keepRaw?: boolean;
 	afterEmit: AfterEmit;
 	/** Metadata is read in batches of this many UIDs. */
 	batchSize?: number;
@@ -58,12 +62,13 @@ export interface PollOutcome {
 	/** Set when this poll only (re)started the cursor and emitted nothing. */
 	baseline?: 'first' | 'uidValidityChanged';
 	/** Messages passed over because of the size limit. */
-	skippedTooLarge: Array<{ uid: number; size: number; subject: string }>;
+	skippedTooLarge: Array<{ uid: number; size?: number; subject?: string }>;
 	/** More new messages are waiting (limit or time budget reached). */
 	more: boolean;
 }
 
-const DEFAULT_BATCH = 100;
+/** Envelopes and structures are small: few round trips matter more than batch size. */
+const DEFAULT_BATCH = 500;
 
 function chunks<T>(list: T[], size: number): T[][] {
 	const result: T[][] = [];
@@ -139,21 +144,52 @@ export async function pollNewMessages(
 		if (top <= cursor.lastUid) return { ...none, cursor };
 
 		const lastUid = cursor.lastUid;
-		const candidates = (
-			await searchUids(
-				open,
-				searchQuery(
-					{ ...options.filters, unreadOnly: true },
-					`${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`,
-				),
-			)
-		).filter((uid) => uid > lastUid && uid <= top);
-
-		const selected: MessageMetadata[] = [];
+		const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
+		const maxBytes = options.filters.maxSizeBytes;
+		const unread = { ...options.filters, unreadOnly: true };
 		const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
+		const inRange = (uid: number) => uid > lastUid && uid <= top;
+		const content = options.content;
+
+		if (content !== 'summary' && !needsEnvelopeCheck(options.filters)) {
+			// Every filter runs in SEARCH (size included): download whole messages in one pass.
+			const candidates = (await searchUids(open, searchQuery(unread, range))).filter(inRange);
+			const taken = candidates.slice(0, options.maxMessages);
+			const more = candidates.length > taken.length;
+			const lastExamined = more ? taken[taken.length - 1] : top;
+			if (maxBytes) {
+				const large = await searchUids(
+					open,
+					searchQuery({ ...unread, maxSizeBytes: undefined }, range),
+				);
+				const kept = new Set(candidates);
+				for (const uid of large.filter(inRange)) {
+					if (!kept.has(uid) && uid <= lastExamined) skippedTooLarge.push({ uid });
+				}
+			}
+			const messages = await fetchCompleteMessages(open, taken, content, options);
+			await applyAfterEmit(open, messages, options.afterEmit);
+			return {
+				messages,
+				skippedTooLarge,
+				more,
+				cursor: {
+					uidValidity: open.uidValidity,
+					lastUid:
+						more || top === Number.MAX_SAFE_INTEGER
+							? Math.max(lastUid, taken[taken.length - 1] ?? lastUid)
+							: top,
+				},
+			};
+		}
+
+		// The size limit is checked on the envelope here, so skipped messages can be named.
+		const candidates = (
+			await searchUids(open, searchQuery({ ...unread, maxSizeBytes: undefined }, range))
+		).filter(inRange);
+		const selected: MessageMetadata[] = [];
 		let examined = lastUid;
 		let more = false;
-		const maxBytes = options.filters.maxSizeBytes;
 		outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
 			if (options.deadline && Date.now() > options.deadline && selected.length) {
 				more = true;
@@ -165,7 +201,7 @@ export async function pollNewMessages(
 					break outer;
 				}
 				examined = m.uid;
-				if (!matchesFilters(m, { ...options.filters, unreadOnly: true })) continue;
+				if (!matchesFilters(m, unread)) continue;
 				if (maxBytes && m.size > maxBytes) {
 					skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope.subject ?? '' });
 					continue;
@@ -173,10 +209,7 @@ export async function pollNewMessages(
 				selected.push(m);
 			}
 		}
-		const messages: FetchedMessage[] = [];
-		for (const batch of chunks(selected, options.batchSize ?? DEFAULT_BATCH)) {
-			messages.push(...(await fetchMessages(open, batch, options.content, options)));
-		}
+		const messages = await fetchMessages(open, selected, options.content, options);
 		await applyAfterEmit(open, messages, options.afterEmit);
 		return {
 			messages,
@@ -193,7 +226,7 @@ export async function pollNewMessages(
 /** The newest message matching the filters (unread preferred): the sample of "Fetch Test Event". */
 export async function newestMessage(
 	client: ImapFlow,
-	options: Pick<PollOptions, 'mailbox' | 'folder' | 'filters' | 'content' | 'full'>,
+	options: Pick<PollOptions, 'mailbox' | 'folder' | 'filters' | 'content' | 'full' | 'keepRaw'>,
 ): Promise<FetchedMessage | undefined> {
 	return await withFolder(
 		client,

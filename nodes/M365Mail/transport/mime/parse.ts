@@ -2,6 +2,8 @@
  * Turns mail into our message shape, in one place: a raw RFC 822 message through mailparser, or
  * (for the fast "simple" path) the server's envelope, body structure and decoded text parts.
  */
+import { TextDecoder } from 'node:util';
+
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 
 import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
@@ -189,7 +191,14 @@ export async function parseRawMessage(
 ): Promise<ParsedMessage> {
 	let parsed: ParsedMail;
 	try {
-		parsed = await simpleParser(raw, { skipImageLinks: true, maxHtmlLengthToParse: 2_000_000 });
+		// No auto-linking of URLs in textAsHtml (slow, and rarely wanted in automations); textAsHtml
+		// itself only when the full output shows it.
+		parsed = await simpleParser(raw, {
+			skipImageLinks: true,
+			skipTextLinks: true,
+			skipTextToHtml: !options.full,
+			maxHtmlLengthToParse: 2_000_000,
+		});
 	} catch (error) {
 		const message = messageFromEnvelope(envelope, pickHeaders(raw.subarray(0, 64 * 1024)));
 		message.parseError = (error as Error).message;
@@ -290,20 +299,63 @@ export function summarizeStructure(root: BodyPart | undefined): StructureSummary
 /** Line ends as "\n" and no final line break, whichever path read the text. */
 export function normalizeText(text: string | undefined | null): string | null {
 	if (text === undefined || text === null) return null;
-	return text.replace(/\r\n/g, '\n').replace(/\n+$/, '');
+	let end = text.length;
+	while (end > 0 && (text.charCodeAt(end - 1) === 10 || text.charCodeAt(end - 1) === 13)) end--;
+	const trimmed = end === text.length ? text : text.slice(0, end);
+	return trimmed.includes('\r') ? trimmed.replace(/\r\n/g, '\n') : trimmed;
 }
 
+function hexValue(byte: number | undefined): number {
+	if (byte === undefined) return -1;
+	if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+	if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
+	if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
+	return -1;
+}
+
+/** Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is). */
 function decodeQuotedPrintable(input: Buffer): Buffer {
-	const text = input.toString('latin1').replace(/=\r?\n/g, '');
-	const bytes: number[] = [];
-	for (let i = 0; i < text.length; i++) {
-		const hex = text.slice(i + 1, i + 3);
-		if (text[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-			bytes.push(parseInt(hex, 16));
+	const out = Buffer.allocUnsafe(input.length);
+	let o = 0;
+	for (let i = 0; i < input.length; i++) {
+		const c = input[i];
+		if (c !== 0x3d) {
+			out[o++] = c;
+			continue;
+		}
+		const a = input[i + 1];
+		if (a === 0x0d && input[i + 2] === 0x0a) {
 			i += 2;
-		} else bytes.push(text.charCodeAt(i) & 0xff);
+			continue;
+		}
+		if (a === 0x0a) {
+			i += 1;
+			continue;
+		}
+		const high = hexValue(a);
+		const low = hexValue(input[i + 2]);
+		if (high >= 0 && low >= 0) {
+			out[o++] = high * 16 + low;
+			i += 2;
+		} else out[o++] = c;
 	}
-	return Buffer.from(bytes);
+	return out.subarray(0, o);
+}
+
+const decoders = new Map<string, TextDecoder>();
+
+/** One decoder per charset (creating them is costly); unknown charsets read as UTF-8. */
+function decoderFor(charset: string): TextDecoder {
+	let decoder = decoders.get(charset);
+	if (!decoder) {
+		try {
+			decoder = new TextDecoder(charset);
+		} catch {
+			decoder = new TextDecoder('utf-8');
+		}
+		decoders.set(charset, decoder);
+	}
+	return decoder;
 }
 
 /** Decodes one downloaded body part (transfer encoding, then charset). */
@@ -317,10 +369,5 @@ export function decodeTextPart(part: BodyPart, content: Buffer | undefined): str
 				? decodeQuotedPrintable(content)
 				: content;
 	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
-	try {
-		return normalizeText(new TextDecoder(charset).decode(bytes));
-	} catch {
-		// An unknown charset: utf-8 shows most of it.
-		return normalizeText(new TextDecoder('utf-8').decode(bytes));
-	}
+	return normalizeText(decoderFor(charset).decode(bytes));
 }

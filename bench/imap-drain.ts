@@ -1,0 +1,190 @@
+/**
+ * IMAP benchmark: seeds a folder of generated mail in a local Dovecot (its own stack under
+ * .tmp/bench-stack), then drains it with each scenario in a fresh process, several runs each, and
+ * prints a Markdown table. Usage: npm run bench:imap -- [--messages 10000] [--runs 3]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { ImapFlow } from 'imapflow';
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+import { startStack } from '../test/stack/index';
+import { TENANT_ID } from '../test/stack/directory';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+	const i = args.indexOf(`--${name}`);
+	return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const MESSAGES = option('messages', 10_000);
+const RUNS = option('runs', 3);
+const FOLDER = `INBOX/bench-${MESSAGES}`;
+
+/** A small deterministic PRNG, so every run seeds the same mailbox. */
+function prng(seed: number) {
+	let s = seed >>> 0;
+	return () => {
+		s = (s * 1664525 + 1013904223) >>> 0;
+		return s / 2 ** 32;
+	};
+}
+
+const WORDS =
+	'invoice order shipment meeting agenda report quarterly budget review customer ticket support update please thanks regards attached schedule delivery payment account'.split(
+		' ',
+	);
+
+async function generate(i: number, random: () => number): Promise<Buffer> {
+	const size = 2_000 + Math.floor(random() * 18_000);
+	const words: string[] = [];
+	let length = 0;
+	while (length < size) {
+		const w = WORDS[Math.floor(random() * WORDS.length)];
+		words.push(w);
+		length += w.length + 1;
+	}
+	const text = words.join(' ').replace(/(.{72}) /g, '$1\n');
+	const withAttachment = i % 20 === 7;
+	const html =
+		i % 3 === 0
+			? `<html><body><p>${text.slice(0, 4000).replace(/\n/g, '</p><p>')}</p></body></html>`
+			: undefined;
+	return await new MailComposer({
+		from: `Sender ${i % 50} <sender${i % 50}@example.test>`,
+		to: 'alice@example.test',
+		subject: `Bench message ${i} ${WORDS[i % WORDS.length]}`,
+		text,
+		html,
+		attachments: withAttachment
+			? [
+					{
+						filename: `file-${i}.bin`,
+						content: Buffer.from(Array.from({ length: 200_000 }, () => Math.floor(random() * 256))),
+					},
+				]
+			: undefined,
+	})
+		.compile()
+		.build();
+}
+
+async function seed(port: number, token: string, ca: Buffer): Promise<{ bytes: number }> {
+	const client = new ImapFlow({
+		host: '127.0.0.1',
+		port,
+		secure: true,
+		auth: { user: 'alice@example.test', accessToken: token },
+		tls: { ca },
+		logger: false,
+		disableAutoIdle: true,
+	});
+	client.on('error', () => undefined);
+	await client.connect();
+	try {
+		const status =
+			(await client.status(FOLDER, { messages: true, unseen: true }).catch(() => false)) ||
+			undefined;
+		if (typeof status === 'object' && status.messages === MESSAGES && status.unseen === MESSAGES) {
+			return { bytes: -1 };
+		}
+		if (status) await client.mailboxDelete(FOLDER);
+		await client.mailboxCreate(FOLDER);
+		const random = prng(42);
+		let bytes = 0;
+		for (let i = 0; i < MESSAGES; i += 50) {
+			const batch = [];
+			for (let j = i; j < Math.min(i + 50, MESSAGES); j++) batch.push(await generate(j, random));
+			bytes += batch.reduce((sum, b) => sum + b.length, 0);
+			await Promise.all(batch.map((raw) => client.append(FOLDER, raw)));
+		}
+		return { bytes };
+	} finally {
+		await client.logout();
+	}
+}
+
+function runChild(
+	cwd: string,
+	env: NodeJS.ProcessEnv,
+	args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+	return new Promise((done) => {
+		const child = spawn(process.execPath, ['--import', 'tsx', 'bench/imap-scenario.ts', ...args], {
+			cwd,
+			env,
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.on('data', (d) => (stdout += d));
+		child.stderr.on('data', (d) => (stderr += d));
+		child.on('exit', (status) => done({ status, stdout, stderr }));
+	});
+}
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function main(): Promise<void> {
+	const root = resolve(__dirname, '..');
+	const stack = await startStack({ dir: resolve(root, '.tmp/bench-stack') });
+	try {
+		const token = await stack.oauth.mint({ upn: 'alice@example.test' });
+		const seeded = await seed(stack.info.imapsPort, token, readFileSync(stack.info.caCertPath));
+		console.error(
+			`seeded ${MESSAGES} messages (${seeded.bytes < 0 ? 'reused' : `${Math.round(seeded.bytes / 1e6)} MB`}) in ${FOLDER}, tenant ${TENANT_ID}`,
+		);
+		const env = {
+			...process.env,
+			M365_STACK: JSON.stringify(stack.info),
+			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
+		};
+		const scenarios = [
+			'imapflow-fetch',
+			'imapflow-parse',
+			'n8n-imap-20',
+			'ours-full',
+			'ours-simple',
+		];
+		const results: Record<
+			string,
+			Array<{ ms: number; cpuMs: number; maxRssMB: number; startRssMB: number }>
+		> = {};
+		for (let run = 0; run < RUNS; run++) {
+			for (const scenario of scenarios) {
+				// Async: the OAuth2 server the child signs in against runs in this process.
+				const child = await runChild(root, env, [scenario, FOLDER, String(MESSAGES)]);
+				if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
+				const result = JSON.parse(child.stdout.trim().split('\n').pop()!);
+				(results[scenario] ??= []).push(result);
+				console.error(
+					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)`,
+				);
+			}
+		}
+		const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000);
+		const parseCeiling = median(results['imapflow-parse'].map((r) => rate(r.ms)));
+		const anchor = median(results['n8n-imap-20'].map((r) => rate(r.ms)));
+		console.log(
+			`| path | msgs/s best / median | vs parse ceiling | vs @n8n/imap | client CPU s (median) | peak RSS MB (max) | RSS at start MB |`,
+		);
+		console.log(`|---|---|---|---|---|---|---|`);
+		for (const scenario of scenarios) {
+			const rates = results[scenario].map((r) => rate(r.ms));
+			const med = median(rates);
+			console.log(
+				`| ${scenario} | ${Math.max(...rates)} / ${med} | ${(med / parseCeiling).toFixed(2)}x | ${(med / anchor).toFixed(2)}x | ${(median(results[scenario].map((r) => r.cpuMs)) / 1000).toFixed(1)} | ${Math.max(...results[scenario].map((r) => r.maxRssMB))} | ${Math.max(...results[scenario].map((r) => r.startRssMB))} |`,
+			);
+		}
+	} finally {
+		await stack.stop();
+	}
+}
+
+void main().catch((error: unknown) => {
+	console.error(error);
+	process.exit(1);
+});

@@ -1,0 +1,158 @@
+/**
+ * One benchmark scenario in its own process (so peak RSS is its own): drains the seeded folder and
+ * prints {scenario, messages, ms, cpuMs, maxRssMB} as JSON. Run by bench/imap-drain.ts.
+ */
+import { ImapFlow } from 'imapflow';
+import { simpleParser } from 'mailparser';
+import type { IDataObject } from 'n8n-workflow';
+
+import {
+	delegatedCredential,
+	IMAP_SCOPES,
+	mintToken,
+	signIn,
+	stackInfo,
+} from '../test/harness/stack';
+
+const [scenario, folder, expectedText] = process.argv.slice(2);
+const expected = Number(expectedText);
+const USER = 'alice@example.test';
+
+async function client(): Promise<ImapFlow> {
+	const c = new ImapFlow({
+		host: '127.0.0.1',
+		port: stackInfo().imapsPort,
+		secure: true,
+		auth: { user: USER, accessToken: await mintToken({ upn: USER }) },
+		logger: false,
+		disableAutoIdle: true,
+	});
+	c.on('error', () => undefined);
+	await c.connect();
+	return c;
+}
+
+async function imapflowOnly(parse: boolean): Promise<number> {
+	const c = await client();
+	let n = 0;
+	const lock = await c.getMailboxLock(folder, { readOnly: true });
+	try {
+		for await (const m of c.fetch('1:*', { uid: true, source: true })) {
+			if (parse) await simpleParser(m.source!);
+			n++;
+		}
+	} finally {
+		lock.release();
+		await c.logout();
+	}
+	return n;
+}
+
+/** n8n's Email Trigger path: @n8n/imap search for unseen UIDs, then fetch + parse in batches of 20. */
+async function n8nImap(): Promise<number> {
+	const { ImapSimple, toImapFlowOptions } = await import('@n8n/imap');
+	const token = await mintToken({ upn: USER });
+	const options = {
+		host: '127.0.0.1',
+		port: stackInfo().imapsPort,
+		secure: true,
+		user: USER,
+		password: '',
+	};
+	// @n8n/imap has no XOAUTH2 option: its transport factory is given the same imapflow settings
+	// with an access token instead of the password.
+	const imap = await ImapSimple.connect(options, undefined, () => {
+		const flow = new ImapFlow({
+			...toImapFlowOptions(options),
+			auth: { user: USER, accessToken: token },
+		});
+		return flow as never;
+	});
+	let n = 0;
+	try {
+		await imap.openBox(folder);
+		const unseen = await imap.search({ seen: false }, { uid: true });
+		const uids = unseen.map((m) => m.uid);
+		for (let i = 0; i < uids.length; i += 20) {
+			const batch = await imap.search(
+				{ uid: uids.slice(i, i + 20).join(',') },
+				{ uid: true, source: true, flags: true, envelope: true },
+			);
+			for (const m of batch) {
+				await simpleParser(m.source!);
+				n++;
+			}
+		}
+	} finally {
+		imap.end();
+	}
+	return n;
+}
+
+async function ours(output: 'simple' | 'full'): Promise<number> {
+	// n8n-core is loaded only here: n8n itself has it loaded anyway.
+	const { CredentialStore, pollTrigger } = await import('../test/harness/n8n');
+	const store = new CredentialStore();
+	store.set('alice', delegatedCredential(await signIn(USER, IMAP_SCOPES)));
+	const state: IDataObject = {};
+	const node = {
+		parameters: {
+			authentication: 'delegated',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder.replace(/^INBOX/, 'Inbox') },
+			output,
+			afterEmit: 'none',
+			startFrom: 'existing',
+			maxMessages: 500,
+			options: { maxSizeMb: 0 },
+		},
+		credentials: { m365MailOAuth2Api: 'alice' },
+	};
+	let n = 0;
+	for (;;) {
+		const items = await pollTrigger(node, store, state);
+		if (!items.length) break;
+		n += items.length;
+	}
+	return n;
+}
+
+const run: Record<string, () => Promise<number>> = {
+	'imapflow-fetch': () => imapflowOnly(false),
+	'imapflow-parse': () => imapflowOnly(true),
+	'n8n-imap-20': n8nImap,
+	'ours-full': () => ours('full'),
+	'ours-simple': () => ours('simple'),
+};
+
+async function main(): Promise<void> {
+	// Load what the scenario needs before the clock starts (n8n has it loaded anyway).
+	if (scenario.startsWith('ours')) await import('../test/harness/n8n');
+	if (scenario.startsWith('n8n')) await import('@n8n/imap');
+	const rssBefore = process.memoryUsage().rss;
+	const start = Date.now();
+	const cpuStart = process.cpuUsage();
+	const messages = await run[scenario]();
+	const ms = Date.now() - start;
+	const cpu = process.cpuUsage(cpuStart);
+	if (messages !== expected) {
+		console.error(`${scenario}: drained ${messages} messages, expected ${expected}`);
+		process.exit(1);
+	}
+	console.log(
+		JSON.stringify({
+			scenario,
+			messages,
+			ms,
+			cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+			maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+			startRssMB: Math.round(rssBefore / 1024 / 1024),
+		heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
+		}),
+	);
+}
+
+void main().catch((error: unknown) => {
+	console.error(error);
+	process.exit(1);
+});

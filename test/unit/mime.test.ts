@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { simpleParser } from 'mailparser';
+
+import { customHeaders } from '../../nodes/M365Mail/actions/message/helpers';
+import { matchesFilters, type MessageMetadata } from '../../nodes/M365Mail/transport/imap/messages';
+import { composeMessage } from '../../nodes/M365Mail/transport/mime/compose';
+import {
+	decodeTextPart,
+	importanceOf,
+	normalizeText,
+	parseRawMessage,
+	pickHeaders,
+	summarizeStructure,
+	type MessageEnvelope,
+} from '../../nodes/M365Mail/transport/mime/parse';
+import {
+	decodeImapMessageId,
+	encodeImapMessageId,
+	splitList,
+} from '../../nodes/M365Mail/transport/types';
+
+const envelope: MessageEnvelope = {
+	id: 'imap:7:1:Inbox',
+	mailbox: 'alice@example.test',
+	folder: 'Inbox',
+	uidValidity: '7',
+	uid: 1,
+	flags: ['\\Seen'],
+	size: 10,
+	subject: 'From the envelope',
+	from: [{ name: 'Bob', address: 'Bob@Example.test' }],
+};
+
+describe('text parts are decoded as mailparser would', () => {
+	it('quoted-printable with soft line breaks and UTF-8 bytes', () => {
+		const part = {
+			type: 'text/plain',
+			encoding: 'quoted-printable',
+			parameters: { charset: 'utf-8' },
+		};
+		const encoded = Buffer.from('Gr=C3=BC=C3=9Fe, this line is so=\r\n long it wraps =3D ok\r\n');
+		assert.equal(decodeTextPart(part, encoded), 'Grüße, this line is so long it wraps = ok');
+	});
+
+	it('a broken escape is kept as written', () => {
+		const part = { type: 'text/plain', encoding: 'quoted-printable' };
+		assert.equal(decodeTextPart(part, Buffer.from('100=% sure =ZZ')), '100=% sure =ZZ');
+	});
+
+	it('base64 in ISO-8859-1, and an unknown charset read as UTF-8', () => {
+		const latin = { type: 'text/plain', encoding: 'base64', parameters: { charset: 'iso-8859-1' } };
+		assert.equal(
+			decodeTextPart(latin, Buffer.from(Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('base64'))),
+			'café',
+		);
+		const unknown = {
+			type: 'text/plain',
+			encoding: '7bit',
+			parameters: { charset: 'x-unknown-42' },
+		};
+		assert.equal(decodeTextPart(unknown, Buffer.from('plain')), 'plain');
+	});
+
+	it('line ends become \\n and the final line break goes, on both paths', async () => {
+		assert.equal(normalizeText('a\r\nb\r\n\r\n'), 'a\nb');
+		const parsed = await parseRawMessage(
+			Buffer.from('Subject: x\r\n\r\nline 1\r\nline 2\r\n'),
+			envelope,
+		);
+		assert.equal(parsed.message.text, 'line 1\nline 2');
+	});
+});
+
+describe('body structure summary (no download)', () => {
+	it('finds text and HTML bodies, file attachments and inline images', () => {
+		const summary = summarizeStructure({
+			type: 'multipart/mixed',
+			childNodes: [
+				{
+					type: 'multipart/related',
+					part: '1',
+					childNodes: [
+						{
+							type: 'multipart/alternative',
+							part: '1.1',
+							childNodes: [
+								{ type: 'text/plain', part: '1.1.1' },
+								{ type: 'text/html', part: '1.1.2' },
+							],
+						},
+						{ type: 'image/png', part: '1.2', id: '<logo@x>', disposition: 'inline', size: 40 },
+					],
+				},
+				{
+					type: 'application/pdf',
+					part: '2',
+					disposition: 'attachment',
+					dispositionParameters: { filename: 'a.pdf' },
+					size: 99,
+				},
+				{
+					type: 'text/plain',
+					part: '3',
+					disposition: 'attachment',
+					dispositionParameters: { filename: 'notes.txt' },
+				},
+			],
+		});
+		assert.equal(summary.textPart?.part, '1.1.1');
+		assert.equal(summary.htmlPart?.part, '1.1.2');
+		assert.deepEqual(
+			summary.attachments.map((a) => [a.filename, a.inline]),
+			[
+				['attachment-1', true],
+				['a.pdf', false],
+				['notes.txt', false],
+			],
+		);
+	});
+});
+
+describe('headers of interest', () => {
+	it('unfolds continuation lines and keeps the first value', () => {
+		const headers = pickHeaders(
+			'List-Id: Ops\r\n <ops.example.test>\r\nImportance: high\r\nImportance: low\r\nX-Other: no\r\n',
+		);
+		assert.deepEqual(headers, { 'list-id': 'Ops <ops.example.test>', importance: 'high' });
+	});
+
+	it('importance from Importance, Priority or X-Priority', () => {
+		assert.equal(importanceOf({ importance: 'High' }), 'high');
+		assert.equal(importanceOf({ priority: 'non-urgent' }), 'low');
+		assert.equal(importanceOf({ 'x-priority': '2' }), 'high');
+		assert.equal(importanceOf({ 'x-priority': '5 (Lowest)' }), 'low');
+		assert.equal(importanceOf({}), 'normal');
+	});
+});
+
+describe('malformed MIME', () => {
+	it('still yields a message from the envelope, with parseError set', async () => {
+		const bomb = Buffer.from(`Subject: bomb\r\nX-Huge: ${'a'.repeat(3 * 1024 * 1024)}\r\n\r\nbody`);
+		const parsed = await parseRawMessage(bomb, envelope);
+		assert.match(String(parsed.message.parseError), /header/i);
+		assert.equal(parsed.message.subject, 'From the envelope');
+		assert.deepEqual(parsed.message.from, { name: 'Bob', address: 'bob@example.test' });
+		assert.equal(parsed.message.isRead, true);
+	});
+});
+
+describe('composing', () => {
+	it('keeps Bcc out of the headers and in the envelope; writes Outlook’s importance headers', async () => {
+		const composed = await composeMessage({
+			from: 'alice@example.test',
+			to: ['bob@example.test'],
+			bcc: ['secret@example.test'],
+			subject: 'Hi',
+			text: 'x',
+			importance: 'high',
+			attachments: [{ filename: 'a.txt', content: Buffer.from('A') }],
+		});
+		assert.deepEqual(composed.envelope.to.sort(), ['bob@example.test', 'secret@example.test']);
+		const parsed = await simpleParser(composed.raw);
+		assert.equal(parsed.headers.get('bcc'), undefined);
+		assert.ok(parsed.headerLines.some((h) => /^Importance: High/.test(h.line)));
+		assert.equal(parsed.attachments[0].content.toString(), 'A');
+		assert.equal(parsed.messageId, composed.messageId);
+	});
+
+	it('refuses custom headers the composer owns', () => {
+		assert.throws(() => customHeaders({ header: [{ name: 'Bcc', value: 'x' }] }), /cannot be set/);
+		assert.throws(
+			() => customHeaders({ header: [{ name: 'Bad Name', value: 'x' }] }),
+			/cannot be set/,
+		);
+		assert.deepEqual(customHeaders({ header: [{ name: 'X-Ticket', value: '1' }] }), {
+			'X-Ticket': '1',
+		});
+	});
+});
+
+describe('message ids and lists', () => {
+	it('round-trips a folder path with colons and slashes', () => {
+		const location = { folder: 'Inbox/a:b/c', uidValidity: '1700000000', uid: 42 };
+		assert.deepEqual(decodeImapMessageId(encodeImapMessageId(location)), location);
+	});
+
+	it('refuses a Graph id with a fix', () => {
+		assert.throws(() => decodeImapMessageId('AAMkAGI2TG93AAA='), /not a message ID/);
+	});
+
+	it('splits address lists on ";" and ","', () => {
+		assert.deepEqual(splitList('a@x.test; b@y.test,, c'), ['a@x.test', 'b@y.test', 'c']);
+	});
+});
+
+describe('filters: Power Automate semantics', () => {
+	const message = (
+		overrides: Partial<MessageEnvelope> = {},
+		headers: Record<string, string> = {},
+	): MessageMetadata => ({
+		uid: 1,
+		size: 1,
+		headers,
+		envelope: {
+			...envelope,
+			flags: [],
+			from: [{ name: 'Billing', address: 'billing@vendor.test' }],
+			to: [{ address: 'alice@example.test' }],
+			cc: [{ address: 'finance@example.test' }],
+			subject: 'Invoice 7',
+			...overrides,
+		},
+		structure: { type: 'text/plain' },
+	});
+
+	it('any entry of a list may match; every filter must match', () => {
+		assert.ok(matchesFilters(message(), { from: ['nobody@', 'vendor.test'] }));
+		assert.ok(!matchesFilters(message(), { from: ['nobody@'] }));
+		assert.ok(matchesFilters(message(), { toOrCc: ['finance@'] }));
+		assert.ok(!matchesFilters(message(), { to: ['finance@'] }));
+		assert.ok(!matchesFilters(message(), { from: ['vendor'], subjectContains: 'receipt' }));
+		assert.ok(matchesFilters(message(), { subjectContains: 'INVOICE' }));
+	});
+
+	it('importance, attachments and unread', () => {
+		assert.ok(matchesFilters(message({}, { importance: 'high' }), { importance: 'high' }));
+		assert.ok(!matchesFilters(message(), { importance: 'high' }));
+		assert.ok(!matchesFilters(message(), { hasAttachments: true }));
+		assert.ok(!matchesFilters(message({ flags: ['\\Seen'] }), { unreadOnly: true }));
+	});
+});
