@@ -83,8 +83,8 @@ function parsedAddresses(value: AddressObject | AddressObject[] | undefined): Ma
 /** Importance from the Importance, Priority or X-Priority header (Outlook writes the first). */
 export function importanceOf(headers: Record<string, string>): Importance {
 	const importance = (headers.importance ?? headers.priority ?? '').toLowerCase();
-	if (/high|urgent/.test(importance)) return 'high';
 	if (/low|non-urgent/.test(importance)) return 'low';
+	if (/high|urgent/.test(importance)) return 'high';
 	const xPriority = /^\s*(\d)/.exec(headers['x-priority'] ?? '');
 	if (xPriority) {
 		const level = Number(xPriority[1]);
