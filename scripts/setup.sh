@@ -27,3 +27,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 	npm ci --ignore-scripts --no-audit --no-fund 2>/dev/null ||
 		npm install --ignore-scripts --no-audit --no-fund --no-save
 fi
+
+# Real n8n (pinned) on Node 24 for the end-to-end tests and the demo.
+bash scripts/e2e-setup.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the test suites with node's test runner: unit alone, or (default) unit + integration against
+// Runs the test suites with node's test runner: one suite (unit, integration, e2e), or (default) all of them;
+// integration and e2e run against
 // the local stack, which it starts once for the run and stops afterwards. Prints "N passed, N failed".
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const which = process.argv[2] ?? 'all';
-const suites = which === 'all' ? ['unit', 'integration'] : [which];
+const suites = which === 'all' ? ['unit', 'integration', 'e2e'] : [which];
 
 function files(dir) {
 	const full = join(root, 'test', dir);
 	if (!existsSync(full)) return [];
 	return readdirSync(full, { recursive: true })
-		.filter((f) => f.endsWith('.test.ts'))
+		.filter((f) => f.endsWith('.test.ts') && !f.split('/').includes('node_modules'))
 		.map((f) => join('test', dir, f))
 		.sort();
 }
@@ -51,7 +52,7 @@ async function startStack() {
 let stack;
 const env = { ...process.env };
 const testFiles = suites.flatMap(files);
-if (suites.includes('integration')) {
+if (suites.includes('integration') || suites.includes('e2e')) {
 	stack = await startStack();
 	env.M365_STACK = JSON.stringify(stack.info);
 	env.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;

@@ -1,0 +1,320 @@
+/**
+ * End to end in real n8n 2.x: our package installed as a community package, credentials created and
+ * tested, the IMAP trigger activated and producing executions, the action node sending, flagging and
+ * moving. Needs scripts/e2e-setup.sh (the README's test command runs it).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
+import {
+	appOnlyCredential,
+	delegatedCredential,
+	IMAP_SCOPES,
+	signIn,
+	stackInfo,
+} from '../harness/stack';
+import { e2eInstalled, installPackage, N8nInstance, ROOT } from './n8n';
+
+const PKG = 'n8n-nodes-m365-mail';
+const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
+
+type Json = Record<string, unknown>;
+
+let n8n: N8nInstance;
+
+async function waitFor<T>(
+	what: string,
+	probe: () => Promise<T | undefined>,
+	timeoutMs = 60_000,
+): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline)
+			throw new Error(`timed out waiting for ${what}\n${n8n.output().slice(-3000)}`);
+		await new Promise((r) => setTimeout(r, 500));
+	}
+}
+
+async function executions(workflowId: string): Promise<Json[]> {
+	const answer = await n8n.api(
+		'GET',
+		`/executions?workflowId=${workflowId}&includeData=true&limit=50`,
+	);
+	return answer.data as Json[];
+}
+
+function runData(
+	execution: Json,
+	node: string,
+): Array<{ json: Json; binary?: Record<string, Json> }> {
+	const data = execution.data as {
+		resultData: {
+			runData: Record<string, Array<{ data: { main: unknown[][] } }>>;
+			error?: unknown;
+		};
+	};
+	const run = data.resultData.runData[node];
+	if (!run)
+		throw new Error(
+			`node ${node} did not run: ${JSON.stringify(data.resultData.error ?? {}).slice(0, 1000)}`,
+		);
+	return run[0].data.main[0] as Array<{ json: Json; binary?: Record<string, Json> }>;
+}
+
+async function createWorkflow(name: string, nodes: Json[], connections: Json): Promise<string> {
+	const created = await n8n.api('POST', '/workflows', {
+		name,
+		nodes,
+		connections,
+		settings: { executionOrder: 'v1' },
+	});
+	return created.id as string;
+}
+
+/** A production poll without waiting a minute: deactivate + activate polls at once, static data kept. */
+async function pollNow(workflowId: string): Promise<void> {
+	await n8n.api('POST', `/workflows/${workflowId}/deactivate`);
+	await n8n.api('POST', `/workflows/${workflowId}/activate`);
+}
+
+/** "Fetch Test Event" / "Execute workflow" from the editor: a manual run from the given trigger. */
+async function runManually(workflowId: string, trigger: string): Promise<Json> {
+	const workflow = (await n8n.rest('GET', `/rest/workflows/${workflowId}`)) as Json;
+	const started = (await n8n.rest('POST', `/rest/workflows/${workflowId}/run`, {
+		workflowData: workflow,
+		triggerToStartFrom: { name: trigger },
+	})) as { executionId: string };
+	return await waitFor('the manual execution', async () => {
+		const execution = await n8n
+			.api('GET', `/executions/${started.executionId}?includeData=true`)
+			.catch(() => undefined);
+		return execution && execution.finished !== undefined && execution.stoppedAt
+			? execution
+			: undefined;
+	});
+}
+
+const credentialRef = { m365MailOAuth2Api: DELEGATED };
+
+describe('real n8n with the package installed as a community package', () => {
+	const stack = stackInfo();
+	let appOnlyId = '';
+
+	before(async () => {
+		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-n8n-'));
+		installPackage(userFolder);
+		n8n = new N8nInstance({
+			userFolder,
+			caCertPath: stack.caCertPath,
+			logFile: join(userFolder, 'n8n.log'),
+		});
+		await n8n.start();
+		await n8n.login();
+		const tokens = await signIn('alice@example.test', IMAP_SCOPES);
+		const file = join(userFolder, 'credentials.json');
+		writeFileSync(
+			file,
+			JSON.stringify([
+				{ ...DELEGATED, type: 'm365MailOAuth2Api', data: delegatedCredential(tokens) },
+			]),
+		);
+		await n8n.cli(['import:credentials', `--input=${file}`]);
+	});
+
+	after(async () => {
+		await n8n?.stop();
+	});
+
+	it('loads both nodes and both credentials, and offers the action node as an AI tool', async () => {
+		const types = (await n8n.rest('GET', '/types/nodes.json')) as Array<{
+			name: string;
+			usableAsTool?: boolean;
+		}>;
+		const names = types.map((t) => t.name);
+		assert.ok(names.includes(`${PKG}.m365Mail`), 'action node loaded');
+		assert.ok(names.includes(`${PKG}.m365MailTrigger`), 'trigger loaded');
+		assert.ok(
+			names.includes(`${PKG}.m365MailTool`),
+			'n8n generated the AI tool variant (usableAsTool)',
+		);
+		const credentials = (await n8n.rest('GET', '/types/credentials.json')) as Array<{
+			name: string;
+		}>;
+		assert.ok(credentials.some((c) => c.name === 'm365MailOAuth2Api'));
+		assert.ok(credentials.some((c) => c.name === 'm365MailAppOnlyApi'));
+	});
+
+	it('app-only credential: created through the API, its test passes; a wrong secret fails with the mapped message', async () => {
+		const created = await n8n.api('POST', '/credentials', {
+			name: 'Service app',
+			type: 'm365MailAppOnlyApi',
+			data: appOnlyCredential(),
+		});
+		appOnlyId = created.id as string;
+		const test = async (data: Json) =>
+			(await n8n.rest('POST', '/rest/credentials/test', {
+				credentials: { id: appOnlyId, name: 'Service app', type: 'm365MailAppOnlyApi', data },
+			})) as { status: string; message: string };
+		const good = await test(appOnlyCredential());
+		assert.equal(good.status, 'OK', good.message);
+		const bad = await test(appOnlyCredential({ clientSecret: 'not-the-secret' }));
+		assert.equal(bad.status, 'Error');
+		assert.match(bad.message, /secret/i);
+		assert.match(bad.message, /AADSTS7000215/);
+		assert.doesNotMatch(bad.message, /not-the-secret/);
+	});
+
+	it('trigger over IMAP: Fetch Test Event, activation, one execution per new message with its attachment, flag and move by the action node', async () => {
+		const folder = await freshFolder('e2e');
+		const done = await freshFolder('e2e-done');
+		await appendMails(folder, [{ subject: 'Already there' }]);
+		const nodes = [
+			{
+				id: 't1',
+				name: 'New Mail',
+				type: `${PKG}.m365MailTrigger`,
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {
+					pollTimes: { item: [{ mode: 'everyMinute' }] },
+					authentication: 'delegated',
+					mailbox: '',
+					folder: { __rl: true, mode: 'path', value: folder },
+					downloadAttachments: true,
+				},
+				credentials: credentialRef,
+			},
+			{
+				id: 'a1',
+				name: 'Flag',
+				type: `${PKG}.m365Mail`,
+				typeVersion: 1,
+				position: [250, 0],
+				parameters: {
+					authentication: 'delegated',
+					resource: 'message',
+					operation: 'flag',
+					messageId: '={{ $json.id }}',
+				},
+				credentials: credentialRef,
+			},
+			{
+				id: 'a2',
+				name: 'Move',
+				type: `${PKG}.m365Mail`,
+				typeVersion: 1,
+				position: [500, 0],
+				parameters: {
+					authentication: 'delegated',
+					resource: 'message',
+					operation: 'move',
+					messageId: '={{ $json.id }}',
+					destination: { __rl: true, mode: 'path', value: done },
+				},
+				credentials: credentialRef,
+			},
+		];
+		const connections = {
+			'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
+			Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
+		};
+		const id = await createWorkflow('E2E IMAP trigger', nodes, connections);
+
+		// Fetch Test Event: the newest message, nothing changed in the mailbox by it alone... then the
+		// action nodes of the manual run flag and move it; put a fresh one back for the activation part.
+		const sample = await runManually(id, 'New Mail');
+		const [sampleItem] = runData(sample, 'New Mail');
+		assert.equal(sampleItem.json.subject, 'Already there');
+		assert.equal(runData(sample, 'Move')[0].json.folder, done);
+
+		await n8n.api('POST', `/workflows/${id}/activate`); // first poll: starts from now
+		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 0);
+
+		await appendMails(folder, [
+			{
+				subject: 'E2E with attachment',
+				from: 'Carol <carol@example.test>',
+				text: 'see file',
+				attachments: [{ filename: 'report.csv', content: 'a,b\n1,2\n', contentType: 'text/csv' }],
+			},
+		]);
+		await pollNow(id);
+		const execution = await waitFor('an execution of the trigger', async () => {
+			const list = (await executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
+			return list.length ? list[0] : undefined;
+		});
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const [item] = runData(execution, 'New Mail');
+		assert.equal(item.json.subject, 'E2E with attachment');
+		assert.deepEqual(item.json.from, { name: 'Carol', address: 'carol@example.test' });
+		assert.equal(item.json.folder, folder);
+		assert.match(String(item.json.id), /^imap:\d+:\d+:/);
+		assert.equal(item.binary?.attachment_0?.fileName, 'report.csv');
+		assert.equal(runData(execution, 'Flag')[0].json.isFlagged, true);
+		assert.equal(runData(execution, 'Move')[0].json.folder, done);
+		const moved = await listFolder(done);
+		assert.ok(
+			moved.some((m) => m.subject === 'E2E with attachment' && m.flags.includes('\\Flagged')),
+		);
+
+		// A second poll with nothing new: no new execution.
+		await pollNow(id);
+		await new Promise((r) => setTimeout(r, 4000));
+		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('action node sends over SMTP from a workflow run; the recipient reads it back', async () => {
+		const subject = `E2E send ${Date.now()}`;
+		const id = await createWorkflow(
+			'E2E send',
+			[
+				{
+					id: 'm1',
+					name: 'Manual',
+					type: 'n8n-nodes-base.manualTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: {},
+				},
+				{
+					id: 's1',
+					name: 'Send',
+					type: `${PKG}.m365Mail`,
+					typeVersion: 1,
+					position: [250, 0],
+					parameters: {
+						authentication: 'delegated',
+						resource: 'message',
+						operation: 'send',
+						to: 'bob@example.test',
+						subject,
+						text: 'from n8n',
+					},
+					credentials: credentialRef,
+				},
+			],
+			{ Manual: { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
+		);
+		const execution = await runManually(id, 'Manual');
+		assert.equal(runData(execution, 'Send')[0].json.from, 'alice@example.test');
+		const client = await testImap('bob@example.test');
+		try {
+			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
+			try {
+				const found = await client.search({ subject }, { uid: true });
+				assert.ok(Array.isArray(found) && found.length === 1, 'delivered to bob');
+			} finally {
+				lock.release();
+			}
+		} finally {
+			await client.logout();
+		}
+	});
+});

