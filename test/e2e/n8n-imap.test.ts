@@ -106,6 +106,9 @@ describe('real n8n with the package installed as a community package', () => {
 	let appOnlyId = '';
 
 	before(async () => {
+		if (!e2eInstalled()) {
+			throw new Error('n8n is not installed for the e2e tests: run scripts/e2e-setup.sh');
+		}
 		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
 		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-n8n-'));
 		installPackage(userFolder);
