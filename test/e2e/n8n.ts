@@ -101,6 +101,20 @@ export interface N8nStartOptions {
 	logFile?: string;
 }
 
+/**
+ * fetch, once more when the server had closed the idle keep-alive socket it reused (n8n closes idle
+ * connections after 5 s; the request then never reached it, so sending it again is safe).
+ */
+async function send(url: string, init: RequestInit): Promise<Response> {
+	try {
+		return await fetch(url, init);
+	} catch (error) {
+		const code = (error as { cause?: { code?: string } }).cause?.code;
+		if (code !== 'UND_ERR_SOCKET') throw error;
+		return await fetch(url, init);
+	}
+}
+
 export class N8nInstance {
 	port = 0;
 	private child?: ChildProcess;
@@ -224,7 +238,7 @@ export class N8nInstance {
 
 	/** The editor's REST API (session cookie); returns `data` of n8n's answer. */
 	async rest(method: string, path: string, body?: unknown): Promise<unknown> {
-		const response = await fetch(`${this.url}${path}`, {
+		const response = await send(`${this.url}${path}`, {
 			method,
 			headers: { 'content-type': 'application/json', cookie: this.cookie, 'browser-id': 'e2e' },
 			body: body === undefined ? undefined : JSON.stringify(body),
@@ -238,7 +252,7 @@ export class N8nInstance {
 
 	/** The public API (X-N8N-API-KEY). */
 	async api(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-		const response = await fetch(`${this.url}/api/v1${path}`, {
+		const response = await send(`${this.url}/api/v1${path}`, {
 			method,
 			headers: { 'content-type': 'application/json', 'x-n8n-api-key': this.apiKey },
 			body: body === undefined ? undefined : JSON.stringify(body),
