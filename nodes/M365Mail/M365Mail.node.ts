@@ -8,7 +8,12 @@ import {
 
 import * as attachmentDownload from './actions/attachment/download.operation';
 import * as attachmentGetAll from './actions/attachment/getAll.operation';
-import { authenticationProperty, mailboxProperty, operationProperty } from './actions/common';
+import {
+	authenticationProperty,
+	mailboxProperty,
+	operationProperty,
+	protocolProperty,
+} from './actions/common';
 import * as folderCreate from './actions/folder/create.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
 import * as messageCopy from './actions/message/copy.operation';
@@ -36,7 +41,7 @@ export class M365Mail implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description:
-			'Send, reply, forward, move, flag and read mail in Microsoft 365 mailboxes over OAuth2 (IMAP + SMTP with XOAUTH2)',
+			'Send, reply, forward, move, flag and read mail in Microsoft 365 mailboxes over OAuth2 (Microsoft Graph, or IMAP + SMTP with XOAUTH2)',
 		defaults: { name: 'Microsoft 365 Mail' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -56,6 +61,7 @@ export class M365Mail implements INodeType {
 		],
 		properties: [
 			authenticationProperty,
+			protocolProperty,
 			{
 				displayName: 'Resource',
 				name: 'resource',

@@ -43,7 +43,7 @@ export function customCloudFields(): ICredentialDataDecryptedObject {
 	return {
 		cloud: 'custom',
 		customLoginUrl: info.oauthUrl,
-		customGraphUrl: 'https://127.0.0.1:1',
+		customGraphUrl: info.graphUrl,
 		customOutlookResource: 'https://outlook.office.com',
 		customImapHost: '127.0.0.1',
 		customImapPort: info.imapsPort,

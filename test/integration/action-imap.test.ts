@@ -18,6 +18,7 @@ function action(
 	return {
 		parameters: {
 			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			protocol: 'imap',
 			mailbox: '',
 			...parameters,
 		},

@@ -32,6 +32,7 @@ const DELEGATED_NODE = {
 const APP_ONLY_NODE = {
 	parameters: {
 		authentication: 'appOnly',
+		protocol: 'imap',
 		resource: 'folder',
 		operation: 'getAll',
 		mailbox: 'shared@example.test',
@@ -150,7 +151,12 @@ describe('delegated tokens for IMAP/SMTP, refreshed through n8n', () => {
 			'cred-delegated',
 			delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), { access: 'graph' }),
 		);
-		await assert.rejects(runActionNode(DELEGATED_NODE, store), /set up for Microsoft Graph/);
+		// The nodes follow the credential's access; a transport asking for the other resource is told.
+		const connection = await connectionFromContext(
+			createPollContext(DELEGATED_NODE, store),
+			'm365MailOAuth2Api',
+		);
+		await assert.rejects(connection.tokens.getAccessToken('outlook'), /set up for Microsoft Graph/);
 	});
 
 	it('a never-connected credential says to click Connect', async () => {
@@ -170,7 +176,7 @@ describe('app-only tokens through MSAL against the local token endpoint', () => 
 		);
 		const graph = decodeJwtPayload(await connection.tokens.getAccessToken('graph'));
 		const outlook = decodeJwtPayload(await connection.tokens.getAccessToken('outlook'));
-		assert.equal(graph?.aud, 'https://127.0.0.1:1');
+		assert.equal(graph?.aud, stackInfo().graphUrl);
 		assert.deepEqual(graph?.roles, ['Mail.ReadWrite', 'Mail.Send']);
 		assert.equal(outlook?.aud, 'https://outlook.office.com');
 		assert.deepEqual(outlook?.roles, ['IMAP.AccessAsApp', 'SMTP.SendAsApp']);

@@ -26,6 +26,7 @@ function trigger(
 	return {
 		parameters: {
 			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			protocol: 'imap',
 			mailbox: '',
 			folder: { __rl: true, mode: 'path', value: folder },
 			output: 'simple',

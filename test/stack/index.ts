@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { ensureCertificates, type TestCertificates } from './certs';
 import { APPS, TENANT_ID } from './directory';
 import { DovecotServer } from './dovecot';
+import { GraphEmulator } from './graph-emulator';
 import { OAuthTestServer } from './oauth-server';
 import { SmtpTestServer } from './smtp-server';
 
@@ -16,6 +17,7 @@ export interface StackInfo {
 	imapPort: number;
 	imapsPort: number;
 	smtpPort: number;
+	graphUrl: string;
 	tenantId: string;
 	dovecotConfig: string;
 	appCertPath: string;
@@ -28,6 +30,7 @@ export interface Stack {
 	oauth: OAuthTestServer;
 	dovecot: DovecotServer;
 	smtp: SmtpTestServer;
+	graph: GraphEmulator;
 	stop(): Promise<void>;
 }
 
@@ -83,6 +86,8 @@ export async function startStack(
 		dovecot,
 	);
 	await smtp.start();
+	const graph = new GraphEmulator({ cert: certs.cert, key: certs.key }, oauth);
+	await graph.start();
 	const info: StackInfo = {
 		dir,
 		caCertPath: certs.caCertPath,
@@ -90,6 +95,7 @@ export async function startStack(
 		imapPort: dovecot.options.imapPort,
 		imapsPort: dovecot.options.imapsPort,
 		smtpPort: smtp.port,
+		graphUrl: graph.url,
 		tenantId: TENANT_ID,
 		dovecotConfig: dovecot.configPath,
 		appCertPath: join(certs.dir, 'app.crt'),
@@ -102,7 +108,9 @@ export async function startStack(
 		oauth,
 		dovecot,
 		smtp,
+		graph,
 		async stop() {
+			await graph.stop();
 			await smtp.stop();
 			dovecot.stop();
 			await oauth.stop();

@@ -184,7 +184,10 @@ export class OAuthTestServer {
 	}
 
 	/** Verifies a token as a resource server would: signature, issuer, audience, lifetime. */
-	async verify(token: string, audience: string): Promise<JWTPayload & Record<string, unknown>> {
+	async verify(
+		token: string,
+		audience: string | string[],
+	): Promise<JWTPayload & Record<string, unknown>> {
 		const { payload } = await jwtVerify(token, createPublicKey(this.publicKeyPem), {
 			issuer: this.issuerV1,
 			audience,

@@ -37,6 +37,38 @@ export const authenticationProperty: INodeProperties = {
 	description: 'Which kind of Microsoft 365 Mail credential to use',
 };
 
+export const protocolProperty: INodeProperties = {
+	displayName: 'Protocol',
+	name: 'protocol',
+	type: 'options',
+	options: [
+		{
+			name: 'Microsoft Graph',
+			value: 'graph',
+			description: 'Needs the Mail.ReadWrite / Mail.Send application permissions',
+		},
+		{
+			name: 'IMAP + SMTP',
+			value: 'imap',
+			description: 'Needs IMAP.AccessAsApp / SMTP.SendAsApp and the Exchange service principal',
+		},
+	],
+	default: 'graph',
+	description:
+		'How the app-only credential reaches the mailbox. (A delegated credential uses the access it was connected for.).',
+	displayOptions: { show: { authentication: ['appOnly'] } },
+};
+
+/** The protocol of this node run: the delegated credential's access, or the app-only choice. */
+export function transportOf(
+	connection: MailConnection,
+	getParameter: (name: string, fallback: unknown) => unknown,
+): 'graph' | 'imap' {
+	if (connection.tokens.kind === 'delegated')
+		return connection.access === 'graph' ? 'graph' : 'imap';
+	return getParameter('protocol', 'graph') === 'imap' ? 'imap' : 'graph';
+}
+
 export const mailboxProperty: INodeProperties = {
 	displayName: 'Mailbox',
 	name: 'mailbox',

@@ -4,7 +4,14 @@ import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { connectionFromContext } from '../transport/connection';
 import * as attachmentDownload from './attachment/download.operation';
 import * as attachmentGetAll from './attachment/getAll.operation';
-import { credentialTypeOf, toNodeError, type OperationExecutor } from './common';
+import {
+	credentialTypeOf,
+	resolveMailbox,
+	toNodeError,
+	transportOf,
+	type OperationExecutor,
+} from './common';
+import { GRAPH_OPERATIONS, graphClientFor } from './graph';
 import * as folderCreate from './folder/create.operation';
 import * as folderGetAll from './folder/getAll.operation';
 import * as messageCopy from './message/copy.operation';
@@ -48,6 +55,9 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	let connection;
 	try {
 		connection = await connectionFromContext(this, credentialTypeOf(authentication));
+		connection.transport = transportOf(connection, (name, fallback) =>
+			this.getNodeParameter(name, 0, fallback),
+		);
 	} catch (error) {
 		throw toNodeError(node, error);
 	}
@@ -57,6 +67,19 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			const resource = this.getNodeParameter('resource', itemIndex) as string;
 			const operation = this.getNodeParameter('operation', itemIndex) as string;
 			try {
+				const graph =
+					connection.transport === 'graph' ? GRAPH_OPERATIONS[resource]?.[operation] : undefined;
+				if (graph) {
+					const mailbox = await resolveMailbox(
+						node,
+						connection,
+						String(this.getNodeParameter('mailbox', itemIndex, '') ?? ''),
+						itemIndex,
+					);
+					output.push(...(await graph(this, itemIndex, graphClientFor(connection, mailbox))));
+					continue;
+				}
+				// Send composes MIME once and hands it to SMTP or to Graph's sendMail.
 				const run = OPERATIONS[resource]?.[operation];
 				if (!run) throw new Error(`The operation "${operation}" of "${resource}" is not supported`);
 				output.push(...(await run.call(this, itemIndex, connection, sessions)));

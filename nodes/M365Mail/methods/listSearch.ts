@@ -1,7 +1,9 @@
 /** Resource-locator lists: the folders of the chosen mailbox, nested ones by full path. */
 import type { ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { credentialTypeOf, resolveMailbox, toNodeError } from '../actions/common';
+import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
+import { GraphClient } from '../transport/graph/client';
+import { listGraphFolders } from '../transport/graph/mail';
 import { connectionFromContext } from '../transport/connection';
 import { listFolders } from '../transport/imap/folders';
 import { openImapSession } from '../transport/imap/session';
@@ -19,9 +21,22 @@ export async function searchFolders(
 			connection,
 			(this.getNodeParameter('mailbox', '') as string) ?? '',
 		);
+		const needle = (filter ?? '').toLowerCase();
+		if (
+			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) === 'graph'
+		) {
+			const graph = new GraphClient({
+				cloud: connection.cloud,
+				tokens: connection.tokens,
+				mailbox,
+			});
+			const folders = (await listGraphFolders(graph)).filter(
+				(f) => !needle || f.path.toLowerCase().includes(needle),
+			);
+			return { results: folders.map((f) => ({ name: f.path, value: f.path })) };
+		}
 		const client = await openImapSession({ ...connection, mailbox });
 		try {
-			const needle = (filter ?? '').toLowerCase();
 			const folders = (await listFolders(client)).filter(
 				(f) => !needle || f.path.toLowerCase().includes(needle),
 			);

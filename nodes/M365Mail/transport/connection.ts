@@ -33,7 +33,11 @@ export interface MailConnection {
 	allowUnauthorizedCerts: boolean;
 	/** Delegated only: which protocol the credential consented to. */
 	access?: DelegatedAccess;
+	/** Which protocol the node uses: the delegated credential's access, or the app-only node's choice. */
+	transport?: MailTransportKind;
 }
+
+export type MailTransportKind = 'graph' | 'imap';
 
 type N8nContext = IPollFunctions | IExecuteFunctions | ILoadOptionsFunctions;
 

@@ -35,8 +35,9 @@ export interface MailMessage {
 	id: string;
 	mailbox: string;
 	folder: string;
-	uidValidity: string;
-	uid: number;
+	/** IMAP only: with the folder, where the message is. */
+	uidValidity?: string;
+	uid?: number;
 	messageId: string | null;
 	subject: string;
 	from: MailAddress | null;

@@ -1,7 +1,7 @@
 /** The trigger's parameters (one description for every transport). */
 import type { INodeProperties } from 'n8n-workflow';
 
-import { authenticationProperty, mailboxProperty } from '../actions/common';
+import { authenticationProperty, mailboxProperty, protocolProperty } from '../actions/common';
 import {
 	attachmentOptions,
 	attachmentProperties,
@@ -12,6 +12,7 @@ import {
 
 export const triggerProperties: INodeProperties[] = [
 	authenticationProperty,
+	protocolProperty,
 	mailboxProperty,
 	folderLocator('folder', 'Folder', 'The folder to watch for new unread mail'),
 	filtersProperty(),

@@ -4,7 +4,9 @@
  */
 import type { IDataObject, INodeExecutionData, IPollFunctions } from 'n8n-workflow';
 
-import { credentialTypeOf, resolveMailbox, toNodeError } from '../actions/common';
+import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
+import { GraphClient } from '../transport/graph/client';
+import { newestGraphMessage, pollGraph, type GraphCursor } from '../transport/graph/mail';
 import { filtersFrom, folderValue } from '../actions/descriptions';
 import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../actions/output';
 import { connectionFromContext } from '../transport/connection';
@@ -22,6 +24,8 @@ interface TriggerState {
 	version: number;
 	/** Keyed by "mailbox|folder", lower-case. */
 	cursors: Record<string, ImapCursor>;
+	/** Graph delta links, keyed the same way. */
+	graphCursors: Record<string, GraphCursor>;
 }
 
 function stateOf(staticData: IDataObject): TriggerState {
@@ -29,6 +33,7 @@ function stateOf(staticData: IDataObject): TriggerState {
 		staticData.version = STATE_VERSION;
 		staticData.cursors = {};
 	}
+	if (typeof staticData.graphCursors !== 'object') staticData.graphCursors = {};
 	return staticData as unknown as TriggerState;
 }
 
@@ -63,6 +68,45 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 			this.getNodeParameter('mailbox') as string,
 		);
 		key = `${mailbox}|${folder}`.toLowerCase();
+		const startFrom = this.getNodeParameter('startFrom', 'now') as 'now' | 'existing';
+		const maxMessages = this.getNodeParameter('maxMessages', 50) as number;
+		const prepareBinary = async (data: Buffer, name: string, mime: string) =>
+			await this.helpers.prepareBinaryData(data, name, mime);
+		if (
+			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) === 'graph'
+		) {
+			const graph = new GraphClient({
+				cloud: connection.cloud,
+				tokens: connection.tokens,
+				mailbox,
+			});
+			const content = contentFor(output);
+			const options = { full: output.output === 'full', keepRaw: output.output === 'raw' };
+			if (manual) {
+				const sample = await newestGraphMessage(graph, { folder, filters, content, ...options });
+				return sample ? [[await toItem(sample, output, prepareBinary)]] : null;
+			}
+			const outcome = await pollGraph(graph, {
+				folder,
+				cursor: state.graphCursors[key],
+				startFrom,
+				filters,
+				maxMessages,
+				content,
+				...options,
+				afterEmit,
+			});
+			const items: INodeExecutionData[] = [];
+			for (const fetched of outcome.messages)
+				items.push(await toItem(fetched, output, prepareBinary));
+			if (outcome.baseline === 'expired') {
+				this.logger.warn(
+					`The Graph delta state of ${folder} in ${mailbox} expired: watching from now on; mail that arrived meanwhile is not replayed.`,
+				);
+			}
+			state.graphCursors[key] = outcome.cursor;
+			return items.length ? [items] : null;
+		}
 		const client = await openImapSession({
 			...connection,
 			mailbox,
@@ -92,9 +136,9 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 				mailbox,
 				folder,
 				cursor: state.cursors[key],
-				startFrom: this.getNodeParameter('startFrom', 'now') as 'now' | 'existing',
+				startFrom,
 				filters,
-				maxMessages: this.getNodeParameter('maxMessages', 50) as number,
+				maxMessages,
 				content,
 				full,
 				keepRaw,
@@ -122,7 +166,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		}
 	} catch (error) {
 		const nodeError = toNodeError(node, error);
-		if (manual || !key || !state.cursors[key]) throw nodeError;
+		if (manual || !key || (!state.cursors[key] && !state.graphCursors[key])) throw nodeError;
 		this.logger.error(
 			`Microsoft 365 Mail Trigger: ${nodeError.message} (the next poll tries again)`,
 			{

@@ -5,6 +5,8 @@ import type { MailConnection } from '../../transport/connection';
 import { resolveFolder } from '../../transport/imap/folders';
 import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
 import { sendComposedMessage } from '../../transport/smtp/send';
+import { GraphClient } from '../../transport/graph/client';
+import { sendGraphMime } from '../../transport/graph/mail';
 import type { ImapSessions } from '../sessions';
 
 /** Options every sending operation offers. */
@@ -142,6 +144,20 @@ export async function sendAs(
 		...message,
 		from: formatFrom(mailbox, message.fromName),
 	});
+	if (connection.transport === 'graph') {
+		// The same composed MIME, through Graph's sendMail (Graph saves it in Sent Items itself).
+		await sendGraphMime(
+			new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox }),
+			composed.raw,
+		);
+		return {
+			messageId: composed.messageId,
+			from: mailbox,
+			accepted: composed.envelope.to,
+			rejected: [],
+			savedToSent: true,
+		};
+	}
 	const user =
 		connection.tokens.kind === 'appOnly'
 			? mailbox

@@ -16,6 +16,8 @@ export type MailErrorKind =
 	/** Bad parameter input, found before any request. */
 	| 'input'
 	| 'throttled'
+	/** Graph delta state expired: start a new baseline. */
+	| 'syncState'
 	| 'network'
 	| 'unknown';
 

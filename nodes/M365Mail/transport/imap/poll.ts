@@ -81,7 +81,7 @@ async function applyAfterEmit(
 	messages: FetchedMessage[],
 	afterEmit: AfterEmit,
 ): Promise<void> {
-	const uids = messages.map((m) => m.message.uid);
+	const uids = messages.map((m) => m.message.uid!);
 	if (!uids.length || afterEmit.action === 'none') return;
 	if (afterEmit.action === 'markRead') {
 		await changeFlags(open, uids, { add: ['\\Seen'] });
@@ -108,7 +108,7 @@ async function applyAfterEmit(
 	const moved = await transferMessages(open, uids, destination.serverPath, 'move');
 	// The items must point at where the message now is, so the action node finds it.
 	for (const m of messages) {
-		const newUid = moved.uidMap.get(m.message.uid);
+		const newUid = moved.uidMap.get(m.message.uid!);
 		if (newUid === undefined || moved.uidValidity === undefined) continue;
 		m.message.folder = destination.path;
 		m.message.uid = newUid;

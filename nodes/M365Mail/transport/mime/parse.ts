@@ -32,8 +32,8 @@ export interface MessageEnvelope {
 	id: string;
 	mailbox: string;
 	folder: string;
-	uidValidity: string;
-	uid: number;
+	uidValidity?: string;
+	uid?: number;
 	flags: Iterable<string>;
 	internalDate?: Date | string;
 	size: number;

@@ -1,0 +1,289 @@
+/**
+ * The action node's operations over Microsoft Graph: the same parameters and item shapes as over
+ * IMAP; the message id is Graph's immutable id (it stays the same when the message moves).
+ */
+import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+
+import { MailServiceError } from '../transport/auth/errors';
+import type { MailConnection } from '../transport/connection';
+import { GraphClient } from '../transport/graph/client';
+import {
+	createGraphFolder,
+	deleteGraphMessage,
+	downloadGraphAttachment,
+	fetchGraphContent,
+	getGraphMessage,
+	graphMatches,
+	listGraphAttachments,
+	listGraphFolders,
+	messageFromGraph,
+	moveGraphMessage,
+	resolveGraphFolder,
+	searchGraphMessages,
+	setGraphFlag,
+	setGraphRead,
+} from '../transport/graph/mail';
+import { filtersFrom, folderValue } from './descriptions';
+import { readOutputOptions } from './message/get.operation';
+import { contentFor, toItem } from './output';
+
+type GraphExecutor = (
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	client: GraphClient,
+) => Promise<INodeExecutionData[]>;
+
+const paired = (itemIndex: number, json: IDataObject, binary?: Record<string, IBinaryData>) => ({
+	json,
+	...(binary ? { binary } : {}),
+	pairedItem: { item: itemIndex },
+});
+
+function messageIdOf(ctx: IExecuteFunctions, itemIndex: number): string {
+	const id = String(ctx.getNodeParameter('messageId', itemIndex) ?? '').trim();
+	if (!id || id.startsWith('imap:')) {
+		throw new MailServiceError(
+			id ? `"${id.slice(0, 60)}" is an IMAP message ID` : 'The Message ID is empty',
+			'Over Microsoft Graph, use the "id" of an item from the trigger or Get Many run with Graph access.',
+			'input',
+		);
+	}
+	return id;
+}
+
+/** Where the message is now (its folder path), for the result item. */
+async function located(client: GraphClient, id: string) {
+	const message = await getGraphMessage(client, id);
+	const folders = await listGraphFolders(client);
+	const folder = folders.find((f) => f.id === message.parentFolderId)?.path ?? '';
+	return { message, folder };
+}
+
+async function result(
+	client: GraphClient,
+	id: string,
+	extra: IDataObject = {},
+): Promise<IDataObject> {
+	const { message, folder } = await located(client, id);
+	const simple = messageFromGraph(message, client.mailbox, folder);
+	return {
+		id,
+		mailbox: client.mailbox,
+		folder,
+		isRead: simple.isRead,
+		isFlagged: simple.isFlagged,
+		...extra,
+	};
+}
+
+const prepare = (ctx: IExecuteFunctions) => async (data: Buffer, name: string, mime: string) =>
+	await ctx.helpers.prepareBinaryData(data, name, mime);
+
+const notOverGraph =
+	(what: string): GraphExecutor =>
+	async () => {
+		throw new MailServiceError(
+			`${what} is not available over Microsoft Graph in this version`,
+			'Use a credential with IMAP + SMTP access (or Protocol "IMAP + SMTP" for app-only) for this operation.',
+			'input',
+		);
+	};
+
+const transfer =
+	(mode: 'move' | 'copy'): GraphExecutor =>
+	async (ctx, itemIndex, client) => {
+		const id = messageIdOf(ctx, itemIndex);
+		const destination = await resolveGraphFolder(
+			client,
+			folderValue(ctx.getNodeParameter('destination', itemIndex)),
+		);
+		const moved = await moveGraphMessage(client, id, destination.id, mode);
+		return [
+			paired(itemIndex, {
+				id: moved.id,
+				mailbox: client.mailbox,
+				folder: destination.path,
+				[mode === 'move' ? 'movedFrom' : 'copiedFrom']: id,
+			}),
+		];
+	};
+
+const flagChange =
+	(change: (client: GraphClient, id: string) => Promise<void>): GraphExecutor =>
+	async (ctx, itemIndex, client) => {
+		const id = messageIdOf(ctx, itemIndex);
+		await change(client, id);
+		return [paired(itemIndex, await result(client, id))];
+	};
+
+export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
+	message: {
+		get: async (ctx, itemIndex, client) => {
+			const id = messageIdOf(ctx, itemIndex);
+			const output = readOutputOptions(ctx, itemIndex);
+			const { message, folder } = await located(client, id);
+			const fetched = await fetchGraphContent(
+				client,
+				message,
+				client.mailbox,
+				folder,
+				contentFor(output),
+				{
+					full: output.output === 'full',
+					keepRaw: output.output === 'raw',
+				},
+			);
+			const item = await toItem(fetched, output, prepare(ctx));
+			return [{ ...item, pairedItem: { item: itemIndex } }];
+		},
+		getAll: async (ctx, itemIndex, client) => {
+			const raw = ctx.getNodeParameter('filters', itemIndex, {}) as IDataObject;
+			const filters = filtersFrom(raw);
+			if (raw.unreadOnly === true) filters.unreadOnly = true;
+			if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
+			if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
+			const limit = (ctx.getNodeParameter('returnAll', itemIndex) as boolean)
+				? Infinity
+				: (ctx.getNodeParameter('limit', itemIndex) as number);
+			const output = readOutputOptions(ctx, itemIndex);
+			const folder = await resolveGraphFolder(
+				client,
+				folderValue(ctx.getNodeParameter('folder', itemIndex)),
+			);
+			const items: INodeExecutionData[] = [];
+			for await (const page of searchGraphMessages(client, folder, filters, Math.min(limit, 100))) {
+				for (const m of page) {
+					if (items.length >= limit) break;
+					if (!graphMatches(messageFromGraph(m, client.mailbox, folder.path), filters)) continue;
+					const fetched = await fetchGraphContent(
+						client,
+						m,
+						client.mailbox,
+						folder.path,
+						contentFor(output),
+						{
+							full: output.output === 'full',
+							keepRaw: output.output === 'raw',
+						},
+					);
+					items.push({
+						...(await toItem(fetched, output, prepare(ctx))),
+						pairedItem: { item: itemIndex },
+					});
+				}
+				if (items.length >= limit) break;
+			}
+			return items;
+		},
+		move: transfer('move'),
+		copy: transfer('copy'),
+		delete: async (ctx, itemIndex, client) => {
+			const id = messageIdOf(ctx, itemIndex);
+			const permanent = ctx.getNodeParameter('permanent', itemIndex) as boolean;
+			if (permanent) await deleteGraphMessage(client, id);
+			else
+				await moveGraphMessage(
+					client,
+					id,
+					(await resolveGraphFolder(client, 'deleteditems')).id,
+					'move',
+				);
+			return [paired(itemIndex, { id, mailbox: client.mailbox, deleted: true, permanent })];
+		},
+		markAsRead: flagChange((client, id) => setGraphRead(client, id, true)),
+		markAsUnread: flagChange((client, id) => setGraphRead(client, id, false)),
+		flag: flagChange((client, id) => setGraphFlag(client, id, 'flagged')),
+		unflag: flagChange((client, id) => setGraphFlag(client, id, 'notFlagged')),
+		reply: notOverGraph('Reply'),
+		forward: notOverGraph('Forward'),
+	},
+	folder: {
+		getAll: async (ctx, itemIndex, client) => {
+			let folders = await listGraphFolders(client);
+			if (!(ctx.getNodeParameter('returnAll', itemIndex) as boolean)) {
+				folders = folders.slice(0, ctx.getNodeParameter('limit', itemIndex) as number);
+			}
+			return folders.map((f) =>
+				paired(itemIndex, {
+					mailbox: client.mailbox,
+					path: f.path,
+					name: f.name,
+					wellKnownName: f.wellKnownName ?? null,
+					id: f.id,
+				}),
+			);
+		},
+		create: async (ctx, itemIndex, client) => {
+			const { folder, created } = await createGraphFolder(
+				client,
+				String(ctx.getNodeParameter('path', itemIndex)),
+			);
+			return [
+				paired(itemIndex, {
+					mailbox: client.mailbox,
+					path: folder.path,
+					name: folder.name,
+					id: folder.id,
+					created,
+				}),
+			];
+		},
+	},
+	attachment: {
+		getAll: async (ctx, itemIndex, client) => {
+			const id = messageIdOf(ctx, itemIndex);
+			const list = await listGraphAttachments(client, id);
+			return list.map((a) =>
+				paired(itemIndex, {
+					index: a.index,
+					filename: a.filename,
+					contentType: a.contentType,
+					size: a.size,
+					contentId: a.contentId ?? null,
+					inline: a.inline,
+					message: id,
+					mailbox: client.mailbox,
+				}),
+			);
+		},
+		download: async (ctx, itemIndex, client) => {
+			const id = messageIdOf(ctx, itemIndex);
+			const which = ctx.getNodeParameter('which', itemIndex) as string;
+			const prefix = ctx.getNodeParameter('prefix', itemIndex) as string;
+			let chosen = await listGraphAttachments(client, id);
+			if (which === 'index') {
+				const index = ctx.getNodeParameter('index', itemIndex) as number;
+				chosen = chosen.filter((a) => a.index === index);
+			} else if (which === 'filename') {
+				const name = ctx.getNodeParameter('filename', itemIndex) as string;
+				chosen = chosen.filter((a) => a.filename === name);
+			} else if (!(ctx.getNodeParameter('includeInline', itemIndex) as boolean)) {
+				chosen = chosen.filter((a) => !a.inline);
+			}
+			if (!chosen.length && which !== 'all') {
+				throw new MailServiceError(
+					'No attachment of the message matches',
+					'List them with Attachment > Get Many.',
+					'notFound',
+				);
+			}
+			const binary: Record<string, IBinaryData> = {};
+			const files: IDataObject[] = [];
+			for (const [n, a] of chosen.entries()) {
+				const content = await downloadGraphAttachment(client, id, a.graphId, a.index);
+				binary[`${prefix}${n}`] = await ctx.helpers.prepareBinaryData(
+					content.content,
+					content.filename,
+					content.contentType,
+				);
+				files.push({ index: a.index, filename: a.filename, binaryProperty: `${prefix}${n}` });
+			}
+			return [paired(itemIndex, { id, mailbox: client.mailbox, attachments: files }, binary)];
+		},
+	},
+};
+
+/** A Graph client for the item's mailbox (empty = the signed-in user). */
+export function graphClientFor(connection: MailConnection, mailbox: string): GraphClient {
+	return new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+}

@@ -1,0 +1,278 @@
+/**
+ * Every Microsoft Graph request goes through here: `/me` or `/users/{mailbox}` (validated before any
+ * request), the cloud's Graph host, `Prefer: IdType="ImmutableId"` on every call, `@odata.nextLink`
+ * followed verbatim, at most 4 requests in flight per mailbox, and 429/503 honoured with Retry-After
+ * (seconds or an HTTP date) for idempotent requests only: a send is never retried.
+ */
+import type { CloudEndpoints } from '../auth/clouds';
+import { mapNetworkError, MailServiceError, redactSecrets } from '../auth/errors';
+import type { AccessTokenProvider } from '../auth/tokens';
+
+export interface GraphClientOptions {
+	cloud: CloudEndpoints;
+	tokens: AccessTokenProvider;
+	/** Another mailbox (shared, or any for app-only); empty = the signed-in user (`/me`). */
+	mailbox?: string;
+	/** Attempts for a throttled idempotent request. */
+	maxAttempts?: number;
+	/** Longest single wait for Retry-After; a longer one fails with a clear error. */
+	maxWaitMs?: number;
+	sleep?: (ms: number) => Promise<void>;
+}
+
+export interface GraphRequest {
+	method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+	/** A path below the mailbox (`/messages/...`) or an absolute URL Graph returned (nextLink). */
+	path: string;
+	query?: Record<string, string>;
+	body?: unknown;
+	/** A text body (base64 MIME for sendMail). */
+	text?: string;
+	/** Extra Prefer values (odata.maxpagesize=...). */
+	prefer?: string[];
+	/** Whether the request may be sent again after 429/503 or a dropped connection. */
+	idempotent?: boolean;
+	/** Return the body as bytes ($value). */
+	binary?: boolean;
+}
+
+/** An error body as Graph sends it. */
+interface GraphErrorBody {
+	error?: { code?: string; message?: string };
+}
+
+/** Graph's error codes, mapped to what the user should do. */
+export function mapGraphError(
+	status: number,
+	code: string,
+	message: string,
+	mailbox: string,
+	appOnly: boolean,
+): MailServiceError {
+	const text = redactSecrets(message).slice(0, 300);
+	const make = (msg: string, fix: string, kind: MailServiceError['kind']) =>
+		new MailServiceError(msg, fix, kind, code || `HTTP ${status}`, status);
+	switch (code) {
+		case 'ErrorAccessDenied':
+		case 'AccessDenied':
+		case 'ErrorSendAsDenied':
+			return make(
+				`No permission on the mailbox ${mailbox}: ${text}`,
+				appOnly
+					? 'Give the app the Mail.ReadWrite / Mail.Send application permissions with admin consent, and check that no application access policy excludes this mailbox.'
+					: 'Give the signed-in user Full Access (and Send As for sending) on the mailbox, and make sure the credential has the Mail.ReadWrite.Shared and Mail.Send.Shared scopes ("Shared Mailbox Access"), then reconnect it.',
+				'mailboxAccess',
+			);
+		case 'ErrorInvalidUser':
+		case 'MailboxNotEnabledForRESTAPI':
+		case 'ResourceNotFound':
+			return make(
+				`Mailbox ${mailbox} was not found: ${text}`,
+				'Check the Mailbox address (the UPN or primary SMTP address of a mailbox in this tenant).',
+				'notFound',
+			);
+		case 'ErrorItemNotFound':
+			return make(
+				`Not found in ${mailbox}: ${text}`,
+				'The message or folder does not exist (any more). Message ids from this node stay the same when a message moves; pick the folder from the list.',
+				'notFound',
+			);
+		case 'ErrorInvalidIdMalformed':
+			return make(
+				`The ID is not a Microsoft Graph message or folder ID: ${text}`,
+				'Use the "id" of an item from the trigger or Get Many with Microsoft Graph access; IMAP ids (imap:...) only work over IMAP.',
+				'input',
+			);
+		case 'InvalidAuthenticationToken':
+			return make(
+				`Microsoft Graph refused the token: ${text}`,
+				appOnly
+					? 'Check the app-only credential (cloud, tenant, client ID and secret or certificate).'
+					: 'Reconnect the credential; make sure its Access is Microsoft Graph.',
+				'credential',
+			);
+		case 'TooManyRequests':
+		case 'ApplicationThrottled':
+		case 'ServiceUnavailable':
+			return make(
+				`Microsoft Graph is throttling requests for ${mailbox}: ${text}`,
+				'Wait a few minutes, lower the poll frequency, or send fewer items at once.',
+				'throttled',
+			);
+		case 'syncStateNotFound':
+		case 'SyncStateNotFound':
+		case 'resyncRequired':
+		case 'InvalidSyncStateData':
+			return make(
+				`The delta state expired: ${text}`,
+				'The trigger starts a new baseline.',
+				'syncState',
+			);
+		default:
+			return make(
+				`Microsoft Graph error ${status}${code ? ` ${code}` : ''}: ${text}`,
+				'See the error details; check the credential, mailbox and parameters.',
+				status === 400 ? 'input' : 'unknown',
+			);
+	}
+}
+
+/** Seconds or an HTTP date, in ms from now. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+	if (!header) return undefined;
+	const seconds = Number(header);
+	if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+	const date = Date.parse(header);
+	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** At most this many requests in flight per mailbox (Graph's per-mailbox concurrency limit). */
+const MAX_IN_FLIGHT = 4;
+const inFlight = new Map<string, { running: number; waiting: Array<() => void> }>();
+
+async function acquire(key: string): Promise<() => void> {
+	let slot = inFlight.get(key);
+	if (!slot) {
+		slot = { running: 0, waiting: [] };
+		inFlight.set(key, slot);
+	}
+	const s = slot;
+	if (s.running >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => s.waiting.push(resolve));
+	s.running++;
+	return () => {
+		s.running--;
+		s.waiting.shift()?.();
+		if (!s.running && !s.waiting.length) inFlight.delete(key);
+	};
+}
+
+const MAILBOX_PATTERN = /^[^\s@/?#]+@[^\s@/?#]+$/;
+
+export class GraphClient {
+	readonly mailbox: string;
+	readonly base: string;
+	private readonly maxAttempts: number;
+	private readonly maxWaitMs: number;
+	private readonly sleep: (ms: number) => Promise<void>;
+
+	constructor(private readonly options: GraphClientOptions) {
+		const mailbox = (options.mailbox ?? '').trim();
+		if (mailbox && !MAILBOX_PATTERN.test(mailbox)) {
+			throw new MailServiceError(
+				`"${mailbox}" is not a mailbox address`,
+				'Enter the mailbox as an email address (UPN), for example shared@contoso.com.',
+				'input',
+			);
+		}
+		if (!mailbox && options.tokens.kind === 'appOnly') {
+			throw new MailServiceError(
+				'Mailbox is required',
+				'App-only credentials have no signed-in user: enter the address of the mailbox.',
+				'input',
+			);
+		}
+		this.mailbox = mailbox;
+		this.base = `${options.cloud.graphUrl.replace(/\/+$/, '')}/v1.0/${mailbox ? `users/${encodeURIComponent(mailbox)}` : 'me'}`;
+		this.maxAttempts = options.maxAttempts ?? 5;
+		this.maxWaitMs = options.maxWaitMs ?? 60_000;
+		this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+	}
+
+	/** One request; JSON (or bytes) back. Throws a MailServiceError that names the fix. */
+	async request<T = Record<string, unknown>>(request: GraphRequest): Promise<T> {
+		const method = request.method ?? 'GET';
+		const idempotent =
+			request.idempotent ?? (method === 'GET' || method === 'PATCH' || method === 'DELETE');
+		const url = new URL(
+			/^https?:\/\//.test(request.path) ? request.path : `${this.base}${request.path}`,
+		);
+		for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
+		const appOnly = this.options.tokens.kind === 'appOnly';
+		const label = this.mailbox || 'the signed-in user’s mailbox';
+		let refreshed = false;
+		for (let attempt = 1; ; attempt++) {
+			const token = await this.options.tokens.getAccessToken('graph', { forceRefresh: refreshed });
+			const headers: Record<string, string> = {
+				authorization: `Bearer ${token}`,
+				prefer: ['IdType="ImmutableId"', ...(request.prefer ?? [])].join(', '),
+			};
+			let body: string | undefined;
+			if (request.text !== undefined) {
+				headers['content-type'] = 'text/plain';
+				body = request.text;
+			} else if (request.body !== undefined) {
+				headers['content-type'] = 'application/json';
+				body = JSON.stringify(request.body);
+			}
+			const release = await acquire(`${this.options.cloud.graphUrl}|${label.toLowerCase()}`);
+			let response: Response;
+			try {
+				response = await fetch(url, { method, headers, body });
+			} catch (error) {
+				release();
+				if (idempotent && attempt < this.maxAttempts) {
+					await this.sleep(Math.min(1000 * attempt, this.maxWaitMs));
+					continue;
+				}
+				const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+				throw mapNetworkError(
+					{ code: cause?.code, message: cause?.message ?? (error as Error).message },
+					'Graph',
+				);
+			}
+			try {
+				if (response.ok) {
+					if (request.binary) return Buffer.from(await response.arrayBuffer()) as T;
+					const text = await response.text();
+					return (text ? JSON.parse(text) : {}) as T;
+				}
+				const errorBody = (await response.json().catch(() => ({}))) as GraphErrorBody;
+				const code = errorBody.error?.code ?? '';
+				if (response.status === 401 && !refreshed) {
+					// A 401 was not processed: a fresh token and one more try is safe for any request.
+					refreshed = true;
+					continue;
+				}
+				if ((response.status === 429 || response.status === 503) && idempotent) {
+					const wait =
+						retryAfterMs(response.headers.get('retry-after')) ??
+						Math.min(2 ** attempt * 1000, 30_000);
+					if (wait > this.maxWaitMs || attempt >= this.maxAttempts) {
+						throw new MailServiceError(
+							`Microsoft Graph kept throttling ${label} (${response.status}, asked to wait ${Math.round(wait / 1000)} s)`,
+							'Nothing was lost: the next poll or run tries again. Lower the poll frequency or the number of items if it persists.',
+							'throttled',
+							code || String(response.status),
+							response.status,
+						);
+					}
+					await this.sleep(wait);
+					continue;
+				}
+				throw mapGraphError(
+					response.status,
+					code,
+					errorBody.error?.message ?? response.statusText,
+					label,
+					appOnly,
+				);
+			} finally {
+				release();
+			}
+		}
+	}
+
+	/** Every page of a collection, following `@odata.nextLink` exactly as Graph wrote it. */
+	async *pages<T>(
+		request: GraphRequest,
+	): AsyncGenerator<{ value: T[]; deltaLink?: string; nextLink?: string }> {
+		let next: GraphRequest | undefined = request;
+		while (next) {
+			const page: { value?: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string } =
+				await this.request(next);
+			const nextLink = page['@odata.nextLink'];
+			yield { value: page.value ?? [], nextLink, deltaLink: page['@odata.deltaLink'] };
+			next = nextLink ? { path: nextLink, prefer: request.prefer } : undefined;
+		}
+	}
+}

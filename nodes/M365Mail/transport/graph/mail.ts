@@ -1,0 +1,613 @@
+/**
+ * Mail over Microsoft Graph in our message shape: folders by path, messages (simple from Graph's
+ * JSON, full and raw from `$value` through the same MIME parser as IMAP), new-mail detection by a
+ * per-folder delta query, and the operations of the action node.
+ */
+import type { FetchedMessage, MessageContent } from '../imap/messages';
+import { MailServiceError } from '../auth/errors';
+import {
+	normalizeText,
+	parseRawMessage,
+	type AttachmentContent,
+	type MessageEnvelope,
+} from '../mime/parse';
+import type { MailAddress, MailMessage, MessageFilters } from '../types';
+import type { GraphClient } from './client';
+
+export interface GraphFolder {
+	id: string;
+	path: string;
+	name: string;
+	wellKnownName?: string;
+}
+
+interface GraphRecipient {
+	emailAddress?: { name?: string; address?: string };
+}
+
+/** The Graph message fields we read ($select keeps responses small). */
+export interface GraphMessage {
+	id: string;
+	subject?: string;
+	from?: GraphRecipient;
+	sender?: GraphRecipient;
+	toRecipients?: GraphRecipient[];
+	ccRecipients?: GraphRecipient[];
+	bccRecipients?: GraphRecipient[];
+	replyTo?: GraphRecipient[];
+	receivedDateTime?: string;
+	sentDateTime?: string;
+	internetMessageId?: string;
+	isRead?: boolean;
+	importance?: 'low' | 'normal' | 'high';
+	hasAttachments?: boolean;
+	flag?: { flagStatus?: string };
+	categories?: string[];
+	body?: { contentType?: string; content?: string };
+	parentFolderId?: string;
+	'@removed'?: unknown;
+}
+
+export const MESSAGE_SELECT =
+	'id,subject,from,sender,toRecipients,ccRecipients,bccRecipients,replyTo,receivedDateTime,sentDateTime,internetMessageId,isRead,importance,hasAttachments,flag,categories,body,parentFolderId';
+
+const WELL_KNOWN = ['inbox', 'sentitems', 'drafts', 'deleteditems', 'junkemail', 'archive'];
+
+const folderCache = new WeakMap<GraphClient, Promise<GraphFolder[]>>();
+
+/** Every folder of the mailbox with its full path ("Inbox/Tech-Support"), well-known ones marked. */
+export async function listGraphFolders(client: GraphClient): Promise<GraphFolder[]> {
+	const wellKnown = new Map<string, string>();
+	for (const name of WELL_KNOWN) {
+		try {
+			const folder = await client.request<{ id: string }>({
+				path: `/mailFolders/${name}`,
+				query: { $select: 'id' },
+			});
+			wellKnown.set(folder.id, name);
+		} catch (error) {
+			if (!(error instanceof MailServiceError && error.kind === 'notFound')) throw error;
+		}
+	}
+	const result: GraphFolder[] = [];
+	const walk = async (path: string, parentPath: string) => {
+		for await (const page of client.pages<{
+			id: string;
+			displayName: string;
+			childFolderCount?: number;
+		}>({
+			path,
+			query: { $select: 'id,displayName,childFolderCount', $top: '100' },
+		})) {
+			for (const f of page.value) {
+				const full = parentPath ? `${parentPath}/${f.displayName}` : f.displayName;
+				result.push({
+					id: f.id,
+					path: full,
+					name: f.displayName,
+					wellKnownName: wellKnown.get(f.id),
+				});
+				if (f.childFolderCount) await walk(`/mailFolders/${f.id}/childFolders`, full);
+			}
+		}
+	};
+	await walk('/mailFolders', '');
+	return result.sort((a, b) =>
+		a.wellKnownName === 'inbox'
+			? -1
+			: b.wellKnownName === 'inbox'
+				? 1
+				: a.path.localeCompare(b.path),
+	);
+}
+
+function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
+	let folders = folderCache.get(client);
+	if (!folders) {
+		folders = listGraphFolders(client);
+		folderCache.set(client, folders);
+		folders.catch(() => folderCache.delete(client));
+	}
+	return folders;
+}
+
+/** A folder by path (case-insensitive), well-known name, or Graph id. */
+export async function resolveGraphFolder(
+	client: GraphClient,
+	wanted: string,
+): Promise<GraphFolder> {
+	const path = String(wanted ?? '')
+		.trim()
+		.replace(/^\/+|\/+$/g, '');
+	const lower = path.toLowerCase();
+	const folders = await cachedFolders(client);
+	const found =
+		folders.find((f) => f.path.toLowerCase() === lower) ??
+		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
+		folders.find((f) => f.id === path);
+	if (found) return found;
+	throw new MailServiceError(
+		`Folder "${path || '(empty)'}" not found in ${client.mailbox || 'the mailbox'}`,
+		'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
+		'notFound',
+	);
+}
+
+export function forgetGraphFolders(client: GraphClient): void {
+	folderCache.delete(client);
+}
+
+function address(r: GraphRecipient | undefined): MailAddress | null {
+	if (!r?.emailAddress) return null;
+	return { name: r.emailAddress.name ?? '', address: (r.emailAddress.address ?? '').toLowerCase() };
+}
+
+const addresses = (list: GraphRecipient[] | undefined) =>
+	(list ?? []).map(address).filter((a): a is MailAddress => a !== null);
+
+/** Graph JSON to our simple message (no download beyond the JSON). */
+export function messageFromGraph(m: GraphMessage, mailbox: string, folder: string): MailMessage {
+	const flagged = m.flag?.flagStatus === 'flagged';
+	const html = m.body?.contentType === 'html' ? (m.body.content ?? '') : null;
+	const flags = [...(m.isRead ? ['\\Seen'] : []), ...(flagged ? ['\\Flagged'] : [])];
+	return {
+		id: m.id,
+		mailbox,
+		folder,
+		messageId: m.internetMessageId ?? null,
+		subject: m.subject ?? '',
+		from: address(m.from),
+		sender: address(m.sender),
+		to: addresses(m.toRecipients),
+		cc: addresses(m.ccRecipients),
+		bcc: addresses(m.bccRecipients),
+		replyTo: addresses(m.replyTo),
+		date: m.sentDateTime ?? null,
+		receivedAt: m.receivedDateTime ?? null,
+		text: m.body?.contentType === 'html' ? null : normalizeText(m.body?.content),
+		html,
+		isRead: m.isRead === true,
+		isFlagged: flagged,
+		isAnswered: false,
+		flags,
+		importance: m.importance ?? 'normal',
+		hasAttachments: m.hasAttachments === true,
+		attachments: [],
+		inReplyTo: null,
+		references: [],
+		headers: {},
+		size: 0,
+		...(m.categories?.length ? { categories: m.categories } : {}),
+	} as MailMessage;
+}
+
+/** Downloads what the output needs: JSON only (simple), or `$value` (raw, or parsed for full/attachments). */
+export async function fetchGraphContent(
+	client: GraphClient,
+	m: GraphMessage,
+	mailbox: string,
+	folder: string,
+	content: MessageContent,
+	options: { full?: boolean; keepRaw?: boolean } = {},
+): Promise<FetchedMessage> {
+	const simple = messageFromGraph(m, mailbox, folder);
+	if (content === 'summary') {
+		if (m.hasAttachments) simple.attachments = await listGraphAttachments(client, m.id);
+		return { message: simple, attachments: [] };
+	}
+	const raw = await client.request<Buffer>({
+		path: `/messages/${encodeURIComponent(m.id)}/$value`,
+		binary: true,
+	});
+	if (content === 'raw') {
+		if (m.hasAttachments) simple.attachments = await listGraphAttachments(client, m.id);
+		return { message: simple, attachments: [], raw };
+	}
+	const envelope: MessageEnvelope = {
+		id: m.id,
+		mailbox,
+		folder,
+		flags: simple.flags,
+		internalDate: m.receivedDateTime,
+		size: raw.length,
+		subject: m.subject,
+	};
+	const parsed = await parseRawMessage(raw, envelope, options);
+	// Graph owns read/flag state and the received time; MIME gives the rest.
+	parsed.message.isRead = simple.isRead;
+	parsed.message.isFlagged = simple.isFlagged;
+	parsed.message.importance = simple.importance;
+	return options.keepRaw ? { ...parsed, raw } : parsed;
+}
+
+export async function listGraphAttachments(client: GraphClient, id: string) {
+	const answer = await client.request<{
+		value: Array<{
+			id: string;
+			name?: string;
+			contentType?: string;
+			size?: number;
+			isInline?: boolean;
+			contentId?: string;
+		}>;
+	}>({
+		path: `/messages/${encodeURIComponent(id)}/attachments`,
+		query: { $select: 'id,name,contentType,size,isInline,contentId' },
+	});
+	return answer.value.map((a, index) => ({
+		index,
+		filename: a.name ?? `attachment-${index + 1}`,
+		contentType: a.contentType ?? 'application/octet-stream',
+		size: a.size ?? 0,
+		contentId: a.contentId ?? undefined,
+		inline: a.isInline === true,
+		graphId: a.id,
+	}));
+}
+
+export async function downloadGraphAttachment(
+	client: GraphClient,
+	messageId: string,
+	attachmentId: string,
+	index: number,
+): Promise<AttachmentContent> {
+	const a = await client.request<{
+		name?: string;
+		contentType?: string;
+		size?: number;
+		isInline?: boolean;
+		contentId?: string;
+		contentBytes?: string;
+	}>({
+		path: `/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`,
+	});
+	const content = Buffer.from(a.contentBytes ?? '', 'base64');
+	return {
+		index,
+		filename: a.name ?? `attachment-${index + 1}`,
+		contentType: a.contentType ?? 'application/octet-stream',
+		size: a.size ?? content.length,
+		contentId: a.contentId,
+		inline: a.isInline === true,
+		content,
+	};
+}
+
+function matchesAny(list: MailAddress[], wanted: string[] | undefined): boolean {
+	if (!wanted?.length) return true;
+	return wanted.some((w) =>
+		list.some(
+			(a) => a.address.includes(w.toLowerCase()) || a.name.toLowerCase().includes(w.toLowerCase()),
+		),
+	);
+}
+
+/** The trigger's filters on a Graph message, with the same Power Automate semantics as IMAP. */
+export function graphMatches(m: MailMessage, filters: MessageFilters): boolean {
+	if (filters.unreadOnly && m.isRead) return false;
+	if (!matchesAny(m.from ? [m.from] : [], filters.from)) return false;
+	if (!matchesAny(m.to, filters.to)) return false;
+	if (!matchesAny(m.cc, filters.cc)) return false;
+	if (!matchesAny([...m.to, ...m.cc], filters.toOrCc)) return false;
+	if (
+		filters.subjectContains &&
+		!m.subject.toLowerCase().includes(filters.subjectContains.toLowerCase())
+	)
+		return false;
+	if (filters.importance && m.importance !== filters.importance) return false;
+	if (filters.hasAttachments !== undefined && m.hasAttachments !== filters.hasAttachments)
+		return false;
+	return true;
+}
+
+export interface GraphCursor {
+	folderId: string;
+	/** The folder as the user named it: a poll with the same name needs no folder lookup. */
+	folderPath?: string;
+	/** A deltaLink, or the nextLink to resume a round that hit the per-poll limit. */
+	link: string;
+}
+
+export interface GraphPollOptions {
+	folder: string;
+	cursor?: GraphCursor;
+	startFrom: 'now' | 'existing';
+	filters: MessageFilters;
+	maxMessages: number;
+	content: MessageContent;
+	full?: boolean;
+	keepRaw?: boolean;
+	afterEmit: { action: 'none' | 'markRead' | 'delete' } | { action: 'move'; folder: string };
+}
+
+export interface GraphPollOutcome {
+	messages: FetchedMessage[];
+	cursor: GraphCursor;
+	baseline?: 'first' | 'expired';
+	more: boolean;
+}
+
+/**
+ * One poll by delta query: the messages created in the folder since the stored link (moved in by a
+ * rule, or sharing one received second, included), unread ones kept. The caller stores the returned
+ * cursor only when it emits, so a failed poll leaves the link where it was.
+ */
+export async function pollGraph(
+	client: GraphClient,
+	options: GraphPollOptions,
+): Promise<GraphPollOutcome> {
+	// An idle poll is one request: the stored cursor already knows the folder.
+	const known = options.cursor?.folderPath === options.folder ? options.cursor : undefined;
+	const folder: GraphFolder = known
+		? { id: known.folderId, path: options.folder, name: options.folder.split('/').pop() ?? '' }
+		: await resolveGraphFolder(client, options.folder);
+	const mailbox = client.mailbox;
+	const pageSize = Math.max(1, Math.min(options.maxMessages, 100));
+	const prefer = [`odata.maxpagesize=${pageSize}`];
+	const start: { path: string; query?: Record<string, string> } = {
+		path: `/mailFolders/${encodeURIComponent(folder.id)}/messages/delta`,
+		query: { changeType: 'created', $select: MESSAGE_SELECT },
+	};
+	const cursor = options.cursor?.folderId === folder.id ? options.cursor : undefined;
+	let baseline: GraphPollOutcome['baseline'];
+
+	const round = async (
+		from: { path: string; query?: Record<string, string> },
+		collect: boolean,
+		limit: number,
+	) => {
+		const found: GraphMessage[] = [];
+		let link = '';
+		for await (const page of client.pages<GraphMessage>({ ...from, prefer })) {
+			if (collect) found.push(...page.value.filter((m) => !m['@removed']));
+			link = page.deltaLink ?? page.nextLink ?? link;
+			if (page.deltaLink) return { found, link, more: false };
+			if (collect && found.length + pageSize > limit && page.nextLink)
+				return { found, link, more: true };
+		}
+		return { found, link, more: false };
+	};
+
+	let result: { found: GraphMessage[]; link: string; more: boolean };
+	if (!cursor) {
+		baseline = 'first';
+		// A new baseline: run the delta round to its deltaLink; include what is there only if asked.
+		result = await round(
+			start,
+			options.startFrom === 'existing',
+			options.startFrom === 'existing' ? options.maxMessages : Infinity,
+		);
+		if (options.startFrom === 'existing') baseline = undefined;
+	} else {
+		try {
+			result = await round({ path: cursor.link }, true, options.maxMessages);
+		} catch (error) {
+			if (!(error instanceof MailServiceError && error.kind === 'syncState')) throw error;
+			// Expired state: restart from now, without replaying old mail as new.
+			result = await round(start, false, Infinity);
+			return {
+				messages: [],
+				cursor: { folderId: folder.id, folderPath: options.folder, link: result.link },
+				baseline: 'expired',
+				more: false,
+			};
+		}
+	}
+	const messages: FetchedMessage[] = [];
+	for (const m of result.found) {
+		const simple = messageFromGraph(m, mailbox, folder.path);
+		if (!graphMatches(simple, { ...options.filters, unreadOnly: true })) continue;
+		messages.push(
+			await fetchGraphContent(client, m, mailbox, folder.path, options.content, options),
+		);
+	}
+	await afterEmitGraph(client, messages, options.afterEmit, folder);
+	return {
+		messages,
+		cursor: { folderId: folder.id, folderPath: options.folder, link: result.link },
+		baseline,
+		more: result.more,
+	};
+}
+
+async function afterEmitGraph(
+	client: GraphClient,
+	messages: FetchedMessage[],
+	afterEmit: GraphPollOptions['afterEmit'],
+	watched: GraphFolder,
+): Promise<void> {
+	if (afterEmit.action === 'none' || !messages.length) return;
+	if (afterEmit.action === 'markRead') {
+		for (const m of messages) {
+			await setGraphRead(client, m.message.id, true);
+			m.message.isRead = true;
+		}
+		return;
+	}
+	const destination = await resolveGraphFolder(
+		client,
+		afterEmit.action === 'move' ? afterEmit.folder : 'deleteditems',
+	);
+	if (destination.id === watched.id) {
+		throw new MailServiceError(
+			`"After emitting" would move messages into the watched folder ${watched.path}`,
+			'Choose another folder to move emitted messages to.',
+			'input',
+		);
+	}
+	for (const m of messages) {
+		await moveGraphMessage(client, m.message.id, destination.id, 'move');
+		m.message.folder = destination.path;
+	}
+}
+
+/** The newest message matching the filters (unread first): "Fetch Test Event". */
+export async function newestGraphMessage(
+	client: GraphClient,
+	options: Pick<GraphPollOptions, 'folder' | 'filters' | 'content' | 'full' | 'keepRaw'>,
+): Promise<FetchedMessage | undefined> {
+	const folder = await resolveGraphFolder(client, options.folder);
+	for (const unreadOnly of [true, false]) {
+		for await (const page of searchGraphMessages(client, folder, {
+			...options.filters,
+			unreadOnly,
+		})) {
+			const match = page.find((m) =>
+				graphMatches(messageFromGraph(m, client.mailbox, folder.path), {
+					...options.filters,
+					unreadOnly,
+				}),
+			);
+			if (match)
+				return await fetchGraphContent(
+					client,
+					match,
+					client.mailbox,
+					folder.path,
+					options.content,
+					options,
+				);
+		}
+	}
+	return undefined;
+}
+
+/** Messages of a folder, newest first, with what Graph can filter on the server pushed there. */
+export async function* searchGraphMessages(
+	client: GraphClient,
+	folder: GraphFolder,
+	filters: MessageFilters,
+	pageSize = 50,
+): AsyncGenerator<GraphMessage[]> {
+	const conditions: string[] = [];
+	if (filters.unreadOnly) conditions.push('isRead eq false');
+	if (filters.receivedAfter)
+		conditions.push(`receivedDateTime ge ${filters.receivedAfter.toISOString()}`);
+	if (filters.receivedBefore)
+		conditions.push(`receivedDateTime lt ${filters.receivedBefore.toISOString()}`);
+	if (filters.hasAttachments !== undefined)
+		conditions.push(`hasAttachments eq ${filters.hasAttachments}`);
+	if (filters.importance) conditions.push(`importance eq '${filters.importance}'`);
+	const query: Record<string, string> = {
+		$select: MESSAGE_SELECT,
+		$top: String(pageSize),
+		$orderby: 'receivedDateTime desc',
+	};
+	if (conditions.length) query.$filter = conditions.join(' and ');
+	for await (const page of client.pages<GraphMessage>({
+		path: `/mailFolders/${encodeURIComponent(folder.id)}/messages`,
+		query,
+	})) {
+		yield page.value;
+	}
+}
+
+export async function getGraphMessage(client: GraphClient, id: string): Promise<GraphMessage> {
+	return await client.request<GraphMessage>({
+		path: `/messages/${encodeURIComponent(id)}`,
+		query: { $select: MESSAGE_SELECT },
+	});
+}
+
+export async function setGraphRead(
+	client: GraphClient,
+	id: string,
+	isRead: boolean,
+): Promise<void> {
+	await client.request({
+		method: 'PATCH',
+		path: `/messages/${encodeURIComponent(id)}`,
+		body: { isRead },
+	});
+}
+
+export async function setGraphFlag(
+	client: GraphClient,
+	id: string,
+	flagStatus: 'flagged' | 'notFlagged' | 'complete',
+): Promise<void> {
+	await client.request({
+		method: 'PATCH',
+		path: `/messages/${encodeURIComponent(id)}`,
+		body: { flag: { flagStatus } },
+	});
+}
+
+/** Move or copy; with immutable ids a moved message keeps its id, a copy gets a new one. */
+export async function moveGraphMessage(
+	client: GraphClient,
+	id: string,
+	destinationId: string,
+	mode: 'move' | 'copy',
+): Promise<GraphMessage> {
+	return await client.request<GraphMessage>({
+		method: 'POST',
+		path: `/messages/${encodeURIComponent(id)}/${mode}`,
+		body: { destinationId },
+		// Moving an already moved message again is harmless; a copy is not repeated.
+		idempotent: mode === 'move',
+	});
+}
+
+export async function deleteGraphMessage(client: GraphClient, id: string): Promise<void> {
+	await client.request({ method: 'DELETE', path: `/messages/${encodeURIComponent(id)}` });
+}
+
+/** Sends composed MIME (base64, as Graph's sendMail takes it); never retried. Up to 4 MB. */
+export async function sendGraphMime(client: GraphClient, raw: Buffer): Promise<void> {
+	if (raw.length > 4 * 1024 * 1024) {
+		throw new MailServiceError(
+			`The message is ${Math.round(raw.length / 1024 / 1024)} MB: Graph's MIME send takes up to 4 MB`,
+			'Send large attachments over IMAP + SMTP access for now (Graph upload sessions are not built yet), or share a link instead.',
+			'input',
+		);
+	}
+	await client.request({
+		method: 'POST',
+		path: '/sendMail',
+		text: raw.toString('base64'),
+		idempotent: false,
+	});
+}
+
+export async function createGraphFolder(
+	client: GraphClient,
+	path: string,
+): Promise<{ folder: GraphFolder; created: boolean }> {
+	const parts = path
+		.split('/')
+		.map((p) => p.trim())
+		.filter(Boolean);
+	let parentPath = '';
+	let parent: GraphFolder | undefined;
+	let created = false;
+	for (const part of parts) {
+		const full = parentPath ? `${parentPath}/${part}` : part;
+		const existing = (await cachedFolders(client)).find(
+			(f) => f.path.toLowerCase() === full.toLowerCase(),
+		);
+		if (existing) {
+			parent = existing;
+		} else {
+			const made = await client.request<{ id: string; displayName: string }>({
+				method: 'POST',
+				path: parent
+					? `/mailFolders/${encodeURIComponent(parent.id)}/childFolders`
+					: '/mailFolders',
+				body: { displayName: part },
+				idempotent: false,
+			});
+			forgetGraphFolders(client);
+			parent = { id: made.id, path: full, name: made.displayName };
+			created = true;
+		}
+		parentPath = parent.path;
+	}
+	if (!parent)
+		throw new MailServiceError(
+			'The folder path is empty',
+			'Enter a path such as Inbox/Customers.',
+			'input',
+		);
+	return { folder: parent, created };
+}

@@ -1,0 +1,67 @@
+/** Test-side controls of the Graph emulator (it runs in the stack process). */
+import { buildMail, type TestMail } from './mail';
+import { stackInfo } from './stack';
+
+async function control<T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> {
+	const response = await fetch(`${stackInfo().graphUrl}/_test/${path}`, {
+		method: body === undefined ? 'GET' : 'POST',
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	if (!response.ok)
+		throw new Error(`graph control ${path}: ${response.status} ${await response.text()}`);
+	return (await response.json()) as T;
+}
+
+export const GRAPH_SCOPES =
+	'openid profile email offline_access https://graph.microsoft.com/Mail.ReadWrite https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/User.Read';
+export const GRAPH_SHARED_SCOPES = `${GRAPH_SCOPES} https://graph.microsoft.com/Mail.ReadWrite.Shared https://graph.microsoft.com/Mail.Send.Shared`;
+
+/** Delivers a message into a mailbox folder of the emulator; returns its Graph id. */
+export async function graphDeliver(
+	mailbox: string,
+	mail: TestMail | Buffer,
+	folder = 'inbox',
+	receivedDateTime?: string,
+): Promise<string> {
+	const raw = Buffer.isBuffer(mail) ? mail : await buildMail(mail);
+	const { id } = await control<{ id: string }>('deliver', {
+		mailbox,
+		folder,
+		raw: raw.toString('base64'),
+		receivedDateTime,
+	});
+	return id;
+}
+
+export async function graphFolder(mailbox: string, path: string): Promise<string> {
+	return (await control<{ id: string }>('folder', { mailbox, path })).id;
+}
+
+export async function graphMoveByRule(mailbox: string, id: string, folder: string): Promise<void> {
+	await control('move-by-rule', { mailbox, id, folder });
+}
+
+export async function graphInject(
+	status: number,
+	count: number,
+	retryAfter?: string,
+): Promise<void> {
+	await control('inject', { status, count, retryAfter });
+}
+
+export async function graphExpireDelta(): Promise<void> {
+	await control('expire-delta', {});
+}
+
+export async function graphList(
+	mailbox: string,
+	folder: string,
+): Promise<Array<{ id: string; subject: string; isRead: boolean; flag?: { flagStatus: string } }>> {
+	const url = `list?mailbox=${encodeURIComponent(mailbox)}&folder=${encodeURIComponent(folder)}`;
+	return (await control<{ value: Array<{ id: string; subject: string; isRead: boolean }> }>(url))
+		.value;
+}
+
+export async function graphRequests(): Promise<number> {
+	return (await control<{ requests: number }>('counts')).requests;
+}

@@ -1,0 +1,514 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { before, describe, it } from 'node:test';
+
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
+
+import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
+import { AppOnlyTokenProvider } from '../../nodes/M365Mail/transport/auth/tokens';
+import { GraphClient, retryAfterMs } from '../../nodes/M365Mail/transport/graph/client';
+import { resolveCloud, type CloudSettings } from '../../nodes/M365Mail/transport/auth/clouds';
+import {
+	GRAPH_SCOPES,
+	GRAPH_SHARED_SCOPES,
+	graphDeliver,
+	graphExpireDelta,
+	graphFolder,
+	graphInject,
+	graphList,
+	graphMoveByRule,
+	graphRequests,
+} from '../harness/graph';
+import { CredentialStore, pollTrigger, runActionNode, type HarnessNode } from '../harness/n8n';
+import {
+	appOnlyCredential,
+	customCloudFields,
+	delegatedCredential,
+	signIn,
+} from '../harness/stack';
+import { APPS, TENANT_ID } from '../stack/directory';
+
+const store = new CredentialStore();
+const ALICE = 'alice@example.test';
+
+function trigger(
+	folder: string,
+	parameters: INodeParameters = {},
+	credential = 'alice',
+): HarnessNode {
+	return {
+		parameters: {
+			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			protocol: 'graph',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			output: 'simple',
+			afterEmit: 'none',
+			startFrom: 'now',
+			maxMessages: 50,
+			...parameters,
+		},
+		credentials:
+			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
+	};
+}
+
+async function action(parameters: INodeParameters, credential = 'alice') {
+	return (
+		await runActionNode(
+			{
+				parameters: {
+					authentication: credential === 'app' ? 'appOnly' : 'delegated',
+					protocol: 'graph',
+					mailbox: '',
+					...parameters,
+				},
+				credentials:
+					credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
+			},
+			store,
+		)
+	)[0];
+}
+
+const subjects = (items: Array<{ json: IDataObject }>) => items.map((i) => i.json.subject);
+
+async function freshGraphFolder(prefix: string, mailbox = ALICE): Promise<string> {
+	const path = `Inbox/${prefix}-${randomUUID().slice(0, 8)}`;
+	await graphFolder(mailbox, path);
+	return path;
+}
+
+before(async () => {
+	store.set('alice', delegatedCredential(await signIn(ALICE, GRAPH_SCOPES), { access: 'graph' }));
+	store.set(
+		'alice-shared',
+		delegatedCredential(await signIn(ALICE, GRAPH_SHARED_SCOPES), {
+			access: 'graph',
+			sharedMailboxes: true,
+		}),
+	);
+	store.set('app', appOnlyCredential());
+});
+
+describe('trigger over Graph: delta per folder, each message once', () => {
+	it('first poll starts from now; new mail comes next; an idle poll is one request', async () => {
+		const folder = await freshGraphFolder('g-now');
+		await graphDeliver(ALICE, { subject: 'old' }, folder);
+		const state: IDataObject = {};
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		await graphDeliver(ALICE, { subject: 'g1' }, folder);
+		await graphDeliver(ALICE, { subject: 'g2' }, folder);
+		const items = await pollTrigger(trigger(folder), store, state);
+		assert.deepEqual(subjects(items), ['g1', 'g2']);
+		assert.equal(items[0].json.folder, folder);
+		assert.equal(items[0].json.mailbox, ALICE);
+		assert.match(String(items[0].json.id), /^AAMk/);
+		const before = await graphRequests();
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		assert.equal((await graphRequests()) - before, 1, 'one delta request when nothing changed');
+	});
+
+	it('a message moved in by a rule (old received time) and a burst within one second are all emitted once', async () => {
+		const folder = await freshGraphFolder('g-rule');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const old = await graphDeliver(
+			ALICE,
+			{ subject: 'moved in by a rule' },
+			'inbox',
+			'2020-01-01T08:00:00Z',
+		);
+		const second = '2026-11-22T10:00:00Z';
+		for (let i = 0; i < 5; i++)
+			await graphDeliver(ALICE, { subject: `same second ${i}` }, folder, second);
+		await graphMoveByRule(ALICE, old, folder);
+		const items = await pollTrigger(trigger(folder), store, state);
+		assert.deepEqual(
+			subjects(items),
+			[0, 1, 2, 3, 4].map((i) => `same second ${i}`).concat('moved in by a rule'),
+		);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('read mail is skipped; max messages per poll leaves the rest for the next poll', async () => {
+		const folder = await freshGraphFolder('g-max');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const read = await graphDeliver(ALICE, { subject: 'already read' }, folder);
+		await action({ resource: 'message', operation: 'markAsRead', messageId: read });
+		for (let i = 0; i < 5; i++) await graphDeliver(ALICE, { subject: `m${i}` }, folder);
+		const polls = [];
+		for (let i = 0; i < 4; i++)
+			polls.push(subjects(await pollTrigger(trigger(folder, { maxMessages: 2 }), store, state)));
+		assert.deepEqual(polls.flat(), ['m0', 'm1', 'm2', 'm3', 'm4']);
+		assert.ok(polls.every((p) => p.length <= 2));
+	});
+
+	it('expired delta state re-baselines without replaying old mail', async () => {
+		const folder = await freshGraphFolder('g-expired');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await graphExpireDelta();
+		await graphDeliver(ALICE, { subject: 'arrived while the state expired' }, folder);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		await graphDeliver(ALICE, { subject: 'after the new baseline' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'after the new baseline',
+		]);
+	});
+
+	it('a 429 storm: the poll waits for Retry-After, retries, and emits each message once', async () => {
+		const folder = await freshGraphFolder('g-429');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await graphDeliver(ALICE, { subject: 'through the storm' }, folder);
+		await graphInject(429, 3, '1');
+		const started = Date.now();
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'through the storm',
+		]);
+		assert.ok(Date.now() - started >= 2500, 'waited as Retry-After asked');
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('a failed poll leaves the delta link where it was', async () => {
+		const folder = await freshGraphFolder('g-fail');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await graphDeliver(ALICE, { subject: 'kept for later' }, folder);
+		const before = JSON.stringify(state);
+		// As many failures as the client's attempts: this poll fails, the next one is served.
+		await graphInject(503, 5, '0');
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		assert.equal(JSON.stringify(state), before);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
+			'kept for later',
+		]);
+	});
+
+	it('a token expiring between polls is refreshed; nothing is lost', async () => {
+		const folder = await freshGraphFolder('g-token');
+		store.set(
+			'expiring',
+			delegatedCredential(await signIn(ALICE, GRAPH_SCOPES), { access: 'graph' }),
+		);
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, {}, 'expiring'), store, state);
+		const stored = store.get('expiring');
+		store.set('expiring', {
+			...stored,
+			oauthTokenData: {
+				...(stored.oauthTokenData as IDataObject),
+				n8n_expires_at: String(Date.now() - 1000),
+			},
+		});
+		await graphDeliver(ALICE, { subject: 'after expiry' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder, {}, 'expiring'), store, state)), [
+			'after expiry',
+		]);
+	});
+
+	it('Fetch Test Event returns the newest message; raw output is $value; attachments come as binary', async () => {
+		const folder = await freshGraphFolder('g-manual');
+		await graphDeliver(ALICE, { subject: 'older' }, folder, '2026-11-22T09:00:00Z');
+		await graphDeliver(
+			ALICE,
+			{ subject: 'newest', attachments: [{ filename: 'a.csv', content: 'x,y\n' }] },
+			folder,
+			'2026-11-22T09:05:00Z',
+		);
+		const state: IDataObject = {};
+		const [sample] = await pollTrigger(
+			trigger(folder, { downloadAttachments: true }),
+			store,
+			state,
+			'manual',
+		);
+		assert.equal(sample.json.subject, 'newest');
+		assert.equal(Buffer.from(sample.binary!.attachment_0.data, 'base64').toString(), 'x,y\n');
+		assert.deepEqual(state, {});
+		const [raw] = await pollTrigger(trigger(folder, { output: 'raw' }), store, {}, 'manual');
+		assert.match(Buffer.from(raw.binary!.raw.data, 'base64').toString(), /Subject: newest/);
+	});
+
+	it('app-only over Graph watches a shared mailbox', async () => {
+		const folder = await freshGraphFolder('g-app', 'shared@example.test');
+		const params = { mailbox: 'shared@example.test' };
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, params, 'app'), store, state);
+		await graphDeliver('shared@example.test', { subject: 'to the shared mailbox' }, folder);
+		const items = await pollTrigger(trigger(folder, params, 'app'), store, state);
+		assert.deepEqual(subjects(items), ['to the shared mailbox']);
+		assert.equal(items[0].json.mailbox, 'shared@example.test');
+	});
+});
+
+describe('action node over Graph', () => {
+	it('get, flag, mark read and move by the trigger’s id; the id survives the move', async () => {
+		const folder = await freshGraphFolder('g-ops');
+		const target = await freshGraphFolder('g-target');
+		const id = await graphDeliver(ALICE, { subject: 'operate on me', text: 'body text' }, folder);
+		const [got] = await action({
+			resource: 'message',
+			operation: 'get',
+			messageId: id,
+			output: 'simple',
+		});
+		assert.equal(got.json.subject, 'operate on me');
+		assert.equal(got.json.text, 'body text');
+		const [flagged] = await action({ resource: 'message', operation: 'flag', messageId: id });
+		assert.equal(flagged.json.isFlagged, true);
+		const [read] = await action({ resource: 'message', operation: 'markAsRead', messageId: id });
+		assert.equal(read.json.isRead, true);
+		const [moved] = await action({
+			resource: 'message',
+			operation: 'move',
+			messageId: id,
+			destination: { __rl: true, mode: 'path', value: target },
+		});
+		assert.equal(moved.json.id, id, 'immutable id');
+		assert.equal(moved.json.folder, target);
+		const [again] = await action({ resource: 'message', operation: 'get', messageId: id });
+		assert.equal(again.json.folder, target);
+		const [copied] = await action({
+			resource: 'message',
+			operation: 'copy',
+			messageId: id,
+			destination: { __rl: true, mode: 'path', value: folder },
+		});
+		assert.notEqual(copied.json.id, id);
+		await action({
+			resource: 'message',
+			operation: 'delete',
+			messageId: String(copied.json.id),
+			permanent: true,
+		});
+		assert.deepEqual(await graphList(ALICE, folder), []);
+	});
+
+	it('get many: newest first, unread only, limit', async () => {
+		const folder = await freshGraphFolder('g-list');
+		await graphDeliver(ALICE, { subject: 'a' }, folder, '2026-11-22T08:00:00Z');
+		await graphDeliver(ALICE, { subject: 'b' }, folder, '2026-11-22T08:01:00Z');
+		const read = await graphDeliver(ALICE, { subject: 'c' }, folder, '2026-11-22T08:02:00Z');
+		await action({ resource: 'message', operation: 'markAsRead', messageId: read });
+		const base = {
+			resource: 'message',
+			operation: 'getAll',
+			folder: { __rl: true, mode: 'path', value: folder },
+		};
+		assert.deepEqual(subjects(await action({ ...base, returnAll: true })), ['c', 'b', 'a']);
+		assert.deepEqual(
+			subjects(await action({ ...base, returnAll: true, filters: { unreadOnly: true } })),
+			['b', 'a'],
+		);
+		assert.deepEqual(subjects(await action({ ...base, returnAll: false, limit: 1 })), ['c']);
+	});
+
+	it('send over Graph (the same composed MIME as SMTP); the recipient has it', async () => {
+		const subject = `Graph send ${Date.now()}`;
+		const [sent] = await runActionNode(
+			{
+				parameters: {
+					authentication: 'delegated',
+					mailbox: '',
+					resource: 'message',
+					operation: 'send',
+					to: 'bob@example.test',
+					subject,
+					text: 'via Graph',
+					options: { attachments: 'file' },
+				},
+				credentials: { m365MailOAuth2Api: 'alice' },
+			},
+			store,
+			[
+				{
+					json: {},
+					binary: {
+						file: {
+							data: Buffer.from('hello').toString('base64'),
+							mimeType: 'text/plain',
+							fileName: 'hello.txt',
+						},
+					},
+				},
+			],
+		).then((o) => o[0]);
+		assert.equal(sent.json.from, ALICE);
+		const inbox = await graphList('bob@example.test', 'inbox');
+		assert.ok(inbox.some((m) => m.subject === subject));
+		assert.ok((await graphList(ALICE, 'sentitems')).some((m) => m.subject === subject));
+	});
+
+	it('folders: nested paths listed, created with their parents', async () => {
+		const name = `G-Customers-${Date.now()}`;
+		const [created] = await action({
+			resource: 'folder',
+			operation: 'create',
+			path: `Inbox/${name}/ACME`,
+		});
+		assert.equal(created.json.created, true);
+		const paths = (await action({ resource: 'folder', operation: 'getAll', returnAll: true })).map(
+			(i) => i.json.path,
+		);
+		assert.ok(paths.includes('Inbox'));
+		assert.ok(paths.includes(`Inbox/${name}/ACME`));
+		const wellKnown = (
+			await action({ resource: 'folder', operation: 'getAll', returnAll: true })
+		).find((i) => i.json.path === 'Sent Items');
+		assert.equal(wellKnown?.json.wellKnownName, 'sentitems');
+	});
+
+	it('attachments: list and download over Graph', async () => {
+		const id = await graphDeliver(ALICE, {
+			subject: 'files',
+			attachments: [
+				{ filename: 'a.txt', content: 'AAA' },
+				{ filename: 'b.txt', content: 'BBB' },
+			],
+		});
+		const list = await action({ resource: 'attachment', operation: 'getAll', messageId: id });
+		assert.deepEqual(
+			list.map((i) => i.json.filename),
+			['a.txt', 'b.txt'],
+		);
+		const [one] = await action({
+			resource: 'attachment',
+			operation: 'download',
+			messageId: id,
+			which: 'index',
+			index: 1,
+			prefix: 'f_',
+		});
+		assert.equal(Buffer.from(one.binary!.f_0.data, 'base64').toString(), 'BBB');
+	});
+});
+
+describe('Graph: bad input names the fix', () => {
+	it('a mailbox that does not exist', async () => {
+		await assert.rejects(
+			action({
+				resource: 'folder',
+				operation: 'getAll',
+				returnAll: true,
+				mailbox: 'nobody@example.test',
+			}),
+			(e: Error & { description?: string }) =>
+				/not found/.test(e.message) && /Mailbox address/.test(e.description ?? ''),
+		);
+	});
+
+	it('a shared mailbox without permission (ErrorAccessDenied)', async () => {
+		await assert.rejects(
+			action(
+				{ resource: 'folder', operation: 'getAll', returnAll: true, mailbox: 'bob@example.test' },
+				'alice-shared',
+			),
+			(e: Error & { description?: string }) =>
+				/No permission/.test(e.message) &&
+				/Full Access/.test(e.description ?? '') &&
+				/ErrorAccessDenied/.test(e.description ?? ''),
+		);
+	});
+
+	it('the shared mailbox with the shared scopes works', async () => {
+		const folders = await action(
+			{ resource: 'folder', operation: 'getAll', returnAll: true, mailbox: 'shared@example.test' },
+			'alice-shared',
+		);
+		assert.ok(folders.some((f) => f.json.path === 'Inbox'));
+	});
+
+	it('a folder that does not exist, an IMAP id, a malformed id', async () => {
+		await assert.rejects(
+			pollTrigger(trigger('Inbox/Nope-404'), store, {}),
+			/Folder "Inbox\/Nope-404" not found/,
+		);
+		await assert.rejects(
+			action({ resource: 'message', operation: 'get', messageId: 'imap:1:2:Inbox' }),
+			/IMAP message ID/,
+		);
+		await assert.rejects(
+			action({ resource: 'message', operation: 'get', messageId: 'not-a-graph-id' }),
+			(e: Error & { description?: string }) =>
+				/not a Microsoft Graph/.test(e.message) &&
+				/ErrorInvalidIdMalformed/.test(e.description ?? ''),
+		);
+	});
+
+	it('reply over Graph says which transport can do it', async () => {
+		await assert.rejects(
+			action({
+				resource: 'message',
+				operation: 'reply',
+				messageId: 'AAMkx',
+				replyAll: false,
+				text: 'x',
+			}),
+			(e: Error & { description?: string }) =>
+				/not available over Microsoft Graph/.test(e.message) &&
+				/IMAP \+ SMTP/.test(e.description ?? ''),
+		);
+	});
+});
+
+describe('Graph client: throttling rules', () => {
+	const client = () =>
+		new GraphClient({
+			cloud: resolveCloud(customCloudFields() as CloudSettings),
+			tokens: AppOnlyTokenProvider.for({
+				cloud: resolveCloud(customCloudFields() as CloudSettings),
+				tenant: TENANT_ID,
+				clientId: APPS.service.clientId,
+				authentication: 'secret',
+				clientSecret: APPS.service.secrets[0].value,
+			}),
+			mailbox: 'shared@example.test',
+			maxWaitMs: 2000,
+		});
+
+	it('Retry-After as seconds or an HTTP date', () => {
+		assert.equal(retryAfterMs('3', 0), 3000);
+		assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 0), 10_000);
+		assert.equal(retryAfterMs(null), undefined);
+	});
+
+	it('a wait longer than the cap fails with a clear error instead of hanging', async () => {
+		await graphInject(429, 1, '3600');
+		await assert.rejects(
+			client().request({ path: '/mailFolders' }),
+			(e: MailServiceError) => e.kind === 'throttled' && /kept throttling/.test(e.message),
+		);
+	});
+
+	it('a send is never retried after 503', async () => {
+		const subject = `never twice ${Date.now()}`;
+		await graphInject(503, 1, '0');
+		const raw = Buffer.from(
+			`From: shared@example.test\r\nTo: bob@example.test\r\nSubject: ${subject}\r\n\r\nx\r\n`,
+		);
+		await assert.rejects(
+			client().request({
+				method: 'POST',
+				path: '/sendMail',
+				text: raw.toString('base64'),
+				idempotent: false,
+			}),
+		);
+		assert.ok(!(await graphList('bob@example.test', 'inbox')).some((m) => m.subject === subject));
+	});
+
+	it('a mailbox that is not an address is refused before any request', () => {
+		assert.throws(
+			() =>
+				new GraphClient({
+					cloud: resolveCloud(customCloudFields() as CloudSettings),
+					tokens: { kind: 'appOnly' } as never,
+					mailbox: 'not an address',
+				}),
+			/not a mailbox address/,
+		);
+	});
+});

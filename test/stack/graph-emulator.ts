@@ -1,0 +1,776 @@
+/**
+ * A Microsoft Graph mail emulator for tests, following Graph's documented request and response
+ * shapes (typed with @microsoft/microsoft-graph-types): mail folders, messages with immutable ids
+ * that survive moves, per-folder delta queries with nextLink/deltaLink and expiring state, `$value`
+ * MIME, PATCH/move/copy/delete, sendMail (JSON or MIME) delivering into the recipients' mailboxes,
+ * paging, Graph error bodies, bearer tokens checked against the local OAuth2 server (audience Graph),
+ * and switches to inject 429/503 with Retry-After. Only the endpoints our transport calls exist.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import type * as Graph from '@microsoft/microsoft-graph-types';
+import { simpleParser, type AddressObject } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
+
+import { APPS, DELEGATED_GRANTS, MAILBOXES } from './directory';
+import type { OAuthTestServer } from './oauth-server';
+
+export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
+
+const WELL_KNOWN: Array<[string, string]> = [
+	['inbox', 'Inbox'],
+	['sentitems', 'Sent Items'],
+	['drafts', 'Drafts'],
+	['deleteditems', 'Deleted Items'],
+	['junkemail', 'Junk Email'],
+	['archive', 'Archive'],
+];
+
+interface StoredFolder {
+	id: string;
+	displayName: string;
+	parentFolderId: string;
+	wellKnownName?: string;
+}
+
+interface StoredMessage {
+	id: string;
+	folderId: string;
+	raw: Buffer;
+	message: Graph.Message;
+	attachments: Graph.FileAttachment[];
+	/** Change counter value when the message arrived in its folder (created or moved in). */
+	arrivedSeq: number;
+}
+
+interface MailboxState {
+	folders: Map<string, StoredFolder>;
+	messages: Map<string, StoredMessage>;
+	rootId: string;
+}
+
+interface DeltaState {
+	folderId: string;
+	/** Messages that arrived after this change counter value are new. */
+	since: number;
+	/** The snapshot a paged round runs up to. */
+	until: number;
+	offset: number;
+	/** Round number: an expired state is refused. */
+	epoch: number;
+}
+
+class GraphFailure extends Error {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+		readonly headers: Record<string, string> = {},
+	) {
+		super(message);
+	}
+}
+
+/** Graph ids look like base64 of a binary entry id; ours are random and stable for an item's life. */
+function newId(prefix: string): string {
+	return `AAMk${prefix}${randomBytes(24).toString('base64url')}`;
+}
+
+function recipients(value: AddressObject | AddressObject[] | undefined): Graph.Recipient[] {
+	const list = Array.isArray(value) ? value : value ? [value] : [];
+	return list.flatMap((o) =>
+		o.value.map((a) => ({ emailAddress: { name: a.name ?? '', address: a.address ?? '' } })),
+	);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+	const chunks: Buffer[] = [];
+	for await (const chunk of req) chunks.push(chunk as Buffer);
+	return Buffer.concat(chunks);
+}
+
+export class GraphEmulator {
+	private server?: Server;
+	port = 0;
+	private readonly mailboxes = new Map<string, MailboxState>();
+	private seq = 0;
+	private deltaEpoch = 1;
+	/** Injected failures for the next requests. */
+	private failures: Array<{ status: number; retryAfter?: string; code: string }> = [];
+	/** Requests served per "METHOD path-kind", for tests and the benchmark. */
+	readonly counts = new Map<string, number>();
+	requests = 0;
+	delayMs = 0;
+
+	constructor(
+		private readonly tls: { cert: string; key: string },
+		private readonly oauth: OAuthTestServer,
+	) {
+		for (const upn of MAILBOXES) this.mailbox(upn);
+	}
+
+	get url(): string {
+		return `https://127.0.0.1:${this.port}`;
+	}
+
+	private mailbox(upn: string): MailboxState {
+		const key = upn.toLowerCase();
+		let state = this.mailboxes.get(key);
+		if (!state) {
+			const rootId = newId('root');
+			state = { folders: new Map(), messages: new Map(), rootId };
+			for (const [wellKnownName, displayName] of WELL_KNOWN) {
+				const id = newId('fold');
+				state.folders.set(id, { id, displayName, parentFolderId: rootId, wellKnownName });
+			}
+			this.mailboxes.set(key, state);
+		}
+		return state;
+	}
+
+	async start(port = 0): Promise<void> {
+		this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
+			this.handle(req, res).catch((error: unknown) => {
+				if (!res.headersSent) this.sendError(res, error);
+				else res.destroy();
+			});
+		});
+		await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+		this.port = (this.server.address() as AddressInfo).port;
+	}
+
+	async stop(): Promise<void> {
+		this.server?.closeAllConnections?.();
+		await new Promise<void>((resolve) =>
+			this.server ? this.server.close(() => resolve()) : resolve(),
+		);
+	}
+
+	// ---- test controls (called in-process, or through /_test/* by tests in another process) ----
+
+	/** Delivers raw MIME into a folder ("inbox", a well-known name, or a display path "Inbox/Sub"). */
+	async deliver(
+		upn: string,
+		raw: Buffer,
+		folder = 'inbox',
+		receivedDateTime?: string,
+	): Promise<string> {
+		const box = this.mailbox(upn);
+		const target = this.folderByPath(box, folder);
+		const parsed = await simpleParser(raw);
+		const id = newId('msg');
+		const attachments: Graph.FileAttachment[] = parsed.attachments.map((a) => ({
+			'@odata.type': '#microsoft.graph.fileAttachment',
+			id: newId('att'),
+			name: a.filename ?? 'attachment',
+			contentType: a.contentType,
+			size: a.size,
+			isInline: a.related === true,
+			contentId: a.contentId ?? undefined,
+			contentBytes: a.content.toString('base64'),
+		}));
+		const html = typeof parsed.html === 'string' ? parsed.html : undefined;
+		const message: Graph.Message = {
+			id,
+			subject: parsed.subject ?? '',
+			from: recipients(parsed.from)[0],
+			sender: recipients(parsed.from)[0],
+			toRecipients: recipients(parsed.to),
+			ccRecipients: recipients(parsed.cc),
+			bccRecipients: recipients(parsed.bcc),
+			replyTo: recipients(parsed.replyTo),
+			receivedDateTime: receivedDateTime ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+			sentDateTime: (parsed.date ?? new Date()).toISOString(),
+			internetMessageId: parsed.messageId,
+			isRead: false,
+			isDraft: false,
+			importance: 'normal',
+			hasAttachments: attachments.some((a) => !a.isInline),
+			flag: { flagStatus: 'notFlagged' },
+			categories: [],
+			body: html
+				? { contentType: 'html', content: html }
+				: { contentType: 'text', content: parsed.text ?? '' },
+			bodyPreview: (parsed.text ?? '').slice(0, 255),
+			parentFolderId: target.id,
+			conversationId: newId('conv'),
+		};
+		const priority = parsed.headers.get('priority');
+		if (priority === 'high' || priority === 'low') message.importance = priority;
+		box.messages.set(id, {
+			id,
+			folderId: target.id,
+			raw,
+			message,
+			attachments,
+			arrivedSeq: ++this.seq,
+		});
+		return id;
+	}
+
+	/** Moves a message as an inbox rule would (same id, keeps its receivedDateTime). */
+	moveByRule(upn: string, id: string, folder: string): void {
+		const box = this.mailbox(upn);
+		const stored = box.messages.get(id);
+		if (!stored) throw new Error(`no message ${id}`);
+		const target = this.folderByPath(box, folder);
+		stored.folderId = target.id;
+		stored.message.parentFolderId = target.id;
+		stored.arrivedSeq = ++this.seq;
+	}
+
+	createFolderPath(upn: string, path: string): string {
+		const box = this.mailbox(upn);
+		let parent = box.rootId;
+		let current: StoredFolder | undefined;
+		for (const name of path.split('/')) {
+			current = [...box.folders.values()].find(
+				(f) => f.parentFolderId === parent && f.displayName.toLowerCase() === name.toLowerCase(),
+			);
+			if (!current) {
+				const id = newId('fold');
+				current = { id, displayName: name, parentFolderId: parent };
+				box.folders.set(id, current);
+			}
+			parent = current.id;
+		}
+		return current!.id;
+	}
+
+	/** Next `count` requests answer `status` with Retry-After (seconds or an HTTP date). */
+	injectFailures(status: number, count: number, retryAfter?: string): void {
+		for (let i = 0; i < count; i++) {
+			this.failures.push({
+				status,
+				retryAfter,
+				code: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable',
+			});
+		}
+	}
+
+	/** Every delta state issued so far answers 410 syncStateNotFound. */
+	expireDeltaStates(): void {
+		this.deltaEpoch++;
+	}
+
+	list(upn: string, folder: string): Graph.Message[] {
+		const box = this.mailbox(upn);
+		const target = this.folderByPath(box, folder);
+		return [...box.messages.values()]
+			.filter((m) => m.folderId === target.id)
+			.sort((a, b) => a.arrivedSeq - b.arrivedSeq)
+			.map((m) => m.message);
+	}
+
+	// ---- HTTP ----
+
+	private count(key: string): void {
+		this.requests++;
+		this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+	}
+
+	private sendJson(
+		res: ServerResponse,
+		status: number,
+		body: unknown,
+		headers: Record<string, string> = {},
+	): void {
+		res.writeHead(status, {
+			'content-type': 'application/json; odata.metadata=minimal',
+			...headers,
+		});
+		res.end(body === undefined ? undefined : JSON.stringify(body));
+	}
+
+	private sendError(res: ServerResponse, error: unknown): void {
+		const failure =
+			error instanceof GraphFailure
+				? error
+				: new GraphFailure(500, 'generalException', (error as Error).message ?? 'error');
+		this.sendJson(
+			res,
+			failure.status,
+			{
+				error: {
+					code: failure.code,
+					message: failure.message,
+					innerError: {
+						date: new Date().toISOString(),
+						'request-id': randomBytes(8).toString('hex'),
+					},
+				},
+			},
+			failure.headers,
+		);
+	}
+
+	private async authorize(req: IncomingMessage, mailboxSegment: string): Promise<string> {
+		const header = req.headers.authorization ?? '';
+		if (!header.startsWith('Bearer ')) {
+			throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token is empty.');
+		}
+		let claims: Record<string, unknown>;
+		try {
+			// A custom cloud asks for tokens of its own Graph URL; the global one for graph.microsoft.com.
+			claims = await this.oauth.verify(header.slice(7), [GRAPH_AUDIENCE, this.url]);
+		} catch (error) {
+			const expired = /"exp" claim/.test((error as Error).message);
+			throw new GraphFailure(
+				401,
+				'InvalidAuthenticationToken',
+				expired
+					? 'Lifetime validation failed, the token is expired.'
+					: 'Access token validation failure. Invalid audience.',
+			);
+		}
+		const upn = typeof claims.upn === 'string' ? claims.upn.toLowerCase() : undefined;
+		const target = mailboxSegment === 'me' ? upn : decodeURIComponent(mailboxSegment).toLowerCase();
+		if (!target)
+			throw new GraphFailure(
+				400,
+				'BadRequest',
+				'/me request is only valid with delegated authentication flow.',
+			);
+		if (!(MAILBOXES as readonly string[]).includes(target)) {
+			throw new GraphFailure(404, 'ErrorInvalidUser', `The requested user '${target}' is invalid.`);
+		}
+		if (upn) {
+			const scp = String(claims.scp ?? '').split(' ');
+			if (!scp.some((s) => /^Mail\.(Read|ReadWrite)/.test(s))) {
+				throw new GraphFailure(
+					403,
+					'ErrorAccessDenied',
+					'Access is denied. Check credentials and try again.',
+				);
+			}
+			const granted = target === upn || (DELEGATED_GRANTS[target] ?? []).includes(upn);
+			if (!granted || (target !== upn && !scp.some((s) => s.endsWith('.Shared')))) {
+				throw new GraphFailure(
+					403,
+					'ErrorAccessDenied',
+					'Access is denied. Check credentials and try again.',
+				);
+			}
+			return target;
+		}
+		const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
+		const app = Object.values(APPS).find((a) => a.clientId === claims.appid);
+		if (!app || !roles.some((r) => /^Mail\./.test(r))) {
+			throw new GraphFailure(
+				403,
+				'ErrorAccessDenied',
+				'Access is denied. Check credentials and try again.',
+			);
+		}
+		return target;
+	}
+
+	private folderByPath(box: MailboxState, path: string): StoredFolder {
+		const wanted = path.toLowerCase();
+		const known = [...box.folders.values()].find((f) => f.wellKnownName === wanted);
+		if (known) return known;
+		let parent = box.rootId;
+		let current: StoredFolder | undefined;
+		for (const name of path.split('/')) {
+			current = [...box.folders.values()].find(
+				(f) => f.parentFolderId === parent && f.displayName.toLowerCase() === name.toLowerCase(),
+			);
+			if (!current)
+				throw new GraphFailure(
+					404,
+					'ErrorItemNotFound',
+					'The specified object was not found in the store.',
+				);
+			parent = current.id;
+		}
+		return current!;
+	}
+
+	private folderById(box: MailboxState, id: string): StoredFolder {
+		const folder =
+			box.folders.get(id) ??
+			[...box.folders.values()].find((f) => f.wellKnownName === id.toLowerCase());
+		if (folder) return folder;
+		if (!/^AAMk/.test(id))
+			throw new GraphFailure(400, 'ErrorInvalidIdMalformed', 'Id is malformed.');
+		throw new GraphFailure(
+			404,
+			'ErrorItemNotFound',
+			'The specified object was not found in the store.',
+		);
+	}
+
+	private messageById(box: MailboxState, id: string): StoredMessage {
+		const stored = box.messages.get(id);
+		if (stored) return stored;
+		if (!/^AAMk/.test(id))
+			throw new GraphFailure(400, 'ErrorInvalidIdMalformed', 'Id is malformed.');
+		throw new GraphFailure(
+			404,
+			'ErrorItemNotFound',
+			'The specified object was not found in the store.',
+		);
+	}
+
+	private folderJson(box: MailboxState, f: StoredFolder): Graph.MailFolder {
+		const messages = [...box.messages.values()].filter((m) => m.folderId === f.id);
+		return {
+			id: f.id,
+			displayName: f.displayName,
+			parentFolderId: f.parentFolderId,
+			childFolderCount: [...box.folders.values()].filter((c) => c.parentFolderId === f.id).length,
+			totalItemCount: messages.length,
+			unreadItemCount: messages.filter((m) => !m.message.isRead).length,
+			isHidden: false,
+		};
+	}
+
+	private select(message: Graph.Message, query: URLSearchParams): Graph.Message {
+		const fields = query.get('$select');
+		if (!fields) return message;
+		const picked: Record<string, unknown> = { id: message.id };
+		for (const field of fields.split(',')) {
+			const key = field.trim() as keyof Graph.Message;
+			if (message[key] !== undefined) picked[key] = message[key];
+		}
+		return picked as Graph.Message;
+	}
+
+	private pageSize(req: IncomingMessage, fallback: number): number {
+		const match = /odata\.maxpagesize=(\d+)/.exec(String(req.headers.prefer ?? ''));
+		return match ? Math.min(Number(match[1]), 1000) : fallback;
+	}
+
+	private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		const url = new URL(req.url ?? '/', this.url);
+		if (url.pathname.startsWith('/_test/')) return await this.control(req, res, url);
+		const match = /^\/v1\.0\/(me|users\/([^/]+))(\/.*)?$/.exec(url.pathname);
+		if (!match)
+			throw new GraphFailure(
+				400,
+				'BadRequest',
+				`Resource not found for the segment '${url.pathname}'.`,
+			);
+		const rest = match[3] ?? '';
+		const kind = `${req.method} ${rest.replace(/AAMk[\w-]+/g, '{id}').replace(/\/users\/[^/]+/, '')}`;
+		this.count(kind);
+		if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+		const failure = this.failures.shift();
+		if (failure) {
+			const headers: Record<string, string> = {};
+			if (failure.retryAfter !== undefined) headers['retry-after'] = failure.retryAfter;
+			throw new GraphFailure(
+				failure.status,
+				failure.code,
+				'Application is over its MailboxConcurrency limit.',
+				headers,
+			);
+		}
+		const upn = await this.authorize(req, match[2] ?? 'me');
+		const box = this.mailbox(upn);
+		const base = `${this.url}/v1.0/${match[1]}`;
+		const segments = rest.split('/').filter(Boolean);
+
+		// GET /mailFolders, /mailFolders/{id}, /mailFolders/{id}/childFolders
+		if (segments[0] === 'mailFolders') {
+			if (req.method === 'GET' && segments.length === 1) {
+				const top = [...box.folders.values()].filter((f) => f.parentFolderId === box.rootId);
+				return this.sendJson(res, 200, { value: top.map((f) => this.folderJson(box, f)) });
+			}
+			const folder = segments[1] ? this.folderById(box, segments[1]) : undefined;
+			if (folder && req.method === 'GET' && segments.length === 2) {
+				return this.sendJson(res, 200, this.folderJson(box, folder));
+			}
+			if (folder && segments[2] === 'childFolders') {
+				if (req.method === 'POST') {
+					const body = JSON.parse((await readBody(req)).toString() || '{}') as Graph.MailFolder;
+					const exists = [...box.folders.values()].some(
+						(f) =>
+							f.parentFolderId === folder.id &&
+							f.displayName.toLowerCase() === String(body.displayName).toLowerCase(),
+					);
+					if (exists)
+						throw new GraphFailure(
+							409,
+							'ErrorFolderExists',
+							'A folder with the specified name already exists.',
+						);
+					const id = newId('fold');
+					const created = { id, displayName: String(body.displayName), parentFolderId: folder.id };
+					box.folders.set(id, created);
+					return this.sendJson(res, 201, this.folderJson(box, created));
+				}
+				const children = [...box.folders.values()].filter((f) => f.parentFolderId === folder.id);
+				return this.sendJson(res, 200, { value: children.map((f) => this.folderJson(box, f)) });
+			}
+			if (folder && segments[2] === 'messages' && segments[3] === 'delta') {
+				return this.delta(req, res, url, box, folder, base);
+			}
+			if (folder && segments[2] === 'messages' && req.method === 'GET') {
+				return this.listMessages(req, res, url, box, folder, base);
+			}
+		}
+
+		if (segments[0] === 'sendMail' && req.method === 'POST')
+			return await this.sendMail(req, res, upn);
+
+		if (segments[0] === 'messages' && segments[1]) {
+			const stored = this.messageById(box, segments[1]);
+			const action = segments[2];
+			if (!action && req.method === 'GET') {
+				return this.sendJson(res, 200, this.select(stored.message, url.searchParams));
+			}
+			if (action === '$value' && req.method === 'GET') {
+				res.writeHead(200, { 'content-type': 'text/plain' });
+				res.end(stored.raw);
+				return;
+			}
+			if (!action && req.method === 'PATCH') {
+				const patch = JSON.parse((await readBody(req)).toString() || '{}') as Graph.Message;
+				for (const key of ['isRead', 'flag', 'categories'] as const) {
+					if (patch[key] !== undefined)
+						(stored.message as Record<string, unknown>)[key] = patch[key];
+				}
+				return this.sendJson(res, 200, stored.message);
+			}
+			if (!action && req.method === 'DELETE') {
+				box.messages.delete(stored.id);
+				res.writeHead(204);
+				res.end();
+				return;
+			}
+			if ((action === 'move' || action === 'copy') && req.method === 'POST') {
+				const body = JSON.parse((await readBody(req)).toString() || '{}') as {
+					destinationId?: string;
+				};
+				const destination = this.folderById(box, String(body.destinationId ?? ''));
+				if (action === 'move') {
+					// Immutable ids: the id stays the same across the move.
+					stored.folderId = destination.id;
+					stored.message.parentFolderId = destination.id;
+					stored.arrivedSeq = ++this.seq;
+					return this.sendJson(res, 201, stored.message);
+				}
+				const id = newId('msg');
+				const copy: StoredMessage = {
+					...stored,
+					id,
+					folderId: destination.id,
+					message: { ...stored.message, id, parentFolderId: destination.id },
+					arrivedSeq: ++this.seq,
+				};
+				box.messages.set(id, copy);
+				return this.sendJson(res, 201, copy.message);
+			}
+			if (action === 'attachments' && req.method === 'GET') {
+				if (segments[3]) {
+					const attachment = stored.attachments.find((a) => a.id === segments[3]);
+					if (!attachment)
+						throw new GraphFailure(
+							404,
+							'ErrorItemNotFound',
+							'The specified object was not found in the store.',
+						);
+					return this.sendJson(res, 200, attachment);
+				}
+				return this.sendJson(res, 200, {
+					value: stored.attachments.map((a) => ({ ...a, contentBytes: undefined })),
+				});
+			}
+		}
+		throw new GraphFailure(400, 'BadRequest', `Unsupported request ${req.method} ${rest}`);
+	}
+
+	private listMessages(
+		req: IncomingMessage,
+		res: ServerResponse,
+		url: URL,
+		box: MailboxState,
+		folder: StoredFolder,
+		base: string,
+	): void {
+		let list = [...box.messages.values()].filter((m) => m.folderId === folder.id);
+		const filter = url.searchParams.get('$filter') ?? '';
+		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
+		const ge = /receivedDateTime ge ([0-9TZ:.-]+)/.exec(filter);
+		if (ge) list = list.filter((m) => String(m.message.receivedDateTime) >= ge[1]);
+		list.sort(
+			(a, b) =>
+				String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
+				b.arrivedSeq - a.arrivedSeq,
+		);
+		const top = Number(url.searchParams.get('$top') ?? 10);
+		const skip = Number(url.searchParams.get('$skip') ?? 0);
+		const page = list.slice(skip, skip + top);
+		const body: Record<string, unknown> = {
+			value: page.map((m) => this.select(m.message, url.searchParams)),
+		};
+		if (skip + top < list.length) {
+			const next = new URL(`${base}/mailFolders/${folder.id}/messages`);
+			url.searchParams.forEach((v, k) => next.searchParams.set(k, v));
+			next.searchParams.set('$skip', String(skip + top));
+			body['@odata.nextLink'] = next.toString();
+		}
+		this.sendJson(res, 200, body);
+	}
+
+	private delta(
+		req: IncomingMessage,
+		res: ServerResponse,
+		url: URL,
+		box: MailboxState,
+		folder: StoredFolder,
+		base: string,
+	): void {
+		const token = url.searchParams.get('$deltatoken') ?? url.searchParams.get('$skiptoken');
+		let state: DeltaState;
+		if (token) {
+			try {
+				state = JSON.parse(Buffer.from(token, 'base64url').toString()) as DeltaState;
+			} catch {
+				throw new GraphFailure(400, 'InvalidSyncStateData', 'The sync state data is invalid.');
+			}
+			if (state.epoch !== this.deltaEpoch) {
+				throw new GraphFailure(410, 'syncStateNotFound', 'The sync state generation is not found.');
+			}
+			if (url.searchParams.has('$deltatoken')) state = { ...state, until: this.seq, offset: 0 };
+		} else {
+			state = { folderId: folder.id, since: 0, until: this.seq, offset: 0, epoch: this.deltaEpoch };
+		}
+		const changed = [...box.messages.values()]
+			.filter(
+				(m) =>
+					m.folderId === folder.id && m.arrivedSeq > state.since && m.arrivedSeq <= state.until,
+			)
+			.sort((a, b) => a.arrivedSeq - b.arrivedSeq);
+		const size = this.pageSize(req, 10);
+		const page = changed.slice(state.offset, state.offset + size);
+		const body: Record<string, unknown> = {
+			value: page.map((m) => this.select(m.message, url.searchParams)),
+		};
+		const link = (key: string, next: DeltaState) => {
+			const l = new URL(`${base}/mailFolders/${folder.id}/messages/delta`);
+			l.searchParams.set(key, Buffer.from(JSON.stringify(next)).toString('base64url'));
+			return l.toString();
+		};
+		if (state.offset + size < changed.length) {
+			body['@odata.nextLink'] = link('$skiptoken', { ...state, offset: state.offset + size });
+		} else {
+			body['@odata.deltaLink'] = link('$deltatoken', { ...state, since: state.until, offset: 0 });
+		}
+		this.sendJson(res, 200, body);
+	}
+
+	private async sendMail(req: IncomingMessage, res: ServerResponse, upn: string): Promise<void> {
+		const raw = await readBody(req);
+		let mime: Buffer;
+		let save = true;
+		if (String(req.headers['content-type']).startsWith('text/plain')) {
+			mime = Buffer.from(raw.toString(), 'base64');
+		} else {
+			const body = JSON.parse(raw.toString() || '{}') as {
+				message?: Graph.Message;
+				saveToSentItems?: boolean;
+			};
+			const m = body.message;
+			if (!m?.toRecipients?.length)
+				throw new GraphFailure(
+					400,
+					'ErrorInvalidRecipients',
+					'At least one recipient is not valid.',
+				);
+			save = body.saveToSentItems !== false;
+			const address = (r: Graph.Recipient) => r.emailAddress?.address ?? '';
+			mime = await new MailComposer({
+				from: upn,
+				to: m.toRecipients.map(address),
+				cc: (m.ccRecipients ?? []).map(address),
+				bcc: (m.bccRecipients ?? []).map(address),
+				subject: m.subject ?? '',
+				[m.body?.contentType === 'html' ? 'html' : 'text']: m.body?.content ?? '',
+				attachments: ((m.attachments ?? []) as Graph.FileAttachment[]).map((a) => ({
+					filename: a.name ?? 'attachment',
+					contentType: a.contentType ?? undefined,
+					content: Buffer.from(a.contentBytes ?? '', 'base64'),
+				})),
+				keepBcc: true,
+			} as ConstructorParameters<typeof MailComposer>[0])
+				.compile()
+				.build();
+		}
+		const parsed = await simpleParser(mime);
+		const from = recipients(parsed.from)[0]?.emailAddress?.address?.toLowerCase();
+		if (from && from !== upn) {
+			throw new GraphFailure(
+				403,
+				'ErrorSendAsDenied',
+				`The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.`,
+			);
+		}
+		const to = [...recipients(parsed.to), ...recipients(parsed.cc), ...recipients(parsed.bcc)]
+			.map((r) => r.emailAddress?.address?.toLowerCase() ?? '')
+			.filter((a) => (MAILBOXES as readonly string[]).includes(a));
+		for (const rcpt of new Set(to)) await this.deliver(rcpt, mime, 'inbox');
+		if (save) {
+			const sentId = await this.deliver(upn, mime, 'sentitems');
+			this.mailbox(upn).messages.get(sentId)!.message.isRead = true;
+		}
+		res.writeHead(202);
+		res.end();
+	}
+
+	private async control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+		const body =
+			req.method === 'POST'
+				? (JSON.parse((await readBody(req)).toString() || '{}') as Record<string, unknown>)
+				: {};
+		switch (url.pathname) {
+			case '/_test/deliver': {
+				const id = await this.deliver(
+					String(body.mailbox),
+					Buffer.from(String(body.raw), 'base64'),
+					String(body.folder ?? 'inbox'),
+					body.receivedDateTime as string | undefined,
+				);
+				return this.sendJson(res, 200, { id });
+			}
+			case '/_test/folder':
+				return this.sendJson(res, 200, {
+					id: this.createFolderPath(String(body.mailbox), String(body.path)),
+				});
+			case '/_test/move-by-rule':
+				this.moveByRule(String(body.mailbox), String(body.id), String(body.folder));
+				return this.sendJson(res, 200, {});
+			case '/_test/inject':
+				this.injectFailures(
+					Number(body.status),
+					Number(body.count ?? 1),
+					body.retryAfter as string | undefined,
+				);
+				return this.sendJson(res, 200, {});
+			case '/_test/expire-delta':
+				this.expireDeltaStates();
+				return this.sendJson(res, 200, {});
+			case '/_test/delay':
+				this.delayMs = Number(body.ms ?? 0);
+				return this.sendJson(res, 200, {});
+			case '/_test/list':
+				return this.sendJson(res, 200, {
+					value: this.list(
+						String(url.searchParams.get('mailbox')),
+						String(url.searchParams.get('folder')),
+					),
+				});
+			case '/_test/counts':
+				return this.sendJson(res, 200, {
+					requests: this.requests,
+					byKind: Object.fromEntries(this.counts),
+				});
+			default:
+				throw new GraphFailure(404, 'NotFound', 'no such control');
+		}
+	}
+}
