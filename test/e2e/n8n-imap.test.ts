@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { GRAPH_SCOPES, graphDeliver, graphFolder, graphList } from '../harness/graph';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
 import {
 	appOnlyCredential,
@@ -20,6 +21,7 @@ import { e2eInstalled, installPackage, N8nInstance, ROOT } from './n8n';
 
 const PKG = 'n8n-nodes-m365-mail';
 const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
+const DELEGATED_GRAPH = { id: 'M365GraphE2E0001', name: 'Alice (Microsoft Graph)' };
 
 type Json = Record<string, unknown>;
 
@@ -121,10 +123,16 @@ describe('real n8n with the package installed as a community package', () => {
 		await n8n.login();
 		const tokens = await signIn('alice@example.test', IMAP_SCOPES);
 		const file = join(userFolder, 'credentials.json');
+		const graphTokens = await signIn('alice@example.test', GRAPH_SCOPES);
 		writeFileSync(
 			file,
 			JSON.stringify([
 				{ ...DELEGATED, type: 'm365MailOAuth2Api', data: delegatedCredential(tokens) },
+				{
+					...DELEGATED_GRAPH,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(graphTokens, { access: 'graph' }),
+				},
 			]),
 		);
 		await n8n.cli(['import:credentials', `--input=${file}`]);
@@ -267,6 +275,63 @@ describe('real n8n with the package installed as a community package', () => {
 		);
 
 		// A second poll with nothing new: no new execution.
+		await pollNow(id);
+		await new Promise((r) => setTimeout(r, 4000));
+		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('trigger over Microsoft Graph: a delivered message becomes an execution; the action node flags it', async () => {
+		const folder = `Inbox/e2e-graph-${Date.now()}`;
+		await graphFolder('alice@example.test', folder);
+		const graphRef = { m365MailOAuth2Api: DELEGATED_GRAPH };
+		const id = await createWorkflow(
+			'E2E Graph trigger',
+			[
+				{
+					id: 'g1',
+					name: 'New Mail',
+					type: `${PKG}.m365MailTrigger`,
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: {
+						pollTimes: { item: [{ mode: 'everyMinute' }] },
+						authentication: 'delegated',
+						mailbox: '',
+						folder: { __rl: true, mode: 'path', value: folder },
+					},
+					credentials: graphRef,
+				},
+				{
+					id: 'g2',
+					name: 'Flag',
+					type: `${PKG}.m365Mail`,
+					typeVersion: 1,
+					position: [250, 0],
+					parameters: {
+						authentication: 'delegated',
+						resource: 'message',
+						operation: 'flag',
+						messageId: '={{ $json.id }}',
+					},
+					credentials: graphRef,
+				},
+			],
+			{ 'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] } },
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		await graphDeliver('alice@example.test', { subject: 'E2E over Graph' }, folder);
+		await pollNow(id);
+		const execution = await waitFor('an execution of the Graph trigger', async () => {
+			const list = (await executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
+			return list.length ? list[0] : undefined;
+		});
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const [item] = runData(execution, 'New Mail');
+		assert.equal(item.json.subject, 'E2E over Graph');
+		assert.equal(runData(execution, 'Flag')[0].json.isFlagged, true);
+		const stored = await graphList('alice@example.test', folder);
+		assert.equal(stored[0].flag?.flagStatus, 'flagged');
 		await pollNow(id);
 		await new Promise((r) => setTimeout(r, 4000));
 		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
