@@ -14,9 +14,16 @@ import { appendMails, buildMail, deliverMail, testImap } from '../harness/mail';
 import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 import { ensureCertificates } from '../stack/certs';
 import { DEFAULT_STACK_DIR, startStack } from '../stack/index';
-import { e2eInstalled, installPackage, N8nInstance, OWNER, ROOT } from './n8n';
+import {
+	actionWorkflowNode,
+	e2eInstalled,
+	installPackage,
+	N8nInstance,
+	OWNER,
+	ROOT,
+	triggerWorkflowNode,
+} from './n8n';
 
-const PKG = 'n8n-nodes-m365-mail';
 const FOLDER = 'Inbox/Demo';
 
 async function portFree(port: number): Promise<boolean> {
@@ -126,36 +133,15 @@ async function main(): Promise<void> {
 		name: 'Demo: new mail in Inbox/Demo -> flag it',
 		settings: { executionOrder: 'v1' },
 		nodes: [
-			{
-				id: 'trigger',
-				name: 'New Mail',
-				type: `${PKG}.m365MailTrigger`,
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {
-					pollTimes: { item: [{ mode: 'everyMinute' }] },
-					authentication: 'delegated',
-					mailbox: '',
-					folder: { __rl: true, mode: 'path', value: FOLDER },
-					downloadAttachments: true,
-					startFrom: 'existing',
-				},
-				credentials,
-			},
-			{
-				id: 'flag',
-				name: 'Flag It',
-				type: `${PKG}.m365Mail`,
-				typeVersion: 1,
-				position: [300, 0],
-				parameters: {
-					authentication: 'delegated',
-					resource: 'message',
-					operation: 'flag',
-					messageId: '={{ $json.id }}',
-				},
-				credentials,
-			},
+			triggerWorkflowNode('New Mail', FOLDER, credentials, {
+				downloadAttachments: true,
+				startFrom: 'existing',
+			}),
+			actionWorkflowNode('Flag It', 1, credentials, {
+				resource: 'message',
+				operation: 'flag',
+				messageId: '={{ $json.id }}',
+			}),
 		],
 		connections: { 'New Mail': { main: [[{ node: 'Flag It', type: 'main', index: 0 }]] } },
 	});

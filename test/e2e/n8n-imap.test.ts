@@ -17,7 +17,14 @@ import {
 	signIn,
 	stackInfo,
 } from '../harness/stack';
-import { e2eInstalled, installPackage, N8nInstance, ROOT } from './n8n';
+import {
+	actionWorkflowNode,
+	e2eInstalled,
+	installPackage,
+	N8nInstance,
+	ROOT,
+	triggerWorkflowNode,
+} from './n8n';
 
 const PKG = 'n8n-nodes-m365-mail';
 const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
@@ -186,50 +193,18 @@ describe('real n8n with the package installed as a community package', () => {
 		const done = await freshFolder('e2e-done');
 		await appendMails(folder, [{ subject: 'Already there' }]);
 		const nodes = [
-			{
-				id: 't1',
-				name: 'New Mail',
-				type: `${PKG}.m365MailTrigger`,
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {
-					pollTimes: { item: [{ mode: 'everyMinute' }] },
-					authentication: 'delegated',
-					mailbox: '',
-					folder: { __rl: true, mode: 'path', value: folder },
-					downloadAttachments: true,
-				},
-				credentials: credentialRef,
-			},
-			{
-				id: 'a1',
-				name: 'Flag',
-				type: `${PKG}.m365Mail`,
-				typeVersion: 1,
-				position: [250, 0],
-				parameters: {
-					authentication: 'delegated',
-					resource: 'message',
-					operation: 'flag',
-					messageId: '={{ $json.id }}',
-				},
-				credentials: credentialRef,
-			},
-			{
-				id: 'a2',
-				name: 'Move',
-				type: `${PKG}.m365Mail`,
-				typeVersion: 1,
-				position: [500, 0],
-				parameters: {
-					authentication: 'delegated',
-					resource: 'message',
-					operation: 'move',
-					messageId: '={{ $json.id }}',
-					destination: { __rl: true, mode: 'path', value: done },
-				},
-				credentials: credentialRef,
-			},
+			triggerWorkflowNode('New Mail', folder, credentialRef, { downloadAttachments: true }),
+			actionWorkflowNode('Flag', 1, credentialRef, {
+				resource: 'message',
+				operation: 'flag',
+				messageId: '={{ $json.id }}',
+			}),
+			actionWorkflowNode('Move', 2, credentialRef, {
+				resource: 'message',
+				operation: 'move',
+				messageId: '={{ $json.id }}',
+				destination: { __rl: true, mode: 'path', value: done },
+			}),
 		];
 		const connections = {
 			'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
@@ -288,34 +263,12 @@ describe('real n8n with the package installed as a community package', () => {
 		const id = await createWorkflow(
 			'E2E Graph trigger',
 			[
-				{
-					id: 'g1',
-					name: 'New Mail',
-					type: `${PKG}.m365MailTrigger`,
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {
-						pollTimes: { item: [{ mode: 'everyMinute' }] },
-						authentication: 'delegated',
-						mailbox: '',
-						folder: { __rl: true, mode: 'path', value: folder },
-					},
-					credentials: graphRef,
-				},
-				{
-					id: 'g2',
-					name: 'Flag',
-					type: `${PKG}.m365Mail`,
-					typeVersion: 1,
-					position: [250, 0],
-					parameters: {
-						authentication: 'delegated',
-						resource: 'message',
-						operation: 'flag',
-						messageId: '={{ $json.id }}',
-					},
-					credentials: graphRef,
-				},
+				triggerWorkflowNode('New Mail', folder, graphRef),
+				actionWorkflowNode('Flag', 1, graphRef, {
+					resource: 'message',
+					operation: 'flag',
+					messageId: '={{ $json.id }}',
+				}),
 			],
 			{ 'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] } },
 		);
@@ -351,22 +304,13 @@ describe('real n8n with the package installed as a community package', () => {
 					position: [0, 0],
 					parameters: {},
 				},
-				{
-					id: 's1',
-					name: 'Send',
-					type: `${PKG}.m365Mail`,
-					typeVersion: 1,
-					position: [250, 0],
-					parameters: {
-						authentication: 'delegated',
-						resource: 'message',
-						operation: 'send',
-						to: 'bob@example.test',
-						subject,
-						text: 'from n8n',
-					},
-					credentials: credentialRef,
-				},
+				actionWorkflowNode('Send', 1, credentialRef, {
+					resource: 'message',
+					operation: 'send',
+					to: 'bob@example.test',
+					subject,
+					text: 'from n8n',
+				}),
 			],
 			{ Manual: { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
 		);

@@ -263,3 +263,48 @@ export class N8nInstance {
 		return text ? JSON.parse(text) : {};
 	}
 }
+
+const PACKAGE = 'n8n-nodes-m365-mail';
+type Json = Record<string, unknown>;
+
+/** A workflow node for our trigger, polling every minute, watching `folder` by path. */
+export function triggerWorkflowNode(
+	name: string,
+	folder: string,
+	credentials: Json,
+	parameters: Json = {},
+): Json {
+	return {
+		id: `${name}-trigger`.replace(/\W+/g, '-'),
+		name,
+		type: `${PACKAGE}.m365MailTrigger`,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {
+			pollTimes: { item: [{ mode: 'everyMinute' }] },
+			authentication: 'delegated',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			...parameters,
+		},
+		credentials,
+	};
+}
+
+/** A workflow node for our action node at the given column. */
+export function actionWorkflowNode(
+	name: string,
+	column: number,
+	credentials: Json,
+	parameters: Json,
+): Json {
+	return {
+		id: `${name}-action`.replace(/\W+/g, '-'),
+		name,
+		type: `${PACKAGE}.m365Mail`,
+		typeVersion: 1,
+		position: [250 * column, 0],
+		parameters: { authentication: 'delegated', ...parameters },
+		credentials,
+	};
+}

@@ -249,3 +249,30 @@ export async function pollTrigger(
 	}
 	return result?.[0] ?? [];
 }
+
+/**
+ * A trigger node watching `folder` with the given credential ("app" = the app-only one, any other
+ * name = a delegated credential in the store) over `protocol`.
+ */
+export function triggerNode(
+	folder: string,
+	parameters: INodeParameters,
+	credential: string,
+	protocol: 'imap' | 'graph',
+): HarnessNode {
+	return {
+		parameters: {
+			authentication: credential === 'app' ? 'appOnly' : 'delegated',
+			protocol,
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			output: 'simple',
+			afterEmit: 'none',
+			startFrom: 'now',
+			maxMessages: 50,
+			...parameters,
+		},
+		credentials:
+			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
+	};
+}

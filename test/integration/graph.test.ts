@@ -19,7 +19,7 @@ import {
 	graphMoveByRule,
 	graphRequests,
 } from '../harness/graph';
-import { CredentialStore, pollTrigger, runActionNode, type HarnessNode } from '../harness/n8n';
+import { CredentialStore, pollTrigger, runActionNode, triggerNode } from '../harness/n8n';
 import {
 	appOnlyCredential,
 	customCloudFields,
@@ -31,26 +31,8 @@ import { APPS, TENANT_ID } from '../stack/directory';
 const store = new CredentialStore();
 const ALICE = 'alice@example.test';
 
-function trigger(
-	folder: string,
-	parameters: INodeParameters = {},
-	credential = 'alice',
-): HarnessNode {
-	return {
-		parameters: {
-			authentication: credential === 'app' ? 'appOnly' : 'delegated',
-			protocol: 'graph',
-			mailbox: '',
-			folder: { __rl: true, mode: 'path', value: folder },
-			output: 'simple',
-			afterEmit: 'none',
-			startFrom: 'now',
-			maxMessages: 50,
-			...parameters,
-		},
-		credentials:
-			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
-	};
+function trigger(folder: string, parameters: INodeParameters = {}, credential = 'alice') {
+	return triggerNode(folder, parameters, credential, 'graph');
 }
 
 async function action(parameters: INodeParameters, credential = 'alice') {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
-import { CredentialStore, pollTrigger, type HarnessNode } from '../harness/n8n';
+import { CredentialStore, pollTrigger, triggerNode } from '../harness/n8n';
 import {
 	appendMails,
 	buildMail,
@@ -18,26 +18,8 @@ import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../
 
 const store = new CredentialStore();
 
-function trigger(
-	folder: string,
-	parameters: INodeParameters = {},
-	credential = 'alice',
-): HarnessNode {
-	return {
-		parameters: {
-			authentication: credential === 'app' ? 'appOnly' : 'delegated',
-			protocol: 'imap',
-			mailbox: '',
-			folder: { __rl: true, mode: 'path', value: folder },
-			output: 'simple',
-			afterEmit: 'none',
-			startFrom: 'now',
-			maxMessages: 50,
-			...parameters,
-		},
-		credentials:
-			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
-	};
+function trigger(folder: string, parameters: INodeParameters = {}, credential = 'alice') {
+	return triggerNode(folder, parameters, credential, 'imap');
 }
 
 const subjects = (items: Array<{ json: IDataObject }>) => items.map((i) => i.json.subject);

@@ -23,8 +23,10 @@ import {
 	setGraphFlag,
 	setGraphRead,
 } from '../transport/graph/mail';
-import { filtersFrom, folderValue } from './descriptions';
+import { folderValue } from './descriptions';
+import { chooseAttachments } from './attachment/download.operation';
 import { readOutputOptions } from './message/get.operation';
+import { readSearch } from './message/getAll.operation';
 import { contentFor, toItem } from './output';
 
 type GraphExecutor = (
@@ -137,14 +139,7 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 			return [{ ...item, pairedItem: { item: itemIndex } }];
 		},
 		getAll: async (ctx, itemIndex, client) => {
-			const raw = ctx.getNodeParameter('filters', itemIndex, {}) as IDataObject;
-			const filters = filtersFrom(raw);
-			if (raw.unreadOnly === true) filters.unreadOnly = true;
-			if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
-			if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
-			const limit = (ctx.getNodeParameter('returnAll', itemIndex) as boolean)
-				? Infinity
-				: (ctx.getNodeParameter('limit', itemIndex) as number);
+			const { filters, limit } = readSearch(ctx, itemIndex);
 			const output = readOutputOptions(ctx, itemIndex);
 			const folder = await resolveGraphFolder(
 				client,
@@ -248,25 +243,8 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 		},
 		download: async (ctx, itemIndex, client) => {
 			const id = messageIdOf(ctx, itemIndex);
-			const which = ctx.getNodeParameter('which', itemIndex) as string;
 			const prefix = ctx.getNodeParameter('prefix', itemIndex) as string;
-			let chosen = await listGraphAttachments(client, id);
-			if (which === 'index') {
-				const index = ctx.getNodeParameter('index', itemIndex) as number;
-				chosen = chosen.filter((a) => a.index === index);
-			} else if (which === 'filename') {
-				const name = ctx.getNodeParameter('filename', itemIndex) as string;
-				chosen = chosen.filter((a) => a.filename === name);
-			} else if (!(ctx.getNodeParameter('includeInline', itemIndex) as boolean)) {
-				chosen = chosen.filter((a) => !a.inline);
-			}
-			if (!chosen.length && which !== 'all') {
-				throw new MailServiceError(
-					'No attachment of the message matches',
-					'List them with Attachment > Get Many.',
-					'notFound',
-				);
-			}
+			const chosen = chooseAttachments(ctx, itemIndex, await listGraphAttachments(client, id));
 			const binary: Record<string, IBinaryData> = {};
 			const files: IDataObject[] = [];
 			for (const [n, a] of chosen.entries()) {

@@ -7,6 +7,7 @@ import type {
 
 import { MailServiceError } from '../../transport/auth/errors';
 import type { MailConnection } from '../../transport/connection';
+import type { AttachmentInfo } from '../../transport/types';
 import { fetchOne, messageContext, messageResult, withMessage } from '../message/helpers';
 import type { ImapSessions } from '../sessions';
 
@@ -65,6 +66,33 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+/** The attachments the parameters choose (all, by index or by file name); none chosen is an error. */
+export function chooseAttachments<T extends AttachmentInfo>(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	attachments: T[],
+): T[] {
+	const which = ctx.getNodeParameter('which', itemIndex) as string;
+	let chosen = attachments;
+	if (which === 'index') {
+		const index = ctx.getNodeParameter('index', itemIndex) as number;
+		chosen = chosen.filter((a) => a.index === index);
+	} else if (which === 'filename') {
+		const name = ctx.getNodeParameter('filename', itemIndex) as string;
+		chosen = chosen.filter((a) => a.filename === name);
+	} else if (!(ctx.getNodeParameter('includeInline', itemIndex) as boolean)) {
+		chosen = chosen.filter((a) => !a.inline);
+	}
+	if (!chosen.length && which !== 'all') {
+		throw new MailServiceError(
+			'No attachment of the message matches',
+			`The message has: ${attachments.map((a) => `${a.index}: ${a.filename}`).join(', ') || 'no attachments'}.`,
+			'notFound',
+		);
+	}
+	return chosen;
+}
+
 /** One item with the chosen attachments as binary properties. */
 export async function execute(
 	this: IExecuteFunctions,
@@ -73,28 +101,11 @@ export async function execute(
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
 	const context = await messageContext(this, itemIndex, connection);
-	const which = this.getNodeParameter('which', itemIndex) as string;
 	const prefix = this.getNodeParameter('prefix', itemIndex) as string;
 	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
 		fetchOne(open, context, 'parsed'),
 	);
-	let chosen = fetched.attachments;
-	if (which === 'index') {
-		const index = this.getNodeParameter('index', itemIndex) as number;
-		chosen = chosen.filter((a) => a.index === index);
-	} else if (which === 'filename') {
-		const name = this.getNodeParameter('filename', itemIndex) as string;
-		chosen = chosen.filter((a) => a.filename === name);
-	} else if (!(this.getNodeParameter('includeInline', itemIndex) as boolean)) {
-		chosen = chosen.filter((a) => !a.inline);
-	}
-	if (!chosen.length && which !== 'all') {
-		throw new MailServiceError(
-			'No attachment of the message matches',
-			`The message has: ${fetched.attachments.map((a) => `${a.index}: ${a.filename}`).join(', ') || 'no attachments'}.`,
-			'notFound',
-		);
-	}
+	const chosen = chooseAttachments(this, itemIndex, fetched.attachments);
 	const binary: Record<string, IBinaryData> = {};
 	const files = [];
 	for (const [n, attachment] of chosen.entries()) {

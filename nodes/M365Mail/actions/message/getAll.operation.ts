@@ -15,6 +15,7 @@ import {
 	searchUids,
 	type MessageMetadata,
 } from '../../transport/imap/messages';
+import type { MessageFilters } from '../../transport/types';
 import { resolveMailbox } from '../common';
 import { filtersFrom, filtersProperty, folderLocator, folderValue } from '../descriptions';
 import { contentFor, toItem } from '../output';
@@ -75,20 +76,29 @@ export const description: INodeProperties[] = [
 	})(),
 ];
 
+/** Get Many's filters (the trigger's plus dates and unread only) and its limit. */
+export function readSearch(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+): { filters: MessageFilters; limit: number } {
+	const raw = ctx.getNodeParameter('filters', itemIndex, {}) as IDataObject;
+	const filters = filtersFrom(raw);
+	if (raw.unreadOnly === true) filters.unreadOnly = true;
+	if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
+	if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
+	const limit = (ctx.getNodeParameter('returnAll', itemIndex) as boolean)
+		? Infinity
+		: (ctx.getNodeParameter('limit', itemIndex) as number);
+	return { filters, limit };
+}
+
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
 	connection: MailConnection,
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
-	const raw = this.getNodeParameter('filters', itemIndex, {}) as IDataObject;
-	const filters = filtersFrom(raw);
-	if (raw.unreadOnly === true) filters.unreadOnly = true;
-	if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
-	if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
-	const limit = (this.getNodeParameter('returnAll', itemIndex) as boolean)
-		? Infinity
-		: (this.getNodeParameter('limit', itemIndex) as number);
+	const { filters, limit } = readSearch(this, itemIndex);
 	const output = readOutputOptions(this, itemIndex);
 	const mailbox = await resolveMailbox(
 		this.getNode(),
