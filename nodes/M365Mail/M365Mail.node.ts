@@ -46,6 +46,7 @@ export class M365Mail implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
+		// Inline (not NODE_CREDENTIALS): n8n's lint finds `testedBy` only written out in a node file.
 		credentials: [
 			{
 				name: 'm365MailOAuth2Api',

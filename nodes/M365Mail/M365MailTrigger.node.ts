@@ -6,6 +6,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
+import { NODE_CREDENTIALS } from './actions/common';
 import { testAppOnlyCredential } from './methods/credentialTest';
 import { searchFolders } from './methods/listSearch';
 import { triggerProperties } from './trigger/description';
@@ -25,19 +26,7 @@ export class M365MailTrigger implements INodeType {
 		polling: true,
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [
-			{
-				name: 'm365MailOAuth2Api',
-				required: true,
-				displayOptions: { show: { authentication: ['delegated'] } },
-			},
-			{
-				name: 'm365MailAppOnlyApi',
-				required: true,
-				testedBy: 'm365MailAppOnlyTest',
-				displayOptions: { show: { authentication: ['appOnly'] } },
-			},
-		],
+		credentials: NODE_CREDENTIALS,
 		properties: triggerProperties,
 	};
 

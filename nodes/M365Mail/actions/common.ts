@@ -4,6 +4,7 @@ import {
 	NodeOperationError,
 	type IExecuteFunctions,
 	type INode,
+	type INodeCredentialDescription,
 	type INodeProperties,
 	type JsonObject,
 } from 'n8n-workflow';
@@ -16,6 +17,21 @@ import {
 	type CredentialType,
 	type MailConnection,
 } from '../transport/connection';
+
+/** Both nodes take either credential, chosen by the Authentication parameter. */
+export const NODE_CREDENTIALS: INodeCredentialDescription[] = [
+	{
+		name: 'm365MailOAuth2Api',
+		required: true,
+		displayOptions: { show: { authentication: ['delegated'] } },
+	},
+	{
+		name: 'm365MailAppOnlyApi',
+		required: true,
+		testedBy: 'm365MailAppOnlyTest',
+		displayOptions: { show: { authentication: ['appOnly'] } },
+	},
+];
 
 export const authenticationProperty: INodeProperties = {
 	displayName: 'Authentication',
