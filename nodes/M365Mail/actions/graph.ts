@@ -81,16 +81,6 @@ async function result(
 const prepare = (ctx: IExecuteFunctions) => async (data: Buffer, name: string, mime: string) =>
 	await ctx.helpers.prepareBinaryData(data, name, mime);
 
-const notOverGraph =
-	(what: string): GraphExecutor =>
-	async () => {
-		throw new MailServiceError(
-			`${what} is not available over Microsoft Graph in this version`,
-			'Use a credential with IMAP + SMTP access (or Protocol "IMAP + SMTP" for app-only) for this operation.',
-			'input',
-		);
-	};
-
 const transfer =
 	(mode: 'move' | 'copy'): GraphExecutor =>
 	async (ctx, itemIndex, client) => {
@@ -189,8 +179,6 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 		markAsUnread: flagChange((client, id) => setGraphRead(client, id, false)),
 		flag: flagChange((client, id) => setGraphFlag(client, id, 'flagged')),
 		unflag: flagChange((client, id) => setGraphFlag(client, id, 'notFlagged')),
-		reply: notOverGraph('Reply'),
-		forward: notOverGraph('Forward'),
 	},
 	folder: {
 		getAll: async (ctx, itemIndex, client) => {

@@ -11,12 +11,10 @@ import type { ImapSessions } from '../sessions';
 import {
 	binaryAttachments,
 	customHeaders,
-	fetchOne,
-	messageContext,
 	messageIdProperty,
 	prefixedSubject,
 	quoteOriginal,
-	withMessage,
+	readOriginal,
 } from './helpers';
 import { sendAs, sendOptions } from './send';
 
@@ -51,14 +49,12 @@ export async function execute(
 	connection: MailConnection,
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
+	const source = await readOriginal(this, itemIndex, connection, sessions, 'parsed');
+	const original = source.fetched;
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const to = splitList(this.getNodeParameter('to', itemIndex) as string);
 	const headers = customHeaders(options.customHeaders as IDataObject);
 	const extra = await binaryAttachments(this, itemIndex, String(options.attachments ?? ''));
-	const original = await withMessage(sessions, context, { readOnly: true }, async (open) =>
-		fetchOne(open, context, 'parsed'),
-	);
 	const quote = quoteOriginal(original.message, 'forward');
 	const note = (this.getNodeParameter('text', itemIndex) as string) ?? '';
 	const html = (options.html as string) || undefined;
@@ -67,7 +63,7 @@ export async function execute(
 		this,
 		connection,
 		sessions,
-		context.mailbox,
+		source.mailbox,
 		{
 			to,
 			cc: splitList(options.cc as string),

@@ -6,6 +6,7 @@ import type { MailConnection } from '../../transport/connection';
 import type { MailFolder } from '../../transport/imap/folders';
 import { withFolder } from '../../transport/imap/mailbox';
 import {
+	changeFlags,
 	fetchMessages,
 	fetchMetadata,
 	type FetchedMessage,
@@ -13,6 +14,8 @@ import {
 	type OpenFolder,
 } from '../../transport/imap/messages';
 import type { OutgoingAttachment } from '../../transport/mime/compose';
+import { GraphClient } from '../../transport/graph/client';
+import { fetchGraphContent, getGraphMessage } from '../../transport/graph/mail';
 import { decodeImapMessageId, splitList, type ImapMessageLocation } from '../../transport/types';
 import { resolveMailbox } from '../common';
 import type { ImapSessions } from '../sessions';
@@ -191,5 +194,56 @@ export function messageResult(context: MessageContext, extra: IDataObject = {}):
 		uid: context.location.uid,
 		uidValidity: context.location.uidValidity,
 		...extra,
+	};
+}
+
+/**
+ * The message a reply or forward starts from, over the node's transport, and how to mark it as
+ * answered afterwards (IMAP \Answered; Graph has no such flag to set).
+ */
+export async function readOriginal(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	connection: MailConnection,
+	sessions: ImapSessions,
+	content: 'summary' | 'parsed',
+): Promise<{ mailbox: string; fetched: FetchedMessage; markAnswered: () => Promise<void> }> {
+	if (connection.transport === 'graph') {
+		const id = String(ctx.getNodeParameter('messageId', itemIndex) ?? '').trim();
+		if (!id || id.startsWith('imap:')) {
+			throw new MailServiceError(
+				id ? `"${id.slice(0, 60)}" is an IMAP message ID` : 'The Message ID is empty',
+				'Over Microsoft Graph, use the "id" of an item from the trigger or Get Many run with Graph access.',
+				'input',
+			);
+		}
+		const mailbox = await resolveMailbox(
+			ctx.getNode(),
+			connection,
+			ctx.getNodeParameter('mailbox', itemIndex) as string,
+			itemIndex,
+		);
+		const client = new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+		// The MIME, for Message-ID, References and the original attachments.
+		const fetched = await fetchGraphContent(
+			client,
+			await getGraphMessage(client, id),
+			mailbox,
+			'',
+			'parsed',
+		);
+		return { mailbox, fetched, markAnswered: async () => undefined };
+	}
+	const context = await messageContext(ctx, itemIndex, connection);
+	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
+		fetchOne(open, context, content),
+	);
+	return {
+		mailbox: context.mailbox,
+		fetched,
+		markAnswered: async () =>
+			await withMessage(sessions, context, { readOnly: false }, async (open) =>
+				changeFlags(open, [context.location.uid], { add: ['\\Answered'] }),
+			),
 	};
 }

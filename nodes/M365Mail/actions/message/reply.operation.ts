@@ -6,18 +6,15 @@ import type {
 } from 'n8n-workflow';
 
 import type { MailConnection } from '../../transport/connection';
-import { changeFlags } from '../../transport/imap/messages';
 import { splitList, type MailAddress } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
 import {
 	binaryAttachments,
 	customHeaders,
-	fetchOne,
-	messageContext,
 	messageIdProperty,
 	prefixedSubject,
 	quoteOriginal,
-	withMessage,
+	readOriginal,
 } from './helpers';
 import { sendAs, sendOptions } from './send';
 
@@ -73,18 +70,13 @@ export async function execute(
 	connection: MailConnection,
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
+	const source = await readOriginal(this, itemIndex, connection, sessions, 'summary');
+	const original = source.fetched.message;
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const headers = customHeaders(options.customHeaders as IDataObject);
 	const attachments = await binaryAttachments(this, itemIndex, String(options.attachments ?? ''));
 	const replyAll = this.getNodeParameter('replyAll', itemIndex) as boolean;
-	const original = await withMessage(
-		sessions,
-		context,
-		{ readOnly: true },
-		async (open) => (await fetchOne(open, context, 'summary')).message,
-	);
-	const self = [context.mailbox];
+	const self = [source.mailbox];
 	const primary = original.replyTo.length ? original.replyTo : original.from ? [original.from] : [];
 	const to = uniqueAddresses(primary, self);
 	const cc = replyAll ? uniqueAddresses([...original.to, ...original.cc], [...self, ...to]) : [];
@@ -97,7 +89,7 @@ export async function execute(
 		this,
 		connection,
 		sessions,
-		context.mailbox,
+		source.mailbox,
 		{
 			to,
 			cc,
@@ -116,11 +108,11 @@ export async function execute(
 		options.appendToSent === true,
 	);
 	// Outlook shows "You replied": the original gets \Answered.
-	await withMessage(sessions, context, { readOnly: false }, async (open) =>
-		changeFlags(open, [context.location.uid], { add: ['\\Answered'] }),
-	).catch((error: Error) =>
-		this.logger.warn(`Replied, but marking the original failed: ${error.message}`),
-	);
+	await source
+		.markAnswered()
+		.catch((error: Error) =>
+			this.logger.warn(`Replied, but marking the original failed: ${error.message}`),
+		);
 	return [
 		{
 			json: {
