@@ -4,7 +4,6 @@
  */
 import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import { MailServiceError } from '../transport/auth/errors';
 import type { MailConnection } from '../transport/connection';
 import { GraphClient } from '../transport/graph/client';
 import {
@@ -26,6 +25,7 @@ import {
 import { folderValue } from './descriptions';
 import { chooseAttachments } from './attachment/download.operation';
 import { readOutputOptions } from './message/get.operation';
+import { graphMessageId } from './message/helpers';
 import { readSearch } from './message/getAll.operation';
 import { contentFor, toItem } from './output';
 
@@ -40,18 +40,6 @@ const paired = (itemIndex: number, json: IDataObject, binary?: Record<string, IB
 	...(binary ? { binary } : {}),
 	pairedItem: { item: itemIndex },
 });
-
-function messageIdOf(ctx: IExecuteFunctions, itemIndex: number): string {
-	const id = String(ctx.getNodeParameter('messageId', itemIndex) ?? '').trim();
-	if (!id || id.startsWith('imap:')) {
-		throw new MailServiceError(
-			id ? `"${id.slice(0, 60)}" is an IMAP message ID` : 'The Message ID is empty',
-			'Over Microsoft Graph, use the "id" of an item from the trigger or Get Many run with Graph access.',
-			'input',
-		);
-	}
-	return id;
-}
 
 /** Where the message is now (its folder path), for the result item. */
 async function located(client: GraphClient, id: string) {
@@ -84,7 +72,7 @@ const prepare = (ctx: IExecuteFunctions) => async (data: Buffer, name: string, m
 const transfer =
 	(mode: 'move' | 'copy'): GraphExecutor =>
 	async (ctx, itemIndex, client) => {
-		const id = messageIdOf(ctx, itemIndex);
+		const id = graphMessageId(ctx, itemIndex);
 		const destination = await resolveGraphFolder(
 			client,
 			folderValue(ctx.getNodeParameter('destination', itemIndex)),
@@ -103,7 +91,7 @@ const transfer =
 const flagChange =
 	(change: (client: GraphClient, id: string) => Promise<void>): GraphExecutor =>
 	async (ctx, itemIndex, client) => {
-		const id = messageIdOf(ctx, itemIndex);
+		const id = graphMessageId(ctx, itemIndex);
 		await change(client, id);
 		return [paired(itemIndex, await result(client, id))];
 	};
@@ -111,7 +99,7 @@ const flagChange =
 export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 	message: {
 		get: async (ctx, itemIndex, client) => {
-			const id = messageIdOf(ctx, itemIndex);
+			const id = graphMessageId(ctx, itemIndex);
 			const output = readOutputOptions(ctx, itemIndex);
 			const { message, folder } = await located(client, id);
 			const fetched = await fetchGraphContent(
@@ -163,7 +151,7 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 		move: transfer('move'),
 		copy: transfer('copy'),
 		delete: async (ctx, itemIndex, client) => {
-			const id = messageIdOf(ctx, itemIndex);
+			const id = graphMessageId(ctx, itemIndex);
 			const permanent = ctx.getNodeParameter('permanent', itemIndex) as boolean;
 			if (permanent) await deleteGraphMessage(client, id);
 			else
@@ -214,7 +202,7 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 	},
 	attachment: {
 		getAll: async (ctx, itemIndex, client) => {
-			const id = messageIdOf(ctx, itemIndex);
+			const id = graphMessageId(ctx, itemIndex);
 			const list = await listGraphAttachments(client, id);
 			return list.map((a) =>
 				paired(itemIndex, {
@@ -230,7 +218,7 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 			);
 		},
 		download: async (ctx, itemIndex, client) => {
-			const id = messageIdOf(ctx, itemIndex);
+			const id = graphMessageId(ctx, itemIndex);
 			const prefix = ctx.getNodeParameter('prefix', itemIndex) as string;
 			const chosen = chooseAttachments(ctx, itemIndex, await listGraphAttachments(client, id));
 			const binary: Record<string, IBinaryData> = {};

@@ -197,6 +197,19 @@ export function messageResult(context: MessageContext, extra: IDataObject = {}):
 	};
 }
 
+/** The item's Graph message id; an IMAP id or none is refused with the fix. */
+export function graphMessageId(ctx: IExecuteFunctions, itemIndex: number): string {
+	const id = String(ctx.getNodeParameter('messageId', itemIndex) ?? '').trim();
+	if (!id || id.startsWith('imap:')) {
+		throw new MailServiceError(
+			id ? `"${id.slice(0, 60)}" is an IMAP message ID` : 'The Message ID is empty',
+			'Over Microsoft Graph, use the "id" of an item from the trigger or Get Many run with Graph access.',
+			'input',
+		);
+	}
+	return id;
+}
+
 /**
  * The message a reply or forward starts from, over the node's transport, and how to mark it as
  * answered afterwards (IMAP \Answered; Graph has no such flag to set).
@@ -209,14 +222,7 @@ export async function readOriginal(
 	content: 'summary' | 'parsed',
 ): Promise<{ mailbox: string; fetched: FetchedMessage; markAnswered: () => Promise<void> }> {
 	if (connection.transport === 'graph') {
-		const id = String(ctx.getNodeParameter('messageId', itemIndex) ?? '').trim();
-		if (!id || id.startsWith('imap:')) {
-			throw new MailServiceError(
-				id ? `"${id.slice(0, 60)}" is an IMAP message ID` : 'The Message ID is empty',
-				'Over Microsoft Graph, use the "id" of an item from the trigger or Get Many run with Graph access.',
-				'input',
-			);
-		}
+		const id = graphMessageId(ctx, itemIndex);
 		const mailbox = await resolveMailbox(
 			ctx.getNode(),
 			connection,
