@@ -147,7 +147,7 @@ async function main(): Promise<void> {
 			cpuMs: Math.round((cpu.user + cpu.system) / 1000),
 			maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
 			startRssMB: Math.round(rssBefore / 1024 / 1024),
-		heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
+			heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
 		}),
 	);
 }

@@ -595,8 +595,11 @@ export class GraphEmulator {
 		let list = [...box.messages.values()].filter((m) => m.folderId === folder.id);
 		const filter = url.searchParams.get('$filter') ?? '';
 		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
+		const time = (m: StoredMessage) => Date.parse(String(m.message.receivedDateTime));
 		const ge = /receivedDateTime ge ([0-9TZ:.-]+)/.exec(filter);
-		if (ge) list = list.filter((m) => String(m.message.receivedDateTime) >= ge[1]);
+		if (ge) list = list.filter((m) => time(m) >= Date.parse(ge[1]));
+		const lt = /receivedDateTime lt ([0-9TZ:.-]+)/.exec(filter);
+		if (lt) list = list.filter((m) => time(m) < Date.parse(lt[1]));
 		list.sort(
 			(a, b) =>
 				String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
