@@ -12,6 +12,7 @@ import {
 	downloadGraphAttachment,
 	fetchGraphContent,
 	getGraphMessage,
+	graphFolderPath,
 	graphMatches,
 	listGraphAttachments,
 	listGraphFolders,
@@ -44,9 +45,7 @@ const paired = (itemIndex: number, json: IDataObject, binary?: Record<string, IB
 /** Where the message is now (its folder path), for the result item. */
 async function located(client: GraphClient, id: string) {
 	const message = await getGraphMessage(client, id);
-	const folders = await listGraphFolders(client);
-	const folder = folders.find((f) => f.id === message.parentFolderId)?.path ?? '';
-	return { message, folder };
+	return { message, folder: await graphFolderPath(client, message.parentFolderId) };
 }
 
 async function result(
@@ -237,7 +236,26 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 	},
 };
 
-/** A Graph client for the item's mailbox (empty = the signed-in user). */
-export function graphClientFor(connection: MailConnection, mailbox: string): GraphClient {
-	return new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+/**
+ * One Graph client per mailbox for a whole execution, so the folder list is read once, not per item
+ * (the Graph counterpart of ImapSessions).
+ */
+export class GraphClients {
+	private readonly clients = new Map<string, GraphClient>();
+
+	constructor(private readonly connection: MailConnection) {}
+
+	for(mailbox: string): GraphClient {
+		const key = mailbox.toLowerCase();
+		let client = this.clients.get(key);
+		if (!client) {
+			client = new GraphClient({
+				cloud: this.connection.cloud,
+				tokens: this.connection.tokens,
+				mailbox,
+			});
+			this.clients.set(key, client);
+		}
+		return client;
+	}
 }

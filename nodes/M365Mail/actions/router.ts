@@ -11,7 +11,7 @@ import {
 	transportOf,
 	type OperationExecutor,
 } from './common';
-import { GRAPH_OPERATIONS, graphClientFor } from './graph';
+import { GRAPH_OPERATIONS, GraphClients } from './graph';
 import * as folderCreate from './folder/create.operation';
 import * as folderGetAll from './folder/getAll.operation';
 import * as messageCopy from './message/copy.operation';
@@ -62,6 +62,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		throw toNodeError(node, error);
 	}
 	const sessions = new ImapSessions(connection);
+	const graphClients = new GraphClients(connection);
 	try {
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 			const resource = this.getNodeParameter('resource', itemIndex) as string;
@@ -76,7 +77,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 						String(this.getNodeParameter('mailbox', itemIndex, '') ?? ''),
 						itemIndex,
 					);
-					output.push(...(await graph(this, itemIndex, graphClientFor(connection, mailbox))));
+					output.push(...(await graph(this, itemIndex, graphClients.for(mailbox))));
 					continue;
 				}
 				// Send composes MIME once and hands it to SMTP or to Graph's sendMail.

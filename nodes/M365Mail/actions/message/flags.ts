@@ -27,7 +27,7 @@ export async function changeMessageFlags(
 	const context = await messageContext(ctx, itemIndex, connection);
 	const change = FLAG_CHANGES[operation];
 	const state = await withMessage(sessions, context, { readOnly: false }, async (open) => {
-		await fetchOne(open, context, 'summary');
+		// A STORE on a missing UID does nothing; the read below then says the message is gone.
 		await changeFlags(open, [context.location.uid], {
 			add: 'add' in change ? [...change.add] : undefined,
 			remove: 'remove' in change ? [...change.remove] : undefined,

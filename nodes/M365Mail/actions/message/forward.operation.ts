@@ -1,22 +1,10 @@
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { MailConnection } from '../../transport/connection';
 import { splitList } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
-import {
-	binaryAttachments,
-	customHeaders,
-	messageIdProperty,
-	prefixedSubject,
-	quoteOriginal,
-	readOriginal,
-} from './helpers';
-import { sendAs, sendOptions } from './send';
+import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
+import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['forward'] };
 
@@ -51,13 +39,11 @@ export async function execute(
 ): Promise<INodeExecutionData[]> {
 	const source = await readOriginal(this, itemIndex, connection, sessions, 'parsed');
 	const original = source.fetched;
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const send = await readSendOptions(this, itemIndex);
 	const to = splitList(this.getNodeParameter('to', itemIndex) as string);
-	const headers = customHeaders(options.customHeaders as IDataObject);
-	const extra = await binaryAttachments(this, itemIndex, String(options.attachments ?? ''));
 	const quote = quoteOriginal(original.message, 'forward');
 	const note = (this.getNodeParameter('text', itemIndex) as string) ?? '';
-	const html = (options.html as string) || undefined;
+	const html = send.message.html;
 	const subject = prefixedSubject(original.message.subject, 'Fw');
 	const outcome = await sendAs(
 		this,
@@ -65,10 +51,8 @@ export async function execute(
 		sessions,
 		source.mailbox,
 		{
+			...send.message,
 			to,
-			cc: splitList(options.cc as string),
-			bcc: splitList(options.bcc as string),
-			replyTo: splitList(options.replyTo as string),
 			subject,
 			text: `${note}\n\n${quote.text}`,
 			html: `${html ?? (note ? `<p>${note.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`)}</p>` : '')}${quote.html}`,
@@ -80,13 +64,10 @@ export async function execute(
 					content: a.content,
 					contentId: a.inline ? a.contentId?.replace(/^<|>$/g, '') : undefined,
 				})),
-				...extra,
+				...(send.message.attachments ?? []),
 			],
-			headers,
-			importance: (options.importance as 'high' | 'normal' | 'low') ?? 'normal',
-			fromName: options.fromName as string,
 		},
-		options.appendToSent === true,
+		send.appendToSent,
 	);
 	return [{ json: { ...outcome, to, subject }, pairedItem: { item: itemIndex } }];
 }

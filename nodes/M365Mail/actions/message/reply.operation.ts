@@ -1,22 +1,10 @@
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { MailConnection } from '../../transport/connection';
-import { splitList, type MailAddress } from '../../transport/types';
+import type { MailAddress } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
-import {
-	binaryAttachments,
-	customHeaders,
-	messageIdProperty,
-	prefixedSubject,
-	quoteOriginal,
-	readOriginal,
-} from './helpers';
-import { sendAs, sendOptions } from './send';
+import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
+import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['reply'] };
 
@@ -72,18 +60,17 @@ export async function execute(
 ): Promise<INodeExecutionData[]> {
 	const source = await readOriginal(this, itemIndex, connection, sessions, 'summary');
 	const original = source.fetched.message;
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const headers = customHeaders(options.customHeaders as IDataObject);
-	const attachments = await binaryAttachments(this, itemIndex, String(options.attachments ?? ''));
+	const send = await readSendOptions(this, itemIndex);
 	const replyAll = this.getNodeParameter('replyAll', itemIndex) as boolean;
 	const self = [source.mailbox];
 	const primary = original.replyTo.length ? original.replyTo : original.from ? [original.from] : [];
 	const to = uniqueAddresses(primary, self);
 	const cc = replyAll ? uniqueAddresses([...original.to, ...original.cc], [...self, ...to]) : [];
-	cc.push(...splitList(options.cc as string));
+	cc.push(...(send.message.cc ?? []));
 	const text = (this.getNodeParameter('text', itemIndex) as string) ?? '';
-	const html = (options.html as string) || undefined;
-	const quote = options.includeOriginal === false ? undefined : quoteOriginal(original, 'reply');
+	const html = send.message.html;
+	const quote =
+		send.options.includeOriginal === false ? undefined : quoteOriginal(original, 'reply');
 	const references = [...original.references, ...(original.messageId ? [original.messageId] : [])];
 	const outcome = await sendAs(
 		this,
@@ -91,21 +78,16 @@ export async function execute(
 		sessions,
 		source.mailbox,
 		{
+			...send.message,
 			to,
 			cc,
-			bcc: splitList(options.bcc as string),
-			replyTo: splitList(options.replyTo as string),
 			subject: prefixedSubject(original.subject, 'Re'),
 			text: quote ? `${text}\n\n${quote.text}` : text,
 			html: html ? (quote ? `${html}<br>${quote.html}` : html) : undefined,
 			inReplyTo: original.messageId ?? undefined,
 			references,
-			headers,
-			attachments,
-			importance: (options.importance as 'high' | 'normal' | 'low') ?? 'normal',
-			fromName: options.fromName as string,
 		},
-		options.appendToSent === true,
+		send.appendToSent,
 	);
 	// Outlook shows "You replied": the original gets \Answered.
 	await source

@@ -1,16 +1,10 @@
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { MailConnection } from '../../transport/connection';
-import { splitList, type Importance } from '../../transport/types';
+import { splitList } from '../../transport/types';
 import { resolveMailbox } from '../common';
 import type { ImapSessions } from '../sessions';
-import { binaryAttachments, customHeaders } from './helpers';
-import { sendAs, sendOptions } from './send';
+import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['send'] };
 
@@ -51,10 +45,9 @@ export async function execute(
 	connection: MailConnection,
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const send = await readSendOptions(this, itemIndex);
 	const to = splitList(this.getNodeParameter('to', itemIndex) as string);
-	const headers = customHeaders(options.customHeaders as IDataObject);
-	const attachments = await binaryAttachments(this, itemIndex, String(options.attachments ?? ''));
+	const subject = this.getNodeParameter('subject', itemIndex) as string;
 	const mailbox = await resolveMailbox(
 		this.getNode(),
 		connection,
@@ -67,23 +60,16 @@ export async function execute(
 		sessions,
 		mailbox,
 		{
+			...send.message,
 			to,
-			cc: splitList(options.cc as string),
-			bcc: splitList(options.bcc as string),
-			replyTo: splitList(options.replyTo as string),
-			subject: this.getNodeParameter('subject', itemIndex) as string,
+			subject,
 			text: (this.getNodeParameter('text', itemIndex) as string) || undefined,
-			html: (options.html as string) || undefined,
-			importance: (options.importance as Importance) ?? 'normal',
-			headers,
-			attachments,
-			fromName: options.fromName as string,
 		},
-		options.appendToSent === true,
+		send.appendToSent,
 	);
 	return [
 		{
-			json: { ...outcome, to, subject: this.getNodeParameter('subject', itemIndex) as string },
+			json: { ...outcome, to, subject },
 			pairedItem: { item: itemIndex },
 		},
 	];

@@ -7,7 +7,9 @@ import { composeMessage, type OutgoingMessage } from '../../transport/mime/compo
 import { sendComposedMessage } from '../../transport/smtp/send';
 import { GraphClient } from '../../transport/graph/client';
 import { sendGraphMime } from '../../transport/graph/mail';
+import { splitList, type Importance } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
+import { binaryAttachments, customHeaders } from './helpers';
 
 /** Options every sending operation offers. */
 export function sendOptions(operations: string[], extra: INodeProperties[] = []): INodeProperties {
@@ -191,7 +193,35 @@ export async function sendAs(
 	};
 }
 
-/** Reads the shared send options of an item. */
-export async function readSendOptions(ctx: IExecuteFunctions, itemIndex: number) {
-	return ctx.getNodeParameter('options', itemIndex, {}) as IDataObject;
+/** What every sending operation reads from its Options collection, ready for the composer. */
+export interface SendOptionValues {
+	/** The raw collection, for options only one operation has (Include Original). */
+	options: IDataObject;
+	message: Pick<
+		OutgoingMessage,
+		'cc' | 'bcc' | 'replyTo' | 'html' | 'importance' | 'headers' | 'attachments'
+	> & { fromName?: string };
+	appendToSent: boolean;
+}
+
+/** Reads an item's send options once: recipients beyond To, HTML, headers, binary attachments. */
+export async function readSendOptions(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+): Promise<SendOptionValues> {
+	const options = ctx.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	return {
+		options,
+		message: {
+			cc: splitList(options.cc as string),
+			bcc: splitList(options.bcc as string),
+			replyTo: splitList(options.replyTo as string),
+			html: (options.html as string) || undefined,
+			importance: (options.importance as Importance) ?? 'normal',
+			headers: customHeaders(options.customHeaders as IDataObject),
+			attachments: await binaryAttachments(ctx, itemIndex, String(options.attachments ?? '')),
+			fromName: options.fromName as string | undefined,
+		},
+		appendToSent: options.appendToSent === true,
+	};
 }

@@ -133,6 +133,14 @@ export async function resolveGraphFolder(
 	);
 }
 
+/** The path of a folder by its id, from the folder list this client already read. */
+export async function graphFolderPath(
+	client: GraphClient,
+	folderId: string | undefined,
+): Promise<string> {
+	return (await cachedFolders(client)).find((f) => f.id === folderId)?.path ?? '';
+}
+
 export function forgetGraphFolders(client: GraphClient): void {
 	folderCache.delete(client);
 }
