@@ -16,6 +16,7 @@ import {
 } from './actions/common';
 import * as folderCreate from './actions/folder/create.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
+import * as messageComplete from './actions/message/complete.operation';
 import * as messageCopy from './actions/message/copy.operation';
 import * as messageDelete from './actions/message/delete.operation';
 import * as messageFlag from './actions/message/flag.operation';
@@ -27,6 +28,7 @@ import * as messageMarkAsUnread from './actions/message/markAsUnread.operation';
 import * as messageMove from './actions/message/move.operation';
 import * as messageReply from './actions/message/reply.operation';
 import * as messageSend from './actions/message/send.operation';
+import * as messageSetCategories from './actions/message/setCategories.operation';
 import * as messageUnflag from './actions/message/unflag.operation';
 import { router } from './actions/router';
 import { testAppOnlyCredential } from './methods/credentialTest';
@@ -79,6 +81,12 @@ export class M365Mail implements INodeType {
 				'message',
 				[
 					{
+						name: 'Complete Flag',
+						value: 'complete',
+						description: 'Mark a follow-up flag as complete (Microsoft Graph only)',
+						action: 'Complete a message flag',
+					},
+					{
 						name: 'Copy',
 						value: 'copy',
 						description: 'Copy a message to another folder',
@@ -93,7 +101,7 @@ export class M365Mail implements INodeType {
 					{
 						name: 'Flag',
 						value: 'flag',
-						description: 'Flag a message for follow-up',
+						description: 'Flag a message for follow-up, with a due date over Microsoft Graph',
 						action: 'Flag a message',
 					},
 					{
@@ -143,6 +151,12 @@ export class M365Mail implements INodeType {
 						value: 'send',
 						description: 'Send a new message',
 						action: 'Send a message',
+					},
+					{
+						name: 'Set Categories',
+						value: 'setCategories',
+						description: 'Add, remove or replace Outlook categories (Microsoft Graph only)',
+						action: 'Set categories on a message',
 					},
 					{
 						name: 'Unflag',
@@ -203,6 +217,8 @@ export class M365Mail implements INodeType {
 			...messageMarkAsUnread.description,
 			...messageFlag.description,
 			...messageUnflag.description,
+			...messageComplete.description,
+			...messageSetCategories.description,
 			...folderGetAll.description,
 			...folderCreate.description,
 			...attachmentGetAll.description,

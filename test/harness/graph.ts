@@ -65,3 +65,19 @@ export async function graphList(
 export async function graphRequests(): Promise<number> {
 	return (await control<{ requests: number }>('counts')).requests;
 }
+
+/** Request counts by kind ("POST /sendMail", "PUT upload", "DROPPED"...). */
+export async function graphCounts(): Promise<Record<string, number>> {
+	return (await control<{ byKind: Record<string, number> }>('counts')).byKind;
+}
+
+/** The next `count` requests (matching "METHOD /path" when given) lose their connection unanswered. */
+export async function graphDrop(count: number, match?: string): Promise<void> {
+	await control('drop', { count, match });
+}
+
+/** A message's MIME as stored in the emulator (what its recipient got). */
+export async function graphRaw(mailbox: string, id: string): Promise<Buffer> {
+	const url = `raw?mailbox=${encodeURIComponent(mailbox)}&id=${encodeURIComponent(id)}`;
+	return Buffer.from((await control<{ raw: string }>(url)).raw, 'base64');
+}

@@ -21,6 +21,7 @@ export interface TestMail {
 		content: Buffer | string;
 		contentType?: string;
 		cid?: string;
+		contentDisposition?: 'attachment' | 'inline';
 	}>;
 }
 

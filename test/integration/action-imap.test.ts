@@ -312,6 +312,25 @@ describe('action node over IMAP: reading and changing messages', () => {
 		);
 	});
 
+	it('get many with Search runs IMAP SEARCH TEXT: words in the body count, not only the subject', async () => {
+		const folder = await freshFolder('text');
+		await appendMails(folder, [
+			{ subject: 'Monthly statement', text: 'Your invoice number is INV-7731.' },
+			{ subject: 'Lunch', text: 'Pizza at noon?' },
+		]);
+		const items = await run({
+			resource: 'message',
+			operation: 'getAll',
+			folder: { __rl: true, mode: 'path', value: folder },
+			returnAll: true,
+			filters: { search: 'INV-7731' },
+		});
+		assert.deepEqual(
+			items.map((i) => i.json.subject),
+			['Monthly statement'],
+		);
+	});
+
 	it('move returns the new id; the old id then fails with a clear error; copy keeps the original', async () => {
 		const { id, folder } = await oneMessage('move', { subject: 'Move me' });
 		const target = await freshFolder('target');
@@ -359,6 +378,31 @@ describe('action node over IMAP: reading and changing messages', () => {
 		assert.equal(unflagged.json.isFlagged, false);
 		assert.equal(unflagged.json.isRead, false);
 		assert.deepEqual((await listFolder(folder))[0].flags, []);
+	});
+
+	it('categories, a due date and "complete" are Graph-only: the error names the Graph setting, nothing changes', async () => {
+		const { id, folder } = await oneMessage('graph-only', { subject: 'Graph only' });
+		const graphFix = (e: Error & { description?: string }) =>
+			/needs Microsoft Graph/.test(e.message) &&
+			/Access "Microsoft Graph"/.test(e.description ?? '');
+		await assert.rejects(
+			run({ resource: 'message', operation: 'setCategories', messageId: id, categories: 'Red' }),
+			graphFix,
+		);
+		await assert.rejects(
+			run({ resource: 'message', operation: 'complete', messageId: id }),
+			graphFix,
+		);
+		await assert.rejects(
+			run({
+				resource: 'message',
+				operation: 'flag',
+				messageId: id,
+				flagOptions: { dueDate: '2026-12-01T17:00:00Z' },
+			}),
+			graphFix,
+		);
+		assert.ok(!(await listFolder(folder))[0].flags.includes('\\Flagged'), 'not flagged');
 	});
 
 	it('delete moves to Deleted Items; permanently removes it', async () => {

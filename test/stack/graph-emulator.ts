@@ -4,7 +4,10 @@
  * that survive moves, per-folder delta queries with nextLink/deltaLink and expiring state, `$value`
  * MIME, PATCH/move/copy/delete, sendMail (JSON or MIME) delivering into the recipients' mailboxes,
  * paging, Graph error bodies, bearer tokens checked against the local OAuth2 server (audience Graph),
- * and switches to inject 429/503 with Retry-After. Only the endpoints our transport calls exist.
+ * drafts from MIME with attachments added by POST or by upload session (ranges under 4 MB, to an
+ * upload URL that carries its own auth), item attachments with `$value`, `$search`, the 4 MB request
+ * limit, and switches to inject 429/503 with Retry-After, slow responses and dropped connections.
+ * Only the endpoints our transport calls exist.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -36,12 +39,29 @@ interface StoredFolder {
 	wellKnownName?: string;
 }
 
+/** A file attachment (with its bytes), or an attached item (a message, its MIME kept for `$value`). */
+type StoredAttachment = (Graph.FileAttachment | Graph.ItemAttachment) & {
+	'@odata.type': string;
+	itemRaw?: Buffer;
+};
+
+interface UploadSession {
+	upn: string;
+	messageId: string;
+	item: Graph.AttachmentItem;
+	received: Buffer[];
+	offset: number;
+}
+
+/** Graph refuses request bodies over 4 MB (sendMail, attachments by POST, upload ranges). */
+const REQUEST_LIMIT = 4 * 1024 * 1024;
+
 interface StoredMessage {
 	id: string;
 	folderId: string;
 	raw: Buffer;
 	message: Graph.Message;
-	attachments: Graph.FileAttachment[];
+	attachments: StoredAttachment[];
 	/** Change counter value when the message arrived in its folder (created or moved in). */
 	arrivedSeq: number;
 }
@@ -88,9 +108,35 @@ function recipients(value: AddressObject | AddressObject[] | undefined): Graph.R
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
 	const chunks: Buffer[] = [];
-	for await (const chunk of req) chunks.push(chunk as Buffer);
+	let size = 0;
+	for await (const chunk of req) {
+		size += (chunk as Buffer).length;
+		if (size > REQUEST_LIMIT) {
+			throw new GraphFailure(
+				413,
+				'RequestEntityTooLarge',
+				'The request body exceeds the maximum size of 4 MB.',
+			);
+		}
+		chunks.push(chunk as Buffer);
+	}
 	return Buffer.concat(chunks);
 }
+
+/** MIME with its Bcc header kept (what a client hands Graph; Exchange strips it on delivery). */
+async function buildKeepingBcc(options: ConstructorParameters<typeof MailComposer>[0]) {
+	const node = new MailComposer(options).compile();
+	node.keepBcc = true;
+	return await node.build();
+}
+
+const parseJson = <T>(raw: Buffer): T => {
+	try {
+		return JSON.parse(raw.toString() || '{}') as T;
+	} catch {
+		throw new GraphFailure(400, 'BadRequest', 'Invalid JSON in the request body.');
+	}
+};
 
 export class GraphEmulator {
 	private server?: Server;
@@ -104,6 +150,9 @@ export class GraphEmulator {
 	readonly counts = new Map<string, number>();
 	requests = 0;
 	delayMs = 0;
+	/** Connections to drop (closed without an answer): the next requests, or the next matching ones. */
+	private drops: Array<RegExp | undefined> = [];
+	private readonly uploads = new Map<string, UploadSession>();
 
 	constructor(
 		private readonly tls: { cert: string; key: string },
@@ -162,16 +211,33 @@ export class GraphEmulator {
 		const target = this.folderByPath(box, folder);
 		const parsed = await simpleParser(raw);
 		const id = newId('msg');
-		const attachments: Graph.FileAttachment[] = parsed.attachments.map((a) => ({
-			'@odata.type': '#microsoft.graph.fileAttachment',
-			id: newId('att'),
-			name: a.filename ?? 'attachment',
-			contentType: a.contentType,
-			size: a.size,
-			isInline: a.related === true,
-			contentId: a.contentId ?? undefined,
-			contentBytes: a.content.toString('base64'),
-		}));
+		const attachments: StoredAttachment[] = [];
+		for (const a of parsed.attachments) {
+			if (a.contentType === 'message/rfc822') {
+				// Exchange stores an attached mail as an item named by its subject.
+				const inner = await simpleParser(a.content);
+				attachments.push({
+					'@odata.type': '#microsoft.graph.itemAttachment',
+					id: newId('att'),
+					name: inner.subject ?? 'Untitled',
+					contentType: 'message/rfc822',
+					size: a.size,
+					isInline: false,
+					itemRaw: a.content,
+				});
+				continue;
+			}
+			attachments.push({
+				'@odata.type': '#microsoft.graph.fileAttachment',
+				id: newId('att'),
+				name: a.filename ?? 'attachment',
+				contentType: a.contentType,
+				size: a.size,
+				isInline: a.related === true,
+				contentId: a.contentId ?? undefined,
+				contentBytes: a.content.toString('base64'),
+			});
+		}
 		const html = typeof parsed.html === 'string' ? parsed.html : undefined;
 		const message: Graph.Message = {
 			id,
@@ -249,6 +315,19 @@ export class GraphEmulator {
 				code: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable',
 			});
 		}
+	}
+
+	/**
+	 * The next `count` requests (or the next ones whose "METHOD /path" matches) lose their connection
+	 * before any answer: the server did nothing with them.
+	 */
+	dropConnections(count: number, match?: string): void {
+		for (let i = 0; i < count; i++) this.drops.push(match ? new RegExp(match) : undefined);
+	}
+
+	/** A stored message's MIME as recipients got it. */
+	raw(upn: string, id: string): Buffer {
+		return this.messageById(this.mailbox(upn), id).raw;
 	}
 
 	/** Every delta state issued so far answers 410 syncStateNotFound. */
@@ -447,6 +526,14 @@ export class GraphEmulator {
 	private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
 		const url = new URL(req.url ?? '/', this.url);
 		if (url.pathname.startsWith('/_test/')) return await this.control(req, res, url);
+		const drop = this.drops.findIndex((m) => !m || m.test(`${req.method} ${url.pathname}`));
+		if (drop >= 0) {
+			this.drops.splice(drop, 1);
+			this.count('DROPPED');
+			req.socket.destroy();
+			return;
+		}
+		if (url.pathname.startsWith('/upload/')) return await this.uploadRange(req, res, url);
 		const match = /^\/v1\.0\/(me|users\/([^/]+))(\/.*)?$/.exec(url.pathname);
 		if (!match)
 			throw new GraphFailure(
@@ -517,6 +604,18 @@ export class GraphEmulator {
 		if (segments[0] === 'sendMail' && req.method === 'POST')
 			return await this.sendMail(req, res, upn);
 
+		// A draft from MIME (text/plain, base64), as Graph's "create message in MIME format".
+		if (segments[0] === 'messages' && !segments[1] && req.method === 'POST') {
+			if (!String(req.headers['content-type']).startsWith('text/plain'))
+				throw new GraphFailure(400, 'BadRequest', 'Only MIME drafts are emulated.');
+			const mime = Buffer.from((await readBody(req)).toString(), 'base64');
+			const id = await this.deliver(upn, mime, 'drafts');
+			const draft = box.messages.get(id)!;
+			draft.message.isDraft = true;
+			draft.message.isRead = true;
+			return this.sendJson(res, 201, draft.message);
+		}
+
 		if (segments[0] === 'messages' && segments[1]) {
 			const stored = this.messageById(box, segments[1]);
 			const action = segments[2];
@@ -529,7 +628,20 @@ export class GraphEmulator {
 				return;
 			}
 			if (!action && req.method === 'PATCH') {
-				const patch = JSON.parse((await readBody(req)).toString() || '{}') as Graph.Message;
+				const patch = parseJson<Graph.Message>(await readBody(req));
+				if (patch.flag?.dueDateTime && !patch.flag.startDateTime) {
+					throw new GraphFailure(
+						400,
+						'ErrorInvalidRequest',
+						'StartDateTime must be set when DueDateTime is set.',
+					);
+				}
+				if (
+					patch.categories !== undefined &&
+					(!Array.isArray(patch.categories) || patch.categories.some((c) => typeof c !== 'string'))
+				) {
+					throw new GraphFailure(400, 'BadRequest', 'categories must be a string collection.');
+				}
 				for (const key of ['isRead', 'flag', 'categories'] as const) {
 					if (patch[key] !== undefined)
 						(stored.message as Record<string, unknown>)[key] = patch[key];
@@ -565,6 +677,61 @@ export class GraphEmulator {
 				box.messages.set(id, copy);
 				return this.sendJson(res, 201, copy.message);
 			}
+			if (action === 'send' && req.method === 'POST') {
+				if (!stored.message.isDraft)
+					throw new GraphFailure(400, 'ErrorInvalidOperation', 'Only drafts can be sent.');
+				return await this.sendDraft(res, upn, stored);
+			}
+			if (action === 'attachments' && req.method === 'POST' && !segments[3]) {
+				const body = parseJson<Graph.FileAttachment & { '@odata.type'?: string }>(
+					await readBody(req),
+				);
+				if (body['@odata.type'] !== '#microsoft.graph.fileAttachment' || !body.name)
+					throw new GraphFailure(400, 'BadRequest', 'A fileAttachment with a name is required.');
+				const content = Buffer.from(body.contentBytes ?? '', 'base64');
+				const attachment: StoredAttachment = {
+					...body,
+					'@odata.type': '#microsoft.graph.fileAttachment',
+					id: newId('att'),
+					size: content.length,
+				};
+				stored.attachments.push(attachment);
+				stored.message.hasAttachments = stored.attachments.some((a) => !a.isInline);
+				return this.sendJson(res, 201, { ...attachment, contentBytes: undefined });
+			}
+			if (
+				action === 'attachments' &&
+				segments[3] === 'createUploadSession' &&
+				req.method === 'POST'
+			) {
+				const body = parseJson<{ AttachmentItem?: Graph.AttachmentItem }>(await readBody(req));
+				const item = body.AttachmentItem;
+				if (!item?.name || !item.size || item.attachmentType !== 'file')
+					throw new GraphFailure(
+						400,
+						'ErrorInvalidRequest',
+						'AttachmentItem needs attachmentType file, a name and a size.',
+					);
+				if (item.size > 150 * 1024 * 1024)
+					throw new GraphFailure(
+						400,
+						'ErrorAttachmentSizeShouldNotBeLessThanMinimumSize',
+						'Attachment size is over the 150 MB limit.',
+					);
+				const token = randomBytes(16).toString('hex');
+				this.uploads.set(token, {
+					upn,
+					messageId: stored.id,
+					item,
+					received: [],
+					offset: 0,
+				});
+				return this.sendJson(res, 201, {
+					uploadUrl: `${this.url}/upload/${token}?authtoken=${randomBytes(12).toString('hex')}`,
+					expirationDateTime: new Date(Date.now() + 15 * 60_000).toISOString(),
+					nextExpectedRanges: ['0-'],
+				} satisfies Graph.UploadSession);
+			}
 			if (action === 'attachments' && req.method === 'GET') {
 				if (segments[3]) {
 					const attachment = stored.attachments.find((a) => a.id === segments[3]);
@@ -574,10 +741,22 @@ export class GraphEmulator {
 							'ErrorItemNotFound',
 							'The specified object was not found in the store.',
 						);
-					return this.sendJson(res, 200, attachment);
+					if (segments[4] === '$value') {
+						res.writeHead(200, { 'content-type': 'text/plain' });
+						res.end(
+							attachment.itemRaw ??
+								Buffer.from((attachment as Graph.FileAttachment).contentBytes ?? '', 'base64'),
+						);
+						return;
+					}
+					return this.sendJson(
+						res,
+						200,
+						this.attachmentJson(attachment, url.searchParams.has('$select')),
+					);
 				}
 				return this.sendJson(res, 200, {
-					value: stored.attachments.map((a) => ({ ...a, contentBytes: undefined })),
+					value: stored.attachments.map((a) => this.attachmentJson(a, true)),
 				});
 			}
 		}
@@ -594,17 +773,44 @@ export class GraphEmulator {
 	): void {
 		let list = [...box.messages.values()].filter((m) => m.folderId === folder.id);
 		const filter = url.searchParams.get('$filter') ?? '';
+		const search = url.searchParams.get('$search');
+		if (search !== null) {
+			if (filter || url.searchParams.has('$orderby'))
+				throw new GraphFailure(
+					400,
+					'ErrorInvalidUrlQuery',
+					'The query parameter $search cannot be combined with $filter or $orderby on messages.',
+				);
+			const words = search.replace(/^"|"$/g, '').toLowerCase().split(/\s+/).filter(Boolean);
+			const text = (m: Graph.Message) =>
+				[
+					m.subject,
+					m.body?.content,
+					m.from?.emailAddress?.address,
+					m.from?.emailAddress?.name,
+					...(m.toRecipients ?? []).map((r) => r.emailAddress?.address),
+				]
+					.join(' ')
+					.toLowerCase();
+			// Every word must occur (KQL's implicit AND); results newest sent first.
+			list = list
+				.filter((m) => words.every((w) => text(m.message).includes(w)))
+				.sort((a, b) =>
+					String(b.message.sentDateTime).localeCompare(String(a.message.sentDateTime)),
+				);
+		}
 		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
 		const time = (m: StoredMessage) => Date.parse(String(m.message.receivedDateTime));
 		const ge = /receivedDateTime ge ([0-9TZ:.-]+)/.exec(filter);
 		if (ge) list = list.filter((m) => time(m) >= Date.parse(ge[1]));
 		const lt = /receivedDateTime lt ([0-9TZ:.-]+)/.exec(filter);
 		if (lt) list = list.filter((m) => time(m) < Date.parse(lt[1]));
-		list.sort(
-			(a, b) =>
-				String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
-				b.arrivedSeq - a.arrivedSeq,
-		);
+		if (search === null)
+			list.sort(
+				(a, b) =>
+					String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
+					b.arrivedSeq - a.arrivedSeq,
+			);
 		const top = Number(url.searchParams.get('$top') ?? 10);
 		const skip = Number(url.searchParams.get('$skip') ?? 0);
 		const page = list.slice(skip, skip + top);
@@ -667,6 +873,134 @@ export class GraphEmulator {
 		this.sendJson(res, 200, body);
 	}
 
+	private attachmentJson(a: StoredAttachment, withoutContent: boolean): Record<string, unknown> {
+		const { itemRaw: _raw, ...json } = a;
+		return withoutContent ? { ...json, contentBytes: undefined } : json;
+	}
+
+	/** A range of an upload session: no bearer token (the URL carries its auth), under 4 MB. */
+	private async uploadRange(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+		this.count('PUT upload');
+		const session = this.uploads.get(url.pathname.split('/')[2] ?? '');
+		if (!session || !url.searchParams.get('authtoken'))
+			throw new GraphFailure(404, 'ErrorItemNotFound', 'The upload session was not found.');
+		if (req.method !== 'PUT')
+			throw new GraphFailure(405, 'MethodNotAllowed', 'Upload ranges are sent with PUT.');
+		if (req.headers.authorization) {
+			throw new GraphFailure(
+				401,
+				'InvalidAuthenticationToken',
+				'The upload URL carries its own token: send no Authorization header with it.',
+			);
+		}
+		const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(req.headers['content-range'] ?? ''));
+		const bytes = await readBody(req);
+		if (!range || Number(range[3]) !== session.item.size)
+			throw new GraphFailure(400, 'InvalidContentRange', 'Content-Range is missing or wrong.');
+		const start = Number(range[1]);
+		const end = Number(range[2]);
+		if (end - start + 1 !== bytes.length)
+			throw new GraphFailure(400, 'InvalidContentRange', 'Content-Range does not match the body.');
+		if (start + bytes.length <= session.offset) {
+			// The same range again (after a dropped connection): already stored.
+		} else if (start !== session.offset) {
+			throw new GraphFailure(
+				416,
+				'InvalidRange',
+				`The next expected range starts at ${session.offset}.`,
+			);
+		} else {
+			session.received.push(bytes);
+			session.offset += bytes.length;
+		}
+		if (session.offset < Number(range[3])) {
+			return this.sendJson(res, 200, {
+				expirationDateTime: new Date(Date.now() + 15 * 60_000).toISOString(),
+				nextExpectedRanges: [String(session.offset)],
+			});
+		}
+		const box = this.mailbox(session.upn);
+		const stored = this.messageById(box, session.messageId);
+		const id = newId('att');
+		stored.attachments.push({
+			'@odata.type': '#microsoft.graph.fileAttachment',
+			id,
+			name: session.item.name,
+			contentType: session.item.contentType ?? 'application/octet-stream',
+			size: session.offset,
+			isInline: session.item.isInline === true,
+			contentId: session.item.contentId ?? undefined,
+			contentBytes: Buffer.concat(session.received).toString('base64'),
+		});
+		stored.message.hasAttachments = stored.attachments.some((a) => !a.isInline);
+		this.uploads.delete(url.pathname.split('/')[2] ?? '');
+		res.writeHead(201, {
+			location: `${this.url}/v1.0/users/${encodeURIComponent(session.upn)}/messages/${stored.id}/attachments/${id}`,
+		});
+		res.end();
+	}
+
+	/** Sends a draft: its MIME with the attachments added since, delivered; the draft moves to Sent Items. */
+	private async sendDraft(res: ServerResponse, upn: string, stored: StoredMessage): Promise<void> {
+		const parsed = await simpleParser(stored.raw);
+		const list = (v: AddressObject | AddressObject[] | undefined) =>
+			recipients(v).map((r) => r.emailAddress?.address ?? '');
+		// Importance headers as the draft had them (mailparser folds them into `priority`).
+		const headers = parsed.headerLines
+			.filter((h) => ['importance', 'x-priority', 'x-msmail-priority'].includes(h.key))
+			.map((h) => ({ key: h.key, value: h.line.slice(h.line.indexOf(':') + 1).trim() }));
+		const mime = await buildKeepingBcc({
+			from: parsed.from?.text,
+			to: list(parsed.to),
+			cc: list(parsed.cc),
+			bcc: list(parsed.bcc),
+			replyTo: list(parsed.replyTo),
+			subject: parsed.subject ?? '',
+			text: parsed.text,
+			html: typeof parsed.html === 'string' ? parsed.html : undefined,
+			messageId: parsed.messageId,
+			inReplyTo: parsed.inReplyTo,
+			references: parsed.references,
+			headers,
+			attachments: stored.attachments.map((a) => ({
+				filename: a.name ?? 'attachment',
+				contentType: a.contentType ?? undefined,
+				cid: (a as Graph.FileAttachment).contentId ?? undefined,
+				content: a.itemRaw ?? Buffer.from((a as Graph.FileAttachment).contentBytes ?? '', 'base64'),
+			})),
+		});
+		this.mailbox(upn).messages.delete(stored.id);
+		await this.dispatch(upn, mime, true);
+		res.writeHead(202);
+		res.end();
+	}
+
+	/** Delivers sent MIME to every local recipient, and a read copy to the sender's Sent Items. */
+	private async dispatch(upn: string, mime: Buffer, save: boolean): Promise<void> {
+		const parsed = await simpleParser(mime);
+		const from = recipients(parsed.from)[0]?.emailAddress?.address?.toLowerCase();
+		if (from && from !== upn) {
+			throw new GraphFailure(
+				403,
+				'ErrorSendAsDenied',
+				`The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.`,
+			);
+		}
+		const to = [...recipients(parsed.to), ...recipients(parsed.cc), ...recipients(parsed.bcc)]
+			.map((r) => r.emailAddress?.address?.toLowerCase() ?? '')
+			.filter((a) => (MAILBOXES as readonly string[]).includes(a));
+		// Exchange strips Bcc from what recipients get.
+		const delivered = Buffer.from(
+			mime.toString('latin1').replace(/^Bcc:.*(\r\n[ \t].*)*\r\n/im, ''),
+			'latin1',
+		);
+		for (const rcpt of new Set(to)) await this.deliver(rcpt, delivered, 'inbox');
+		if (save) {
+			const sentId = await this.deliver(upn, mime, 'sentitems');
+			this.mailbox(upn).messages.get(sentId)!.message.isRead = true;
+		}
+	}
+
 	private async sendMail(req: IncomingMessage, res: ServerResponse, upn: string): Promise<void> {
 		const raw = await readBody(req);
 		let mime: Buffer;
@@ -687,7 +1021,7 @@ export class GraphEmulator {
 				);
 			save = body.saveToSentItems !== false;
 			const address = (r: Graph.Recipient) => r.emailAddress?.address ?? '';
-			mime = await new MailComposer({
+			mime = await buildKeepingBcc({
 				from: upn,
 				to: m.toRecipients.map(address),
 				cc: (m.ccRecipients ?? []).map(address),
@@ -699,28 +1033,9 @@ export class GraphEmulator {
 					contentType: a.contentType ?? undefined,
 					content: Buffer.from(a.contentBytes ?? '', 'base64'),
 				})),
-				keepBcc: true,
-			} as ConstructorParameters<typeof MailComposer>[0])
-				.compile()
-				.build();
+			});
 		}
-		const parsed = await simpleParser(mime);
-		const from = recipients(parsed.from)[0]?.emailAddress?.address?.toLowerCase();
-		if (from && from !== upn) {
-			throw new GraphFailure(
-				403,
-				'ErrorSendAsDenied',
-				`The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.`,
-			);
-		}
-		const to = [...recipients(parsed.to), ...recipients(parsed.cc), ...recipients(parsed.bcc)]
-			.map((r) => r.emailAddress?.address?.toLowerCase() ?? '')
-			.filter((a) => (MAILBOXES as readonly string[]).includes(a));
-		for (const rcpt of new Set(to)) await this.deliver(rcpt, mime, 'inbox');
-		if (save) {
-			const sentId = await this.deliver(upn, mime, 'sentitems');
-			this.mailbox(upn).messages.get(sentId)!.message.isRead = true;
-		}
+		await this.dispatch(upn, mime, save);
 		res.writeHead(202);
 		res.end();
 	}
@@ -757,6 +1072,16 @@ export class GraphEmulator {
 			case '/_test/expire-delta':
 				this.expireDeltaStates();
 				return this.sendJson(res, 200, {});
+			case '/_test/drop':
+				this.dropConnections(Number(body.count ?? 1), body.match as string | undefined);
+				return this.sendJson(res, 200, {});
+			case '/_test/raw':
+				return this.sendJson(res, 200, {
+					raw: this.raw(
+						String(url.searchParams.get('mailbox')),
+						String(url.searchParams.get('id')),
+					).toString('base64'),
+				});
 			case '/_test/delay':
 				this.delayMs = Number(body.ms ?? 0);
 				return this.sendJson(res, 200, {});

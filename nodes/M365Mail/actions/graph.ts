@@ -20,6 +20,7 @@ import {
 	moveGraphMessage,
 	resolveGraphFolder,
 	searchGraphMessages,
+	setGraphCategories,
 	setGraphFlag,
 	setGraphRead,
 } from '../transport/graph/mail';
@@ -27,6 +28,7 @@ import { folderValue } from './descriptions';
 import { chooseAttachments } from './attachment/download.operation';
 import { readOutputOptions } from './message/get.operation';
 import { graphMessageId } from './message/helpers';
+import { readCategories, readFlagDates } from './message/graphOnly';
 import { readSearch } from './message/getAll.operation';
 import { contentFor, toItem } from './output';
 
@@ -61,6 +63,16 @@ async function result(
 		folder,
 		isRead: simple.isRead,
 		isFlagged: simple.isFlagged,
+		flagStatus: message.flag?.flagStatus ?? 'notFlagged',
+		...(message.flag?.dueDateTime
+			? {
+					flagDue:
+						message.flag.dueDateTime.timeZone === 'UTC'
+							? `${message.flag.dueDateTime.dateTime.replace(/Z?$/, 'Z')}`
+							: message.flag.dueDateTime.dateTime,
+				}
+			: {}),
+		categories: message.categories ?? [],
 		...extra,
 	};
 }
@@ -164,8 +176,22 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 		},
 		markAsRead: flagChange((client, id) => setGraphRead(client, id, true)),
 		markAsUnread: flagChange((client, id) => setGraphRead(client, id, false)),
-		flag: flagChange((client, id) => setGraphFlag(client, id, 'flagged')),
+		flag: async (ctx, itemIndex, client) => {
+			const dates = readFlagDates(ctx, itemIndex);
+			return await flagChange((c, id) => setGraphFlag(c, id, 'flagged', dates))(
+				ctx,
+				itemIndex,
+				client,
+			);
+		},
 		unflag: flagChange((client, id) => setGraphFlag(client, id, 'notFlagged')),
+		complete: flagChange((client, id) => setGraphFlag(client, id, 'complete')),
+		setCategories: async (ctx, itemIndex, client) => {
+			const id = graphMessageId(ctx, itemIndex);
+			const { categories, mode } = readCategories(ctx, itemIndex);
+			const now = await setGraphCategories(client, id, categories, mode);
+			return [paired(itemIndex, await result(client, id, { categories: now }))];
+		},
 	},
 	folder: {
 		getAll: async (ctx, itemIndex, client) => {

@@ -14,6 +14,7 @@ import {
 import { GRAPH_OPERATIONS, GraphClients } from './graph';
 import * as folderCreate from './folder/create.operation';
 import * as folderGetAll from './folder/getAll.operation';
+import * as messageComplete from './message/complete.operation';
 import * as messageCopy from './message/copy.operation';
 import * as messageDelete from './message/delete.operation';
 import * as messageFlag from './message/flag.operation';
@@ -25,6 +26,7 @@ import * as messageMarkAsUnread from './message/markAsUnread.operation';
 import * as messageMove from './message/move.operation';
 import * as messageReply from './message/reply.operation';
 import * as messageSend from './message/send.operation';
+import * as messageSetCategories from './message/setCategories.operation';
 import * as messageUnflag from './message/unflag.operation';
 import { ImapSessions } from './sessions';
 
@@ -42,6 +44,8 @@ export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 		markAsUnread: messageMarkAsUnread.execute,
 		flag: messageFlag.execute,
 		unflag: messageUnflag.execute,
+		complete: messageComplete.execute,
+		setCategories: messageSetCategories.execute,
 	},
 	folder: { getAll: folderGetAll.execute, create: folderCreate.execute },
 	attachment: { getAll: attachmentGetAll.execute, download: attachmentDownload.execute },

@@ -86,6 +86,8 @@ export interface MessageFilters {
 	receivedBefore?: Date;
 	/** Skip messages larger than this many bytes. */
 	maxSizeBytes?: number;
+	/** Words to find anywhere in the message (IMAP SEARCH TEXT, Graph `$search`). */
+	search?: string;
 }
 
 const ID_PATTERN = /^imap:(\d+):(\d+):(.+)$/s;

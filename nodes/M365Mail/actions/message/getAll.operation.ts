@@ -65,6 +65,15 @@ export const description: INodeProperties[] = [
 					description: 'Only messages received before this day',
 				},
 				{
+					displayName: 'Search',
+					name: 'search',
+					type: 'string',
+					default: '',
+					placeholder: 'invoice 2026',
+					description:
+						'Words to find in the subject, body or addresses. Microsoft Graph runs it as a $search (KQL such as from:alice or subject:invoice works; results come by sent date); IMAP as SEARCH TEXT.',
+				},
+				{
 					displayName: 'Unread Only',
 					name: 'unreadOnly',
 					type: 'boolean',
@@ -84,6 +93,7 @@ export function readSearch(
 	const raw = ctx.getNodeParameter('filters', itemIndex, {}) as IDataObject;
 	const filters = filtersFrom(raw);
 	if (raw.unreadOnly === true) filters.unreadOnly = true;
+	if (typeof raw.search === 'string' && raw.search.trim()) filters.search = raw.search.trim();
 	if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
 	if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
 	const limit = (ctx.getNodeParameter('returnAll', itemIndex) as boolean)

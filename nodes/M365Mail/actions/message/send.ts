@@ -6,7 +6,7 @@ import { resolveFolder } from '../../transport/imap/folders';
 import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
 import { sendComposedMessage } from '../../transport/smtp/send';
 import { GraphClient } from '../../transport/graph/client';
-import { sendGraphMime } from '../../transport/graph/mail';
+import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from '../../transport/graph/mail';
 import { splitList, type Importance } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
 import { binaryAttachments, customHeaders } from './helpers';
@@ -142,16 +142,18 @@ export async function sendAs(
 	message: Omit<OutgoingMessage, 'from'> & { fromName?: string },
 	appendToSent: boolean,
 ): Promise<SendOutcome> {
-	const composed = await composeMessage({
-		...message,
-		from: formatFrom(mailbox, message.fromName),
-	});
+	const outgoing = { ...message, from: formatFrom(mailbox, message.fromName) };
 	if (connection.transport === 'graph') {
-		// The same composed MIME, through Graph's sendMail (Graph saves it in Sent Items itself).
-		await sendGraphMime(
-			new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox }),
-			composed.raw,
-		);
+		// The same MIME as over SMTP, through Graph's sendMail (Graph saves it in Sent Items itself);
+		// Graph reads the recipients from the headers, so Bcc stays in them.
+		const client = new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+		let composed = await composeMessage(outgoing, { keepBcc: true });
+		if (composed.raw.length <= GRAPH_MIME_LIMIT) {
+			await sendGraphMime(client, composed.raw);
+		} else {
+			composed = await composeMessage({ ...outgoing, attachments: [] }, { keepBcc: true });
+			await sendGraphWithUploads(client, composed.raw, outgoing.attachments ?? []);
+		}
 		return {
 			messageId: composed.messageId,
 			from: mailbox,
@@ -160,6 +162,7 @@ export async function sendAs(
 			savedToSent: true,
 		};
 	}
+	const composed = await composeMessage(outgoing);
 	const user =
 		connection.tokens.kind === 'appOnly'
 			? mailbox

@@ -21,7 +21,7 @@ export interface GraphClientOptions {
 }
 
 export interface GraphRequest {
-	method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+	method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 	/** A path below the mailbox (`/messages/...`) or an absolute URL Graph returned (nextLink). */
 	path: string;
 	query?: Record<string, string>;
@@ -34,6 +34,15 @@ export interface GraphRequest {
 	idempotent?: boolean;
 	/** Return the body as bytes ($value). */
 	binary?: boolean;
+	/** A binary body (a range of an upload session). */
+	bytes?: Buffer;
+	/** Extra request headers (Content-Range). */
+	headers?: Record<string, string>;
+	/**
+	 * An upload URL carries its own authorization: no bearer token is sent with it (Graph refuses
+	 * the PUT with one).
+	 */
+	anonymous?: boolean;
 }
 
 /** An error body as Graph sends it. */
@@ -182,7 +191,8 @@ export class GraphClient {
 	async request<T = Record<string, unknown>>(request: GraphRequest): Promise<T> {
 		const method = request.method ?? 'GET';
 		const idempotent =
-			request.idempotent ?? (method === 'GET' || method === 'PATCH' || method === 'DELETE');
+			request.idempotent ??
+			(method === 'GET' || method === 'PATCH' || method === 'PUT' || method === 'DELETE');
 		const url = new URL(
 			/^https?:\/\//.test(request.path) ? request.path : `${this.base}${request.path}`,
 		);
@@ -191,13 +201,19 @@ export class GraphClient {
 		const label = this.mailbox || 'the signed-in user’s mailbox';
 		let refreshed = false;
 		for (let attempt = 1; ; attempt++) {
-			const token = await this.options.tokens.getAccessToken('graph', { forceRefresh: refreshed });
-			const headers: Record<string, string> = {
-				authorization: `Bearer ${token}`,
-				prefer: ['IdType="ImmutableId"', ...(request.prefer ?? [])].join(', '),
-			};
-			let body: string | undefined;
-			if (request.text !== undefined) {
+			const headers: Record<string, string> = { ...request.headers };
+			if (!request.anonymous) {
+				const token = await this.options.tokens.getAccessToken('graph', {
+					forceRefresh: refreshed,
+				});
+				headers.authorization = `Bearer ${token}`;
+				headers.prefer = ['IdType="ImmutableId"', ...(request.prefer ?? [])].join(', ');
+			}
+			let body: string | Buffer | undefined;
+			if (request.bytes !== undefined) {
+				headers['content-type'] = 'application/octet-stream';
+				body = request.bytes;
+			} else if (request.text !== undefined) {
 				headers['content-type'] = 'text/plain';
 				body = request.text;
 			} else if (request.body !== undefined) {
@@ -228,7 +244,7 @@ export class GraphClient {
 				}
 				const errorBody = (await response.json().catch(() => ({}))) as GraphErrorBody;
 				const code = errorBody.error?.code ?? '';
-				if (response.status === 401 && !refreshed) {
+				if (response.status === 401 && !refreshed && !request.anonymous) {
 					// A 401 was not processed: a fresh token and one more try is safe for any request.
 					refreshed = true;
 					continue;

@@ -41,7 +41,11 @@ export interface GraphMessage {
 	isRead?: boolean;
 	importance?: 'low' | 'normal' | 'high';
 	hasAttachments?: boolean;
-	flag?: { flagStatus?: string };
+	flag?: {
+		flagStatus?: string;
+		dueDateTime?: { dateTime: string; timeZone?: string };
+		completedDateTime?: { dateTime: string; timeZone?: string };
+	};
 	categories?: string[];
 	body?: { contentType?: string; content?: string };
 	parentFolderId?: string;
@@ -228,29 +232,43 @@ export async function fetchGraphContent(
 	return options.keepRaw ? { ...parsed, raw } : parsed;
 }
 
+interface GraphAttachmentJson {
+	'@odata.type'?: string;
+	id: string;
+	name?: string;
+	contentType?: string;
+	size?: number;
+	isInline?: boolean;
+	contentId?: string;
+	contentBytes?: string;
+}
+
+const ITEM_ATTACHMENT = '#microsoft.graph.itemAttachment';
+
+/** An attached Outlook item (a forwarded mail) is saved as .eml: its `$value` is MIME. */
+function itemFilename(name: string | undefined, index: number): string {
+	const base = (name ?? '').replace(/[\\/:*?"<>|\r\n]+/g, ' ').trim() || `attachment-${index + 1}`;
+	return /\.eml$/i.test(base) ? base : `${base}.eml`;
+}
+
 export async function listGraphAttachments(client: GraphClient, id: string) {
-	const answer = await client.request<{
-		value: Array<{
-			id: string;
-			name?: string;
-			contentType?: string;
-			size?: number;
-			isInline?: boolean;
-			contentId?: string;
-		}>;
-	}>({
+	const answer = await client.request<{ value: GraphAttachmentJson[] }>({
 		path: `/messages/${encodeURIComponent(id)}/attachments`,
 		query: { $select: 'id,name,contentType,size,isInline,contentId' },
 	});
-	return answer.value.map((a, index) => ({
-		index,
-		filename: a.name ?? `attachment-${index + 1}`,
-		contentType: a.contentType ?? 'application/octet-stream',
-		size: a.size ?? 0,
-		contentId: a.contentId ?? undefined,
-		inline: a.isInline === true,
-		graphId: a.id,
-	}));
+	return answer.value.map((a, index) => {
+		const item = a['@odata.type'] === ITEM_ATTACHMENT;
+		return {
+			index,
+			filename: item ? itemFilename(a.name, index) : (a.name ?? `attachment-${index + 1}`),
+			contentType: item ? 'message/rfc822' : (a.contentType ?? 'application/octet-stream'),
+			size: a.size ?? 0,
+			contentId: a.contentId ?? undefined,
+			inline: a.isInline === true,
+			graphId: a.id,
+			item,
+		};
+	});
 }
 
 export async function downloadGraphAttachment(
@@ -259,17 +277,25 @@ export async function downloadGraphAttachment(
 	attachmentId: string,
 	index: number,
 ): Promise<AttachmentContent> {
-	const a = await client.request<{
-		name?: string;
-		contentType?: string;
-		size?: number;
-		isInline?: boolean;
-		contentId?: string;
-		contentBytes?: string;
-	}>({
-		path: `/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`,
+	const path = `/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`;
+	const a = await client.request<GraphAttachmentJson>({
+		path,
+		query: { $select: 'id,name,contentType,size,isInline,contentId' },
 	});
-	const content = Buffer.from(a.contentBytes ?? '', 'base64');
+	if (a['@odata.type'] === ITEM_ATTACHMENT) {
+		// Graph has no contentBytes for an item; its MIME comes from `$value`.
+		const content = await client.request<Buffer>({ path: `${path}/$value`, binary: true });
+		return {
+			index,
+			filename: itemFilename(a.name, index),
+			contentType: 'message/rfc822',
+			size: content.length,
+			inline: false,
+			content,
+		};
+	}
+	const full = await client.request<GraphAttachmentJson>({ path });
+	const content = Buffer.from(full.contentBytes ?? '', 'base64');
 	return {
 		index,
 		filename: a.name ?? `attachment-${index + 1}`,
@@ -305,6 +331,9 @@ export function graphMatches(m: MailMessage, filters: MessageFilters): boolean {
 	if (filters.importance && m.importance !== filters.importance) return false;
 	if (filters.hasAttachments !== undefined && m.hasAttachments !== filters.hasAttachments)
 		return false;
+	const received = m.receivedAt ? Date.parse(m.receivedAt) : NaN;
+	if (filters.receivedAfter && !(received >= filters.receivedAfter.getTime())) return false;
+	if (filters.receivedBefore && !(received < filters.receivedBefore.getTime())) return false;
 	return true;
 }
 
@@ -480,13 +509,30 @@ export async function newestGraphMessage(
 	return undefined;
 }
 
-/** Messages of a folder, newest first, with what Graph can filter on the server pushed there. */
+/**
+ * Messages of a folder, newest first, with what Graph can filter on the server pushed there. A text
+ * search goes to Graph's `$search` (KQL), which takes neither `$filter` nor `$orderby`: the other
+ * filters are then checked on our side (graphMatches), and Graph orders by sent time.
+ */
 export async function* searchGraphMessages(
 	client: GraphClient,
 	folder: GraphFolder,
 	filters: MessageFilters,
 	pageSize = 50,
 ): AsyncGenerator<GraphMessage[]> {
+	if (filters.search) {
+		for await (const page of client.pages<GraphMessage>({
+			path: `/mailFolders/${encodeURIComponent(folder.id)}/messages`,
+			query: {
+				$select: MESSAGE_SELECT,
+				$top: String(pageSize),
+				$search: `"${filters.search.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`,
+			},
+		})) {
+			yield page.value;
+		}
+		return;
+	}
 	const conditions: string[] = [];
 	if (filters.unreadOnly) conditions.push('isRead eq false');
 	if (filters.receivedAfter)
@@ -529,16 +575,71 @@ export async function setGraphRead(
 	});
 }
 
+/** A date as Graph's dateTimeTimeZone, in UTC. */
+const graphDate = (date: Date) => ({
+	dateTime: date.toISOString().replace(/Z$/, ''),
+	timeZone: 'UTC',
+});
+
+/**
+ * Follow-up flag: flagged (optionally with a due date; Graph needs a start date with it), complete
+ * (with the completion time), or cleared.
+ */
 export async function setGraphFlag(
 	client: GraphClient,
 	id: string,
 	flagStatus: 'flagged' | 'notFlagged' | 'complete',
+	options: { dueDate?: Date; startDate?: Date; now?: Date } = {},
 ): Promise<void> {
+	const now = options.now ?? new Date();
+	const flag: Record<string, unknown> = { flagStatus };
+	if (flagStatus === 'flagged' && options.dueDate) {
+		const start = options.startDate ?? now;
+		flag.startDateTime = graphDate(start < options.dueDate ? start : options.dueDate);
+		flag.dueDateTime = graphDate(options.dueDate);
+	}
+	if (flagStatus === 'complete') flag.completedDateTime = graphDate(now);
 	await client.request({
 		method: 'PATCH',
 		path: `/messages/${encodeURIComponent(id)}`,
-		body: { flag: { flagStatus } },
+		body: { flag },
 	});
+}
+
+/** Categories: replaced, or some added or removed (a read first for those). Returns the new list. */
+export async function setGraphCategories(
+	client: GraphClient,
+	id: string,
+	categories: string[],
+	mode: 'replace' | 'add' | 'remove',
+): Promise<string[]> {
+	let next = categories;
+	if (mode !== 'replace') {
+		const current =
+			(
+				await client.request<{ categories?: string[] }>({
+					path: `/messages/${encodeURIComponent(id)}`,
+					query: { $select: 'categories' },
+				})
+			).categories ?? [];
+		const wanted = new Set(categories.map((c) => c.toLowerCase()));
+		next =
+			mode === 'add'
+				? [
+						...current,
+						...categories.filter((c) => !current.some((k) => k.toLowerCase() === c.toLowerCase())),
+					]
+				: current.filter((c) => !wanted.has(c.toLowerCase()));
+	}
+	const unique = next.filter(
+		(c, i) => next.findIndex((k) => k.toLowerCase() === c.toLowerCase()) === i,
+	);
+	await client.request({
+		method: 'PATCH',
+		path: `/messages/${encodeURIComponent(id)}`,
+		body: { categories: unique },
+	});
+	return unique;
 }
 
 /** Move or copy; with immutable ids a moved message keeps its id, a copy gets a new one. */
@@ -561,12 +662,19 @@ export async function deleteGraphMessage(client: GraphClient, id: string): Promi
 	await client.request({ method: 'DELETE', path: `/messages/${encodeURIComponent(id)}` });
 }
 
-/** Sends composed MIME (base64, as Graph's sendMail takes it); never retried. Up to 4 MB. */
+/** Raw MIME up to this size goes in one sendMail request (base64 makes it Graph's 4 MB request limit). */
+export const GRAPH_MIME_LIMIT = 3 * 1024 * 1024;
+/** Attachments under 3 MB are added in one request; larger ones through an upload session. */
+export const GRAPH_ATTACHMENT_POST_LIMIT = 3 * 1024 * 1024;
+/** Upload session ranges: ten times 320 KiB, under Graph's 4 MB per PUT. */
+export const GRAPH_UPLOAD_CHUNK = 10 * 320 * 1024;
+
+/** Sends composed MIME (base64, as Graph's sendMail takes it); never retried. */
 export async function sendGraphMime(client: GraphClient, raw: Buffer): Promise<void> {
-	if (raw.length > 4 * 1024 * 1024) {
+	if (raw.length > GRAPH_MIME_LIMIT) {
 		throw new MailServiceError(
-			`The message is ${Math.round(raw.length / 1024 / 1024)} MB: Graph's MIME send takes up to 4 MB`,
-			'Send large attachments over IMAP + SMTP access for now (Graph upload sessions are not built yet), or share a link instead.',
+			`The message is ${(raw.length / 1024 / 1024).toFixed(1)} MB: Graph's sendMail takes up to 3 MB of MIME`,
+			'Send it with its attachments added to a draft (sendGraphWithUploads).',
 			'input',
 		);
 	}
@@ -574,6 +682,107 @@ export async function sendGraphMime(client: GraphClient, raw: Buffer): Promise<v
 		method: 'POST',
 		path: '/sendMail',
 		text: raw.toString('base64'),
+		idempotent: false,
+	});
+}
+
+export interface GraphUpload {
+	filename: string;
+	contentType?: string;
+	content: Buffer;
+	contentId?: string;
+}
+
+/** One attachment on a draft: a single POST under 3 MB, else an upload session in ranges under 4 MB. */
+export async function addGraphAttachment(
+	client: GraphClient,
+	messageId: string,
+	attachment: GraphUpload,
+): Promise<void> {
+	const path = `/messages/${encodeURIComponent(messageId)}/attachments`;
+	const common = {
+		name: attachment.filename,
+		contentType: attachment.contentType ?? 'application/octet-stream',
+		isInline: Boolean(attachment.contentId),
+		...(attachment.contentId ? { contentId: attachment.contentId } : {}),
+	};
+	if (attachment.content.length < GRAPH_ATTACHMENT_POST_LIMIT) {
+		await client.request({
+			method: 'POST',
+			path,
+			body: {
+				'@odata.type': '#microsoft.graph.fileAttachment',
+				...common,
+				contentBytes: attachment.content.toString('base64'),
+			},
+			// A repeated POST would attach the file twice.
+			idempotent: false,
+		});
+		return;
+	}
+	const session = await client.request<{ uploadUrl?: string }>({
+		method: 'POST',
+		path: `${path}/createUploadSession`,
+		body: {
+			AttachmentItem: { attachmentType: 'file', ...common, size: attachment.content.length },
+		},
+		// A second session for the same file is harmless: only a finished one attaches it.
+		idempotent: true,
+	});
+	if (!session.uploadUrl) {
+		throw new MailServiceError(
+			'Microsoft Graph returned no upload URL for the attachment',
+			'Try again; if it persists, send the file as a link.',
+			'unknown',
+		);
+	}
+	const total = attachment.content.length;
+	for (let start = 0; start < total; start += GRAPH_UPLOAD_CHUNK) {
+		const end = Math.min(start + GRAPH_UPLOAD_CHUNK, total);
+		await client.request({
+			method: 'PUT',
+			path: session.uploadUrl,
+			bytes: attachment.content.subarray(start, end),
+			headers: { 'content-range': `bytes ${start}-${end - 1}/${total}` },
+			anonymous: true,
+			// The same range again after a dropped connection is what upload sessions are for.
+			idempotent: true,
+		});
+	}
+}
+
+/**
+ * Mail over 3 MB: the message without its attachments becomes a draft (from MIME, so headers,
+ * threading and Bcc are the same as a direct send), the attachments are added one by one, then the
+ * draft is sent. A draft that fails before the send is deleted; the send itself is never retried.
+ */
+export async function sendGraphWithUploads(
+	client: GraphClient,
+	draftRaw: Buffer,
+	attachments: GraphUpload[],
+): Promise<void> {
+	if (draftRaw.length > GRAPH_MIME_LIMIT) {
+		throw new MailServiceError(
+			`The message body alone is ${(draftRaw.length / 1024 / 1024).toFixed(1)} MB: Graph takes up to 3 MB without attachments`,
+			'Move large content into attachments (they can be up to 150 MB each).',
+			'input',
+		);
+	}
+	const draft = await client.request<{ id: string }>({
+		method: 'POST',
+		path: '/messages',
+		text: draftRaw.toString('base64'),
+		idempotent: false,
+	});
+	try {
+		for (const attachment of attachments) await addGraphAttachment(client, draft.id, attachment);
+	} catch (error) {
+		await deleteGraphMessage(client, draft.id).catch(() => undefined);
+		throw error;
+	}
+	await client.request({
+		method: 'POST',
+		path: `/messages/${encodeURIComponent(draft.id)}/send`,
 		idempotent: false,
 	});
 }

@@ -364,6 +364,7 @@ export function searchQuery(filters: MessageFilters, uidRange?: string): SearchO
 	if (filters.receivedAfter) query.since = filters.receivedAfter;
 	if (filters.receivedBefore) query.before = filters.receivedBefore;
 	if (filters.maxSizeBytes) query.smaller = filters.maxSizeBytes + 1;
+	if (filters.search) query.text = filters.search;
 	if (filters.from?.length === 1) query.from = filters.from[0];
 	else if (filters.from?.length) query.or = filters.from.map((from) => ({ from }));
 	if (!Object.keys(query).length) query.all = true;

@@ -45,8 +45,14 @@ const IMPORTANCE_HEADERS: Record<Importance, Record<string, string>> = {
 	low: { 'X-Priority': '5 (Lowest)', 'X-MSMail-Priority': 'Low', Importance: 'Low' },
 };
 
-/** Builds the RFC 822 bytes (Bcc kept out of the headers, in the envelope only). */
-export async function composeMessage(message: OutgoingMessage): Promise<ComposedMessage> {
+/**
+ * Builds the RFC 822 bytes. For SMTP, Bcc stays out of the headers (the envelope carries it); Graph's
+ * MIME send reads recipients from the headers, so it asks to keep Bcc (Exchange strips it on delivery).
+ */
+export async function composeMessage(
+	message: OutgoingMessage,
+	options: { keepBcc?: boolean } = {},
+): Promise<ComposedMessage> {
 	const composer = new MailComposer({
 		from: message.from,
 		to: message.to,
@@ -70,6 +76,7 @@ export async function composeMessage(message: OutgoingMessage): Promise<Composed
 		disableUrlAccess: true,
 	});
 	const node = composer.compile();
+	node.keepBcc = options.keepBcc === true;
 	const envelope = node.getEnvelope();
 	const raw = await node.build();
 	return {

@@ -1,0 +1,128 @@
+/**
+ * Operations only Microsoft Graph can do (Outlook categories, a follow-up flag's due date and
+ * "complete" state have no IMAP counterpart): over IMAP they fail with an error that names Graph.
+ */
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+
+import { MailServiceError } from '../../transport/auth/errors';
+import { splitList } from '../../transport/types';
+
+export function graphOnly(what: string): MailServiceError {
+	return new MailServiceError(
+		`${what} needs Microsoft Graph: IMAP has no such thing`,
+		'Use a delegated credential with Access "Microsoft Graph", or an app-only credential with Protocol "Microsoft Graph".',
+		'input',
+	);
+}
+
+export const categoriesDescription: INodeProperties[] = [
+	{
+		displayName: 'Categories',
+		name: 'categories',
+		type: 'string',
+		default: '',
+		placeholder: 'Red category, Invoices',
+		description:
+			'Outlook category names, separated by commas or ";". Names that are not in the mailbox’s master list show without a colour.',
+		displayOptions: { show: { resource: ['message'], operation: ['setCategories'] } },
+	},
+	{
+		displayName: 'Mode',
+		name: 'categoryMode',
+		type: 'options',
+		options: [
+			{
+				name: 'Add',
+				value: 'add',
+				description: 'Add these categories, keep the others',
+			},
+			{
+				name: 'Remove',
+				value: 'remove',
+				description: 'Remove these categories, keep the others',
+			},
+			{
+				name: 'Replace',
+				value: 'replace',
+				description: 'The message has exactly these categories afterwards (empty clears them)',
+			},
+		],
+		default: 'add',
+		description: 'How the categories change',
+		displayOptions: { show: { resource: ['message'], operation: ['setCategories'] } },
+	},
+];
+
+export function readCategories(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+): { categories: string[]; mode: 'add' | 'remove' | 'replace' } {
+	return {
+		categories: splitList(ctx.getNodeParameter('categories', itemIndex, '') as string),
+		mode: ctx.getNodeParameter('categoryMode', itemIndex, 'add') as 'add' | 'remove' | 'replace',
+	};
+}
+
+export const flagOptionsDescription: INodeProperties = {
+	displayName: 'Options',
+	name: 'flagOptions',
+	type: 'collection',
+	placeholder: 'Add Option',
+	default: {},
+	displayOptions: { show: { resource: ['message'], operation: ['flag'] } },
+	options: [
+		{
+			displayName: 'Due Date',
+			name: 'dueDate',
+			type: 'dateTime',
+			default: '',
+			description:
+				'When the follow-up is due (Microsoft Graph only; IMAP flags have no dates). Outlook shows it in the To Do list.',
+		},
+		{
+			displayName: 'Start Date',
+			name: 'startDate',
+			type: 'dateTime',
+			default: '',
+			description: 'When the follow-up starts; now if empty (Microsoft Graph only)',
+		},
+	],
+};
+
+/** The flag's dates, checked: a due date before its start is a mistake to report, not to fix. */
+export function readFlagDates(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+): { dueDate?: Date; startDate?: Date } {
+	const raw = ctx.getNodeParameter('flagOptions', itemIndex, {}) as IDataObject;
+	const date = (name: string) => {
+		const value = raw[name];
+		if (value === undefined || value === '' || value === null) return undefined;
+		const parsed = new Date(String(value));
+		if (Number.isNaN(parsed.getTime())) {
+			throw new MailServiceError(
+				`"${String(value)}" is not a date`,
+				`Enter the ${name === 'dueDate' ? 'Due Date' : 'Start Date'} as an ISO date, for example 2026-12-01T17:00:00Z.`,
+				'input',
+			);
+		}
+		return parsed;
+	};
+	const dueDate = date('dueDate');
+	const startDate = date('startDate');
+	if (startDate && !dueDate) {
+		throw new MailServiceError(
+			'A start date needs a due date',
+			'Add a Due Date, or remove the Start Date.',
+			'input',
+		);
+	}
+	if (dueDate && startDate && startDate > dueDate) {
+		throw new MailServiceError(
+			'The start date is after the due date',
+			'Choose a Start Date on or before the Due Date.',
+			'input',
+		);
+	}
+	return { dueDate, startDate };
+}

@@ -1,0 +1,365 @@
+/**
+ * The Graph-only and large-mail parts of the action node against the emulator: categories, flag
+ * due dates and "complete", `$search`, item attachments as .eml, Bcc, sends over 3 MB through a
+ * draft and upload sessions, and dropped connections.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { before, describe, it } from 'node:test';
+
+import { simpleParser } from 'mailparser';
+import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+
+import {
+	GRAPH_SCOPES,
+	graphCounts,
+	graphDeliver,
+	graphDrop,
+	graphFolder,
+	graphList,
+	graphRaw,
+} from '../harness/graph';
+import { buildMail } from '../harness/mail';
+import { CredentialStore, pollTrigger, runActionNode, triggerNode } from '../harness/n8n';
+import { delegatedCredential, signIn } from '../harness/stack';
+
+const store = new CredentialStore();
+const ALICE = 'alice@example.test';
+const BOB = 'bob@example.test';
+const CAROL = 'carol@example.test';
+
+async function action(parameters: INodeParameters, items?: INodeExecutionData[]) {
+	return (
+		await runActionNode(
+			{
+				parameters: { authentication: 'delegated', mailbox: '', ...parameters },
+				credentials: { m365MailOAuth2Api: 'alice' },
+			},
+			store,
+			items,
+		)
+	)[0];
+}
+
+async function freshGraphFolder(prefix: string): Promise<string> {
+	const path = `Inbox/${prefix}-${randomUUID().slice(0, 8)}`;
+	await graphFolder(ALICE, path);
+	return path;
+}
+
+/** How many requests of each kind a step made. */
+async function countsDuring(step: () => Promise<unknown>): Promise<Record<string, number>> {
+	const before = await graphCounts();
+	await step();
+	const after = await graphCounts();
+	return Object.fromEntries(
+		Object.entries(after)
+			.map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+			.filter(([, v]) => v > 0),
+	);
+}
+
+const binaryItem = (files: Record<string, { content: Buffer; name: string; type: string }>) => ({
+	json: {},
+	binary: Object.fromEntries(
+		Object.entries(files).map(([key, f]) => [
+			key,
+			{ data: f.content.toString('base64'), mimeType: f.type, fileName: f.name },
+		]),
+	),
+});
+
+before(async () => {
+	store.set('alice', delegatedCredential(await signIn(ALICE, GRAPH_SCOPES), { access: 'graph' }));
+});
+
+describe('Graph: categories and follow-up flags', () => {
+	it('categories are added, removed and replaced, case-insensitively, without duplicates', async () => {
+		const id = await graphDeliver(ALICE, { subject: 'categorise me' });
+		const set = async (categories: string, categoryMode: string) =>
+			(
+				await action({
+					resource: 'message',
+					operation: 'setCategories',
+					messageId: id,
+					categories,
+					categoryMode,
+				})
+			)[0].json.categories;
+		assert.deepEqual(await set('Red category; Invoices', 'add'), ['Red category', 'Invoices']);
+		assert.deepEqual(await set('invoices, Blue category', 'add'), [
+			'Red category',
+			'Invoices',
+			'Blue category',
+		]);
+		assert.deepEqual(await set('RED CATEGORY', 'remove'), ['Invoices', 'Blue category']);
+		assert.deepEqual(await set('Done', 'replace'), ['Done']);
+		assert.deepEqual(await set('', 'replace'), []);
+		const stored = (await graphList(ALICE, 'inbox')).find((m) => m.id === id) as
+			| { categories?: string[] }
+			| undefined;
+		assert.deepEqual(stored?.categories, []);
+	});
+
+	it('flag with a due date (Graph needs a start with it), then complete, then unflag', async () => {
+		const id = await graphDeliver(ALICE, { subject: 'follow up' });
+		const [flagged] = await action({
+			resource: 'message',
+			operation: 'flag',
+			messageId: id,
+			flagOptions: { dueDate: '2026-12-01T17:00:00Z' },
+		});
+		assert.equal(flagged.json.isFlagged, true);
+		assert.equal(flagged.json.flagStatus, 'flagged');
+		assert.equal(flagged.json.flagDue, '2026-12-01T17:00:00.000Z');
+		const stored = (await graphList(ALICE, 'inbox')).find((m) => m.id === id) as unknown as {
+			flag: { startDateTime?: { dateTime: string }; dueDateTime?: { timeZone: string } };
+		};
+		assert.ok(stored.flag.startDateTime, 'a start date is sent with the due date');
+		assert.equal(stored.flag.dueDateTime?.timeZone, 'UTC');
+		const [complete] = await action({ resource: 'message', operation: 'complete', messageId: id });
+		assert.equal(complete.json.flagStatus, 'complete');
+		assert.equal(complete.json.isFlagged, false);
+		const [cleared] = await action({ resource: 'message', operation: 'unflag', messageId: id });
+		assert.equal(cleared.json.flagStatus, 'notFlagged');
+	});
+
+	it('a start after the due date, or a date that is not one, is refused before any request', async () => {
+		const id = await graphDeliver(ALICE, { subject: 'bad dates' });
+		await assert.rejects(
+			action({
+				resource: 'message',
+				operation: 'flag',
+				messageId: id,
+				flagOptions: { dueDate: '2026-12-01T00:00:00Z', startDate: '2026-12-05T00:00:00Z' },
+			}),
+			(e: Error & { description?: string }) =>
+				/after the due date/.test(e.message) && /on or before/.test(e.description ?? ''),
+		);
+		await assert.rejects(
+			action({
+				resource: 'message',
+				operation: 'flag',
+				messageId: id,
+				flagOptions: { dueDate: 'next tuesday-ish' },
+			}),
+			/is not a date/,
+		);
+	});
+});
+
+describe('Graph: $search and item attachments', () => {
+	it('get many with Search uses $search (no $filter with it) and still applies the other filters', async () => {
+		const folder = await freshGraphFolder('g-search');
+		await graphDeliver(ALICE, { subject: 'Statement', text: 'invoice INV-4411 attached' }, folder);
+		await graphDeliver(ALICE, { subject: 'Lunch', text: 'pizza?' }, folder);
+		const read = await graphDeliver(
+			ALICE,
+			{ subject: 'Old statement', text: 'invoice INV-4411 (copy)' },
+			folder,
+		);
+		await action({ resource: 'message', operation: 'markAsRead', messageId: read });
+		const base = {
+			resource: 'message',
+			operation: 'getAll',
+			folder: { __rl: true, mode: 'path', value: folder },
+			returnAll: true,
+		};
+		const subjects = (items: INodeExecutionData[]) => items.map((i) => i.json.subject).sort();
+		assert.deepEqual(subjects(await action({ ...base, filters: { search: 'INV-4411' } })), [
+			'Old statement',
+			'Statement',
+		]);
+		assert.deepEqual(
+			subjects(await action({ ...base, filters: { search: 'INV-4411', unreadOnly: true } })),
+			['Statement'],
+		);
+	});
+
+	it('an attached mail (item attachment) is listed and downloaded as .eml from $value', async () => {
+		const inner = await buildMail({ subject: 'The original order', text: 'order body' });
+		const id = await graphDeliver(ALICE, {
+			subject: 'FW as attachment',
+			attachments: [
+				{
+					filename: 'x.eml',
+					content: inner,
+					contentType: 'message/rfc822',
+					contentDisposition: 'attachment',
+				},
+				{ filename: 'note.txt', content: 'plain file' },
+			],
+		});
+		const list = await action({ resource: 'attachment', operation: 'getAll', messageId: id });
+		assert.deepEqual(
+			list.map((i) => [i.json.filename, i.json.contentType]),
+			[
+				['The original order.eml', 'message/rfc822'],
+				['note.txt', 'text/plain'],
+			],
+		);
+		const [downloaded] = await action({
+			resource: 'attachment',
+			operation: 'download',
+			messageId: id,
+			which: 'all',
+			prefix: 'file_',
+		});
+		const eml = Buffer.from(downloaded.binary!.file_0.data, 'base64');
+		assert.equal(downloaded.binary!.file_0.fileName, 'The original order.eml');
+		assert.equal((await simpleParser(eml)).subject, 'The original order');
+		assert.equal(Buffer.from(downloaded.binary!.file_1.data, 'base64').toString(), 'plain file');
+	});
+});
+
+describe('Graph: sending large mail and Bcc', () => {
+	it('a small send keeps Bcc for Graph: the Bcc recipient gets it, the others do not see it', async () => {
+		const subject = `bcc ${Date.now()}`;
+		const counts = await countsDuring(() =>
+			action({
+				resource: 'message',
+				operation: 'send',
+				to: BOB,
+				subject,
+				text: 'hi',
+				options: { bcc: CAROL },
+			}),
+		);
+		assert.equal(counts['POST /sendMail'], 1);
+		const atCarol = (await graphList(CAROL, 'inbox')).find((m) => m.subject === subject);
+		const atBob = (await graphList(BOB, 'inbox')).find((m) => m.subject === subject);
+		assert.ok(atCarol, 'the Bcc recipient got it');
+		assert.ok(atBob);
+		assert.doesNotMatch((await graphRaw(BOB, atBob.id)).toString(), /^Bcc:/im);
+	});
+
+	it('over 3 MB: a MIME draft, a small attachment by POST, a 7 MB one by upload session in ranges under 4 MB, then send', async () => {
+		const subject = `large ${Date.now()}`;
+		const big = randomBytes(7 * 1024 * 1024);
+		const small = Buffer.from('small file');
+		let sent: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			sent = await action(
+				{
+					resource: 'message',
+					operation: 'send',
+					to: BOB,
+					subject,
+					text: 'two files',
+					options: { attachments: 'big, small', bcc: CAROL, importance: 'high' },
+				},
+				[
+					binaryItem({
+						big: { content: big, name: 'scan.bin', type: 'application/octet-stream' },
+						small: { content: small, name: 'small.txt', type: 'text/plain' },
+					}),
+				],
+			);
+		});
+		assert.equal(counts['POST /sendMail'], undefined, 'not one 9 MB sendMail');
+		assert.equal(counts['POST /messages'], 1, 'one draft');
+		assert.equal(counts['POST /messages/{id}/attachments'], 1, 'the small file in one POST');
+		assert.equal(counts['POST /messages/{id}/attachments/createUploadSession'], 1);
+		assert.equal(counts['PUT upload'], 3, '7 MB in ranges of 3.125 MiB');
+		assert.equal(counts['POST /messages/{id}/send'], 1);
+		assert.equal(sent[0].json.savedToSent, true);
+		const atBob = (await graphList(BOB, 'inbox')).find((m) => m.subject === subject);
+		assert.ok(atBob);
+		const parsed = await simpleParser(await graphRaw(BOB, atBob.id));
+		assert.equal(
+			parsed.headers.get('priority'),
+			'high',
+			'the importance headers survive the draft',
+		);
+		const files = Object.fromEntries(parsed.attachments.map((a) => [a.filename, a.content]));
+		assert.ok(files['scan.bin']?.equals(big), 'the 7 MB file arrives byte for byte');
+		assert.equal(files['small.txt']?.toString(), 'small file');
+		assert.ok((await graphList(CAROL, 'inbox')).some((m) => m.subject === subject));
+		assert.ok(!(await graphList(ALICE, 'drafts')).some((m) => m.subject === subject));
+		assert.ok((await graphList(ALICE, 'sentitems')).some((m) => m.subject === subject));
+	});
+
+	it('a dropped upload range is sent again and the file still arrives whole', async () => {
+		const subject = `resumed ${Date.now()}`;
+		const big = randomBytes(4 * 1024 * 1024);
+		await graphDrop(1, '^PUT /upload/');
+		const counts = await countsDuring(() =>
+			action(
+				{
+					resource: 'message',
+					operation: 'send',
+					to: BOB,
+					subject,
+					text: 'resumed',
+					options: { attachments: 'big' },
+				},
+				[binaryItem({ big: { content: big, name: 'big.bin', type: 'application/octet-stream' } })],
+			),
+		);
+		assert.equal(counts.DROPPED, 1);
+		const atBob = (await graphList(BOB, 'inbox')).find((m) => m.subject === subject);
+		assert.ok(atBob);
+		const parsed = await simpleParser(await graphRaw(BOB, atBob.id));
+		assert.ok(parsed.attachments[0].content.equals(big));
+	});
+
+	it('a failed attachment upload deletes the draft and sends nothing', async () => {
+		const subject = `no half mail ${Date.now()}`;
+		// The small attachment's POST is not idempotent: a dropped one fails the item, not doubled.
+		await graphDrop(1, '^POST /v1.0/.+/messages/[^/]+/attachments$');
+		await assert.rejects(
+			action(
+				{
+					resource: 'message',
+					operation: 'send',
+					to: BOB,
+					subject,
+					text: 'x',
+					options: { attachments: 'big, small' },
+				},
+				[
+					binaryItem({
+						big: {
+							content: randomBytes(3.5 * 1024 * 1024),
+							name: 'b.bin',
+							type: 'application/octet-stream',
+						},
+						small: { content: Buffer.from('s'), name: 's.txt', type: 'text/plain' },
+					}),
+				],
+			),
+		);
+		assert.ok(!(await graphList(BOB, 'inbox')).some((m) => m.subject === subject));
+		assert.ok(!(await graphList(ALICE, 'drafts')).some((m) => m.subject === subject));
+	});
+});
+
+describe('Graph: dropped connections', () => {
+	it('a poll whose requests lose their connection retries them and emits each message once', async () => {
+		const folder = await freshGraphFolder('g-drop');
+		const trigger = triggerNode(folder, {}, 'alice', 'graph');
+		const state: IDataObject = {};
+		await pollTrigger(trigger, store, state);
+		await graphDeliver(ALICE, { subject: 'd1' }, folder);
+		await graphDeliver(ALICE, { subject: 'd2' }, folder);
+		await graphDrop(2);
+		const items = await pollTrigger(trigger, store, state);
+		assert.deepEqual(
+			items.map((i) => i.json.subject),
+			['d1', 'd2'],
+		);
+		assert.deepEqual(await pollTrigger(trigger, store, state), []);
+	});
+
+	it('a send whose connection drops is not sent again (it could duplicate mail): a clear error', async () => {
+		const subject = `dropped send ${Date.now()}`;
+		await graphDrop(1, '^POST /v1.0/.+/sendMail$');
+		await assert.rejects(
+			action({ resource: 'message', operation: 'send', to: BOB, subject, text: 'x' }),
+			(e: Error & { description?: string }) => !/at .+\.ts:\d+/.test(e.message),
+		);
+		const counts = await graphCounts();
+		assert.ok(counts.DROPPED >= 1);
+		assert.ok(!(await graphList(BOB, 'inbox')).some((m) => m.subject === subject));
+	});
+});
