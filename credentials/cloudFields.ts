@@ -91,7 +91,7 @@ export const cloudFields: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		placeholder: 'outlook.office365.com',
-		description: 'Host name of the IMAP server',
+		description: 'Host name of the IMAP server (needed only for IMAP + SMTP access)',
 		...customOnly,
 	},
 	{
@@ -120,7 +120,7 @@ export const cloudFields: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		placeholder: 'smtp.office365.com',
-		description: 'Host name of the SMTP server',
+		description: 'Host name of the SMTP server (needed only for IMAP + SMTP access)',
 		...customOnly,
 	},
 	{

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine: Dovecot (IMAP with XOAUTH2
-# and Lua), curl and openssl from Debian's packages, then the npm dependencies from the lockfile.
+# and Lua), curl, openssl and Chromium (the editor tests) from Debian's packages, then the npm
+# dependencies from the lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates; do
+for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates chromium fonts-liberation; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,6 +6,7 @@ import { Workflow, type INode, type INodeTypes } from 'n8n-workflow';
 import { M365MailOAuth2Api } from '../../credentials/M365MailOAuth2Api.credentials';
 import {
 	CLOUD_PRESETS,
+	requireHost,
 	resolveCloud,
 	type CloudName,
 } from '../../nodes/M365Mail/transport/auth/clouds';
@@ -99,7 +100,12 @@ describe('clouds', () => {
 			() => resolveCloud({ ...CUSTOM, customLoginUrl: 'login.example' }),
 			/Login URL must be a full URL/,
 		);
-		assert.throws(() => resolveCloud({ ...CUSTOM, customImapHost: '' }), /IMAP Host is required/);
+		// Graph-only custom clouds need no IMAP host; IMAP asks for it when it is used.
+		const graphOnly = resolveCloud({ ...CUSTOM, customImapHost: '', customSmtpHost: '' });
+		assert.equal(graphOnly.imapHost, '');
+		assert.throws(() => requireHost(graphOnly, 'IMAP'), /IMAP Host is required/);
+		assert.throws(() => requireHost(graphOnly, 'SMTP'), /SMTP Host is required/);
+		assert.equal(requireHost(resolveCloud(CUSTOM), 'IMAP'), CUSTOM.customImapHost);
 		assert.throws(() => resolveCloud({ ...CUSTOM, customSmtpPort: 70000 }), /SMTP Port/);
 	});
 

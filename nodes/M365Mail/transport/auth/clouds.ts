@@ -130,8 +130,7 @@ export function resolveCloud(settings: CloudSettings): CloudEndpoints {
 	}
 	const imapHost = (settings.customImapHost ?? '').trim();
 	const smtpHost = (settings.customSmtpHost ?? '').trim();
-	if (!imapHost) throw settingsError('Custom cloud: IMAP Host is required');
-	if (!smtpHost) throw settingsError('Custom cloud: SMTP Host is required');
+	// The hosts are checked where IMAP or SMTP is used (requireHost): Graph-only clouds leave them empty.
 	const outlookResource = cleanUrl(
 		settings.customOutlookResource || PRESETS.global.outlookResource,
 		'IMAP/SMTP Resource',
@@ -153,3 +152,11 @@ export function resolveCloud(settings: CloudSettings): CloudEndpoints {
 
 /** The cloud presets, for tests and documentation. */
 export const CLOUD_PRESETS = PRESETS;
+
+/** A custom cloud's IMAP or SMTP host, required only when that protocol is used. */
+export function requireHost(cloud: CloudEndpoints, protocol: 'IMAP' | 'SMTP'): string {
+	const host = protocol === 'IMAP' ? cloud.imapHost : cloud.smtpHost;
+	if (!host)
+		throw settingsError(`Custom cloud: ${protocol} Host is required for IMAP + SMTP access`);
+	return host;
+}

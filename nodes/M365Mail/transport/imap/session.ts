@@ -5,7 +5,7 @@
  */
 import { ImapFlow } from 'imapflow';
 
-import type { CloudEndpoints } from '../auth/clouds';
+import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import {
 	mapImapAuthError,
 	mapNetworkError,
@@ -28,12 +28,13 @@ export interface ImapSessionOptions {
 
 function createClient(options: ImapSessionOptions, accessToken: string): ImapFlow {
 	const { cloud } = options;
+	const host = requireHost(cloud, 'IMAP');
 	const client = new ImapFlow({
-		host: cloud.imapHost,
+		host,
 		port: cloud.imapPort,
 		secure: cloud.imapTls === 'tls',
 		doSTARTTLS: cloud.imapTls === 'starttls' ? true : undefined,
-		servername: cloud.imapHost,
+		servername: host,
 		auth: { user: options.mailbox, accessToken },
 		tls: { rejectUnauthorized: options.allowUnauthorizedCerts !== true, minVersion: 'TLSv1.2' },
 		logger: false,

@@ -4,7 +4,7 @@
  */
 import { createTransport } from 'nodemailer';
 
-import type { CloudEndpoints } from '../auth/clouds';
+import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import { mapSmtpError, MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 import type { ComposedMessage } from '../mime/compose';
@@ -37,18 +37,19 @@ export async function sendComposedMessage(
 	message: ComposedMessage,
 ): Promise<SmtpSendResult> {
 	const { cloud } = options;
+	const host = requireHost(cloud, 'SMTP');
 	for (let attempt = 0; ; attempt++) {
 		const accessToken = await options.tokens.getAccessToken('outlook', {
 			forceRefresh: attempt > 0,
 		});
 		const transport = createTransport({
-			host: cloud.smtpHost,
+			host,
 			port: cloud.smtpPort,
 			secure: cloud.smtpTls === 'tls',
 			requireTLS: cloud.smtpTls !== 'tls',
 			auth: { type: 'OAuth2', user: options.user, accessToken },
 			tls: {
-				servername: cloud.smtpHost,
+				servername: host,
 				rejectUnauthorized: options.allowUnauthorizedCerts !== true,
 				minVersion: 'TLSv1.2',
 			},
