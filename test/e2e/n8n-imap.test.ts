@@ -291,6 +291,46 @@ describe('real n8n with the package installed as a community package', () => {
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
+	it('action node sends over Microsoft Graph from a workflow run; the recipient has it, and so does Sent Items', async () => {
+		const subject = `E2E Graph send ${Date.now()}`;
+		const id = await createWorkflow(
+			'E2E Graph send',
+			[
+				{
+					id: 'm2',
+					name: 'Manual',
+					type: 'n8n-nodes-base.manualTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: {},
+				},
+				actionWorkflowNode(
+					'Send',
+					1,
+					{ m365MailOAuth2Api: DELEGATED_GRAPH },
+					{
+						resource: 'message',
+						operation: 'send',
+						to: 'bob@example.test',
+						subject,
+						text: 'from n8n over Graph',
+					},
+				),
+			],
+			{ Manual: { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
+		);
+		const execution = await runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		assert.equal(runData(execution, 'Send')[0].json.from, 'alice@example.test');
+		const received = (await graphList('bob@example.test', 'inbox')).filter(
+			(m) => m.subject === subject,
+		);
+		assert.equal(received.length, 1, 'delivered to bob once');
+		assert.ok(
+			(await graphList('alice@example.test', 'sentitems')).some((m) => m.subject === subject),
+		);
+	});
+
 	it('action node sends over SMTP from a workflow run; the recipient reads it back', async () => {
 		const subject = `E2E send ${Date.now()}`;
 		const id = await createWorkflow(
