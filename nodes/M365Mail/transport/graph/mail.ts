@@ -278,31 +278,27 @@ export async function downloadGraphAttachment(
 	index: number,
 ): Promise<AttachmentContent> {
 	const path = `/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`;
-	const a = await client.request<GraphAttachmentJson>({
-		path,
-		query: { $select: 'id,name,contentType,size,isInline,contentId' },
-	});
-	if (a['@odata.type'] === ITEM_ATTACHMENT) {
-		// Graph has no contentBytes for an item; its MIME comes from `$value`.
+	// One request: a file attachment comes with its bytes; an item has none and is read from `$value`.
+	const full = await client.request<GraphAttachmentJson>({ path });
+	if (full['@odata.type'] === ITEM_ATTACHMENT) {
 		const content = await client.request<Buffer>({ path: `${path}/$value`, binary: true });
 		return {
 			index,
-			filename: itemFilename(a.name, index),
+			filename: itemFilename(full.name, index),
 			contentType: 'message/rfc822',
 			size: content.length,
 			inline: false,
 			content,
 		};
 	}
-	const full = await client.request<GraphAttachmentJson>({ path });
 	const content = Buffer.from(full.contentBytes ?? '', 'base64');
 	return {
 		index,
-		filename: a.name ?? `attachment-${index + 1}`,
-		contentType: a.contentType ?? 'application/octet-stream',
-		size: a.size ?? content.length,
-		contentId: a.contentId,
-		inline: a.isInline === true,
+		filename: full.name ?? `attachment-${index + 1}`,
+		contentType: full.contentType ?? 'application/octet-stream',
+		size: full.size ?? content.length,
+		contentId: full.contentId,
+		inline: full.isInline === true,
 		content,
 	};
 }
