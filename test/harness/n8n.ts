@@ -162,6 +162,22 @@ function buildAdditionalData(
 	} as unknown as IWorkflowExecuteAdditionalData;
 }
 
+/**
+ * URLs the nodes requested through n8n's `helpers.httpRequestWithAuthentication`, in order (tests
+ * clear it): proof that delegated Graph requests take n8n's authenticated path.
+ */
+export const authenticatedRequests: string[] = [];
+
+function recordAuthenticatedRequests(context: PollContext | ExecuteContext): void {
+	const helpers = context.helpers as unknown as Record<string, unknown>;
+	const original = helpers.httpRequestWithAuthentication as (...args: unknown[]) => unknown;
+	helpers.httpRequestWithAuthentication = function (this: unknown, ...args: unknown[]) {
+		const options = args[1] as { method?: string; url?: string };
+		authenticatedRequests.push(`${options.method ?? 'GET'} ${options.url}`);
+		return original.apply(this, args);
+	};
+}
+
 function buildWorkflow(node: INode, staticData: IDataObject = {}): Workflow {
 	return new Workflow({
 		id: 'wf-1',
@@ -183,13 +199,15 @@ export function createPollContext(
 	const node = buildNode({ type: 'm365MailTrigger', ...spec });
 	const workflow = buildWorkflow(node, options.staticData);
 	const mode = options.mode ?? 'trigger';
-	return new PollContext(
+	const context = new PollContext(
 		workflow,
 		node,
 		buildAdditionalData(workflow, node, store),
 		mode,
 		mode === 'manual' ? 'manual' : 'activate',
 	);
+	recordAuthenticatedRequests(context);
+	return context;
 }
 
 /** Runs the action node through a real ExecuteContext and returns its output. */
@@ -222,6 +240,7 @@ export async function runActionNode(
 		{ node, data: { main: [items] }, source: null },
 		[],
 	);
+	recordAuthenticatedRequests(context);
 	return (await NODE_TYPES['n8n-nodes-m365-mail.m365Mail'].execute!.call(
 		context,
 	)) as INodeExecutionData[][];

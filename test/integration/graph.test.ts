@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
-import { AppOnlyTokenProvider } from '../../nodes/M365Mail/transport/auth/tokens';
+import { AppOnlyTokenProvider, decodeJwtPayload } from '../../nodes/M365Mail/transport/auth/tokens';
 import { GraphClient, retryAfterMs } from '../../nodes/M365Mail/transport/graph/client';
 import { resolveCloud, type CloudSettings } from '../../nodes/M365Mail/transport/auth/clouds';
 import {
@@ -19,12 +19,21 @@ import {
 	graphMoveByRule,
 	graphRequests,
 } from '../harness/graph';
-import { CredentialStore, pollTrigger, runActionNode, triggerNode } from '../harness/n8n';
+import {
+	authenticatedRequests,
+	CredentialStore,
+	pollTrigger,
+	runActionNode,
+	triggerNode,
+} from '../harness/n8n';
 import {
 	appOnlyCredential,
 	customCloudFields,
 	delegatedCredential,
+	ageRefreshToken,
+	mintToken,
 	signIn,
+	stackInfo,
 } from '../harness/stack';
 import { APPS, TENANT_ID } from '../stack/directory';
 
@@ -169,7 +178,7 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		]);
 	});
 
-	it('a token expiring between polls is refreshed; nothing is lost', async () => {
+	it('an expired token is refreshed by n8n through its authenticated request helper; the rotated refresh token is persisted; nothing is lost', async () => {
 		const folder = await freshGraphFolder('g-token');
 		store.set(
 			'expiring',
@@ -178,16 +187,72 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		const state: IDataObject = {};
 		await pollTrigger(trigger(folder, {}, 'expiring'), store, state);
 		const stored = store.get('expiring');
-		store.set('expiring', {
-			...stored,
-			oauthTokenData: {
-				...(stored.oauthTokenData as IDataObject),
-				n8n_expires_at: String(Date.now() - 1000),
-			},
+		const before = stored.oauthTokenData as IDataObject;
+		const claims = decodeJwtPayload(before.access_token as string)!;
+		// Expired at Graph while n8n's stored expiry still says fresh: only Graph's 401 can tell.
+		const expired = await mintToken({
+			upn: ALICE,
+			audience: String(claims.aud),
+			scp: String(claims.scp),
+			expiresIn: -60,
 		});
+		store.set('expiring', { ...stored, oauthTokenData: { ...before, access_token: expired } });
+		const writes = store.oauthWrites.length;
+		authenticatedRequests.length = 0;
 		await graphDeliver(ALICE, { subject: 'after expiry' }, folder);
 		assert.deepEqual(subjects(await pollTrigger(trigger(folder, {}, 'expiring'), store, state)), [
 			'after expiry',
+		]);
+		// n8n refreshed once, persisted the rotated refresh token, and sent the request again.
+		assert.equal(store.oauthWrites.length, writes + 1);
+		const after = store.get('expiring').oauthTokenData as IDataObject;
+		assert.notEqual(after.refresh_token, before.refresh_token);
+		assert.notEqual(after.access_token, expired);
+		assert.ok(authenticatedRequests.length >= 1);
+		for (const request of authenticatedRequests) {
+			assert.ok(request.startsWith(`GET ${stackInfo().graphUrl}/v1.0/`), request);
+		}
+		// The next poll uses the persisted token: no further refresh.
+		assert.deepEqual(
+			subjects(await pollTrigger(trigger(folder, {}, 'expiring'), store, state)),
+			[],
+		);
+		assert.equal(store.oauthWrites.length, writes + 1);
+	});
+
+	it('a revoked refresh token behind an expired access token asks to reconnect; the delta link stays', async () => {
+		const folder = await freshGraphFolder('g-revoked');
+		const signedIn = await signIn(ALICE, GRAPH_SCOPES);
+		store.set('revoked', delegatedCredential(signedIn, { access: 'graph' }));
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, {}, 'revoked'), store, state);
+		const kept = JSON.stringify(state);
+		const stored = store.get('revoked');
+		const tokenData = stored.oauthTokenData as IDataObject;
+		const claims = decodeJwtPayload(tokenData.access_token as string)!;
+		const expired = await mintToken({
+			upn: ALICE,
+			audience: String(claims.aud),
+			scp: String(claims.scp),
+			expiresIn: -60,
+		});
+		store.set('revoked', { ...stored, oauthTokenData: { ...tokenData, access_token: expired } });
+		await ageRefreshToken(tokenData.refresh_token as string, 'revoke');
+		await graphDeliver(ALICE, { subject: 'waits for the reconnect' }, folder);
+		await assert.rejects(
+			pollTrigger(trigger(folder, {}, 'revoked'), store, state),
+			(e: Error & { description?: string }) =>
+				/reconnect/i.test(`${e.message} ${e.description ?? ''}`) &&
+				!`${e.message} ${e.description ?? ''}`.includes(String(tokenData.refresh_token)),
+		);
+		assert.equal(JSON.stringify(state), kept);
+		// Reconnected (a new sign-in): the message that waited comes now.
+		store.set(
+			'revoked',
+			delegatedCredential(await signIn(ALICE, GRAPH_SCOPES), { access: 'graph' }),
+		);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder, {}, 'revoked'), store, state)), [
+			'waits for the reconnect',
 		]);
 	});
 

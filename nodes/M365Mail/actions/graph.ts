@@ -4,8 +4,8 @@
  */
 import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { MailConnection } from '../transport/connection';
-import { GraphClient } from '../transport/graph/client';
+import { graphClientFor, type MailConnection } from '../transport/connection';
+import type { GraphClient } from '../transport/graph/client';
 import {
 	createGraphFolder,
 	deleteGraphMessage,
@@ -275,11 +275,7 @@ export class GraphClients {
 		const key = mailbox.toLowerCase();
 		let client = this.clients.get(key);
 		if (!client) {
-			client = new GraphClient({
-				cloud: this.connection.cloud,
-				tokens: this.connection.tokens,
-				mailbox,
-			});
+			client = graphClientFor(this.connection, mailbox);
 			this.clients.set(key, client);
 		}
 		return client;

@@ -2,9 +2,8 @@
 import type { ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
 import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
-import { GraphClient } from '../transport/graph/client';
 import { listGraphFolders } from '../transport/graph/mail';
-import { connectionFromContext } from '../transport/connection';
+import { connectionFromContext, graphClientFor } from '../transport/connection';
 import { listFolders } from '../transport/imap/folders';
 import { openImapSession } from '../transport/imap/session';
 
@@ -25,11 +24,7 @@ export async function searchFolders(
 		if (
 			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) === 'graph'
 		) {
-			const graph = new GraphClient({
-				cloud: connection.cloud,
-				tokens: connection.tokens,
-				mailbox,
-			});
+			const graph = graphClientFor(connection, mailbox);
 			const folders = (await listGraphFolders(graph)).filter(
 				(f) => !needle || f.path.toLowerCase().includes(needle),
 			);

@@ -14,6 +14,13 @@ import { mapAadError, MailServiceError, redactSecrets } from './auth/errors';
 import type { DelegatedAccess } from './auth/scopes';
 import { validateTenant } from './auth/tenant';
 import {
+	GraphClient,
+	GraphNetworkError,
+	type GraphHttpRequest,
+	type GraphHttpResponse,
+	type GraphSender,
+} from './graph/client';
+import {
 	AppOnlyTokenProvider,
 	DelegatedTokenProvider,
 	type AccessTokenProvider,
@@ -35,6 +42,18 @@ export interface MailConnection {
 	access?: DelegatedAccess;
 	/** Which protocol the node uses: the delegated credential's access, or the app-only node's choice. */
 	transport?: MailTransportKind;
+	/** Delegated Graph credentials: requests go through n8n's authenticated request helper. */
+	graphSender?: GraphSender;
+}
+
+/** A Graph client for one mailbox of this connection. */
+export function graphClientFor(connection: MailConnection, mailbox: string): GraphClient {
+	return new GraphClient({
+		cloud: connection.cloud,
+		tokens: connection.tokens,
+		sender: connection.graphSender,
+		mailbox,
+	});
 }
 
 export type MailTransportKind = 'graph' | 'imap';
@@ -81,6 +100,13 @@ function mapRefreshError(error: unknown): MailServiceError {
 	const details = [e.message, e.description, JSON.stringify(e.body ?? e.cause?.body ?? '')].join(
 		' ',
 	);
+	if (/credentials not connected/i.test(e.message ?? '')) {
+		return new MailServiceError(
+			'The credential is not connected (no token stored)',
+			'Open the credential in n8n and click Connect to sign in with Microsoft.',
+			'reconnect',
+		);
+	}
 	if (/reconnect/i.test(e.message ?? '') && !/AADSTS/.test(details)) {
 		return new MailServiceError(
 			'Microsoft refused the stored sign-in: the refresh token expired or was revoked',
@@ -123,6 +149,85 @@ function delegatedStore(ctx: N8nContext, type: string): DelegatedTokenStore {
 	};
 }
 
+/** An HTTP answer as n8n's helpers give it: a full response, or an axios error's response. */
+interface N8nResponse {
+	status?: number;
+	statusCode?: number;
+	statusText?: string;
+	statusMessage?: string;
+	headers?: Record<string, unknown>;
+	body?: unknown;
+	data?: unknown;
+}
+
+function toGraphResponse(response: N8nResponse): GraphHttpResponse {
+	const raw = response.body ?? response.data;
+	const body = Buffer.isBuffer(raw)
+		? raw
+		: raw instanceof ArrayBuffer
+			? Buffer.from(raw)
+			: typeof raw === 'string'
+				? Buffer.from(raw)
+				: Buffer.from(raw === undefined ? '' : JSON.stringify(raw));
+	const headers = new Map(
+		Object.entries(response.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+	);
+	return {
+		status: Number(response.statusCode ?? response.status),
+		statusText: String(response.statusMessage ?? response.statusText ?? ''),
+		header: (name) => headers.get(name.toLowerCase()),
+		body,
+	};
+}
+
+/**
+ * Delegated Graph requests through n8n's `httpRequestWithAuthentication`: n8n signs them with the
+ * stored token and, on a 401, refreshes it under its per-credential lock, persists the rotated
+ * refresh token and sends the request again. Every other status comes back to the client, which
+ * handles Retry-After and Graph's error bodies itself.
+ */
+export function n8nGraphSender(ctx: N8nContext, credentialType: CredentialType): GraphSender {
+	return {
+		signs: true,
+		async send(request: GraphHttpRequest): Promise<GraphHttpResponse> {
+			try {
+				const response = (await ctx.helpers.httpRequestWithAuthentication.call(
+					ctx,
+					credentialType,
+					{
+						url: request.url,
+						method: request.method,
+						headers: request.headers,
+						body: request.body,
+						encoding: 'arraybuffer',
+						json: false,
+						returnFullResponse: true,
+						// Only a 401 is thrown, so that n8n refreshes the token; the rest come back.
+						ignoreHttpStatusErrors: { ignore: true, except: [401] },
+					},
+				)) as N8nResponse;
+				return toGraphResponse(response);
+			} catch (error) {
+				// n8n wraps the request error in a NodeApiError; the HTTP answer is on its cause.
+				const cause = ((error as { cause?: unknown }).cause ?? error) as {
+					response?: N8nResponse;
+					code?: string;
+					message?: string;
+					isAxiosError?: boolean;
+				};
+				if (cause.response && Number(cause.response.status ?? cause.response.statusCode) > 0) {
+					return toGraphResponse(cause.response);
+				}
+				if (cause.isAxiosError || (cause.code && /^E[A-Z]|CERT|TLS/.test(cause.code))) {
+					throw new GraphNetworkError(redactSecrets(cause.message ?? ''), cause.code);
+				}
+				// No HTTP answer and no network error: n8n could not sign or refresh.
+				throw mapRefreshError(error);
+			}
+		},
+	};
+}
+
 /** Reads the node's credential and returns its cloud, token provider and TLS choice. */
 export async function connectionFromContext(
 	ctx: N8nContext,
@@ -138,5 +243,7 @@ export async function connectionFromContext(
 	validateTenant(data.tenant as string, { appOnly: false });
 	const access: DelegatedAccess = data.access === 'imapSmtp' ? 'imapSmtp' : 'graph';
 	const tokens = new DelegatedTokenProvider(delegatedStore(ctx, credentialType), access);
-	return { credentialType, cloud, tokens, allowUnauthorizedCerts, access };
+	// A credential for IMAP + SMTP keeps the token module's path, whose error names the fix.
+	const graphSender = access === 'graph' ? n8nGraphSender(ctx, credentialType) : undefined;
+	return { credentialType, cloud, tokens, allowUnauthorizedCerts, access, graphSender };
 }

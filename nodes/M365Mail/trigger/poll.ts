@@ -1,15 +1,16 @@
 /**
  * The trigger's poll: per mailbox+folder cursor in the node's static data (versioned), advanced only
- * with the messages it emits. Errors are thrown in manual mode and on the first poll, logged later.
+ * with the messages it emits. Errors are thrown in manual mode, on the first poll, and whenever the
+ * user has to act (reconnect, consent, permissions, a folder gone), so that n8n records a failed
+ * execution; passing trouble (network, throttling) is only logged, and the next poll tries again.
  */
 import type { IDataObject, INodeExecutionData, IPollFunctions } from 'n8n-workflow';
 
 import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
-import { GraphClient } from '../transport/graph/client';
 import { newestGraphMessage, pollGraph, type GraphCursor } from '../transport/graph/mail';
 import { filtersFrom, folderValue } from '../actions/descriptions';
 import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../actions/output';
-import { connectionFromContext } from '../transport/connection';
+import { connectionFromContext, graphClientFor } from '../transport/connection';
 import {
 	newestMessage,
 	pollNewMessages,
@@ -17,6 +18,10 @@ import {
 	type ImapCursor,
 } from '../transport/imap/poll';
 import { openImapSession } from '../transport/imap/session';
+import { MailServiceError, type MailErrorKind } from '../transport/auth/errors';
+
+/** Trouble that passes by itself: logged, and the next poll tries again. */
+const TRANSIENT_KINDS: MailErrorKind[] = ['network', 'throttled', 'syncState', 'unknown'];
 
 const STATE_VERSION = 1;
 
@@ -75,11 +80,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		if (
 			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) === 'graph'
 		) {
-			const graph = new GraphClient({
-				cloud: connection.cloud,
-				tokens: connection.tokens,
-				mailbox,
-			});
+			const graph = graphClientFor(connection, mailbox);
 			const content = contentFor(output);
 			const options = { full: output.output === 'full', keepRaw: output.output === 'raw' };
 			if (manual) {
@@ -166,7 +167,10 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		}
 	} catch (error) {
 		const nodeError = toNodeError(node, error);
-		if (manual || !key || (!state.cursors[key] && !state.graphCursors[key])) throw nodeError;
+		const passing = !(error instanceof MailServiceError) || TRANSIENT_KINDS.includes(error.kind);
+		if (manual || !key || (!state.cursors[key] && !state.graphCursors[key]) || !passing) {
+			throw nodeError;
+		}
 		this.logger.error(
 			`Microsoft 365 Mail Trigger: ${nodeError.message} (the next poll tries again)`,
 			{

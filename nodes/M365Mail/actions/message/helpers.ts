@@ -2,7 +2,7 @@
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
-import type { MailConnection } from '../../transport/connection';
+import { graphClientFor, type MailConnection } from '../../transport/connection';
 import type { MailFolder } from '../../transport/imap/folders';
 import { withFolder } from '../../transport/imap/mailbox';
 import {
@@ -14,7 +14,6 @@ import {
 	type OpenFolder,
 } from '../../transport/imap/messages';
 import type { OutgoingAttachment } from '../../transport/mime/compose';
-import { GraphClient } from '../../transport/graph/client';
 import { fetchGraphContent, getGraphMessage } from '../../transport/graph/mail';
 import { decodeImapMessageId, splitList, type ImapMessageLocation } from '../../transport/types';
 import { resolveMailbox } from '../common';
@@ -229,7 +228,7 @@ export async function readOriginal(
 			ctx.getNodeParameter('mailbox', itemIndex) as string,
 			itemIndex,
 		);
-		const client = new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+		const client = graphClientFor(connection, mailbox);
 		// The MIME, for Message-ID, References and the original attachments.
 		const fetched = await fetchGraphContent(
 			client,

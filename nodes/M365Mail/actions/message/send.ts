@@ -1,11 +1,10 @@
 /** Composing and sending, shared by send, reply and forward: SMTP, then Sent Items if asked. */
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
+import { graphClientFor, type MailConnection } from '../../transport/connection';
 import { resolveFolder } from '../../transport/imap/folders';
 import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
 import { sendComposedMessage } from '../../transport/smtp/send';
-import { GraphClient } from '../../transport/graph/client';
 import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from '../../transport/graph/mail';
 import { splitList, type Importance } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
@@ -146,7 +145,7 @@ export async function sendAs(
 	if (connection.transport === 'graph') {
 		// The same MIME as over SMTP, through Graph's sendMail (Graph saves it in Sent Items itself);
 		// Graph reads the recipients from the headers, so Bcc stays in them.
-		const client = new GraphClient({ cloud: connection.cloud, tokens: connection.tokens, mailbox });
+		const client = graphClientFor(connection, mailbox);
 		let composed = await composeMessage(outgoing, { keepBcc: true });
 		if (composed.raw.length <= GRAPH_MIME_LIMIT) {
 			await sendGraphMime(client, composed.raw);

@@ -8,9 +8,77 @@ import type { CloudEndpoints } from '../auth/clouds';
 import { mapNetworkError, MailServiceError, redactSecrets } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 
+/** One HTTP exchange, as the client hands it to a sender. */
+export interface GraphHttpRequest {
+	method: NonNullable<GraphRequest['method']>;
+	url: string;
+	headers: Record<string, string>;
+	body?: string | Buffer;
+}
+
+export interface GraphHttpResponse {
+	status: number;
+	statusText: string;
+	/** A response header by its lower-case name. */
+	header(name: string): string | undefined;
+	body: Buffer;
+}
+
+/** A request that got no HTTP answer (refused, reset, TLS): the client retries or maps it. */
+export class GraphNetworkError extends Error {
+	constructor(
+		message: string,
+		readonly code?: string,
+	) {
+		super(message);
+	}
+}
+
+/**
+ * Sends one request and returns Graph's answer whatever its status; throws GraphNetworkError when
+ * there was none. A sender that `signs` adds the bearer token itself (n8n's authenticated request
+ * helper, which refreshes and persists delegated tokens); otherwise the client adds it.
+ */
+export interface GraphSender {
+	readonly signs: boolean;
+	send(request: GraphHttpRequest): Promise<GraphHttpResponse>;
+}
+
+/** Plain fetch: app-only tokens (MSAL) and upload URLs, which carry their own authorization. */
+export const fetchSender: GraphSender = {
+	signs: false,
+	async send(request) {
+		let response: Response;
+		try {
+			response = await fetch(request.url, {
+				method: request.method,
+				headers: request.headers,
+				body: request.body,
+			});
+		} catch (error) {
+			const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+			throw new GraphNetworkError(cause?.message ?? (error as Error).message, cause?.code);
+		}
+		let body: Buffer;
+		try {
+			body = Buffer.from(await response.arrayBuffer());
+		} catch (error) {
+			throw new GraphNetworkError((error as Error).message, 'ECONNRESET');
+		}
+		return {
+			status: response.status,
+			statusText: response.statusText,
+			header: (name) => response.headers.get(name) ?? undefined,
+			body,
+		};
+	},
+};
+
 export interface GraphClientOptions {
 	cloud: CloudEndpoints;
 	tokens: AccessTokenProvider;
+	/** How requests go out; plain fetch unless n8n's authenticated helper is given. */
+	sender?: GraphSender;
 	/** Another mailbox (shared, or any for app-only); empty = the signed-in user (`/me`). */
 	mailbox?: string;
 	/** Attempts for a throttled idempotent request. */
@@ -201,12 +269,15 @@ export class GraphClient {
 		const label = this.mailbox || 'the signed-in user’s mailbox';
 		let refreshed = false;
 		for (let attempt = 1; ; attempt++) {
+			const sender = request.anonymous ? fetchSender : (this.options.sender ?? fetchSender);
 			const headers: Record<string, string> = { ...request.headers };
 			if (!request.anonymous) {
-				const token = await this.options.tokens.getAccessToken('graph', {
-					forceRefresh: refreshed,
-				});
-				headers.authorization = `Bearer ${token}`;
+				if (!sender.signs) {
+					const token = await this.options.tokens.getAccessToken('graph', {
+						forceRefresh: refreshed,
+					});
+					headers.authorization = `Bearer ${token}`;
+				}
 				headers.prefer = ['IdType="ImmutableId"', ...(request.prefer ?? [])].join(', ');
 			}
 			let body: string | Buffer | undefined;
@@ -221,37 +292,43 @@ export class GraphClient {
 				body = JSON.stringify(request.body);
 			}
 			const release = await acquire(`${this.options.cloud.graphUrl}|${label.toLowerCase()}`);
-			let response: Response;
+			let response: GraphHttpResponse;
 			try {
-				response = await fetch(url, { method, headers, body });
+				response = await sender.send({ method, url: url.toString(), headers, body });
 			} catch (error) {
 				release();
+				if (!(error instanceof GraphNetworkError)) throw error;
 				if (idempotent && attempt < this.maxAttempts) {
 					await this.sleep(Math.min(1000 * attempt, this.maxWaitMs));
 					continue;
 				}
-				const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-				throw mapNetworkError(
-					{ code: cause?.code, message: cause?.message ?? (error as Error).message },
-					'Graph',
-				);
+				throw mapNetworkError({ code: error.code, message: error.message }, 'Graph');
 			}
 			try {
-				if (response.ok) {
-					if (request.binary) return Buffer.from(await response.arrayBuffer()) as T;
-					const text = await response.text();
+				if (response.status >= 200 && response.status < 300) {
+					if (request.binary) return response.body as T;
+					const text = response.body.toString('utf8');
 					return (text ? JSON.parse(text) : {}) as T;
 				}
-				const errorBody = (await response.json().catch(() => ({}))) as GraphErrorBody;
+				let errorBody: GraphErrorBody = {};
+				try {
+					errorBody = JSON.parse(response.body.toString('utf8')) as GraphErrorBody;
+				} catch {
+					// not JSON: the status alone is mapped
+				}
 				const code = errorBody.error?.code ?? '';
 				if (response.status === 401 && !refreshed && !request.anonymous) {
 					// A 401 was not processed: a fresh token and one more try is safe for any request.
+					// (n8n's helper already refreshed once on a 401; a second 401 after that is real,
+					// but an older n8n hands the 401 back unrefreshed, and this refresh persists too.)
 					refreshed = true;
+					if (sender.signs)
+						await this.options.tokens.getAccessToken('graph', { forceRefresh: true });
 					continue;
 				}
 				if ((response.status === 429 || response.status === 503) && idempotent) {
 					const wait =
-						retryAfterMs(response.headers.get('retry-after')) ??
+						retryAfterMs(response.header('retry-after') ?? null) ??
 						Math.min(2 ** attempt * 1000, 30_000);
 					if (wait > this.maxWaitMs || attempt >= this.maxAttempts) {
 						throw new MailServiceError(
