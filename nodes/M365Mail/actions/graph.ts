@@ -100,10 +100,17 @@ const transfer =
 	};
 
 const flagChange =
-	(change: (client: GraphClient, id: string) => Promise<void>): GraphExecutor =>
+	(
+		change: (
+			client: GraphClient,
+			id: string,
+			ctx: IExecuteFunctions,
+			itemIndex: number,
+		) => Promise<void>,
+	): GraphExecutor =>
 	async (ctx, itemIndex, client) => {
 		const id = graphMessageId(ctx, itemIndex);
-		await change(client, id);
+		await change(client, id, ctx, itemIndex);
 		return [paired(itemIndex, await result(client, id))];
 	};
 
@@ -176,14 +183,10 @@ export const GRAPH_OPERATIONS: Record<string, Record<string, GraphExecutor>> = {
 		},
 		markAsRead: flagChange((client, id) => setGraphRead(client, id, true)),
 		markAsUnread: flagChange((client, id) => setGraphRead(client, id, false)),
-		flag: async (ctx, itemIndex, client) => {
-			const dates = readFlagDates(ctx, itemIndex);
-			return await flagChange((c, id) => setGraphFlag(c, id, 'flagged', dates))(
-				ctx,
-				itemIndex,
-				client,
-			);
-		},
+		flag: flagChange(
+			async (client, id, ctx, itemIndex) =>
+				await setGraphFlag(client, id, 'flagged', readFlagDates(ctx, itemIndex)),
+		),
 		unflag: flagChange((client, id) => setGraphFlag(client, id, 'notFlagged')),
 		complete: flagChange((client, id) => setGraphFlag(client, id, 'complete')),
 		setCategories: async (ctx, itemIndex, client) => {
