@@ -4,7 +4,7 @@
  * moving. Needs scripts/e2e-setup.sh (the README's test command runs it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -14,9 +14,11 @@ import {
 	appOnlyCredential,
 	delegatedCredential,
 	IMAP_SCOPES,
+	mintToken,
 	signIn,
 	stackInfo,
 } from '../harness/stack';
+import { decodeJwtPayload } from '../../nodes/M365Mail/transport/auth/tokens';
 import {
 	actionWorkflowNode,
 	e2eInstalled,
@@ -29,10 +31,14 @@ import {
 const PKG = 'n8n-nodes-m365-mail';
 const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
 const DELEGATED_GRAPH = { id: 'M365GraphE2E0001', name: 'Alice (Microsoft Graph)' };
+const EXPIRED_GRAPH = { id: 'M365GraphE2E0002', name: 'Alice (Graph, token expired)' };
 
 type Json = Record<string, unknown>;
 
 let n8n: N8nInstance;
+let userFolder = '';
+/** The token data the expired credential was imported with. */
+let expiredTokens: Json = {};
 
 async function waitFor<T>(
 	what: string,
@@ -119,7 +125,7 @@ describe('real n8n with the package installed as a community package', () => {
 			throw new Error('n8n is not installed for the e2e tests: run scripts/e2e-setup.sh');
 		}
 		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-n8n-'));
+		userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-n8n-'));
 		installPackage(userFolder);
 		n8n = new N8nInstance({
 			userFolder,
@@ -131,6 +137,19 @@ describe('real n8n with the package installed as a community package', () => {
 		const tokens = await signIn('alice@example.test', IMAP_SCOPES);
 		const file = join(userFolder, 'credentials.json');
 		const graphTokens = await signIn('alice@example.test', GRAPH_SCOPES);
+		// A second Graph sign-in whose access token has expired at Graph (n8n's stored expiry is not
+		// consulted by n8n before a request: only Graph's 401 tells).
+		const signedIn = await signIn('alice@example.test', GRAPH_SCOPES);
+		const claims = decodeJwtPayload(signedIn.access_token as string)!;
+		expiredTokens = {
+			...signedIn,
+			access_token: await mintToken({
+				upn: 'alice@example.test',
+				audience: String(claims.aud),
+				scp: String(claims.scp),
+				expiresIn: -60,
+			}),
+		};
 		writeFileSync(
 			file,
 			JSON.stringify([
@@ -139,6 +158,11 @@ describe('real n8n with the package installed as a community package', () => {
 					...DELEGATED_GRAPH,
 					type: 'm365MailOAuth2Api',
 					data: delegatedCredential(graphTokens, { access: 'graph' }),
+				},
+				{
+					...EXPIRED_GRAPH,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(expiredTokens, { access: 'graph' }),
 				},
 			]),
 		);
@@ -329,6 +353,45 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.ok(
 			(await graphList('alice@example.test', 'sentitems')).some((m) => m.subject === subject),
 		);
+	});
+
+	it('an expired Graph token: n8n refreshes it through its request helper and stores the rotated refresh token', async () => {
+		const id = await createWorkflow(
+			'E2E expired Graph token',
+			[
+				{
+					id: 'm3',
+					name: 'Manual',
+					type: 'n8n-nodes-base.manualTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: {},
+				},
+				actionWorkflowNode(
+					'Folders',
+					1,
+					{ m365MailOAuth2Api: EXPIRED_GRAPH },
+					{ resource: 'folder', operation: 'getAll', returnAll: true },
+				),
+			],
+			{ Manual: { main: [[{ node: 'Folders', type: 'main', index: 0 }]] } },
+		);
+		const execution = await runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		assert.ok(runData(execution, 'Folders').some((item) => item.json.path === 'Inbox'));
+		// What n8n stored for the credential now: a new access token and Microsoft's rotated refresh token.
+		const file = join(userFolder, 'expired-export.json');
+		await n8n.cli([
+			'export:credentials',
+			`--id=${EXPIRED_GRAPH.id}`,
+			'--decrypted',
+			`--output=${file}`,
+		]);
+		const [exported] = JSON.parse(readFileSync(file, 'utf8')) as Array<{ data: Json }>;
+		const stored = exported.data.oauthTokenData as Json;
+		assert.notEqual(stored.access_token, expiredTokens.access_token);
+		assert.notEqual(stored.refresh_token, expiredTokens.refresh_token);
+		assert.ok(Number(stored.n8n_expires_at) > Date.now());
 	});
 
 	it('action node sends over SMTP from a workflow run; the recipient reads it back', async () => {
