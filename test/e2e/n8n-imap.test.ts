@@ -27,15 +27,18 @@ import {
 	ROOT,
 	triggerWorkflowNode,
 } from './n8n';
+import { FakeChatModel } from './fake-llm';
 
 const PKG = 'n8n-nodes-m365-mail';
 const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
 const DELEGATED_GRAPH = { id: 'M365GraphE2E0001', name: 'Alice (Microsoft Graph)' };
 const EXPIRED_GRAPH = { id: 'M365GraphE2E0002', name: 'Alice (Graph, token expired)' };
+const FAKE_OPENAI = { id: 'FakeOpenAiE2E001', name: 'Local scripted model' };
 
 type Json = Record<string, unknown>;
 
 let n8n: N8nInstance;
+const model = new FakeChatModel();
 let userFolder = '';
 /** The token data the expired credential was imported with. */
 let expiredTokens: Json = {};
@@ -134,6 +137,7 @@ describe('real n8n with the package installed as a community package', () => {
 		});
 		await n8n.start();
 		await n8n.login();
+		await model.start();
 		const tokens = await signIn('alice@example.test', IMAP_SCOPES);
 		const file = join(userFolder, 'credentials.json');
 		const graphTokens = await signIn('alice@example.test', GRAPH_SCOPES);
@@ -164,6 +168,11 @@ describe('real n8n with the package installed as a community package', () => {
 					type: 'm365MailOAuth2Api',
 					data: delegatedCredential(expiredTokens, { access: 'graph' }),
 				},
+				{
+					...FAKE_OPENAI,
+					type: 'openAiApi',
+					data: { apiKey: 'local-test-key', url: model.url },
+				},
 			]),
 		);
 		await n8n.cli(['import:credentials', `--input=${file}`]);
@@ -171,6 +180,7 @@ describe('real n8n with the package installed as a community package', () => {
 
 	after(async () => {
 		await n8n?.stop();
+		await model.stop();
 	});
 
 	it('loads both nodes and both credentials, and offers the action node as an AI tool', async () => {
@@ -392,6 +402,89 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.notEqual(stored.access_token, expiredTokens.access_token);
 		assert.notEqual(stored.refresh_token, expiredTokens.refresh_token);
 		assert.ok(Number(stored.n8n_expires_at) > Date.now());
+	});
+
+	it('AI Agent: a chat model calls the action node as a tool; the mail it sends arrives', async () => {
+		const subject = `Agent greeting ${Date.now()}`;
+		model.script = {
+			tool: 'Send_Mail',
+			arguments: { subject, body: 'Hello Bob, from the agent.' },
+		};
+		const id = await createWorkflow(
+			'E2E agent tool',
+			[
+				{
+					id: 'm4',
+					name: 'Manual',
+					type: 'n8n-nodes-base.manualTrigger',
+					typeVersion: 1,
+					position: [0, 0],
+					parameters: {},
+				},
+				{
+					id: 'agent',
+					name: 'Agent',
+					type: '@n8n/n8n-nodes-langchain.agent',
+					typeVersion: 3,
+					position: [250, 0],
+					parameters: {
+						promptType: 'define',
+						text: 'Send Bob a short greeting by email.',
+						options: {},
+					},
+				},
+				{
+					id: 'model',
+					name: 'Model',
+					type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
+					typeVersion: 1.2,
+					position: [250, 200],
+					parameters: {
+						model: { __rl: true, mode: 'id', value: 'fake-model' },
+						options: {},
+					},
+					credentials: { openAiApi: FAKE_OPENAI },
+				},
+				{
+					id: 'tool',
+					name: 'Send Mail',
+					type: 'n8n-nodes-m365-mail.m365MailTool',
+					typeVersion: 1,
+					position: [500, 200],
+					parameters: {
+						authentication: 'delegated',
+						resource: 'message',
+						operation: 'send',
+						to: 'bob@example.test',
+						subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
+						text: "={{ $fromAI('body', 'The message text', 'string') }}",
+					},
+					credentials: { m365MailOAuth2Api: DELEGATED_GRAPH },
+				},
+			],
+			{
+				Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
+				Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
+				'Send Mail': { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
+			},
+		);
+		model.requests.length = 0;
+		const execution = await runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 3000));
+		// n8n offered our node to the model as a function whose parameters are the $fromAI fields.
+		const offered = model.requests[0].tools?.find((t) => t.function.name === 'Send_Mail');
+		assert.ok(offered, JSON.stringify(model.requests[0].tools ?? []).slice(0, 2000));
+		const properties = (offered.function.parameters?.properties ?? {}) as Record<string, unknown>;
+		assert.ok('subject' in properties && 'body' in properties, JSON.stringify(properties));
+		// The tool ran, its result went back to the model, and the agent answered with it.
+		assert.equal(model.requests.length, 2);
+		const toolMessage = model.requests[1].messages.find((m) => m.role === 'tool');
+		assert.match(JSON.stringify(toolMessage?.content ?? ''), /bob@example\.test/);
+		assert.match(String(runData(execution, 'Agent')[0].json.output), /^Done\. The tool said:/);
+		const received = (await graphList('bob@example.test', 'inbox')).filter(
+			(m) => m.subject === subject,
+		);
+		assert.equal(received.length, 1, 'the agent’s mail reached bob once');
 	});
 
 	it('action node sends over SMTP from a workflow run; the recipient reads it back', async () => {
