@@ -222,6 +222,23 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.doesNotMatch(bad.message, /not-the-secret/);
 	});
 
+	it('delegated credential: n8n’s OAuth2 credential test passes once connected and fails before', async () => {
+		// n8n's own test for OAuth2 credential types (it ignores a node's testedBy for them): does the
+		// credential hold an access token, that is, did Connect succeed.
+		const test = async (data: Json) =>
+			(await n8n.rest('POST', '/rest/credentials/test', {
+				credentials: { ...DELEGATED_GRAPH, type: 'm365MailOAuth2Api', data },
+			})) as { status: string; message: string };
+		const signedIn = await signIn('alice@example.test', GRAPH_SCOPES);
+		const connected = await test(delegatedCredential(signedIn, { access: 'graph' }));
+		assert.equal(connected.status, 'OK', connected.message);
+		const unconnected = await test(
+			delegatedCredential({}, { access: 'graph', oauthTokenData: undefined }),
+		);
+		assert.equal(unconnected.status, 'Error', unconnected.message);
+		assert.match(unconnected.message, /not connected/);
+	});
+
 	it('trigger over IMAP: Fetch Test Event, activation, one execution per new message with its attachment, flag and move by the action node', async () => {
 		const folder = await freshFolder('e2e');
 		const done = await freshFolder('e2e-done');

@@ -84,7 +84,12 @@ export async function signIn(upn: string, scope: string): Promise<Record<string,
 		state: 'test',
 		user: upn,
 	}).toString();
-	const redirect = await fetch(authorize, { redirect: 'manual' });
+	// A kept-alive socket the server closed meanwhile fails the first try ("other side closed"):
+	// asking for a code again is harmless.
+	const redirect = await fetch(authorize, { redirect: 'manual' }).catch(
+		async () => await fetch(authorize, { redirect: 'manual' }),
+	);
+	await redirect.arrayBuffer();
 	const code = new URL(redirect.headers.get('location')!).searchParams.get('code');
 	if (!code) throw new Error(`no code: ${redirect.headers.get('location')}`);
 	const response = await fetch(`${info.oauthUrl}/${TENANT_ID}/oauth2/v2.0/token`, {
