@@ -110,6 +110,30 @@ describe('delegated Graph requests through n8n’s authenticated helper', () => 
 		);
 	});
 
+	it('a stopped execution (request cancelled) is not retried', async () => {
+		const { ctx, calls } = context(() => {
+			const canceled = Object.assign(new Error('canceled'), {
+				isAxiosError: true,
+				code: 'ERR_CANCELED',
+			});
+			throw new NodeApiError(NODE, canceled as never);
+		});
+		const client = new GraphClient({
+			cloud: resolveCloud({ cloud: 'global' } as CloudSettings),
+			tokens: {
+				kind: 'delegated',
+				getAccessToken: async () => 'unused',
+				signedInMailbox: async () => undefined,
+			},
+			sender: n8nGraphSender(ctx, 'm365MailOAuth2Api'),
+		});
+		await assert.rejects(
+			client.request({ path: '/messages' }),
+			(e: MailServiceError) => e.code === 'ERR_CANCELED' && /cancelled/.test(e.message),
+		);
+		assert.equal(calls.length, 1);
+	});
+
 	it('a credential never connected, or a refresh n8n could not do, names the fix', async () => {
 		const notConnected = context(() => {
 			throw new NodeApiError(NODE, new Error('OAuth credentials not connected') as never);

@@ -218,6 +218,15 @@ export function n8nGraphSender(ctx: N8nContext, credentialType: CredentialType):
 				if (cause.response && Number(cause.response.status ?? cause.response.statusCode) > 0) {
 					return toGraphResponse(cause.response);
 				}
+				if (cause.code === 'ERR_CANCELED') {
+					// The execution was stopped: nothing to retry.
+					throw new MailServiceError(
+						'The request to Microsoft Graph was cancelled (the execution was stopped)',
+						'Run the workflow again.',
+						'input',
+						'ERR_CANCELED',
+					);
+				}
 				if (cause.isAxiosError || (cause.code && /^E[A-Z]|CERT|TLS/.test(cause.code))) {
 					throw new GraphNetworkError(redactSecrets(cause.message ?? ''), cause.code);
 				}
