@@ -3,7 +3,7 @@
  * resolution, credential loading and OAuth2 refresh helper. Only the credentials database is
  * replaced, by an in-memory store whose writes tests can inspect.
  */
-import { ExecuteContext, PollContext } from 'n8n-core';
+import { ExecuteContext, LoadOptionsContext, PollContext } from 'n8n-core';
 import {
 	Workflow,
 	type ICredentialDataDecryptedObject,
@@ -168,7 +168,9 @@ function buildAdditionalData(
  */
 export const authenticatedRequests: string[] = [];
 
-function recordAuthenticatedRequests(context: PollContext | ExecuteContext): void {
+function recordAuthenticatedRequests(
+	context: PollContext | ExecuteContext | LoadOptionsContext,
+): void {
 	const helpers = context.helpers as unknown as Record<string, unknown>;
 	const original = helpers.httpRequestWithAuthentication as (...args: unknown[]) => unknown;
 	helpers.httpRequestWithAuthentication = function (this: unknown, ...args: unknown[]) {
@@ -244,6 +246,29 @@ export async function runActionNode(
 	return (await NODE_TYPES['n8n-nodes-m365-mail.m365Mail'].execute!.call(
 		context,
 	)) as INodeExecutionData[][];
+}
+
+/**
+ * The folder resource locator's list, as the editor asks for it: the node's `searchFolders` method
+ * through a real LoadOptionsContext (what n8n hands `methods.listSearch`).
+ */
+export async function searchFolderList(
+	spec: HarnessNode,
+	store: CredentialStore,
+	filter?: string,
+): Promise<Array<{ name: string; value: string }>> {
+	const node = buildNode(spec);
+	const workflow = buildWorkflow(node);
+	const context = new LoadOptionsContext(
+		workflow,
+		node,
+		buildAdditionalData(workflow, node, store),
+		'parameters.folder',
+	);
+	recordAuthenticatedRequests(context);
+	const type = NODE_TYPES[node.type];
+	const result = await type.methods!.listSearch!.searchFolders.call(context, filter);
+	return result.results.map((r) => ({ name: r.name, value: String(r.value) }));
 }
 
 /**

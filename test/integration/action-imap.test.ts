@@ -4,7 +4,13 @@ import { before, describe, it } from 'node:test';
 import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 import { simpleParser } from 'mailparser';
 
-import { CredentialStore, pollTrigger, runActionNode, type HarnessNode } from '../harness/n8n';
+import {
+	CredentialStore,
+	pollTrigger,
+	runActionNode,
+	searchFolderList,
+	type HarnessNode,
+} from '../harness/n8n';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
 import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 
@@ -468,6 +474,24 @@ describe('action node over IMAP: reading and changing messages', () => {
 			path: `Inbox/${name}/ACME`,
 		});
 		assert.equal(again.json.created, false);
+	});
+
+	it('the folder picker lists nested paths over IMAP, and filters them', async () => {
+		const name = `Picker-${Date.now()}`;
+		await run({ resource: 'folder', operation: 'create', path: `Inbox/${name}/Deep` });
+		const spec = {
+			type: 'm365MailTrigger' as const,
+			parameters: { authentication: 'delegated', mailbox: '' },
+			credentials: { m365MailOAuth2Api: 'alice' },
+		};
+		const all = await searchFolderList(spec, store);
+		assert.ok(all.some((f) => f.value === 'Inbox'));
+		assert.ok(all.some((f) => f.value === `Inbox/${name}/Deep`));
+		const filtered = await searchFolderList(spec, store, name.toUpperCase());
+		assert.deepEqual(
+			filtered.map((f) => f.value),
+			[`Inbox/${name}`, `Inbox/${name}/Deep`],
+		);
 	});
 });
 

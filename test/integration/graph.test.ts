@@ -24,6 +24,7 @@ import {
 	CredentialStore,
 	pollTrigger,
 	runActionNode,
+	searchFolderList,
 	triggerNode,
 } from '../harness/n8n';
 import {
@@ -444,6 +445,26 @@ describe('action node over Graph', () => {
 			await action({ resource: 'folder', operation: 'getAll', returnAll: true })
 		).find((i) => i.json.path === 'Sent Items');
 		assert.equal(wellKnown?.json.wellKnownName, 'sentitems');
+	});
+
+	it('the folder picker lists nested paths through n8n’s authenticated helper, and filters them', async () => {
+		const name = `G-Picker-${Date.now()}`;
+		await action({ resource: 'folder', operation: 'create', path: `Inbox/${name}/Deep` });
+		const spec = {
+			type: 'm365MailTrigger' as const,
+			parameters: { authentication: 'delegated', mailbox: '' },
+			credentials: { m365MailOAuth2Api: 'alice' },
+		};
+		authenticatedRequests.length = 0;
+		const all = await searchFolderList(spec, store);
+		assert.ok(all.some((f) => f.value === 'Inbox'));
+		assert.ok(all.some((f) => f.value === `Inbox/${name}/Deep` && f.name === f.value));
+		assert.ok(authenticatedRequests.length >= 1);
+		const filtered = await searchFolderList(spec, store, name.toLowerCase());
+		assert.deepEqual(
+			filtered.map((f) => f.value),
+			[`Inbox/${name}`, `Inbox/${name}/Deep`],
+		);
 	});
 
 	it('attachments: list and download over Graph', async () => {
