@@ -76,6 +76,7 @@ export class M365Mail implements INodeType {
 					{ name: 'Message', value: 'message' },
 				],
 				default: 'message',
+				description: 'What the operation works on: messages, mailbox folders, or attachments',
 			},
 			operationProperty(
 				'message',

@@ -163,5 +163,6 @@ export function operationProperty(
 		displayOptions: { show: { resource: [resource] } },
 		options,
 		default: defaultValue,
+		description: `What to do with the ${resource}`,
 	};
 }

@@ -89,6 +89,7 @@ export const triggerProperties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
+		description: 'Further settings of the trigger: add only those you need',
 		options: [
 			...attachmentOptions,
 			{

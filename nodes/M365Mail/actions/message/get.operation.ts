@@ -24,6 +24,7 @@ export const outputDescription: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		displayOptions: { show: { ...show, downloadAttachments: [true] } },
+		description: 'Which attachments become binary data, and under which property names',
 		options: attachmentOptions,
 	},
 ];

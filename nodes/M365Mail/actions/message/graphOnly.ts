@@ -70,6 +70,7 @@ export const flagOptionsDescription: INodeProperties = {
 	placeholder: 'Add Option',
 	default: {},
 	displayOptions: { show: { resource: ['message'], operation: ['flag'] } },
+	description: 'Dates of the follow-up flag (Microsoft Graph only)',
 	options: [
 		{
 			displayName: 'Due Date',

@@ -19,6 +19,7 @@ export function sendOptions(operations: string[], extra: INodeProperties[] = [])
 		placeholder: 'Add Option',
 		default: {},
 		displayOptions: { show: { resource: ['message'], operation: operations } },
+		description: 'Further settings of the mail: add only those you need',
 		options: [
 			...extra,
 			{
