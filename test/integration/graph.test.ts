@@ -35,6 +35,7 @@ import {
 	mintToken,
 	signIn,
 	stackInfo,
+	tokenRequestCounts,
 } from '../harness/stack';
 import { APPS, TENANT_ID } from '../stack/directory';
 
@@ -255,6 +256,35 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		assert.deepEqual(subjects(await pollTrigger(trigger(folder, {}, 'revoked'), store, state)), [
 			'waits for the reconnect',
 		]);
+	});
+
+	it('an expired token whose refresh is refused (wrong client secret): the AADSTS code and its fix, one refresh attempt, no retries', async () => {
+		const folder = await freshGraphFolder('g-badsecret');
+		const signedIn = await signIn(ALICE, GRAPH_SCOPES);
+		const claims = decodeJwtPayload(signedIn.access_token as string)!;
+		const expired = await mintToken({
+			upn: ALICE,
+			audience: String(claims.aud),
+			scp: String(claims.scp),
+			expiresIn: -60,
+		});
+		store.set(
+			'badsecret',
+			delegatedCredential(
+				{ ...signedIn, access_token: expired },
+				{ access: 'graph', clientSecret: 'not-the-secret' },
+			),
+		);
+		const before = (await tokenRequestCounts()).token_requests;
+		await assert.rejects(
+			pollTrigger(trigger(folder, {}, 'badsecret'), store, {}),
+			(e: Error & { description?: string }) =>
+				/AADSTS7000215/.test(`${e.message} ${e.description ?? ''}`) &&
+				/secret/i.test(`${e.message} ${e.description ?? ''}`) &&
+				!`${e.message} ${e.description ?? ''}`.includes('not-the-secret'),
+		);
+		// n8n asked the token endpoint once; the refusal was not taken for a network error and retried.
+		assert.equal((await tokenRequestCounts()).token_requests - before, 1);
 	});
 
 	it('Fetch Test Event returns the newest message; raw output is $value; attachments come as binary', async () => {

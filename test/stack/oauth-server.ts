@@ -109,7 +109,13 @@ export class OAuthTestServer {
 	private readonly codes = new Map<string, CodeGrant>();
 	private readonly refreshTokens = new Map<string, RefreshGrant>();
 	/** Counters tests read: how many token requests of each grant type were served. */
-	readonly counts = { authorization_code: 0, refresh_token: 0, client_credentials: 0 };
+	/** Tokens issued per grant, and every token-endpoint request (refused ones included). */
+	readonly counts = {
+		authorization_code: 0,
+		refresh_token: 0,
+		client_credentials: 0,
+		token_requests: 0,
+	};
 	accessTokenLifetime: number;
 	port = 0;
 
@@ -494,6 +500,7 @@ export class OAuthTestServer {
 		form: URLSearchParams,
 		tokenUrl: string,
 	): Promise<Record<string, unknown>> {
+		this.counts.token_requests++;
 		const grant = form.get('grant_type');
 		this.checkTenant(tenant, grant === 'client_credentials');
 		const app = this.app(form.get('client_id'));

@@ -143,7 +143,9 @@ describe('delegated Graph requests through n8n’s authenticated helper', () => 
 			(e: MailServiceError) => e.kind === 'reconnect' && /Connect/.test(e.fix),
 		);
 		const badSecret = context(() => {
+			// As client-oauth2's AuthError: code EAUTH and Microsoft's error body.
 			const authError = Object.assign(new Error('invalid_client'), {
+				code: 'EAUTH',
 				body: {
 					error: 'invalid_client',
 					error_description:

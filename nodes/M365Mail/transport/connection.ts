@@ -214,7 +214,11 @@ export function n8nGraphSender(ctx: N8nContext, credentialType: CredentialType):
 					code?: string;
 					message?: string;
 					isAxiosError?: boolean;
+					body?: unknown;
 				};
+				// The token endpoint refused n8n's refresh (client-oauth2's AuthError, code EAUTH, with
+				// Microsoft's error body): a credential problem, not a network one.
+				if (cause.body !== undefined || cause.code === 'EAUTH') throw mapRefreshError(error);
 				if (cause.response && Number(cause.response.status ?? cause.response.statusCode) > 0) {
 					return toGraphResponse(cause.response);
 				}
@@ -227,7 +231,13 @@ export function n8nGraphSender(ctx: N8nContext, credentialType: CredentialType):
 						'ERR_CANCELED',
 					);
 				}
-				if (cause.isAxiosError || (cause.code && /^E[A-Z]|CERT|TLS/.test(cause.code))) {
+				if (
+					cause.isAxiosError ||
+					(cause.code &&
+						/^(ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|UND_ERR)/.test(
+							cause.code,
+						))
+				) {
 					throw new GraphNetworkError(redactSecrets(cause.message ?? ''), cause.code);
 				}
 				// No HTTP answer and no network error: n8n could not sign or refresh.
