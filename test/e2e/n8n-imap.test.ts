@@ -232,9 +232,9 @@ describe('real n8n with the package installed as a community package', () => {
 		const signedIn = await signIn('alice@example.test', GRAPH_SCOPES);
 		const connected = await test(delegatedCredential(signedIn, { access: 'graph' }));
 		assert.equal(connected.status, 'OK', connected.message);
-		const unconnected = await test(
-			delegatedCredential({}, { access: 'graph', oauthTokenData: undefined }),
-		);
+		const neverConnected = delegatedCredential({}, { access: 'graph' });
+		delete neverConnected.oauthTokenData;
+		const unconnected = await test(neverConnected);
 		assert.equal(unconnected.status, 'Error', unconnected.message);
 		assert.match(unconnected.message, /not connected/);
 	});

@@ -76,6 +76,11 @@ export async function graphDrop(count: number, match?: string): Promise<void> {
 	await control('drop', { count, match });
 }
 
+/** The message is deleted for good right after the next request matching "METHOD /path" is answered. */
+export async function graphVanishAfter(match: string, mailbox: string, id: string): Promise<void> {
+	await control('vanish-after', { match, mailbox, id });
+}
+
 /** A message's MIME as stored in the emulator (what its recipient got). */
 export async function graphRaw(mailbox: string, id: string): Promise<Buffer> {
 	const url = `raw?mailbox=${encodeURIComponent(mailbox)}&id=${encodeURIComponent(id)}`;

@@ -18,6 +18,7 @@ import {
 	graphList,
 	graphMoveByRule,
 	graphRequests,
+	graphVanishAfter,
 } from '../harness/graph';
 import {
 	authenticatedRequests,
@@ -163,6 +164,41 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		]);
 		assert.ok(Date.now() - started >= 2500, 'waited as Retry-After asked');
 		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('a message deleted between the delta page and its download is skipped; the others are emitted once', async () => {
+		const folder = await freshGraphFolder('g-vanish');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, { output: 'raw' }), store, state);
+		await graphDeliver(ALICE, { subject: 'stays' }, folder);
+		const doomed = await graphDeliver(ALICE, { subject: 'deleted by the user' }, folder);
+		await graphDeliver(ALICE, { subject: 'stays too' }, folder);
+		await graphVanishAfter('GET .*/messages/delta', ALICE, doomed);
+		assert.deepEqual(
+			subjects(await pollTrigger(trigger(folder, { output: 'raw' }), store, state)),
+			['stays', 'stays too'],
+		);
+		assert.deepEqual(await pollTrigger(trigger(folder, { output: 'raw' }), store, state), []);
+	});
+
+	it('"mark as read" after emitting: a message deleted right after its download is still emitted, the poll goes on', async () => {
+		const folder = await freshGraphFolder('g-vanish-read');
+		const params = { output: 'raw', afterEmit: 'markRead' };
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, params), store, state);
+		const doomed = await graphDeliver(ALICE, { subject: 'read, then deleted' }, folder);
+		await graphDeliver(ALICE, { subject: 'read and marked' }, folder);
+		await graphVanishAfter(`GET .*/messages/${doomed}/\\$value`, ALICE, doomed);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder, params), store, state)), [
+			'read, then deleted',
+			'read and marked',
+		]);
+		const left = await graphList(ALICE, folder);
+		assert.deepEqual(
+			left.map((m) => [m.subject, m.isRead]),
+			[['read and marked', true]],
+		);
+		assert.deepEqual(await pollTrigger(trigger(folder, params), store, state), []);
 	});
 
 	it('a failed poll leaves the delta link where it was', async () => {

@@ -152,6 +152,8 @@ export class GraphEmulator {
 	delayMs = 0;
 	/** Connections to drop (closed without an answer): the next requests, or the next matching ones. */
 	private drops: Array<RegExp | undefined> = [];
+	/** Messages a user deletes right after a matching request was answered. */
+	private vanishes: Array<{ match: RegExp; upn: string; id: string }> = [];
 	private readonly uploads = new Map<string, UploadSession>();
 
 	constructor(
@@ -323,6 +325,14 @@ export class GraphEmulator {
 	 */
 	dropConnections(count: number, match?: string): void {
 		for (let i = 0; i < count; i++) this.drops.push(match ? new RegExp(match) : undefined);
+	}
+
+	/**
+	 * Once the next request whose "METHOD /path" matches has been answered, the message is deleted
+	 * for good (as a user's Shift+Delete): a race between a delta page and the download after it.
+	 */
+	vanishAfter(match: string, upn: string, id: string): void {
+		this.vanishes.push({ match: new RegExp(match), upn, id });
 	}
 
 	/** A stored message's MIME as recipients got it. */
@@ -532,6 +542,11 @@ export class GraphEmulator {
 			this.count('DROPPED');
 			req.socket.destroy();
 			return;
+		}
+		const vanish = this.vanishes.findIndex((v) => v.match.test(`${req.method} ${url.pathname}`));
+		if (vanish >= 0) {
+			const { upn, id } = this.vanishes.splice(vanish, 1)[0];
+			res.once('finish', () => this.mailbox(upn).messages.delete(id));
 		}
 		if (url.pathname.startsWith('/upload/')) return await this.uploadRange(req, res, url);
 		const match = /^\/v1\.0\/(me|users\/([^/]+))(\/.*)?$/.exec(url.pathname);
@@ -1071,6 +1086,9 @@ export class GraphEmulator {
 				return this.sendJson(res, 200, {});
 			case '/_test/expire-delta':
 				this.expireDeltaStates();
+				return this.sendJson(res, 200, {});
+			case '/_test/vanish-after':
+				this.vanishAfter(String(body.match), String(body.mailbox), String(body.id));
 				return this.sendJson(res, 200, {});
 			case '/_test/drop':
 				this.dropConnections(Number(body.count ?? 1), body.match as string | undefined);

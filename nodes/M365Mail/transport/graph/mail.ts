@@ -430,9 +430,15 @@ export async function pollGraph(
 	for (const m of result.found) {
 		const simple = messageFromGraph(m, mailbox, folder.path);
 		if (!graphMatches(simple, { ...options.filters, unreadOnly: true })) continue;
-		messages.push(
-			await fetchGraphContent(client, m, mailbox, folder.path, options.content, options),
-		);
+		try {
+			messages.push(
+				await fetchGraphContent(client, m, mailbox, folder.path, options.content, options),
+			);
+		} catch (error) {
+			// Deleted between the delta page and its download: it is gone, not lost.
+			if (error instanceof MailServiceError && error.code === 'ErrorItemNotFound') continue;
+			throw error;
+		}
 	}
 	await afterEmitGraph(client, messages, options.afterEmit, folder);
 	return {
@@ -450,9 +456,14 @@ async function afterEmitGraph(
 	watched: GraphFolder,
 ): Promise<void> {
 	if (afterEmit.action === 'none' || !messages.length) return;
+	// A message deleted since it was read needs no marking or moving any more.
+	const unlessGone = async (change: Promise<void>) =>
+		await change.catch((error: unknown) => {
+			if (!(error instanceof MailServiceError && error.code === 'ErrorItemNotFound')) throw error;
+		});
 	if (afterEmit.action === 'markRead') {
 		for (const m of messages) {
-			await setGraphRead(client, m.message.id, true);
+			await unlessGone(setGraphRead(client, m.message.id, true));
 			m.message.isRead = true;
 		}
 		return;
@@ -469,7 +480,9 @@ async function afterEmitGraph(
 		);
 	}
 	for (const m of messages) {
-		await moveGraphMessage(client, m.message.id, destination.id, 'move');
+		await unlessGone(
+			moveGraphMessage(client, m.message.id, destination.id, 'move').then(() => undefined),
+		);
 		m.message.folder = destination.path;
 	}
 }
