@@ -307,24 +307,45 @@ describe('real n8n with the package installed as a community package', () => {
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
-	it('trigger over Microsoft Graph: a delivered message becomes an execution; the action node flags it', async () => {
-		const folder = `Inbox/e2e-graph-${Date.now()}`;
+	it('trigger over Microsoft Graph: a delivered message becomes an execution with its attachment; the action node flags and moves it by its id', async () => {
+		const stamp = Date.now();
+		const folder = `Inbox/e2e-graph-${stamp}`;
+		const done = `Inbox/e2e-graph-done-${stamp}`;
 		await graphFolder('alice@example.test', folder);
+		await graphFolder('alice@example.test', done);
 		const graphRef = { m365MailOAuth2Api: DELEGATED_GRAPH };
 		const id = await createWorkflow(
 			'E2E Graph trigger',
 			[
-				triggerWorkflowNode('New Mail', folder, graphRef),
+				triggerWorkflowNode('New Mail', folder, graphRef, { downloadAttachments: true }),
 				actionWorkflowNode('Flag', 1, graphRef, {
 					resource: 'message',
 					operation: 'flag',
 					messageId: '={{ $json.id }}',
 				}),
+				actionWorkflowNode('Move', 2, graphRef, {
+					resource: 'message',
+					operation: 'move',
+					messageId: '={{ $json.id }}',
+					destination: { __rl: true, mode: 'path', value: done },
+				}),
 			],
-			{ 'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] } },
+			{
+				'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
+				Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
+			},
 		);
 		await n8n.api('POST', `/workflows/${id}/activate`);
-		await graphDeliver('alice@example.test', { subject: 'E2E over Graph' }, folder);
+		await graphDeliver(
+			'alice@example.test',
+			{
+				subject: 'E2E over Graph',
+				from: 'Carol <carol@example.test>',
+				text: 'see file',
+				attachments: [{ filename: 'report.csv', content: 'a,b\n1,2\n', contentType: 'text/csv' }],
+			},
+			folder,
+		);
 		await pollNow(id);
 		const execution = await waitFor('an execution of the Graph trigger', async () => {
 			const list = (await executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
@@ -333,9 +354,19 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
 		const [item] = runData(execution, 'New Mail');
 		assert.equal(item.json.subject, 'E2E over Graph');
+		assert.deepEqual(item.json.from, { name: 'Carol', address: 'carol@example.test' });
+		assert.equal(item.json.folder, folder);
+		assert.doesNotMatch(String(item.json.id), /^imap:/);
+		assert.equal(item.binary?.attachment_0?.fileName, 'report.csv');
 		assert.equal(runData(execution, 'Flag')[0].json.isFlagged, true);
-		const stored = await graphList('alice@example.test', folder);
+		// Graph's immutable id: the same id before and after the move.
+		const [moved] = runData(execution, 'Move');
+		assert.equal(moved.json.folder, done);
+		assert.equal(moved.json.id, item.json.id);
+		const stored = await graphList('alice@example.test', done);
+		assert.equal(stored.length, 1);
 		assert.equal(stored[0].flag?.flagStatus, 'flagged');
+		assert.deepEqual(await graphList('alice@example.test', folder), []);
 		await pollNow(id);
 		await new Promise((r) => setTimeout(r, 4000));
 		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
