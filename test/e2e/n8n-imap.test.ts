@@ -14,11 +14,10 @@ import {
 	appOnlyCredential,
 	delegatedCredential,
 	IMAP_SCOPES,
-	mintToken,
+	expiredCopy,
 	signIn,
 	stackInfo,
 } from '../harness/stack';
-import { decodeJwtPayload } from '../../nodes/M365Mail/transport/auth/tokens';
 import {
 	actionWorkflowNode,
 	e2eInstalled,
@@ -144,15 +143,9 @@ describe('real n8n with the package installed as a community package', () => {
 		// A second Graph sign-in whose access token has expired at Graph (n8n's stored expiry is not
 		// consulted by n8n before a request: only Graph's 401 tells).
 		const signedIn = await signIn('alice@example.test', GRAPH_SCOPES);
-		const claims = decodeJwtPayload(signedIn.access_token as string)!;
 		expiredTokens = {
 			...signedIn,
-			access_token: await mintToken({
-				upn: 'alice@example.test',
-				audience: String(claims.aud),
-				scp: String(claims.scp),
-				expiresIn: -60,
-			}),
+			access_token: await expiredCopy(signedIn.access_token as string),
 		};
 		writeFileSync(
 			file,

@@ -23,6 +23,26 @@ export async function mintToken(options: MintOptions): Promise<string> {
 	return ((await response.json()) as { token: string }).token;
 }
 
+/**
+ * The same access token (user, audience, scopes) but expired a minute ago at the resource, as a token
+ * looks once its hour is over while n8n's stored expiry may still say fresh.
+ */
+export async function expiredCopy(accessToken: string): Promise<string> {
+	const claims = JSON.parse(
+		Buffer.from(accessToken.split('.')[1], 'base64url').toString('utf8'),
+	) as {
+		upn: string;
+		aud: string;
+		scp: string;
+	};
+	return await mintToken({
+		upn: claims.upn,
+		audience: claims.aud,
+		scp: claims.scp,
+		expiresIn: -60,
+	});
+}
+
 export async function tokenRequestCounts(): Promise<Record<string, number>> {
 	return (await (await fetch(`${stackInfo().oauthUrl}/_test/counts`)).json()) as Record<
 		string,

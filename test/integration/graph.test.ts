@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
-import { AppOnlyTokenProvider, decodeJwtPayload } from '../../nodes/M365Mail/transport/auth/tokens';
+import { AppOnlyTokenProvider } from '../../nodes/M365Mail/transport/auth/tokens';
 import { GraphClient, retryAfterMs } from '../../nodes/M365Mail/transport/graph/client';
 import { resolveCloud, type CloudSettings } from '../../nodes/M365Mail/transport/auth/clouds';
 import {
@@ -33,7 +33,7 @@ import {
 	customCloudFields,
 	delegatedCredential,
 	ageRefreshToken,
-	mintToken,
+	expiredCopy,
 	signIn,
 	stackInfo,
 	tokenRequestCounts,
@@ -226,14 +226,8 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		await pollTrigger(trigger(folder, {}, 'expiring'), store, state);
 		const stored = store.get('expiring');
 		const before = stored.oauthTokenData as IDataObject;
-		const claims = decodeJwtPayload(before.access_token as string)!;
 		// Expired at Graph while n8n's stored expiry still says fresh: only Graph's 401 can tell.
-		const expired = await mintToken({
-			upn: ALICE,
-			audience: String(claims.aud),
-			scp: String(claims.scp),
-			expiresIn: -60,
-		});
+		const expired = await expiredCopy(before.access_token as string);
 		store.set('expiring', { ...stored, oauthTokenData: { ...before, access_token: expired } });
 		const writes = store.oauthWrites.length;
 		authenticatedRequests.length = 0;
@@ -267,13 +261,7 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		const kept = JSON.stringify(state);
 		const stored = store.get('revoked');
 		const tokenData = stored.oauthTokenData as IDataObject;
-		const claims = decodeJwtPayload(tokenData.access_token as string)!;
-		const expired = await mintToken({
-			upn: ALICE,
-			audience: String(claims.aud),
-			scp: String(claims.scp),
-			expiresIn: -60,
-		});
+		const expired = await expiredCopy(tokenData.access_token as string);
 		store.set('revoked', { ...stored, oauthTokenData: { ...tokenData, access_token: expired } });
 		await ageRefreshToken(tokenData.refresh_token as string, 'revoke');
 		await graphDeliver(ALICE, { subject: 'waits for the reconnect' }, folder);
@@ -297,13 +285,7 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 	it('an expired token whose refresh is refused (wrong client secret): the AADSTS code and its fix, one refresh attempt, no retries', async () => {
 		const folder = await freshGraphFolder('g-badsecret');
 		const signedIn = await signIn(ALICE, GRAPH_SCOPES);
-		const claims = decodeJwtPayload(signedIn.access_token as string)!;
-		const expired = await mintToken({
-			upn: ALICE,
-			audience: String(claims.aud),
-			scp: String(claims.scp),
-			expiresIn: -60,
-		});
+		const expired = await expiredCopy(signedIn.access_token as string);
 		store.set(
 			'badsecret',
 			delegatedCredential(
