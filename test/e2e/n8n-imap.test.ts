@@ -22,6 +22,7 @@ import {
 	actionWorkflowNode,
 	e2eInstalled,
 	installPackage,
+	manualTriggerNode,
 	N8nInstance,
 	ROOT,
 	triggerWorkflowNode,
@@ -371,14 +372,7 @@ describe('real n8n with the package installed as a community package', () => {
 		const id = await createWorkflow(
 			'E2E Graph send',
 			[
-				{
-					id: 'm2',
-					name: 'Manual',
-					type: 'n8n-nodes-base.manualTrigger',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
-				},
+				manualTriggerNode('m2'),
 				actionWorkflowNode(
 					'Send',
 					1,
@@ -410,14 +404,7 @@ describe('real n8n with the package installed as a community package', () => {
 		const id = await createWorkflow(
 			'E2E expired Graph token',
 			[
-				{
-					id: 'm3',
-					name: 'Manual',
-					type: 'n8n-nodes-base.manualTrigger',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
-				},
+				manualTriggerNode('m3'),
 				actionWorkflowNode(
 					'Folders',
 					1,
@@ -454,14 +441,7 @@ describe('real n8n with the package installed as a community package', () => {
 		const id = await createWorkflow(
 			'E2E agent tool',
 			[
-				{
-					id: 'm4',
-					name: 'Manual',
-					type: 'n8n-nodes-base.manualTrigger',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
-				},
+				manualTriggerNode('m4'),
 				{
 					id: 'agent',
 					name: 'Agent',
@@ -533,14 +513,7 @@ describe('real n8n with the package installed as a community package', () => {
 		const id = await createWorkflow(
 			'E2E send',
 			[
-				{
-					id: 'm1',
-					name: 'Manual',
-					type: 'n8n-nodes-base.manualTrigger',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
-				},
+				manualTriggerNode('m1'),
 				actionWorkflowNode('Send', 1, credentialRef, {
 					resource: 'message',
 					operation: 'send',

@@ -308,6 +308,18 @@ export function triggerWorkflowNode(
 	};
 }
 
+/** n8n's Manual Trigger, named "Manual": what "Execute workflow" in the editor starts from. */
+export function manualTriggerNode(id: string): Json {
+	return {
+		id,
+		name: 'Manual',
+		type: 'n8n-nodes-base.manualTrigger',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {},
+	};
+}
+
 /** A workflow node for our action node at the given column. */
 export function actionWorkflowNode(
 	name: string,
