@@ -10,7 +10,7 @@ import type {
 } from 'n8n-workflow';
 
 import { resolveCloud, type CloudEndpoints, type CloudSettings } from './auth/clouds';
-import { mapAadError, MailServiceError, redactSecrets } from './auth/errors';
+import { isNetworkErrorCode, mapAadError, MailServiceError, redactSecrets } from './auth/errors';
 import type { DelegatedAccess } from './auth/scopes';
 import { validateTenant } from './auth/tenant';
 import {
@@ -231,13 +231,7 @@ export function n8nGraphSender(ctx: N8nContext, credentialType: CredentialType):
 						'ERR_CANCELED',
 					);
 				}
-				if (
-					cause.isAxiosError ||
-					(cause.code &&
-						/^(ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|UND_ERR)/.test(
-							cause.code,
-						))
-				) {
+				if (cause.isAxiosError || isNetworkErrorCode(cause.code)) {
 					throw new GraphNetworkError(redactSecrets(cause.message ?? ''), cause.code);
 				}
 				// No HTTP answer and no network error: n8n could not sign or refresh.

@@ -306,6 +306,16 @@ export function mapSmtpError(
 }
 
 /** Socket-level failures shared by IMAP and SMTP. */
+/** Error codes of a request that got no answer: refused, reset, unreachable, or a TLS failure. */
+export function isNetworkErrorCode(code: string | undefined): boolean {
+	return (
+		!!code &&
+		/^(ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|UND_ERR)/.test(
+			code,
+		)
+	);
+}
+
 export function mapNetworkError(
 	error: { message?: string; code?: string },
 	protocol: 'IMAP' | 'SMTP' | 'Graph' | 'token endpoint',

@@ -59,6 +59,11 @@ const WELL_KNOWN = ['inbox', 'sentitems', 'drafts', 'deleteditems', 'junkemail',
 
 const folderCache = new WeakMap<GraphClient, Promise<GraphFolder[]>>();
 
+/** Graph no longer has the message (deleted meanwhile): gone, not lost. */
+function isGone(error: unknown): boolean {
+	return error instanceof MailServiceError && error.code === 'ErrorItemNotFound';
+}
+
 /** Every folder of the mailbox with its full path ("Inbox/Tech-Support"), well-known ones marked. */
 export async function listGraphFolders(client: GraphClient): Promise<GraphFolder[]> {
 	const wellKnown = new Map<string, string>();
@@ -435,8 +440,8 @@ export async function pollGraph(
 				await fetchGraphContent(client, m, mailbox, folder.path, options.content, options),
 			);
 		} catch (error) {
-			// Deleted between the delta page and its download: it is gone, not lost.
-			if (error instanceof MailServiceError && error.code === 'ErrorItemNotFound') continue;
+			// Deleted between the delta page and its download.
+			if (isGone(error)) continue;
 			throw error;
 		}
 	}
@@ -459,7 +464,7 @@ async function afterEmitGraph(
 	// A message deleted since it was read needs no marking or moving any more.
 	const unlessGone = async (change: Promise<void>) =>
 		await change.catch((error: unknown) => {
-			if (!(error instanceof MailServiceError && error.code === 'ErrorItemNotFound')) throw error;
+			if (!isGone(error)) throw error;
 		});
 	if (afterEmit.action === 'markRead') {
 		for (const m of messages) {
