@@ -272,25 +272,104 @@ export async function searchFolderList(
 }
 
 /**
- * Runs one poll of the trigger as n8n does, with the static data kept between calls (pass the same
- * object each time). Static data is committed only when the poll does not throw, as n8n 2.x does.
+ * n8n 2.41's poll executor, as read in its source (n8n-core's PollTriggerExecutor and
+ * ActiveWorkflowTriggers, the cli's TriggerExecutionContextFactory and WorkflowStaticDataService):
+ *
+ * - activation builds ONE Workflow from the database's static data (wrapped by ObservableObject) and
+ *   polls at once; after activation n8n saves the static data if `__dataChanged`;
+ * - every later poll of that activation runs on the same Workflow (nothing is copied back);
+ * - a poll that returns items emits: n8n saves the static data then, and only if `__dataChanged`;
+ * - a poll that returns null or throws saves nothing (its changes live in memory only);
+ * - polls are not serialised; a restart, re-activation or re-publish builds a new Workflow from the
+ *   database; a manual run ("Fetch Test Event") gets its own Workflow and never saves.
+ *
+ * The `staticData` object the tests pass is the database row; `restart` drops the live Workflow.
+ */
+interface Activation {
+	spec: string;
+	workflow: Workflow;
+	context: PollContext;
+}
+const activations = new WeakMap<IDataObject, Activation>();
+const NODE_KEY = 'node:Microsoft 365 Mail Trigger';
+
+/** What n8n writes to its database: the static data as JSON, when a watched object changed. */
+function saveStaticData(workflow: Workflow, database: IDataObject): void {
+	const data = workflow.staticData as IDataObject & { __dataChanged?: boolean };
+	if (data.__dataChanged !== true) return;
+	const saved = JSON.parse(JSON.stringify(data)) as IDataObject;
+	for (const key of Object.keys(database)) delete database[key];
+	Object.assign(database, (saved[NODE_KEY] as IDataObject) ?? {});
+	data.__dataChanged = false;
+}
+
+function activate(spec: HarnessNode, store: CredentialStore, database: IDataObject): Activation {
+	const fromDb = JSON.parse(JSON.stringify(database)) as IDataObject;
+	const context = createPollContext(spec, store, {
+		staticData: Object.keys(fromDb).length ? { [NODE_KEY]: fromDb } : {},
+	});
+	const activation = {
+		spec: JSON.stringify(spec),
+		workflow: (context as unknown as { workflow: Workflow }).workflow,
+		context,
+	};
+	activations.set(database, activation);
+	return activation;
+}
+
+/** n8n restarts (or the workflow is re-activated or re-published): the next poll starts from the database. */
+export function restartN8n(database: IDataObject): void {
+	activations.delete(database);
+}
+
+/**
+ * Runs one poll of the trigger as n8n 2.41 does (see above). The first call for a `database` object,
+ * or one with other parameters (a re-publish), activates; later calls are scheduled polls of the
+ * same activation. Errors are thrown to the test (n8n records them as failed executions).
  */
 export async function pollTrigger(
 	spec: HarnessNode,
 	store: CredentialStore,
-	staticData: IDataObject,
+	database: IDataObject,
 	mode: WorkflowExecuteMode = 'trigger',
 ): Promise<INodeExecutionData[]> {
-	const nodeKey = 'node:Microsoft 365 Mail Trigger';
-	const staged = JSON.parse(JSON.stringify(staticData)) as IDataObject;
-	const context = createPollContext(spec, store, { mode, staticData: { [nodeKey]: staged } });
 	const node = NODE_TYPES['n8n-nodes-m365-mail.m365MailTrigger'];
-	const result = await node.poll!.call(context);
-	const written = JSON.parse(JSON.stringify(context.getWorkflowStaticData('node'))) as IDataObject;
-	if (mode !== 'manual') {
-		for (const key of Object.keys(staticData)) delete staticData[key];
-		Object.assign(staticData, written);
+	if (mode === 'manual') {
+		const fromDb = JSON.parse(JSON.stringify(database)) as IDataObject;
+		const context = createPollContext(spec, store, { mode, staticData: { [NODE_KEY]: fromDb } });
+		return (await node.poll!.call(context))?.[0] ?? [];
 	}
+	let activation = activations.get(database);
+	const activating = !activation || activation.spec !== JSON.stringify(spec);
+	if (activating) activation = activate(spec, store, database);
+	const { workflow, context } = activation!;
+	let result: INodeExecutionData[][] | null;
+	try {
+		result = await node.poll!.call(context);
+	} catch (error) {
+		// A failed activation leaves the workflow inactive: the next call activates again.
+		if (activating) activations.delete(database);
+		throw error;
+	}
+	if (result !== null || activating) saveStaticData(workflow, database);
+	return result?.[0] ?? [];
+}
+
+/**
+ * A poll whose result n8n discards: the workflow was deactivated or re-published while it ran
+ * ("Discarding in-flight poll result for superseded workflow"). Nothing is saved; the next poll
+ * starts from the database.
+ */
+export async function discardingPoll(
+	spec: HarnessNode,
+	store: CredentialStore,
+	database: IDataObject,
+): Promise<INodeExecutionData[]> {
+	const activation = activations.get(database) ?? activate(spec, store, database);
+	activations.delete(database);
+	const result = await NODE_TYPES['n8n-nodes-m365-mail.m365MailTrigger'].poll!.call(
+		activation.context,
+	);
 	return result?.[0] ?? [];
 }
 

@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
-import { CredentialStore, pollTrigger, triggerNode } from '../harness/n8n';
+import {
+	CredentialStore,
+	discardingPoll,
+	pollTrigger,
+	restartN8n,
+	triggerNode,
+} from '../harness/n8n';
 import {
 	appendMails,
 	buildMail,
@@ -145,27 +151,35 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		]);
 	});
 
-	it('mark as read after emitting sets \\Seen; move puts the message in the folder and the id follows it', async () => {
+	it('mark as read after emitting: the next poll sets \\Seen (once n8n has the item); move puts it in the folder', async () => {
 		const folder = await freshFolder('after');
 		const archive = await freshFolder('archive');
 		const state: IDataObject = {};
-		await pollTrigger(trigger(folder), store, state);
+		const reading = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(reading, store, state);
 		await appendMails(folder, [{ subject: 'to read' }]);
-		const [read] = await pollTrigger(trigger(folder, { afterEmit: 'markRead' }), store, state);
-		assert.equal(read.json.isRead, true);
+		const [read] = await pollTrigger(reading, store, state);
+		assert.equal(read.json.subject, 'to read');
+		// n8n has the item now; the message is marked by the next poll, not before the hand-over.
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.flags.includes('\\Seen')),
+			[false],
+		);
+		assert.deepEqual(await pollTrigger(reading, store, state), []);
 		assert.deepEqual(
 			(await listFolder(folder)).map((m) => m.flags.includes('\\Seen')),
 			[true],
 		);
 
+		const moving = trigger(folder, {
+			afterEmit: 'move',
+			moveTo: { __rl: true, mode: 'path', value: archive },
+		});
+		await pollTrigger(moving, store, state);
 		await appendMails(folder, [{ subject: 'to move' }]);
-		const [moved] = await pollTrigger(
-			trigger(folder, { afterEmit: 'move', moveTo: { __rl: true, mode: 'path', value: archive } }),
-			store,
-			state,
-		);
-		assert.equal(moved.json.folder, archive);
-		assert.match(String(moved.json.id), new RegExp(`^imap:\\d+:\\d+:${archive}$`));
+		const [moved] = await pollTrigger(moving, store, state);
+		assert.equal(moved.json.subject, 'to move');
+		assert.deepEqual(await pollTrigger(moving, store, state), []);
 		assert.deepEqual(
 			(await listFolder(archive)).map((m) => m.subject),
 			['to move'],
@@ -176,14 +190,17 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		);
 	});
 
-	it('delete after emitting moves the message to Deleted Items', async () => {
+	it('delete after emitting: the next poll moves the message to Deleted Items', async () => {
 		const folder = await freshFolder('delete');
 		const state: IDataObject = {};
-		await pollTrigger(trigger(folder), store, state);
+		const deleting = trigger(folder, { afterEmit: 'delete' });
+		await pollTrigger(deleting, store, state);
 		const subject = `to delete ${Date.now()}`;
 		await appendMails(folder, [{ subject }]);
-		const [item] = await pollTrigger(trigger(folder, { afterEmit: 'delete' }), store, state);
-		assert.equal(item.json.folder, 'Deleted Items');
+		const [item] = await pollTrigger(deleting, store, state);
+		assert.equal(item.json.subject, subject);
+		assert.equal((await listFolder(folder)).length, 1);
+		await pollTrigger(deleting, store, state);
 		assert.deepEqual(await listFolder(folder), []);
 		assert.ok((await listFolder('Deleted Items')).some((m) => m.subject === subject));
 	});
@@ -285,10 +302,14 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		assert.equal(items[0].json.parseError, undefined);
 	});
 
-	it('a folder recreated with a new UIDVALIDITY re-baselines without replaying old mail', async () => {
+	it('a folder recreated with a new UIDVALIDITY: mail that arrived in the gap is emitted, mail emitted before is not replayed', async () => {
 		const folder = await freshFolder('uidvalidity');
 		const state: IDataObject = {};
-		await pollTrigger(trigger(folder, { startFrom: 'existing' }), store, state);
+		await appendMails(folder, [
+			{ subject: 'emitted before the reset', headers: { 'Message-ID': '<kept@example.test>' } },
+		]);
+		const node = trigger(folder, { startFrom: 'existing' });
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['emitted before the reset']);
 		const client = await testImap();
 		const serverPath = folder.replace(/^Inbox/, 'INBOX');
 		try {
@@ -297,12 +318,17 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		} finally {
 			await client.logout();
 		}
-		await appendMails(folder, [{ subject: 'was there before the reset' }]);
-		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
-		await appendMails(folder, [{ subject: 'after the reset' }]);
-		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
-			'after the reset',
+		// The server kept a copy of the emitted message (new UID, same Message-ID) and mail arrived.
+		await appendMails(folder, [
+			{ subject: 'emitted before the reset', headers: { 'Message-ID': '<kept@example.test>' } },
+			{ subject: 'arrived in the gap' },
 		]);
+		const recovered = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(recovered), ['arrived in the gap']);
+		assert.equal((recovered[0].json.delivery as IDataObject).recovered, 'uidValidityChanged');
+		await appendMails(folder, [{ subject: 'after the reset' }]);
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['after the reset']);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
 	});
 
 	it('shared mailbox with app-only credentials; mail delivered by the MTA is seen', async () => {
@@ -359,16 +385,25 @@ describe('trigger over IMAP: bad input names the fix', () => {
 		);
 	});
 
-	it('after the first poll, errors are logged and the cursor stays', async () => {
+	it('after the first poll, passing trouble is logged and the cursor stays; from the third poll in a row it is thrown', async () => {
 		const folder = await freshFolder('later-error');
 		const state: IDataObject = {};
 		await pollTrigger(trigger(folder), store, state);
-		const before = JSON.stringify(state);
+		const cursor = () => JSON.stringify(Object.values(state.folders as IDataObject)[0]);
+		const before = cursor();
 		store.set('broken', { ...store.get('alice'), customImapPort: 1 });
 		await appendMails(folder, [{ subject: 'waits for a working connection' }]);
 		// The same mailbox and folder through a credential that cannot connect: logged, cursor kept.
-		assert.deepEqual(await pollTrigger(trigger(folder, {}, 'broken'), store, state), []);
-		assert.equal(JSON.stringify(state), before);
+		const broken = trigger(folder, {}, 'broken');
+		assert.deepEqual(await pollTrigger(broken, store, state), []);
+		assert.deepEqual(await pollTrigger(broken, store, state), []);
+		await assert.rejects(pollTrigger(broken, store, state), (e: Error) =>
+			/3 polls in a row/.test(e.message),
+		);
+		assert.equal(
+			JSON.stringify((JSON.parse(cursor()) as IDataObject).cursor),
+			JSON.stringify((JSON.parse(before) as IDataObject).cursor),
+		);
 		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), [
 			'waits for a working connection',
 		]);
@@ -476,6 +511,131 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			seen,
 			Array.from({ length: total }, (_, i) => `burst ${i}`),
 		);
+	});
+});
+
+describe('trigger over IMAP: delivery as n8n 2.41 runs polls (one Workflow, saved at emit)', () => {
+	const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+	it('a restart after polls that emitted does not emit the same mail again', async () => {
+		const folder = await freshFolder('restart');
+		const db: IDataObject = {};
+		await pollTrigger(trigger(folder), store, db);
+		await appendMails(folder, [{ subject: 'r1' }, { subject: 'r2' }]);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, db)), ['r1', 'r2']);
+		await appendMails(folder, [{ subject: 'r3' }]);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, db)), ['r3']);
+		// n8n restarts: the Workflow is rebuilt from what reached its database.
+		restartN8n(db);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, db), []);
+		await appendMails(folder, [{ subject: 'r4' }]);
+		restartN8n(db);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, db)), ['r4']);
+	});
+
+	it('a poll that starts while another poll of the node runs returns nothing and changes nothing', async () => {
+		const folder = await freshFolder('overlap');
+		const db: IDataObject = {};
+		await pollTrigger(trigger(folder), store, db);
+		await appendMails(
+			folder,
+			Array.from({ length: 30 }, (_, i) => ({ subject: `o${i}` })),
+		);
+		const [first, second] = await Promise.all([
+			pollTrigger(trigger(folder), store, db),
+			pollTrigger(trigger(folder), store, db),
+		]);
+		const all = [...subjects(first), ...subjects(second)];
+		assert.equal(all.length, 30);
+		assert.equal(new Set(all).size, 30);
+		assert.ok(first.length === 0 || second.length === 0);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, db), []);
+	});
+
+	it('"mark as read": n8n discards a poll result (workflow re-published meanwhile): nothing is marked, the mail comes again', async () => {
+		const folder = await freshFolder('discard');
+		const db: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, db);
+		await appendMails(folder, [{ subject: 'd1' }, { subject: 'd2' }]);
+		assert.deepEqual(subjects(await discardingPoll(node, store, db)), ['d1', 'd2']);
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.flags.includes('\\Seen')),
+			[false, false],
+		);
+		assert.deepEqual(subjects(await pollTrigger(node, store, db)), ['d1', 'd2']);
+	});
+
+	it('"mark as read": a crash after the emit leaves the mail unread; after the restart it is marked and not emitted again', async () => {
+		const folder = await freshFolder('crash');
+		const db: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, db);
+		await appendMails(folder, [{ subject: 'c1' }]);
+		assert.deepEqual(subjects(await pollTrigger(node, store, db)), ['c1']);
+		restartN8n(db);
+		assert.deepEqual(await pollTrigger(node, store, db), []);
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.flags.includes('\\Seen')),
+			[true],
+		);
+	});
+
+	it('at-least-once: mail still unread is emitted again with its attempt; read mail is not; after the last attempt a failed poll names it', async () => {
+		const folder = await freshFolder('again');
+		const db: IDataObject = {};
+		const node = trigger(folder, { options: { redeliverAfterMinutes: 0.01, maxAttempts: 2 } });
+		await pollTrigger(node, store, db);
+		await appendMails(folder, [{ subject: 'handled' }, { subject: 'fails every time' }]);
+		const first = await pollTrigger(node, store, db);
+		assert.deepEqual(subjects(first), ['handled', 'fails every time']);
+		assert.deepEqual(first[0].json.delivery, {
+			attempt: 1,
+			firstEmittedAt: (first[0].json.delivery as IDataObject).firstEmittedAt,
+		});
+		// The workflow marked the first one read (its last step); the second run failed.
+		const client = await testImap();
+		try {
+			await client.mailboxOpen(folder.replace(/^Inbox/, 'INBOX'));
+			await client.messageFlagsAdd({ uid: String(first[0].json.uid) }, ['\\Seen'], { uid: true });
+		} finally {
+			await client.logout();
+		}
+		await sleep(700);
+		restartN8n(db);
+		const again = await pollTrigger(node, store, db);
+		assert.deepEqual(subjects(again), ['fails every time']);
+		assert.equal((again[0].json.delivery as IDataObject).attempt, 2);
+		assert.equal(
+			(again[0].json.delivery as IDataObject).firstEmittedAt,
+			(first[1].json.delivery as IDataObject).firstEmittedAt,
+		);
+		await sleep(700);
+		await assert.rejects(pollTrigger(node, store, db), (e: Error & { description?: string }) =>
+			/emitted 2 times and are still unread/.test(e.message),
+		);
+		assert.deepEqual(await pollTrigger(node, store, db), []);
+	});
+
+	it('a subject filter with non-ASCII text (Exchange refuses it in SEARCH) is matched on the envelope', async () => {
+		const folder = await freshFolder('utf8');
+		const db: IDataObject = {};
+		const node = trigger(folder, { filters: { subjectContains: 'Größe' } });
+		await pollTrigger(node, store, db);
+		await appendMails(folder, [{ subject: 'Rechnung Größe M' }, { subject: 'Rechnung' }]);
+		assert.deepEqual(subjects(await pollTrigger(node, store, db)), ['Rechnung Größe M']);
+	});
+
+	it('the memory budget: a poll stops taking mail once its size passes the budget, the next goes on', async () => {
+		const folder = await freshFolder('budget');
+		const db: IDataObject = {};
+		const node = trigger(folder, { options: { pollBudgetMb: 1 } });
+		await pollTrigger(node, store, db);
+		const big = (n: number) => ({ subject: `big ${n}`, text: 'x'.repeat(600 * 1024) });
+		await appendMails(folder, [big(1), big(2), big(3)]);
+		const polls = [];
+		for (let i = 0; i < 4; i++) polls.push(subjects(await pollTrigger(node, store, db)));
+		assert.deepEqual(polls, [['big 1'], ['big 2'], ['big 3'], []]);
 	});
 });
 

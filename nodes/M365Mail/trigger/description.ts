@@ -40,7 +40,7 @@ export const triggerProperties: INodeProperties[] = [
 		],
 		default: 'none',
 		description:
-			'What to do with each message once it is emitted. This happens when the poll emits, before the workflow runs: to act only after the workflow succeeded, use the Microsoft 365 Mail node at its end instead.',
+			'What to do with each message once n8n has it: applied at the start of the next poll, so a crash or a discarded poll never leaves a message marked but not emitted. It does not wait for the workflow to succeed: for that, choose Do Nothing with "Emit Again If Still Unread After" and mark or move the message with the Microsoft 365 Mail node at the end of the workflow.',
 	},
 	folderLocator('moveTo', 'Move To', 'The folder emitted messages are moved to', {
 		displayOptions: { show: { afterEmit: ['move'] } },
@@ -48,7 +48,7 @@ export const triggerProperties: INodeProperties[] = [
 	}),
 	{
 		displayName:
-			'Emitted messages are moved to Deleted Items before the workflow runs. If the workflow fails, the message is only in Deleted Items. Consider "Mark as Read" or acting at the end of the workflow.',
+			'Emitted messages are moved to Deleted Items by the next poll, whether the workflow succeeded or not. If the workflow fails, the message is only in Deleted Items. Consider "Mark as Read" or acting at the end of the workflow.',
 		name: 'deleteNotice',
 		type: 'notice',
 		default: '',
@@ -99,7 +99,34 @@ export const triggerProperties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				default: 50,
 				description:
-					'Messages larger than this are passed over (and logged); 0 means no limit. Power Automate skips messages over 50 MB.',
+					'Messages larger than this are passed over (and logged); 0 means no limit. Power Automate skips messages over 50 MB. Over IMAP only: Graph does not report sizes in its delta pages.',
+			},
+			{
+				displayName: 'Emit Again If Still Unread After (Minutes)',
+				name: 'redeliverAfterMinutes',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 0,
+				description:
+					'At-least-once delivery: a message still unread (and still in the folder) this long after it was emitted is emitted again, with delivery.attempt counting up. Use it with After Emitting "Do Nothing" and a Microsoft 365 Mail node at the end of the workflow that marks the message read or moves it, so a failed run is retried and a successful one is not. 0 emits each message once.',
+			},
+			{
+				displayName: 'Max Attempts',
+				name: 'maxAttempts',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 3,
+				description:
+					'With "Emit Again If Still Unread After": how many times a message is emitted in all. After the last, the trigger stops and a failed execution names the message.',
+			},
+			{
+				displayName: 'Memory Budget per Poll (MB)',
+				name: 'pollBudgetMb',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 64,
+				description:
+					'A poll stops taking messages once their size passes this, and the next poll goes on where it stopped: a burst of large mail never takes more memory than this at once',
 			},
 		],
 	},

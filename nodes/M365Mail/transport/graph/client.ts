@@ -186,6 +186,13 @@ export function mapGraphError(
 				'syncState',
 			);
 		default:
+			// Any 410 Gone from a delta query means its state is dead, whatever the code says.
+			if (status === 410)
+				return make(
+					`The delta state is gone (${code || 'HTTP 410'}): ${text}`,
+					'The trigger starts a new baseline.',
+					'syncState',
+				);
 			return make(
 				`Microsoft Graph error ${status}${code ? ` ${code}` : ''}: ${text}`,
 				'See the error details; check the credential, mailbox and parameters.',

@@ -60,7 +60,7 @@ const WELL_KNOWN = ['inbox', 'sentitems', 'drafts', 'deleteditems', 'junkemail',
 const folderCache = new WeakMap<GraphClient, Promise<GraphFolder[]>>();
 
 /** Graph no longer has the message (deleted meanwhile): gone, not lost. */
-function isGone(error: unknown): boolean {
+export function isGone(error: unknown): boolean {
 	return error instanceof MailServiceError && error.code === 'ErrorItemNotFound';
 }
 
@@ -338,164 +338,16 @@ export function graphMatches(m: MailMessage, filters: MessageFilters): boolean {
 	return true;
 }
 
-export interface GraphCursor {
-	folderId: string;
-	/** The folder as the user named it: a poll with the same name needs no folder lookup. */
-	folderPath?: string;
-	/** A deltaLink, or the nextLink to resume a round that hit the per-poll limit. */
-	link: string;
-}
-
-export interface GraphPollOptions {
-	folder: string;
-	cursor?: GraphCursor;
-	startFrom: 'now' | 'existing';
-	filters: MessageFilters;
-	maxMessages: number;
-	content: MessageContent;
-	full?: boolean;
-	keepRaw?: boolean;
-	afterEmit: { action: 'none' | 'markRead' | 'delete' } | { action: 'move'; folder: string };
-}
-
-export interface GraphPollOutcome {
-	messages: FetchedMessage[];
-	cursor: GraphCursor;
-	baseline?: 'first' | 'expired';
-	more: boolean;
-}
-
-/**
- * One poll by delta query: the messages created in the folder since the stored link (moved in by a
- * rule, or sharing one received second, included), unread ones kept. The caller stores the returned
- * cursor only when it emits, so a failed poll leaves the link where it was.
- */
-export async function pollGraph(
-	client: GraphClient,
-	options: GraphPollOptions,
-): Promise<GraphPollOutcome> {
-	// An idle poll is one request: the stored cursor already knows the folder.
-	const known = options.cursor?.folderPath === options.folder ? options.cursor : undefined;
-	const folder: GraphFolder = known
-		? { id: known.folderId, path: options.folder, name: options.folder.split('/').pop() ?? '' }
-		: await resolveGraphFolder(client, options.folder);
-	const mailbox = client.mailbox;
-	const pageSize = Math.max(1, Math.min(options.maxMessages, 100));
-	const prefer = [`odata.maxpagesize=${pageSize}`];
-	const start: { path: string; query?: Record<string, string> } = {
-		path: `/mailFolders/${encodeURIComponent(folder.id)}/messages/delta`,
-		query: { changeType: 'created', $select: MESSAGE_SELECT },
-	};
-	const cursor = options.cursor?.folderId === folder.id ? options.cursor : undefined;
-	let baseline: GraphPollOutcome['baseline'];
-
-	const round = async (
-		from: { path: string; query?: Record<string, string> },
-		collect: boolean,
-		limit: number,
-	) => {
-		const found: GraphMessage[] = [];
-		let link = '';
-		for await (const page of client.pages<GraphMessage>({ ...from, prefer })) {
-			if (collect) found.push(...page.value.filter((m) => !m['@removed']));
-			link = page.deltaLink ?? page.nextLink ?? link;
-			if (page.deltaLink) return { found, link, more: false };
-			if (collect && found.length + pageSize > limit && page.nextLink)
-				return { found, link, more: true };
-		}
-		return { found, link, more: false };
-	};
-
-	let result: { found: GraphMessage[]; link: string; more: boolean };
-	if (!cursor) {
-		baseline = 'first';
-		// A new baseline: run the delta round to its deltaLink; include what is there only if asked.
-		result = await round(
-			start,
-			options.startFrom === 'existing',
-			options.startFrom === 'existing' ? options.maxMessages : Infinity,
-		);
-		if (options.startFrom === 'existing') baseline = undefined;
-	} else {
-		try {
-			result = await round({ path: cursor.link }, true, options.maxMessages);
-		} catch (error) {
-			if (!(error instanceof MailServiceError && error.kind === 'syncState')) throw error;
-			// Expired state: restart from now, without replaying old mail as new.
-			result = await round(start, false, Infinity);
-			return {
-				messages: [],
-				cursor: { folderId: folder.id, folderPath: options.folder, link: result.link },
-				baseline: 'expired',
-				more: false,
-			};
-		}
-	}
-	const messages: FetchedMessage[] = [];
-	for (const m of result.found) {
-		const simple = messageFromGraph(m, mailbox, folder.path);
-		if (!graphMatches(simple, { ...options.filters, unreadOnly: true })) continue;
-		try {
-			messages.push(
-				await fetchGraphContent(client, m, mailbox, folder.path, options.content, options),
-			);
-		} catch (error) {
-			// Deleted between the delta page and its download.
-			if (isGone(error)) continue;
-			throw error;
-		}
-	}
-	await afterEmitGraph(client, messages, options.afterEmit, folder);
-	return {
-		messages,
-		cursor: { folderId: folder.id, folderPath: options.folder, link: result.link },
-		baseline,
-		more: result.more,
-	};
-}
-
-async function afterEmitGraph(
-	client: GraphClient,
-	messages: FetchedMessage[],
-	afterEmit: GraphPollOptions['afterEmit'],
-	watched: GraphFolder,
-): Promise<void> {
-	if (afterEmit.action === 'none' || !messages.length) return;
-	// A message deleted since it was read needs no marking or moving any more.
-	const unlessGone = async (change: Promise<void>) =>
-		await change.catch((error: unknown) => {
-			if (!isGone(error)) throw error;
-		});
-	if (afterEmit.action === 'markRead') {
-		for (const m of messages) {
-			await unlessGone(setGraphRead(client, m.message.id, true));
-			m.message.isRead = true;
-		}
-		return;
-	}
-	const destination = await resolveGraphFolder(
-		client,
-		afterEmit.action === 'move' ? afterEmit.folder : 'deleteditems',
-	);
-	if (destination.id === watched.id) {
-		throw new MailServiceError(
-			`"After emitting" would move messages into the watched folder ${watched.path}`,
-			'Choose another folder to move emitted messages to.',
-			'input',
-		);
-	}
-	for (const m of messages) {
-		await unlessGone(
-			moveGraphMessage(client, m.message.id, destination.id, 'move').then(() => undefined),
-		);
-		m.message.folder = destination.path;
-	}
-}
-
 /** The newest message matching the filters (unread first): "Fetch Test Event". */
 export async function newestGraphMessage(
 	client: GraphClient,
-	options: Pick<GraphPollOptions, 'folder' | 'filters' | 'content' | 'full' | 'keepRaw'>,
+	options: {
+		folder: string;
+		filters: MessageFilters;
+		content: MessageContent;
+		full?: boolean;
+		keepRaw?: boolean;
+	},
 ): Promise<FetchedMessage | undefined> {
 	const folder = await resolveGraphFolder(client, options.folder);
 	for (const unreadOnly of [true, false]) {

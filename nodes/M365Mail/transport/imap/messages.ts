@@ -300,10 +300,20 @@ export async function fetchCompleteMessages(
 	return result;
 }
 
+/**
+ * Text SEARCH can run on the server: ASCII only. Exchange Online answers `NO [BADCHARSET]` to
+ * `SEARCH CHARSET UTF-8`, so other text is matched on the envelope instead.
+ */
+function searchable(text: string | undefined): boolean {
+	return !text || /^[\x20-\x7e]*$/.test(text);
+}
+
 /** Filters only the envelope can check (the server's SEARCH cannot, or not with OR between them). */
 export function needsEnvelopeCheck(filters: MessageFilters): boolean {
 	return Boolean(
-		filters.to?.length ||
+		!searchable(filters.subjectContains) ||
+			!(filters.from ?? []).every(searchable) ||
+			filters.to?.length ||
 			filters.cc?.length ||
 			filters.toOrCc?.length ||
 			filters.importance ||
@@ -360,13 +370,15 @@ export function searchQuery(filters: MessageFilters, uidRange?: string): SearchO
 	const query: SearchObject = {};
 	if (uidRange) query.uid = uidRange;
 	if (filters.unreadOnly) query.seen = false;
-	if (filters.subjectContains) query.subject = filters.subjectContains;
+	if (filters.subjectContains && searchable(filters.subjectContains))
+		query.subject = filters.subjectContains;
 	if (filters.receivedAfter) query.since = filters.receivedAfter;
 	if (filters.receivedBefore) query.before = filters.receivedBefore;
 	if (filters.maxSizeBytes) query.smaller = filters.maxSizeBytes + 1;
 	if (filters.search) query.text = filters.search;
-	if (filters.from?.length === 1) query.from = filters.from[0];
-	else if (filters.from?.length) query.or = filters.from.map((from) => ({ from }));
+	const from = (filters.from ?? []).every(searchable) ? (filters.from ?? []) : [];
+	if (from.length === 1) query.from = from[0];
+	else if (from.length) query.or = from.map((f) => ({ from: f }));
 	if (!Object.keys(query).length) query.all = true;
 	return query;
 }

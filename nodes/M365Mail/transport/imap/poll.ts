@@ -1,17 +1,18 @@
 /**
- * New-mail detection over IMAP with a `{uidValidity, lastUid}` cursor: exactly the new unread
- * messages, each once. The caller stores the returned cursor only when it emits the messages, so a
- * failed poll leaves the cursor where it was.
+ * New-mail detection over IMAP with a `{uidValidity, lastUid}` cursor: the new unread messages above
+ * the cursor, oldest first, within a count, a byte budget and a deadline. Nothing here changes a
+ * message: the delivery engine (trigger/engine.ts) decides when the cursor moves and when "after
+ * emitting" actions run (`applyAction`).
  */
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
-import { encodeImapMessageId, type MessageFilters } from '../types';
+import { decodeImapMessageId, type MessageFilters } from '../types';
 import { resolveFolder } from './folders';
 import { withFolder } from './mailbox';
 import {
+	assertUsable,
 	changeFlags,
-	fetchCompleteMessages,
 	fetchMessages,
 	fetchMetadata,
 	matchesFilters,
@@ -24,6 +25,7 @@ import {
 	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
+import { messageFromEnvelope } from '../mime/parse';
 
 export interface ImapCursor {
 	uidValidity: string;
@@ -45,30 +47,36 @@ export interface PollOptions {
 	startFrom: 'now' | 'existing';
 	filters: MessageFilters;
 	maxMessages: number;
+	/** Stop taking messages once their total size would pass this (at least one is taken). */
+	maxBytes?: number;
 	content: MessageContent;
 	full?: boolean;
 	/** Keep the raw bytes of parsed messages (for raw output with attachments). */
 	keepRaw?: boolean;
-	afterEmit: AfterEmit;
 	/** Metadata is read in batches of this many UIDs. */
 	batchSize?: number;
 	/** Epoch ms after which no further batch is started (n8n's poll budget). */
 	deadline?: number;
+	/** After a UIDVALIDITY change: recover the unread mail received since then. */
+	recoverSince?: Date;
 }
 
 export interface PollOutcome {
 	messages: FetchedMessage[];
 	cursor: ImapCursor;
-	/** Set when this poll only (re)started the cursor and emitted nothing. */
+	/** Set when this poll (re)started the cursor. */
 	baseline?: 'first' | 'uidValidityChanged';
 	/** Messages passed over because of the size limit. */
 	skippedTooLarge: Array<{ uid: number; size?: number; subject?: string }>;
-	/** More new messages are waiting (limit or time budget reached). */
+	/** More new messages are waiting (limit, byte budget or time budget reached). */
 	more: boolean;
 }
 
 /** Envelopes and structures are small: few round trips matter more than batch size. */
 const DEFAULT_BATCH = 500;
+
+/** INTERNALDATE and our clock may differ a little: recovery looks this much further back. */
+const RECOVERY_SKEW_MS = 5 * 60_000;
 
 function chunks<T>(list: T[], size: number): T[][] {
 	const result: T[][] = [];
@@ -76,49 +84,48 @@ function chunks<T>(list: T[], size: number): T[][] {
 	return result;
 }
 
-async function applyAfterEmit(
-	open: OpenFolder,
-	messages: FetchedMessage[],
-	afterEmit: AfterEmit,
-): Promise<void> {
-	const uids = messages.map((m) => m.message.uid!);
-	if (!uids.length || afterEmit.action === 'none') return;
-	if (afterEmit.action === 'markRead') {
-		await changeFlags(open, uids, { add: ['\\Seen'] });
-		for (const m of messages) {
-			m.message.isRead = true;
-			if (!m.message.flags.includes('\\Seen')) m.message.flags.push('\\Seen');
+/** The first UID of mail received since `since` in the open folder (0 when there is none). */
+async function firstUidSince(open: OpenFolder, since: Date): Promise<number> {
+	const from = new Date(since.getTime() - RECOVERY_SKEW_MS);
+	// SEARCH SINCE is by day: narrow it by INTERNALDATE.
+	const uids = await searchUids(open, { since: from });
+	for (const batch of chunks(uids, DEFAULT_BATCH)) {
+		for (const m of await fetchMetadata(open, batch)) {
+			const received = m.envelope.internalDate ? new Date(m.envelope.internalDate) : undefined;
+			if (!received || received.getTime() >= from.getTime()) return m.uid;
 		}
-		return;
 	}
-	const destination =
-		afterEmit.action === 'move'
-			? await resolveFolder(open.client, open.mailbox, afterEmit.folder)
-			: await resolveFolder(open.client, open.mailbox, 'deleteditems');
-	if (
-		destination.serverPath ===
-		(await resolveFolder(open.client, open.mailbox, open.folder)).serverPath
-	) {
-		throw new MailServiceError(
-			`"After emitting" would move messages into the watched folder ${open.folder}`,
-			'Choose another folder to move emitted messages to.',
-			'notFound',
-		);
+	return 0;
+}
+
+/**
+ * Downloads the selected messages. A batch the server refuses is fetched again message by message;
+ * a message refused alone is handed on with a `parseError` instead of blocking the ones after it.
+ */
+async function fetchIsolated(
+	open: OpenFolder,
+	selected: MessageMetadata[],
+	content: MessageContent,
+	options: { full?: boolean; keepRaw?: boolean },
+): Promise<FetchedMessage[]> {
+	try {
+		return await fetchMessages(open, selected, content, options);
+	} catch (error) {
+		assertUsable(open.client, 'downloading messages');
+		if (selected.length === 0) throw error;
 	}
-	const moved = await transferMessages(open, uids, destination.serverPath, 'move');
-	// The items must point at where the message now is, so the action node finds it.
-	for (const m of messages) {
-		const newUid = moved.uidMap.get(m.message.uid!);
-		if (newUid === undefined || moved.uidValidity === undefined) continue;
-		m.message.folder = destination.path;
-		m.message.uid = newUid;
-		m.message.uidValidity = moved.uidValidity;
-		m.message.id = encodeImapMessageId({
-			folder: destination.path,
-			uidValidity: moved.uidValidity,
-			uid: newUid,
-		});
+	const result: FetchedMessage[] = [];
+	for (const m of selected) {
+		try {
+			result.push(...(await fetchMessages(open, [m], content, options)));
+		} catch (error) {
+			assertUsable(open.client, 'downloading a message');
+			const message = messageFromEnvelope(m.envelope, m.headers);
+			message.parseError = `The server refused to send this message: ${(error as Error).message}`;
+			result.push({ message, attachments: [] });
+		}
 	}
+	return result;
 }
 
 /** One poll: the new unread messages above the cursor, oldest first, and the cursor after them. */
@@ -126,101 +133,188 @@ export async function pollNewMessages(
 	client: ImapFlow,
 	options: PollOptions,
 ): Promise<PollOutcome> {
-	const readOnly = options.afterEmit.action === 'none';
-	return await withFolder(client, options.mailbox, options.folder, { readOnly }, async (open) => {
-		// UIDNEXT bounds the search: mail arriving during the poll waits for the next one.
-		const top = open.uidNext > 0 ? open.uidNext - 1 : Number.MAX_SAFE_INTEGER;
-		const baselineAt = { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) };
-		const none = { messages: [], skippedTooLarge: [], more: false };
-		let cursor = options.cursor;
-		if (!cursor) {
-			if (options.startFrom === 'now') return { ...none, cursor: baselineAt, baseline: 'first' };
-			cursor = { uidValidity: open.uidValidity, lastUid: 0 };
-		} else if (cursor.uidValidity !== open.uidValidity) {
-			// The folder was recreated or the server reset its UIDs: old mail must not come back as new.
-			return { ...none, cursor: baselineAt, baseline: 'uidValidityChanged' };
-		}
-		// Nothing has arrived since the last poll: no SEARCH, no FETCH.
-		if (top <= cursor.lastUid) return { ...none, cursor };
+	return await withFolder(
+		client,
+		options.mailbox,
+		options.folder,
+		{ readOnly: true },
+		async (open) => {
+			// UIDNEXT bounds the search: mail arriving during the poll waits for the next one.
+			const top = open.uidNext > 0 ? open.uidNext - 1 : Number.MAX_SAFE_INTEGER;
+			const none = { messages: [], skippedTooLarge: [], more: false };
+			let cursor = options.cursor;
+			let baseline: PollOutcome['baseline'];
+			if (!cursor) {
+				if (options.startFrom === 'now')
+					return {
+						...none,
+						cursor: { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) },
+						baseline: 'first',
+					};
+				cursor = { uidValidity: open.uidValidity, lastUid: 0 };
+			} else if (cursor.uidValidity !== open.uidValidity) {
+				// The folder was recreated or the server reset its UIDs: old UIDs mean nothing now. Start at
+				// the mail received since the last completed poll (the engine drops what it already emitted).
+				baseline = 'uidValidityChanged';
+				const first = options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0;
+				cursor = {
+					uidValidity: open.uidValidity,
+					lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
+				};
+			}
+			// Nothing has arrived since the last poll: no SEARCH, no FETCH.
+			if (top <= cursor.lastUid) return { ...none, cursor, baseline };
 
-		const lastUid = cursor.lastUid;
-		const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
-		const maxBytes = options.filters.maxSizeBytes;
-		const unread = { ...options.filters, unreadOnly: true };
-		const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
-		const inRange = (uid: number) => uid > lastUid && uid <= top;
-		const content = options.content;
+			const lastUid = cursor.lastUid;
+			const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
+			const maxSize = options.filters.maxSizeBytes;
+			const unread = { ...options.filters, unreadOnly: true, maxSizeBytes: undefined };
+			const envelopeCheck = needsEnvelopeCheck(options.filters);
+			const candidates = (await searchUids(open, searchQuery(unread, range))).filter(
+				(uid) => uid > lastUid && uid <= top,
+			);
 
-		if (content !== 'summary' && !needsEnvelopeCheck(options.filters)) {
-			// Every filter runs in SEARCH (size included): download whole messages in one pass.
-			const candidates = (await searchUids(open, searchQuery(unread, range))).filter(inRange);
-			const taken = candidates.slice(0, options.maxMessages);
-			const more = candidates.length > taken.length;
-			const lastExamined = more ? taken[taken.length - 1] : top;
-			if (maxBytes) {
-				const large = await searchUids(
-					open,
-					searchQuery({ ...unread, maxSizeBytes: undefined }, range),
-				);
-				const kept = new Set(candidates);
-				for (const uid of large.filter(inRange)) {
-					if (!kept.has(uid) && uid <= lastExamined) skippedTooLarge.push({ uid });
+			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
+			const selected: MessageMetadata[] = [];
+			let examined = lastUid;
+			let bytes = 0;
+			let more = false;
+			outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
+				if (options.deadline && Date.now() > options.deadline && selected.length) {
+					more = true;
+					break;
+				}
+				for (const m of await fetchMetadata(open, batch)) {
+					if (selected.length >= options.maxMessages) {
+						more = true;
+						break outer;
+					}
+					if (maxSize && m.size > maxSize) {
+						examined = m.uid;
+						skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope.subject ?? '' });
+						continue;
+					}
+					if (options.maxBytes && selected.length && bytes + m.size > options.maxBytes) {
+						more = true;
+						break outer;
+					}
+					examined = m.uid;
+					if (envelopeCheck && !matchesFilters(m, unread)) continue;
+					bytes += m.size;
+					selected.push(m);
 				}
 			}
-			const messages = await fetchCompleteMessages(open, taken, content, options);
-			await applyAfterEmit(open, messages, options.afterEmit);
+			const messages = await fetchIsolated(open, selected, options.content, options);
 			return {
 				messages,
 				skippedTooLarge,
 				more,
+				baseline,
 				cursor: {
 					uidValidity: open.uidValidity,
-					lastUid:
-						more || top === Number.MAX_SAFE_INTEGER
-							? Math.max(lastUid, taken[taken.length - 1] ?? lastUid)
-							: top,
+					lastUid: more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined),
 				},
 			};
-		}
+		},
+	);
+}
 
-		// The size limit is checked on the envelope here, so skipped messages can be named.
-		const candidates = (
-			await searchUids(open, searchQuery({ ...unread, maxSizeBytes: undefined }, range))
-		).filter(inRange);
-		const selected: MessageMetadata[] = [];
-		let examined = lastUid;
-		let more = false;
-		outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
-			if (options.deadline && Date.now() > options.deadline && selected.length) {
-				more = true;
-				break;
-			}
-			for (const m of await fetchMetadata(open, batch)) {
-				if (selected.length >= options.maxMessages) {
-					more = true;
-					break outer;
-				}
-				examined = m.uid;
-				if (!matchesFilters(m, unread)) continue;
-				if (maxBytes && m.size > maxBytes) {
-					skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope.subject ?? '' });
-					continue;
-				}
-				selected.push(m);
-			}
+/** The UIDs of these ids that belong to the open folder as it is now (other ids are ignored). */
+function uidsHere(open: OpenFolder, ids: string[]): number[] {
+	const uids: number[] = [];
+	for (const id of ids) {
+		try {
+			const location = decodeImapMessageId(id);
+			if (
+				location.uidValidity === open.uidValidity &&
+				location.folder.toLowerCase() === open.folder.toLowerCase()
+			)
+				uids.push(location.uid);
+		} catch {
+			// Not an IMAP id of ours: nothing to act on.
 		}
-		const messages = await fetchMessages(open, selected, options.content, options);
-		await applyAfterEmit(open, messages, options.afterEmit);
-		return {
-			messages,
-			skippedTooLarge,
-			more,
-			cursor: {
-				uidValidity: open.uidValidity,
-				lastUid: more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined),
-			},
-		};
+	}
+	return uids.sort((a, b) => a - b);
+}
+
+/**
+ * Applies an "after emitting" action to messages of the watched folder. Safe to repeat: a message
+ * already marked, or already moved away (its UID is gone), is left alone.
+ */
+export async function applyAction(
+	client: ImapFlow,
+	mailbox: string,
+	folder: string,
+	action: AfterEmit,
+	ids: string[],
+): Promise<void> {
+	if (action.action === 'none' || !ids.length) return;
+	await withFolder(client, mailbox, folder, { readOnly: false }, async (open, watched) => {
+		const wanted = uidsHere(open, ids);
+		if (!wanted.length) return;
+		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
+		const present = await searchUids(open, { uid: wanted.join(',') });
+		if (!present.length) return;
+		if (action.action === 'markRead') {
+			await changeFlags(open, present, { add: ['\\Seen'] });
+			return;
+		}
+		const destination = await resolveFolder(
+			client,
+			mailbox,
+			action.action === 'move' ? action.folder : 'deleteditems',
+		);
+		if (destination.serverPath === watched.serverPath) {
+			throw new MailServiceError(
+				`"After emitting" would move messages into the watched folder ${open.folder}`,
+				'Choose another folder to move emitted messages to.',
+				'input',
+			);
+		}
+		await transferMessages(open, present, destination.serverPath, 'move');
 	});
+}
+
+/** Which of these ids are still in the folder and unread. */
+export async function unreadAmong(
+	client: ImapFlow,
+	mailbox: string,
+	folder: string,
+	ids: string[],
+): Promise<Set<string>> {
+	return await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
+		const wanted = uidsHere(open, ids);
+		if (!wanted.length) return new Set<string>();
+		const unread = new Set(await searchUids(open, { uid: wanted.join(','), seen: false }));
+		return new Set(
+			ids.filter((id) => {
+				try {
+					const location = decodeImapMessageId(id);
+					return location.uidValidity === open.uidValidity && unread.has(location.uid);
+				} catch {
+					return false;
+				}
+			}),
+		);
+	});
+}
+
+/** Downloads these messages of the folder again, oldest first. */
+export async function fetchByIds(
+	client: ImapFlow,
+	options: Pick<PollOptions, 'mailbox' | 'folder' | 'content' | 'full' | 'keepRaw'>,
+	ids: string[],
+): Promise<FetchedMessage[]> {
+	return await withFolder(
+		client,
+		options.mailbox,
+		options.folder,
+		{ readOnly: true },
+		async (open) => {
+			const metadata = await fetchMetadata(open, uidsHere(open, ids));
+			return await fetchIsolated(open, metadata, options.content, options);
+		},
+	);
 }
 
 /** The newest message matching the filters (unread preferred): the sample of "Fetch Test Event". */

@@ -1,0 +1,300 @@
+/**
+ * New-mail detection over Microsoft Graph by a per-folder delta query. Delta pages carry no bodies:
+ * a message's content is read only when it is emitted. The cursor keeps the delta link, the few
+ * messages of a page not taken yet (`backlog`), and, while a round runs across polls (a first
+ * baseline or a recovery), the time from which messages count as new (`collectFrom`).
+ * Nothing here changes a message: the delivery engine decides when (`applyGraphAction`).
+ */
+import { MailServiceError } from '../auth/errors';
+import type { FetchedMessage, MessageContent } from '../imap/messages';
+import type { AfterEmit } from '../imap/poll';
+import type { MessageFilters } from '../types';
+import type { GraphClient } from './client';
+import {
+	fetchGraphContent,
+	forgetGraphFolders,
+	getGraphMessage,
+	graphMatches,
+	isGone,
+	messageFromGraph,
+	moveGraphMessage,
+	resolveGraphFolder,
+	setGraphRead,
+	type GraphFolder,
+	type GraphMessage,
+} from './mail';
+
+export interface GraphCursor {
+	folderId: string;
+	/** The folder as the user named it: a poll with the same name needs no folder lookup. */
+	folderPath?: string;
+	/** A deltaLink, or the nextLink of a round still running. */
+	link: string;
+	/** Ids found on a page and not emitted yet (limits), oldest first. */
+	backlog?: string[];
+	/** During a round that runs across polls: only mail received from then on is new. */
+	collectFrom?: string;
+}
+
+export interface GraphPollOptions {
+	folder: string;
+	cursor?: GraphCursor;
+	startFrom: 'now' | 'existing';
+	filters: MessageFilters;
+	maxMessages: number;
+	maxBytes?: number;
+	deadline?: number;
+	content: MessageContent;
+	full?: boolean;
+	keepRaw?: boolean;
+	/** After a reset: mail received since then is recovered. */
+	recoverSince?: Date;
+	/** Emitted before: not a candidate (delta replays, messages moved out and back in). */
+	emitted?: (id: string, messageId: string | null) => boolean;
+}
+
+export interface GraphPollOutcome {
+	messages: FetchedMessage[];
+	cursor: GraphCursor;
+	baseline?: boolean;
+	reset?: 'deltaReset' | 'folderRecreated';
+	more: boolean;
+}
+
+/** What a delta page needs to carry for our filters: no body. */
+const DELTA_SELECT =
+	'id,subject,from,sender,toRecipients,ccRecipients,replyTo,receivedDateTime,internetMessageId,isRead,importance,hasAttachments,parentFolderId';
+
+const RECOVERY_SKEW_MS = 5 * 60_000;
+
+/**
+ * One poll: finish the backlog, then follow the delta link page by page until the limits are reached.
+ */
+export async function pollGraph(
+	client: GraphClient,
+	options: GraphPollOptions,
+): Promise<GraphPollOutcome> {
+	let cursor = options.cursor;
+	let reset: GraphPollOutcome['reset'];
+	let folder: GraphFolder =
+		cursor && cursor.folderPath === options.folder
+			? { id: cursor.folderId, path: options.folder, name: options.folder.split('/').pop() ?? '' }
+			: await resolveGraphFolder(client, options.folder);
+	if (cursor && cursor.folderId !== folder.id) {
+		reset = 'folderRecreated';
+		cursor = undefined;
+	}
+	const since = (date?: Date) =>
+		date ? new Date(date.getTime() - RECOVERY_SKEW_MS).toISOString() : undefined;
+	const pageSize = Math.max(1, Math.min(options.maxMessages, 100));
+	const prefer = [`odata.maxpagesize=${pageSize}`];
+	const fresh = (): GraphCursor => ({
+		folderId: folder.id,
+		folderPath: options.folder,
+		link: `/mailFolders/${encodeURIComponent(folder.id)}/messages/delta?changeType=created&$select=${DELTA_SELECT}`,
+		// A first round with "start from now", or a recovery: only what arrived since counts.
+		collectFrom: reset
+			? (since(options.recoverSince) ?? new Date().toISOString())
+			: options.startFrom === 'now'
+				? new Date().toISOString()
+				: undefined,
+	});
+	const baseline = !cursor && !reset;
+	let state: GraphCursor = cursor ? { ...cursor } : fresh();
+
+	const found: GraphMessage[] = [];
+	const known = new Set<string>();
+	const candidate = (m: GraphMessage) => {
+		if (m['@removed'] || known.has(m.id)) return;
+		known.add(m.id);
+		if (state.collectFrom && !((m.receivedDateTime ?? '') >= state.collectFrom)) return;
+		if (options.emitted?.(m.id, m.internetMessageId ?? null)) return;
+		if (
+			!graphMatches(messageFromGraph(m, client.mailbox, folder.path), {
+				...options.filters,
+				unreadOnly: true,
+			})
+		)
+			return;
+		found.push(m);
+	};
+	// The backlog first: its messages were found earlier; read them again (they may be read or gone).
+	const backlog = state.backlog ?? [];
+	for (const id of backlog.slice(0, options.maxMessages)) {
+		try {
+			candidate(
+				await client.request<GraphMessage>({
+					path: `/messages/${encodeURIComponent(id)}`,
+					query: { $select: DELTA_SELECT },
+				}),
+			);
+		} catch (error) {
+			if (!isGone(error)) throw error;
+		}
+	}
+	let rest = backlog.slice(options.maxMessages);
+
+	const follow = async () => {
+		let link = state.link;
+		for await (const page of client.pages<GraphMessage>({ path: link, prefer })) {
+			for (const m of page.value) candidate(m);
+			link = page.deltaLink ?? page.nextLink ?? link;
+			if (page.deltaLink) {
+				state = { ...state, link, collectFrom: undefined };
+				return;
+			}
+			state = { ...state, link };
+			const full = found.length + rest.length >= options.maxMessages;
+			if (full || (options.deadline && Date.now() > options.deadline)) return;
+		}
+	};
+	if (!rest.length && found.length < options.maxMessages) {
+		try {
+			await follow();
+		} catch (error) {
+			const dead = error instanceof MailServiceError && error.kind === 'syncState';
+			const folderGone = error instanceof MailServiceError && error.kind === 'notFound' && !!cursor;
+			if (!dead && !folderGone) throw error;
+			if (folderGone) {
+				// A folder deleted and created again under the same path has a new id.
+				forgetGraphFolders(client);
+				const again = await resolveGraphFolder(client, options.folder);
+				if (again.id === folder.id) throw error;
+				folder = again;
+			}
+			reset = dead ? 'deltaReset' : 'folderRecreated';
+			state = fresh();
+			await follow();
+		}
+	}
+	found.sort((a, b) => (a.receivedDateTime ?? '').localeCompare(b.receivedDateTime ?? ''));
+
+	// Download what is emitted, within the limits; the others wait in the backlog.
+	const messages: FetchedMessage[] = [];
+	let bytes = 0;
+	let taken = 0;
+	for (const m of found) {
+		if (
+			taken >= options.maxMessages ||
+			(taken && options.maxBytes && bytes >= options.maxBytes) ||
+			(taken && options.deadline && Date.now() > options.deadline)
+		)
+			break;
+		taken++;
+		try {
+			const whole = await getGraphMessage(client, m.id);
+			if (whole.isRead) continue;
+			const fetched = await fetchGraphContent(
+				client,
+				whole,
+				client.mailbox,
+				folder.path,
+				options.content,
+				options,
+			);
+			bytes += fetched.raw?.length ?? fetched.message.size ?? 0;
+			bytes += (fetched.message.text?.length ?? 0) + (fetched.message.html?.length ?? 0);
+			messages.push(fetched);
+		} catch (error) {
+			// Deleted between the delta page and its download.
+			if (!isGone(error)) throw error;
+		}
+	}
+	rest = [...found.slice(taken).map((m) => m.id), ...rest];
+	state = { ...state, backlog: rest.length ? rest : undefined };
+	if (!state.backlog) delete state.backlog;
+	if (!state.collectFrom) delete state.collectFrom;
+	return {
+		messages,
+		cursor: state,
+		baseline: baseline && !messages.length ? true : undefined,
+		reset,
+		more: rest.length > 0 || !/deltatoken/i.test(state.link) || !!state.collectFrom,
+	};
+}
+
+/**
+ * Applies an "after emitting" action. Safe to repeat: a message gone, or no longer in the watched
+ * folder (moved already, or by someone else), is left alone.
+ */
+export async function applyGraphAction(
+	client: GraphClient,
+	watchedFolder: string,
+	action: AfterEmit,
+	ids: string[],
+): Promise<void> {
+	if (action.action === 'none' || !ids.length) return;
+	const watched = await resolveGraphFolder(client, watchedFolder);
+	const destination =
+		action.action === 'markRead'
+			? undefined
+			: await resolveGraphFolder(client, action.action === 'move' ? action.folder : 'deleteditems');
+	if (destination && destination.id === watched.id) {
+		throw new MailServiceError(
+			`"After emitting" would move messages into the watched folder ${watched.path}`,
+			'Choose another folder to move emitted messages to.',
+			'input',
+		);
+	}
+	for (const id of ids) {
+		try {
+			if (!destination) {
+				await setGraphRead(client, id, true);
+				continue;
+			}
+			const now = await client.request<GraphMessage>({
+				path: `/messages/${encodeURIComponent(id)}`,
+				query: { $select: 'id,parentFolderId' },
+			});
+			if (now.parentFolderId !== watched.id) continue;
+			await moveGraphMessage(client, id, destination.id, 'move');
+		} catch (error) {
+			if (!isGone(error)) throw error;
+		}
+	}
+}
+
+/** Which of these messages are still in the watched folder and unread. */
+export async function graphUnreadAmong(
+	client: GraphClient,
+	watchedFolder: string,
+	ids: string[],
+): Promise<Set<string>> {
+	const watched = await resolveGraphFolder(client, watchedFolder);
+	const unread = new Set<string>();
+	for (const id of ids) {
+		try {
+			const m = await client.request<GraphMessage>({
+				path: `/messages/${encodeURIComponent(id)}`,
+				query: { $select: 'id,isRead,parentFolderId' },
+			});
+			if (!m.isRead && m.parentFolderId === watched.id) unread.add(id);
+		} catch (error) {
+			if (!isGone(error)) throw error;
+		}
+	}
+	return unread;
+}
+
+/** Downloads these messages again, oldest first. */
+export async function fetchGraphByIds(
+	client: GraphClient,
+	options: Pick<GraphPollOptions, 'folder' | 'content' | 'full' | 'keepRaw'>,
+	ids: string[],
+): Promise<FetchedMessage[]> {
+	const folder = await resolveGraphFolder(client, options.folder);
+	const result: FetchedMessage[] = [];
+	for (const id of ids) {
+		try {
+			const m = await getGraphMessage(client, id);
+			result.push(
+				await fetchGraphContent(client, m, client.mailbox, folder.path, options.content, options),
+			);
+		} catch (error) {
+			if (!isGone(error)) throw error;
+		}
+	}
+	return result.sort((a, b) =>
+		(a.message.receivedAt ?? '').localeCompare(b.message.receivedAt ?? ''),
+	);
+}

@@ -1,0 +1,345 @@
+/**
+ * The delivery engine: the trigger's rules, written once for every transport. A source (IMAP or
+ * Graph) finds new mail after a cursor and acts on messages by id; the engine decides what is
+ * emitted and when the cursor moves:
+ *
+ * - single flight: a poll that starts while another poll of the same node runs here does nothing;
+ * - hand-over first: the cursor moves only with the items n8n receives, and "after emitting"
+ *   actions are recorded with it and applied by the next poll, once n8n has stored the emit. The
+ *   worst case after a crash is a message emitted and not yet marked, never one marked and lost;
+ * - at-least-once (option): a message still unread that long after its emit is emitted again, up to
+ *   a number of attempts, then a failed execution names it;
+ * - re-baselines (UIDVALIDITY change, expired delta, recreated folder) recover what arrived since
+ *   the last completed poll, and `recent` keeps replays and recovered mail from coming twice;
+ * - failures visible: passing trouble is retried quietly for a few polls, then thrown.
+ *
+ * It knows nothing of n8n's contexts: `deliver` receives the static data and callbacks. A future
+ * `trigger()` node can drive the same source and store, acknowledging when its run succeeded.
+ */
+import type { IDataObject } from 'n8n-workflow';
+
+import { MailServiceError, type MailErrorKind } from '../transport/auth/errors';
+import type { FetchedMessage } from '../transport/imap/messages';
+import type { AfterEmit } from '../transport/imap/poll';
+import { TriggerStore, type FolderState, type LedgerEntry } from './state';
+
+/** Why a source started its cursor again. */
+export type ResetReason = 'uidValidityChanged' | 'deltaReset' | 'folderRecreated';
+
+export interface NextRequest {
+	startFrom: 'now' | 'existing';
+	maxMessages: number;
+	/** Stop taking messages once their bytes pass this (the next poll goes on). */
+	maxBytes: number;
+	/** Epoch ms after which no further download starts. */
+	deadline: number;
+	/** When the last completed poll began: after a reset, mail received since then is recovered. */
+	recoverSince?: Date;
+	/** Emitted before (by id or Message-ID): skip it. */
+	emitted: (id: string, messageId: string | null) => boolean;
+}
+
+export interface NewMail<C> {
+	/** Oldest first. */
+	messages: FetchedMessage[];
+	cursor: C;
+	/** More new mail is waiting (a limit was reached). */
+	more: boolean;
+	/** Messages passed over, with the reason (size limit...). */
+	skipped: Array<{ id: string; reason: string }>;
+	/** The cursor was started again; `messages` then holds what was recovered. */
+	reset?: ResetReason;
+	/** The first poll only set the starting point. */
+	baseline?: boolean;
+}
+
+/** What the engine needs from a transport: find new mail, act on messages by id. */
+export interface MailSource<C = unknown> {
+	/** The newest matching message ("Fetch Test Event"), changing nothing. */
+	sample(): Promise<FetchedMessage | undefined>;
+	/** New mail after the cursor (none yet: a baseline), within the request's limits. */
+	next(cursor: C | undefined, request: NextRequest): Promise<NewMail<C>>;
+	/** Applies an "after emitting" action; ids no longer in the folder are left alone. */
+	apply(action: AfterEmit, ids: string[]): Promise<void>;
+	/** Which of these messages are still in the watched folder and unread. */
+	stillUnread(ids: string[]): Promise<Set<string>>;
+	/** Downloads these messages again (for a repeated emit), oldest first. */
+	fetch(ids: string[]): Promise<FetchedMessage[]>;
+}
+
+export interface Delivery {
+	/** 1 for the first emit. */
+	attempt: number;
+	firstEmittedAt: string;
+	/** Set on mail recovered after the cursor was started again. */
+	recovered?: ResetReason;
+}
+
+export interface DeliveryOptions {
+	afterEmit: AfterEmit;
+	startFrom: 'now' | 'existing';
+	maxMessages: number;
+	maxBytes: number;
+	/** The time this poll may take (n8n's poll budget). */
+	budgetMs: number;
+	/** 0: off. Otherwise emit again a message still unread this long after its emit. */
+	redeliverAfterMs: number;
+	maxAttempts: number;
+	/** Passing trouble is thrown from this many failed polls in a row on. */
+	troubleLimit?: number;
+	now?: () => number;
+}
+
+export interface DeliveryLog {
+	warn(message: string): void;
+	debug(message: string): void;
+}
+
+/** What a poll hands to n8n, built by the caller (items, binary data). */
+export type BuildItem<T> = (fetched: FetchedMessage, delivery: Delivery) => Promise<T>;
+
+/** Trouble that passes by itself (the next poll tries again). */
+const PASSING: MailErrorKind[] = ['network', 'throttled', 'syncState', 'unknown'];
+
+/** How many emitted messages are remembered against replays. */
+const RECENT_LIMIT = 1000;
+/** How many emitted messages the at-least-once ledger follows. */
+export const LEDGER_LIMIT = 1000;
+const TROUBLE_LIMIT = 3;
+
+/** Polls running in this process, by workflow and node, with their start time. */
+const inFlight = new Map<string, number>();
+
+export function isPassing(error: unknown): boolean {
+	return !(error instanceof MailServiceError) || PASSING.includes(error.kind);
+}
+
+/**
+ * One poll. Returns the items to emit (possibly none), or `undefined` when another poll of this node
+ * is still running. Throws what the user must see; passing trouble is thrown only once it lasted
+ * `troubleLimit` polls in a row.
+ */
+export async function deliver<C, T>(input: {
+	flightKey: string;
+	staticData: IDataObject;
+	key: string;
+	source: MailSource<C>;
+	options: DeliveryOptions;
+	build: BuildItem<T>;
+	log: DeliveryLog;
+}): Promise<T[] | undefined> {
+	const { flightKey, source, options, log, key } = input;
+	const now = options.now ?? Date.now;
+	const started = now();
+	const running = inFlight.get(flightKey);
+	// A poll older than twice its budget is taken for dead (its late answer is refused below).
+	if (running !== undefined && started - running < 2 * options.budgetMs + 60_000) {
+		log.debug(
+			`Microsoft 365 Mail Trigger: the previous poll of ${key} still runs; skipping this one`,
+		);
+		return undefined;
+	}
+	inFlight.set(flightKey, started);
+	const store = new TriggerStore(input.staticData);
+	const before = store.get(key);
+	try {
+		const items = await pollOnce(store, key, before, source, options, input.build, log, started);
+		return items;
+	} catch (error) {
+		// Count passing trouble in memory (it reaches the database with the next emit).
+		const state = store.get(key);
+		if (state && state === before && state.cursor !== undefined && isPassing(error)) {
+			const trouble = {
+				count: (state.trouble?.count ?? 0) + 1,
+				since: state.trouble?.since ?? new Date(started).toISOString(),
+			};
+			store.set(key, { ...state, trouble });
+			if (trouble.count < (options.troubleLimit ?? TROUBLE_LIMIT)) {
+				log.warn(
+					`Microsoft 365 Mail Trigger: ${(error as Error).message} (poll ${trouble.count} in a row with this trouble; the next poll tries again)`,
+				);
+				return [];
+			}
+			throw new TroubleError(error as Error, trouble);
+		}
+		throw error;
+	} finally {
+		if (inFlight.get(flightKey) === started) inFlight.delete(flightKey);
+	}
+}
+
+/** Passing trouble that lasted too long: the original error, with how long it has lasted. */
+export class TroubleError extends Error {
+	constructor(
+		readonly original: Error,
+		readonly trouble: { count: number; since: string },
+	) {
+		super(original.message);
+		this.name = 'TroubleError';
+	}
+}
+
+/** Messages the at-least-once option gave up on: a failed execution names them. */
+export class GaveUpError extends MailServiceError {
+	constructor(readonly entries: LedgerEntry[]) {
+		super(
+			`${entries.length} message(s) were emitted ${entries[0].attempt} times and are still unread: ${entries
+				.map((e) => e.messageId ?? e.id)
+				.join(', ')
+				.slice(0, 500)}`,
+			'The workflow did not finish these messages (it marks them read or moves them when it does). Look at the failed executions of these messages, fix the cause, then mark them read or move them yourself; the trigger does not emit them again.',
+			'input',
+		);
+	}
+}
+
+async function pollOnce<C, T>(
+	store: TriggerStore,
+	key: string,
+	before: FolderState | undefined,
+	source: MailSource<C>,
+	options: DeliveryOptions,
+	build: BuildItem<T>,
+	log: DeliveryLog,
+	started: number,
+): Promise<T[]> {
+	const nowIso = new Date(started).toISOString();
+	let state: FolderState = { ...(before ?? {}) };
+
+	// 1. Actions owed for messages n8n already has (it stored them with this state at the emit).
+	for (const owed of state.pending ?? []) await source.apply(owed.action, owed.ids);
+	state.pending = [];
+
+	// 2. Messages emitted earlier and still unread (at-least-once option).
+	const redeliver: Array<{ entry: LedgerEntry; delivery: Delivery }> = [];
+	let ledger = state.ledger ?? [];
+	if (options.redeliverAfterMs > 0 && ledger.length) {
+		const due = ledger.filter((e) => started - Date.parse(e.last) >= options.redeliverAfterMs);
+		if (due.length) {
+			const unread = await source.stillUnread(due.map((e) => e.id));
+			const done = new Set(due.filter((e) => !unread.has(e.id)).map((e) => e.id));
+			const gaveUp = due.filter((e) => unread.has(e.id) && e.attempt >= options.maxAttempts);
+			const dropped = new Set([...done, ...gaveUp.map((e) => e.id)]);
+			ledger = ledger.filter((e) => !dropped.has(e.id));
+			if (gaveUp.length) {
+				// Remembered in memory now, stored with the next emit; the failed execution names them.
+				store.set(key, { ...state, pending: before?.pending ?? [], ledger });
+				throw new GaveUpError(gaveUp);
+			}
+			for (const entry of due.filter((e) => unread.has(e.id)).slice(0, options.maxMessages)) {
+				redeliver.push({
+					entry,
+					delivery: { attempt: entry.attempt + 1, firstEmittedAt: entry.first },
+				});
+			}
+		} else if (!ledger.length) ledger = [];
+	}
+	const recent = state.recent ?? [];
+	const recentIds = new Set(recent.map(([id]) => id));
+	const recentMessageIds = new Set(recent.map(([, m]) => m).filter(Boolean));
+
+	// 3. New mail.
+	const room = Math.max(options.maxMessages - redeliver.length, 0);
+	const found = await source.next(state.cursor as C | undefined, {
+		startFrom: options.startFrom,
+		maxMessages: Math.max(room, 1),
+		maxBytes: options.maxBytes,
+		deadline: started + Math.max(options.budgetMs * 0.6, 10_000),
+		recoverSince: state.at ? new Date(state.at) : undefined,
+		emitted: (id, messageId) =>
+			recentIds.has(id) || (messageId !== null && recentMessageIds.has(messageId)),
+	});
+	if (found.reset) {
+		log.warn(
+			`Microsoft 365 Mail Trigger: ${describeReset(found.reset)}; ${found.messages.length} message(s) received since ${state.at ?? 'the last poll'} are emitted from the new starting point.`,
+		);
+	}
+	for (const skipped of found.skipped) {
+		log.warn(`Microsoft 365 Mail Trigger passed over message ${skipped.id}: ${skipped.reason}`);
+	}
+	const fresh = found.messages.filter(
+		(m) =>
+			!(
+				recentIds.has(m.message.id) ||
+				(m.message.messageId && found.reset && recentMessageIds.has(m.message.messageId))
+			),
+	);
+
+	// 4. Items, built before anything is committed: a failure here leaves the state as it was.
+	const items: T[] = [];
+	const emitted: FetchedMessage[] = [];
+	if (redeliver.length) {
+		const again = await source.fetch(redeliver.map((r) => r.entry.id));
+		const byId = new Map(again.map((m) => [m.message.id, m]));
+		for (const r of redeliver) {
+			const fetched = byId.get(r.entry.id);
+			if (!fetched) continue;
+			items.push(await build(fetched, r.delivery));
+			emitted.push(fetched);
+			r.entry.last = nowIso;
+			r.entry.attempt++;
+		}
+	}
+	for (const m of fresh) {
+		items.push(
+			await build(m, {
+				attempt: 1,
+				firstEmittedAt: nowIso,
+				...(found.reset ? { recovered: found.reset } : {}),
+			}),
+		);
+		emitted.push(m);
+	}
+
+	// 5. Commit, unless another poll committed meanwhile (then this one's result is not emitted).
+	if (store.get(key) !== before) {
+		log.warn(
+			`Microsoft 365 Mail Trigger: another poll of ${key} finished first; this one emits nothing`,
+		);
+		return [];
+	}
+	if (options.redeliverAfterMs > 0) {
+		ledger = ledger.map((e) => redeliver.find((r) => r.entry.id === e.id)?.entry ?? e);
+		ledger.push(
+			...fresh.map((m) => ({
+				id: m.message.id,
+				messageId: m.message.messageId,
+				first: nowIso,
+				last: nowIso,
+				attempt: 1,
+			})),
+		);
+		if (ledger.length > LEDGER_LIMIT) {
+			log.warn(
+				`Microsoft 365 Mail Trigger: more than ${LEDGER_LIMIT} messages await their workflow; the oldest are no longer emitted again`,
+			);
+			ledger = ledger.slice(-LEDGER_LIMIT);
+		}
+	} else ledger = [];
+	state = {
+		cursor: found.cursor,
+		at: found.more ? (state.at ?? nowIso) : nowIso,
+		pending:
+			options.afterEmit.action !== 'none' && emitted.length
+				? [{ action: options.afterEmit, ids: emitted.map((m) => m.message.id) }]
+				: [],
+		recent: [
+			...recent,
+			...fresh.map((m) => [m.message.id, m.message.messageId] as [string, string | null]),
+		].slice(-RECENT_LIMIT),
+		...(ledger.length ? { ledger } : {}),
+	};
+	store.set(key, state);
+	return items;
+}
+
+function describeReset(reason: ResetReason): string {
+	switch (reason) {
+		case 'uidValidityChanged':
+			return 'the server reset the folder (UIDVALIDITY changed)';
+		case 'deltaReset':
+			return 'Microsoft Graph no longer accepts the stored delta state';
+		default:
+			return 'the folder was deleted and created again';
+	}
+}
