@@ -67,6 +67,11 @@ const DELTA_SELECT =
 
 const RECOVERY_SKEW_MS = 5 * 60_000;
 
+/** Graph writes received times to the second: compare as times, never as strings. */
+const receivedAt = (m: { receivedDateTime?: string }) => Date.parse(m.receivedDateTime ?? '') || 0;
+
+const thisMoment = () => new Date().toISOString();
+
 /**
  * One poll: finish the backlog, then follow the delta link page by page until the limits are reached.
  */
@@ -94,9 +99,9 @@ export async function pollGraph(
 		link: `/mailFolders/${encodeURIComponent(folder.id)}/messages/delta?changeType=created&$select=${DELTA_SELECT}`,
 		// A first round with "start from now", or a recovery: only what arrived since counts.
 		collectFrom: reset
-			? (since(options.recoverSince) ?? new Date().toISOString())
+			? (since(options.recoverSince) ?? thisMoment())
 			: options.startFrom === 'now'
-				? new Date().toISOString()
+				? thisMoment()
 				: undefined,
 	});
 	const baseline = !cursor && !reset;
@@ -107,7 +112,7 @@ export async function pollGraph(
 	const candidate = (m: GraphMessage) => {
 		if (m['@removed'] || known.has(m.id)) return;
 		known.add(m.id);
-		if (state.collectFrom && !((m.receivedDateTime ?? '') >= state.collectFrom)) return;
+		if (state.collectFrom && !(receivedAt(m) >= Date.parse(state.collectFrom))) return;
 		if (options.emitted?.(m.id, m.internetMessageId ?? null)) return;
 		if (
 			!graphMatches(messageFromGraph(m, client.mailbox, folder.path), {
@@ -167,7 +172,7 @@ export async function pollGraph(
 			await follow();
 		}
 	}
-	found.sort((a, b) => (a.receivedDateTime ?? '').localeCompare(b.receivedDateTime ?? ''));
+	found.sort((a, b) => receivedAt(a) - receivedAt(b));
 
 	// Download what is emitted, within the limits; the others wait in the backlog.
 	const messages: FetchedMessage[] = [];
@@ -294,7 +299,9 @@ export async function fetchGraphByIds(
 			if (!isGone(error)) throw error;
 		}
 	}
-	return result.sort((a, b) =>
-		(a.message.receivedAt ?? '').localeCompare(b.message.receivedAt ?? ''),
+	return result.sort(
+		(a, b) =>
+			receivedAt({ receivedDateTime: a.message.receivedAt ?? undefined }) -
+			receivedAt({ receivedDateTime: b.message.receivedAt ?? undefined }),
 	);
 }
