@@ -20,6 +20,7 @@ import {
 } from '../harness/stack';
 import {
 	actionWorkflowNode,
+	runData,
 	e2eInstalled,
 	installPackage,
 	manualTriggerNode,
@@ -42,80 +43,6 @@ const model = new FakeChatModel();
 let userFolder = '';
 /** The token data the expired credential was imported with. */
 let expiredTokens: Json = {};
-
-async function waitFor<T>(
-	what: string,
-	probe: () => Promise<T | undefined>,
-	timeoutMs = 60_000,
-): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline)
-			throw new Error(`timed out waiting for ${what}\n${n8n.output().slice(-3000)}`);
-		await new Promise((r) => setTimeout(r, 500));
-	}
-}
-
-async function executions(workflowId: string): Promise<Json[]> {
-	const answer = await n8n.api(
-		'GET',
-		`/executions?workflowId=${workflowId}&includeData=true&limit=50`,
-	);
-	return answer.data as Json[];
-}
-
-function runData(
-	execution: Json,
-	node: string,
-): Array<{ json: Json; binary?: Record<string, Json> }> {
-	const data = execution.data as {
-		resultData: {
-			runData: Record<string, Array<{ data: { main: unknown[][] } }>>;
-			error?: unknown;
-		};
-	};
-	const run = data.resultData.runData[node];
-	if (!run)
-		throw new Error(
-			`node ${node} did not run: ${JSON.stringify(data.resultData.error ?? {}).slice(0, 1000)}`,
-		);
-	return run[0].data.main[0] as Array<{ json: Json; binary?: Record<string, Json> }>;
-}
-
-async function createWorkflow(name: string, nodes: Json[], connections: Json): Promise<string> {
-	const created = await n8n.api('POST', '/workflows', {
-		name,
-		nodes,
-		connections,
-		settings: { executionOrder: 'v1' },
-	});
-	return created.id as string;
-}
-
-/** A production poll without waiting a minute: deactivate + activate polls at once, static data kept. */
-async function pollNow(workflowId: string): Promise<void> {
-	await n8n.api('POST', `/workflows/${workflowId}/deactivate`);
-	await n8n.api('POST', `/workflows/${workflowId}/activate`);
-}
-
-/** "Fetch Test Event" / "Execute workflow" from the editor: a manual run from the given trigger. */
-async function runManually(workflowId: string, trigger: string): Promise<Json> {
-	const workflow = (await n8n.rest('GET', `/rest/workflows/${workflowId}`)) as Json;
-	const started = (await n8n.rest('POST', `/rest/workflows/${workflowId}/run`, {
-		workflowData: workflow,
-		triggerToStartFrom: { name: trigger },
-	})) as { executionId: string };
-	return await waitFor('the manual execution', async () => {
-		const execution = await n8n
-			.api('GET', `/executions/${started.executionId}?includeData=true`)
-			.catch(() => undefined);
-		return execution && execution.finished !== undefined && execution.stoppedAt
-			? execution
-			: undefined;
-	});
-}
 
 const credentialRef = { m365MailOAuth2Api: DELEGATED };
 
@@ -255,17 +182,17 @@ describe('real n8n with the package installed as a community package', () => {
 			'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
 			Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
 		};
-		const id = await createWorkflow('E2E IMAP trigger', nodes, connections);
+		const id = await n8n.createWorkflow('E2E IMAP trigger', nodes, connections);
 
 		// Fetch Test Event: the newest message, nothing changed in the mailbox by it alone... then the
 		// action nodes of the manual run flag and move it; put a fresh one back for the activation part.
-		const sample = await runManually(id, 'New Mail');
+		const sample = await n8n.runManually(id, 'New Mail');
 		const [sampleItem] = runData(sample, 'New Mail');
 		assert.equal(sampleItem.json.subject, 'Already there');
 		assert.equal(runData(sample, 'Move')[0].json.folder, done);
 
 		await n8n.api('POST', `/workflows/${id}/activate`); // first poll: starts from now
-		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 0);
+		assert.equal((await n8n.executions(id)).filter((e) => e.mode === 'trigger').length, 0);
 
 		await appendMails(folder, [
 			{
@@ -275,9 +202,9 @@ describe('real n8n with the package installed as a community package', () => {
 				attachments: [{ filename: 'report.csv', content: 'a,b\n1,2\n', contentType: 'text/csv' }],
 			},
 		]);
-		await pollNow(id);
-		const execution = await waitFor('an execution of the trigger', async () => {
-			const list = (await executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
+		await n8n.pollNow(id);
+		const execution = await n8n.waitFor('an execution of the trigger', async () => {
+			const list = (await n8n.executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
 			return list.length ? list[0] : undefined;
 		});
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
@@ -295,9 +222,9 @@ describe('real n8n with the package installed as a community package', () => {
 		);
 
 		// A second poll with nothing new: no new execution.
-		await pollNow(id);
+		await n8n.pollNow(id);
 		await new Promise((r) => setTimeout(r, 4000));
-		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
+		assert.equal((await n8n.executions(id)).filter((e) => e.mode === 'trigger').length, 1);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
@@ -308,7 +235,7 @@ describe('real n8n with the package installed as a community package', () => {
 		await graphFolder('alice@example.test', folder);
 		await graphFolder('alice@example.test', done);
 		const graphRef = { m365MailOAuth2Api: DELEGATED_GRAPH };
-		const id = await createWorkflow(
+		const id = await n8n.createWorkflow(
 			'E2E Graph trigger',
 			[
 				triggerWorkflowNode('New Mail', folder, graphRef, { downloadAttachments: true }),
@@ -340,9 +267,9 @@ describe('real n8n with the package installed as a community package', () => {
 			},
 			folder,
 		);
-		await pollNow(id);
-		const execution = await waitFor('an execution of the Graph trigger', async () => {
-			const list = (await executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
+		await n8n.pollNow(id);
+		const execution = await n8n.waitFor('an execution of the Graph trigger', async () => {
+			const list = (await n8n.executions(id)).filter((e) => e.mode === 'trigger' && e.stoppedAt);
 			return list.length ? list[0] : undefined;
 		});
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
@@ -361,15 +288,15 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal(stored.length, 1);
 		assert.equal(stored[0].flag?.flagStatus, 'flagged');
 		assert.deepEqual(await graphList('alice@example.test', folder), []);
-		await pollNow(id);
+		await n8n.pollNow(id);
 		await new Promise((r) => setTimeout(r, 4000));
-		assert.equal((await executions(id)).filter((e) => e.mode === 'trigger').length, 1);
+		assert.equal((await n8n.executions(id)).filter((e) => e.mode === 'trigger').length, 1);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
 	it('action node sends over Microsoft Graph from a workflow run; the recipient has it, and so does Sent Items', async () => {
 		const subject = `E2E Graph send ${Date.now()}`;
-		const id = await createWorkflow(
+		const id = await n8n.createWorkflow(
 			'E2E Graph send',
 			[
 				manualTriggerNode('m2'),
@@ -388,7 +315,7 @@ describe('real n8n with the package installed as a community package', () => {
 			],
 			{ Manual: { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
 		);
-		const execution = await runManually(id, 'Manual');
+		const execution = await n8n.runManually(id, 'Manual');
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
 		assert.equal(runData(execution, 'Send')[0].json.from, 'alice@example.test');
 		const received = (await graphList('bob@example.test', 'inbox')).filter(
@@ -401,7 +328,7 @@ describe('real n8n with the package installed as a community package', () => {
 	});
 
 	it('an expired Graph token: n8n refreshes it through its request helper and stores the rotated refresh token', async () => {
-		const id = await createWorkflow(
+		const id = await n8n.createWorkflow(
 			'E2E expired Graph token',
 			[
 				manualTriggerNode('m3'),
@@ -414,7 +341,7 @@ describe('real n8n with the package installed as a community package', () => {
 			],
 			{ Manual: { main: [[{ node: 'Folders', type: 'main', index: 0 }]] } },
 		);
-		const execution = await runManually(id, 'Manual');
+		const execution = await n8n.runManually(id, 'Manual');
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
 		assert.ok(runData(execution, 'Folders').some((item) => item.json.path === 'Inbox'));
 		// What n8n stored for the credential now: a new access token and Microsoft's rotated refresh token.
@@ -438,7 +365,7 @@ describe('real n8n with the package installed as a community package', () => {
 			tool: 'Send_Mail',
 			arguments: { subject, body: 'Hello Bob, from the agent.' },
 		};
-		const id = await createWorkflow(
+		const id = await n8n.createWorkflow(
 			'E2E agent tool',
 			[
 				manualTriggerNode('m4'),
@@ -490,7 +417,7 @@ describe('real n8n with the package installed as a community package', () => {
 			},
 		);
 		model.requests.length = 0;
-		const execution = await runManually(id, 'Manual');
+		const execution = await n8n.runManually(id, 'Manual');
 		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 3000));
 		// n8n offered our node to the model as a function whose parameters are the $fromAI fields.
 		const offered = model.requests[0].tools?.find((t) => t.function.name === 'Send_Mail');
@@ -510,7 +437,7 @@ describe('real n8n with the package installed as a community package', () => {
 
 	it('action node sends over SMTP from a workflow run; the recipient reads it back', async () => {
 		const subject = `E2E send ${Date.now()}`;
-		const id = await createWorkflow(
+		const id = await n8n.createWorkflow(
 			'E2E send',
 			[
 				manualTriggerNode('m1'),
@@ -524,7 +451,7 @@ describe('real n8n with the package installed as a community package', () => {
 			],
 			{ Manual: { main: [[{ node: 'Send', type: 'main', index: 0 }]] } },
 		);
-		const execution = await runManually(id, 'Manual');
+		const execution = await n8n.runManually(id, 'Manual');
 		assert.equal(runData(execution, 'Send')[0].json.from, 'alice@example.test');
 		const client = await testImap('bob@example.test');
 		try {

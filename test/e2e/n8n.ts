@@ -23,6 +23,8 @@ export const HOST_DIR = join(ROOT, 'test/e2e/n8n-host');
 export const NODE24_BIN = join(ROOT, 'test/e2e/node24/node_modules/.bin');
 const N8N_BIN = join(HOST_DIR, 'node_modules/n8n/bin/n8n');
 
+type Json = Record<string, unknown>;
+
 export const OWNER = { email: 'owner@example.test', password: 'E2e-owner-password-1' };
 const ENCRYPTION_KEY = 'e2e-test-encryption-key-not-a-secret';
 
@@ -236,6 +238,81 @@ export class N8nInstance {
 		}
 	}
 
+	/** Polls `probe` until it answers, or fails with n8n's last log lines. */
+	async waitFor<T>(
+		what: string,
+		probe: () => Promise<T | undefined>,
+		timeoutMs = 60_000,
+	): Promise<T> {
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const value = await probe();
+			if (value !== undefined) return value;
+			if (Date.now() > deadline)
+				throw new Error(`timed out waiting for ${what}\n${this.output().slice(-3000)}`);
+			await new Promise((r) => setTimeout(r, 500));
+		}
+	}
+
+	/** The workflow's executions with their data, newest first. */
+	async executions(workflowId: string): Promise<Json[]> {
+		const answer = await this.api(
+			'GET',
+			`/executions?workflowId=${workflowId}&includeData=true&limit=250`,
+		);
+		return answer.data as Json[];
+	}
+
+	async createWorkflow(name: string, nodes: Json[], connections: Json): Promise<string> {
+		const created = await this.api('POST', '/workflows', {
+			name,
+			nodes,
+			connections,
+			settings: { executionOrder: 'v1' },
+		});
+		return created.id as string;
+	}
+
+	/**
+	 * A production poll without waiting a minute: deactivate + activate polls at once, from the
+	 * static data in n8n's database (as a restart or a re-publish does).
+	 */
+	async pollNow(workflowId: string): Promise<void> {
+		await this.api('POST', `/workflows/${workflowId}/deactivate`);
+		await this.api('POST', `/workflows/${workflowId}/activate`);
+	}
+
+	/** "Fetch Test Event" / "Execute workflow" from the editor: a manual run from the given trigger. */
+	async runManually(workflowId: string, trigger: string): Promise<Json> {
+		const workflow = (await this.rest('GET', `/rest/workflows/${workflowId}`)) as Json;
+		const started = (await this.rest('POST', `/rest/workflows/${workflowId}/run`, {
+			workflowData: workflow,
+			triggerToStartFrom: { name: trigger },
+		})) as { executionId: string };
+		return await this.waitFor('the manual execution', async () => {
+			const execution = await this.api(
+				'GET',
+				`/executions/${started.executionId}?includeData=true`,
+			).catch(() => undefined);
+			return execution && execution.finished !== undefined && execution.stoppedAt
+				? execution
+				: undefined;
+		});
+	}
+
+	/** SIGKILL of the main process (and its task runner): no shutdown, nothing saved on the way out. */
+	async kill(): Promise<void> {
+		const child = this.child;
+		if (!child || child.exitCode !== null) return;
+		const exited = new Promise((r) => child.once('exit', r));
+		try {
+			process.kill(-child.pid!, 'SIGKILL');
+		} catch {
+			return;
+		}
+		await exited;
+	}
+
 	async login(): Promise<void> {
 		const response = await fetch(`${this.url}/rest/login`, {
 			method: 'POST',
@@ -282,7 +359,6 @@ export class N8nInstance {
 }
 
 const PACKAGE = 'n8n-nodes-m365-mail';
-type Json = Record<string, unknown>;
 
 /** A workflow node for our trigger, polling every minute, watching `folder` by path. */
 export function triggerWorkflowNode(
@@ -336,4 +412,23 @@ export function actionWorkflowNode(
 		parameters: { authentication: 'delegated', ...parameters },
 		credentials,
 	};
+}
+
+/** The items a node of the execution output. */
+export function runData(
+	execution: Json,
+	node: string,
+): Array<{ json: Json; binary?: Record<string, Json> }> {
+	const data = execution.data as {
+		resultData: {
+			runData: Record<string, Array<{ data: { main: unknown[][] } }>>;
+			error?: unknown;
+		};
+	};
+	const run = data.resultData.runData[node];
+	if (!run)
+		throw new Error(
+			`node ${node} did not run: ${JSON.stringify(data.resultData.error ?? {}).slice(0, 1000)}`,
+		);
+	return run[0].data.main[0] as Array<{ json: Json; binary?: Record<string, Json> }>;
 }

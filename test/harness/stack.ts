@@ -16,9 +16,12 @@ export function stackInfo(): StackInfo {
 
 /** Mints a token signed by the stack's OAuth2 server (valid, expired, wrong audience...). */
 export async function mintToken(options: MintOptions): Promise<string> {
-	const response = await fetch(`${stackInfo().oauthUrl}/_test/mint`, {
-		method: 'POST',
-		body: JSON.stringify(options),
+	const mint = () =>
+		fetch(`${stackInfo().oauthUrl}/_test/mint`, { method: 'POST', body: JSON.stringify(options) });
+	// A kept-alive socket the server closed while idle: the request never arrived, so send it again.
+	const response = await mint().catch(async (error: { cause?: { code?: string } }) => {
+		if (error.cause?.code !== 'UND_ERR_SOCKET') throw error;
+		return await mint();
 	});
 	return ((await response.json()) as { token: string }).token;
 }

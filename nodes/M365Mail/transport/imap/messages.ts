@@ -126,6 +126,15 @@ async function fetchAllChecked(
 	return result;
 }
 
+/** The size of each message (RFC822.SIZE), ascending by UID: cheap, for limits before a download. */
+export async function fetchSizes(
+	open: OpenFolder,
+	uids: number[],
+): Promise<Array<{ uid: number; size: number }>> {
+	const fetched = await fetchAllChecked(open, uids, { uid: true, size: true }, 'reading sizes');
+	return fetched.map((m) => ({ uid: m.uid, size: m.size ?? 0 })).sort((a, b) => a.uid - b.uid);
+}
+
 /** Envelope, flags, size, structure and headers of interest for the given UIDs (ascending). */
 export async function fetchMetadata(open: OpenFolder, uids: number[]): Promise<MessageMetadata[]> {
 	const fetched = await fetchAllChecked(open, uids, METADATA_QUERY, 'reading message headers');

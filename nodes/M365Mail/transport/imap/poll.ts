@@ -13,7 +13,9 @@ import { withFolder } from './mailbox';
 import {
 	assertUsable,
 	changeFlags,
+	fetchCompleteMessages,
 	fetchMessages,
+	fetchSizes,
 	fetchMetadata,
 	matchesFilters,
 	needsEnvelopeCheck,
@@ -128,6 +130,22 @@ async function fetchIsolated(
 	return result;
 }
 
+/** As fetchIsolated, for the one-pass download of whole messages by UID. */
+async function downloadIsolated(
+	open: OpenFolder,
+	uids: number[],
+	content: 'parsed' | 'raw',
+	options: { full?: boolean; keepRaw?: boolean },
+): Promise<FetchedMessage[]> {
+	try {
+		return await fetchCompleteMessages(open, uids, content, options);
+	} catch {
+		assertUsable(open.client, 'downloading messages');
+	}
+	// The server refused the batch: the metadata path fetches message by message.
+	return await fetchIsolated(open, await fetchMetadata(open, uids), content, options);
+}
+
 /** One poll: the new unread messages above the cursor, oldest first, and the cursor after them. */
 export async function pollNewMessages(
 	client: ImapFlow,
@@ -175,7 +193,11 @@ export async function pollNewMessages(
 			);
 
 			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
-			const selected: MessageMetadata[] = [];
+			const selected: Array<{ uid: number; size: number; envelope?: MessageMetadata['envelope'] }> =
+				[];
+			// Every filter ran in SEARCH and the output needs whole messages: sizes are all the limits
+			// need, and the download brings the envelope with it (one pass, as fast as fetching alone).
+			const onePass = !envelopeCheck && options.content !== 'summary';
 			let examined = lastUid;
 			let bytes = 0;
 			let more = false;
@@ -184,14 +206,15 @@ export async function pollNewMessages(
 					more = true;
 					break;
 				}
-				for (const m of await fetchMetadata(open, batch)) {
+				const read = onePass ? await fetchSizes(open, batch) : await fetchMetadata(open, batch);
+				for (const m of read as Array<Partial<MessageMetadata> & { uid: number; size: number }>) {
 					if (selected.length >= options.maxMessages) {
 						more = true;
 						break outer;
 					}
 					if (maxSize && m.size > maxSize) {
 						examined = m.uid;
-						skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope.subject ?? '' });
+						skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope?.subject ?? '' });
 						continue;
 					}
 					if (options.maxBytes && selected.length && bytes + m.size > options.maxBytes) {
@@ -199,12 +222,19 @@ export async function pollNewMessages(
 						break outer;
 					}
 					examined = m.uid;
-					if (envelopeCheck && !matchesFilters(m, unread)) continue;
+					if (envelopeCheck && !matchesFilters(m as MessageMetadata, unread)) continue;
 					bytes += m.size;
 					selected.push(m);
 				}
 			}
-			const messages = await fetchIsolated(open, selected, options.content, options);
+			const messages = onePass
+				? await downloadIsolated(
+						open,
+						selected.map((m) => m.uid),
+						options.content as 'parsed' | 'raw',
+						options,
+					)
+				: await fetchIsolated(open, selected as MessageMetadata[], options.content, options);
 			return {
 				messages,
 				skippedTooLarge,

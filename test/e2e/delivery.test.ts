@@ -1,0 +1,322 @@
+/**
+ * Delivery guarantees in real n8n 2.41.1 (the package installed as a community package), counted:
+ * every test lists what each message's executions did and asserts 0 lost and 0 duplicated. It runs
+ * n8n's own scheduled polls (a minute apart), a SIGKILL of the main process, re-activations (what a
+ * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
+ * option, a UIDVALIDITY change, and an expired Graph delta.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { GRAPH_SCOPES, graphDeliver, graphExpireDelta, graphFolder } from '../harness/graph';
+import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
+import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
+import {
+	actionWorkflowNode,
+	e2eInstalled,
+	installPackage,
+	N8nInstance,
+	ROOT,
+	runData,
+	triggerWorkflowNode,
+} from './n8n';
+
+type Json = Record<string, unknown>;
+
+const IMAP_CREDENTIAL = { id: 'M365DeliveryImap', name: 'Alice (IMAP, delivery)' };
+const GRAPH_CREDENTIAL = { id: 'M365DeliveryGrph', name: 'Alice (Graph, delivery)' };
+const imapRef = { m365MailOAuth2Api: IMAP_CREDENTIAL };
+const graphRef = { m365MailOAuth2Api: GRAPH_CREDENTIAL };
+
+let n8n: N8nInstance;
+
+/** Subjects a node output in the workflow's executions (status filter optional), in order. */
+async function processed(workflowId: string, node: string, status?: string): Promise<string[]> {
+	const list = (await n8n.executions(workflowId))
+		.filter((e) => e.mode === 'trigger' && e.stoppedAt && (!status || e.status === status))
+		.reverse();
+	const result: string[] = [];
+	for (const execution of list) {
+		const data = execution.data as { resultData: { runData: Record<string, unknown> } };
+		if (!data.resultData.runData[node]) continue;
+		result.push(...runData(execution, node).map((i) => String(i.json.subject)));
+	}
+	return result;
+}
+
+/** Lost and duplicated among `expected`, as counted in `seen`. */
+function count(expected: string[], seen: string[]): { lost: string[]; duplicated: string[] } {
+	const times = new Map<string, number>();
+	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
+	return {
+		lost: expected.filter((s) => !times.has(s)),
+		duplicated: [...times].filter(([, n]) => n > 1).map(([s]) => s),
+	};
+}
+
+async function waitForAll(workflowId: string, node: string, expected: string[], timeoutMs: number) {
+	return await n8n
+		.waitFor(
+			`${expected.length} messages through ${node}`,
+			async () => {
+				const seen = await processed(workflowId, node, 'success');
+				return count(expected, seen).lost.length === 0 ? seen : undefined;
+			},
+			timeoutMs,
+		)
+		.catch(async (error: Error) => {
+			const list = (await n8n.executions(workflowId)).map((e) => ({
+				status: e.status,
+				mode: e.mode,
+				error: JSON.stringify(
+					(e.data as { resultData?: { error?: unknown } })?.resultData?.error ?? '',
+				).slice(0, 400),
+			}));
+			throw new Error(`${error.message.slice(0, 200)}\nexecutions: ${JSON.stringify(list)}`);
+		});
+}
+
+const names = (prefix: string, n: number, from = 0) =>
+	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
+
+describe('delivery guarantees in real n8n 2.41.1, counted', () => {
+	const stack = stackInfo();
+
+	before(async () => {
+		if (!e2eInstalled()) throw new Error('n8n is not installed: run scripts/e2e-setup.sh');
+		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-delivery-'));
+		installPackage(userFolder);
+		n8n = new N8nInstance({
+			userFolder,
+			caCertPath: stack.caCertPath,
+			logFile: join(userFolder, 'n8n.log'),
+		});
+		await n8n.start();
+		await n8n.login();
+		const file = join(userFolder, 'credentials.json');
+		writeFileSync(
+			file,
+			JSON.stringify([
+				{
+					...IMAP_CREDENTIAL,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
+				},
+				{
+					...GRAPH_CREDENTIAL,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(await signIn('alice@example.test', GRAPH_SCOPES), {
+						access: 'graph',
+					}),
+				},
+			]),
+		);
+		await n8n.cli(['import:credentials', `--input=${file}`]);
+	});
+
+	after(async () => {
+		await n8n?.stop();
+	});
+
+	it('n8n’s scheduled poll, then SIGKILL of the main process mid-burst and re-activations while mail keeps arriving: 0 lost, 0 duplicated, all marked read', async () => {
+		const folder = await freshFolder('e2e-burst');
+		const id = await n8n.createWorkflow(
+			'Delivery: burst and kill',
+			[
+				triggerWorkflowNode('New Mail', folder, imapRef, {
+					afterEmit: 'markRead',
+					maxMessages: 200,
+				}),
+			],
+			{},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const expected: string[] = [];
+		const arrive = async (batch: string[]) => {
+			expected.push(...batch);
+			await appendMails(
+				folder,
+				batch.map((subject) => ({ subject })),
+			);
+		};
+		// 1. Mail for n8n's own minute poll: the in-memory Workflow's cursor must reach the database.
+		await arrive(names('burst', 40));
+		await waitForAll(id, 'New Mail', expected, 75_000);
+		// 2. More mail, and the main process killed without a chance to save anything.
+		await arrive(names('burst', 30, 40));
+		await n8n.kill();
+		await arrive(names('burst', 30, 70));
+		// 3. n8n starts again: the workflow is activated from the database and polls at once.
+		await n8n.start();
+		await n8n.login();
+		await waitForAll(id, 'New Mail', expected, 60_000);
+		// 4. Deactivate + activate (a re-publish) twice while mail keeps arriving.
+		await arrive(names('after restart', 10));
+		await n8n.pollNow(id);
+		await arrive(names('after restart', 10, 10));
+		await n8n.pollNow(id);
+		await waitForAll(id, 'New Mail', expected, 30_000);
+		// One more poll applies the owed "mark as read" of the last emit.
+		await n8n.pollNow(id);
+		await new Promise((r) => setTimeout(r, 1500));
+		const seen = await processed(id, 'New Mail');
+		const { lost, duplicated } = count(expected, seen);
+		assert.deepEqual(
+			{ lost: lost.length, duplicated: duplicated.length },
+			{ lost: 0, duplicated: 0 },
+		);
+		assert.equal(seen.length, 120);
+		const left = await listFolder(folder);
+		assert.equal(left.filter((m) => !m.flags.includes('\\Seen')).length, 0);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('at-least-once: a Code node throws on some mails; the trigger emits them again; each is processed successfully exactly once and marked read by the action node', async () => {
+		const folder = await freshFolder('e2e-again');
+		const nodes = [
+			triggerWorkflowNode('New Mail', folder, imapRef, {
+				afterEmit: 'none',
+				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
+			}),
+			{
+				id: 'code-node',
+				name: 'Process',
+				type: 'n8n-nodes-base.code',
+				typeVersion: 2,
+				position: [250, 0],
+				parameters: {
+					mode: 'runOnceForEachItem',
+					jsCode:
+						"if ($json.subject.includes('fails once') && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
+				},
+			},
+			actionWorkflowNode('Mark Read', 2, imapRef, {
+				resource: 'message',
+				operation: 'markAsRead',
+				messageId: '={{ $json.id }}',
+			}),
+		];
+		const id = await n8n.createWorkflow('Delivery: at least once', nodes, {
+			'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
+			Process: { main: [[{ node: 'Mark Read', type: 'main', index: 0 }]] },
+		});
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const good = names('works', 6);
+		const bad = names('fails once', 2);
+		await appendMails(
+			folder,
+			good.map((subject) => ({ subject })),
+		);
+		await n8n.pollNow(id);
+		await waitForAll(id, 'Process', good, 30_000);
+		await appendMails(
+			folder,
+			bad.map((subject) => ({ subject })),
+		);
+		await n8n.pollNow(id);
+		await n8n.waitFor('the failed execution', async () =>
+			(await n8n.executions(id)).some((e) => e.status === 'error') ? true : undefined,
+		);
+		// After the delay the trigger emits the unread ones again (attempt 2); the run succeeds.
+		await new Promise((r) => setTimeout(r, 3500));
+		await n8n.pollNow(id);
+		await waitForAll(id, 'Process', [...good, ...bad], 30_000);
+		await new Promise((r) => setTimeout(r, 3500));
+		await n8n.pollNow(id);
+		await new Promise((r) => setTimeout(r, 1500));
+		// A successful execution ran Process and then Mark Read on every item it emitted.
+		const succeeded = await processed(id, 'Process', 'success');
+		const { lost, duplicated } = count([...good, ...bad], succeeded);
+		assert.deepEqual(
+			{ lost: lost.length, duplicated: duplicated.length },
+			{ lost: 0, duplicated: 0 },
+		);
+		const left = await listFolder(folder);
+		assert.deepEqual(
+			left.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject),
+			[],
+		);
+		const retried = (await n8n.executions(id))
+			.filter((e) => e.status === 'success')
+			.flatMap((e) => runData(e, 'New Mail'))
+			.filter((i) => String(i.json.subject).includes('fails once'));
+		assert.deepEqual(
+			retried.map((i) => (i.json.delivery as Json).attempt),
+			[2, 2],
+		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('a UIDVALIDITY change with mail arriving before and after it: the gap is emitted, nothing replayed', async () => {
+		const folder = await freshFolder('e2e-uidvalidity');
+		const id = await n8n.createWorkflow(
+			'Delivery: UIDVALIDITY',
+			[triggerWorkflowNode('New Mail', folder, imapRef)],
+			{},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const kept = {
+			subject: 'before the reset',
+			headers: { 'Message-ID': '<e2e-kept@example.test>' },
+		};
+		await appendMails(folder, [kept]);
+		await n8n.pollNow(id);
+		await waitForAll(id, 'New Mail', ['before the reset'], 30_000);
+		const client = await testImap();
+		try {
+			await client.mailboxDelete(folder.replace(/^Inbox/, 'INBOX'));
+			await client.mailboxCreate(folder.replace(/^Inbox/, 'INBOX'));
+		} finally {
+			await client.logout();
+		}
+		await appendMails(folder, [kept, { subject: 'in the gap' }]);
+		await n8n.pollNow(id);
+		await waitForAll(id, 'New Mail', ['before the reset', 'in the gap'], 30_000);
+		await appendMails(folder, [{ subject: 'after the reset' }]);
+		await n8n.pollNow(id);
+		const expected = ['before the reset', 'in the gap', 'after the reset'];
+		await waitForAll(id, 'New Mail', expected, 30_000);
+		await n8n.pollNow(id);
+		await new Promise((r) => setTimeout(r, 1500));
+		const { lost, duplicated } = count(expected, await processed(id, 'New Mail'));
+		assert.deepEqual(
+			{ lost: lost.length, duplicated: duplicated.length },
+			{ lost: 0, duplicated: 0 },
+		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('Graph: re-activations while mail arrives and an expired delta: the gap is emitted, nothing replayed', async () => {
+		const folder = `Inbox/e2e-delta-${Date.now()}`;
+		await graphFolder('alice@example.test', folder);
+		const id = await n8n.createWorkflow(
+			'Delivery: Graph delta',
+			[triggerWorkflowNode('New Mail', folder, graphRef, { protocol: 'graph' })],
+			{},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const expected: string[] = [];
+		for (const batch of [names('graph', 5), names('graph', 5, 5)]) {
+			expected.push(...batch);
+			for (const subject of batch) await graphDeliver('alice@example.test', { subject }, folder);
+			await n8n.pollNow(id);
+		}
+		await waitForAll(id, 'New Mail', expected, 30_000);
+		await graphExpireDelta();
+		expected.push('graph in the gap');
+		await graphDeliver('alice@example.test', { subject: 'graph in the gap' }, folder);
+		await n8n.pollNow(id);
+		await waitForAll(id, 'New Mail', expected, 30_000);
+		await n8n.pollNow(id);
+		await new Promise((r) => setTimeout(r, 1500));
+		const { lost, duplicated } = count(expected, await processed(id, 'New Mail'));
+		assert.deepEqual(
+			{ lost: lost.length, duplicated: duplicated.length },
+			{ lost: 0, duplicated: 0 },
+		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+});

@@ -1,0 +1,216 @@
+/**
+ * The delivery engine with a scripted source: the rules that do not need a server (state written
+ * where n8n's change tracking sees it, single flight, the ledger's bound, bounded passing trouble,
+ * the commit check against a poll that finished first).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { Workflow, type IDataObject, type INodeTypes } from 'n8n-workflow';
+
+import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
+import type { FetchedMessage } from '../../nodes/M365Mail/transport/imap/messages';
+import {
+	deliver,
+	LEDGER_LIMIT,
+	TroubleError,
+	type DeliveryOptions,
+	type MailSource,
+} from '../../nodes/M365Mail/trigger/engine';
+
+function message(n: number): FetchedMessage {
+	return {
+		message: { id: `m${n}`, messageId: `<m${n}@x>`, subject: `s${n}` } as FetchedMessage['message'],
+		attachments: [],
+	};
+}
+
+/** A folder of numbered messages; the cursor is the last number emitted. */
+class ScriptedSource implements MailSource<number> {
+	arrived = 0;
+	unread = new Set<string>();
+	applied: string[] = [];
+	failWith?: Error;
+	gate?: Promise<void>;
+
+	arrive(count: number): void {
+		for (let i = 0; i < count; i++) this.unread.add(`m${++this.arrived}`);
+	}
+	async sample() {
+		return undefined;
+	}
+	async next(cursor: number | undefined, request: { maxMessages: number }) {
+		await this.gate;
+		if (this.failWith) throw this.failWith;
+		if (cursor === undefined)
+			return { messages: [], cursor: this.arrived, more: false, skipped: [], baseline: true };
+		const to = Math.min(this.arrived, cursor + request.maxMessages);
+		const messages = [];
+		for (let n = cursor + 1; n <= to; n++) messages.push(message(n));
+		return { messages, cursor: to, more: to < this.arrived, skipped: [] };
+	}
+	async apply(_action: unknown, ids: string[]) {
+		this.applied.push(...ids);
+	}
+	async stillUnread(ids: string[]) {
+		return new Set(ids.filter((id) => this.unread.has(id)));
+	}
+	async fetch(ids: string[]) {
+		return ids.map((id) => message(Number(id.slice(1))));
+	}
+}
+
+const options = (extra: Partial<DeliveryOptions> = {}): DeliveryOptions => ({
+	afterEmit: { action: 'markRead' },
+	startFrom: 'now',
+	maxMessages: 5000,
+	maxBytes: 64 * 1024 * 1024,
+	budgetMs: 60_000,
+	redeliverAfterMs: 0,
+	maxAttempts: 3,
+	...extra,
+});
+
+const log = { warn: () => undefined, debug: () => undefined };
+
+/** Node static data as n8n 2.41 hands it out: wrapped by ObservableObject inside a Workflow. */
+function nodeStaticData(fromDatabase: IDataObject = {}) {
+	const workflow = new Workflow({
+		id: 'wf',
+		nodes: [
+			{
+				id: 'n',
+				name: 'Trigger',
+				type: 'x',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {},
+			},
+		],
+		connections: {},
+		active: true,
+		nodeTypes: {
+			getByNameAndVersion: () => ({ description: { properties: [] } }),
+		} as unknown as INodeTypes,
+		staticData: { 'node:Trigger': fromDatabase },
+	});
+	const data = workflow.getStaticData('node', workflow.getNode('Trigger')!);
+	const root = workflow.staticData as IDataObject & { __dataChanged?: boolean };
+	return {
+		data,
+		changed: () => root.__dataChanged === true,
+		reset: () => (root.__dataChanged = false),
+	};
+}
+
+const run = (
+	source: ScriptedSource,
+	staticData: IDataObject,
+	extra: Partial<DeliveryOptions> = {},
+	flightKey = 'wf:n',
+) =>
+	deliver({
+		flightKey,
+		staticData,
+		key: 'box|inbox',
+		source,
+		options: options(extra),
+		build: async (m, delivery) => ({ id: m.message.id, attempt: delivery.attempt }),
+		log,
+	});
+
+describe('delivery engine', () => {
+	it('every state change is seen by n8n’s change tracking, also on static data loaded from the database', async () => {
+		const source = new ScriptedSource();
+		const fresh = nodeStaticData();
+		await run(source, fresh.data);
+		assert.ok(fresh.changed());
+		fresh.reset();
+		source.arrive(2);
+		assert.deepEqual(await run(source, fresh.data), [
+			{ id: 'm1', attempt: 1 },
+			{ id: 'm2', attempt: 1 },
+		]);
+		assert.ok(fresh.changed(), 'the cursor moved: n8n must save it at the emit');
+		// The same after a restart: static data rebuilt from what the database holds.
+		const reloaded = nodeStaticData(JSON.parse(JSON.stringify(fresh.data)));
+		source.arrive(1);
+		assert.deepEqual(await run(source, reloaded.data), [{ id: 'm3', attempt: 1 }]);
+		assert.ok(reloaded.changed());
+		assert.deepEqual(
+			source.applied,
+			['m1', 'm2'],
+			'owed actions of the previous emit, applied first',
+		);
+	});
+
+	it('single flight: a poll that starts while another runs returns undefined and changes nothing', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		await run(source, data);
+		source.arrive(3);
+		let open!: () => void;
+		source.gate = new Promise((r) => (open = r));
+		const first = run(source, data);
+		const before = JSON.stringify(data);
+		assert.equal(await run(source, data), undefined);
+		assert.equal(JSON.stringify(data), before);
+		open();
+		assert.equal((await first)?.length, 3);
+	});
+
+	it('the at-least-once ledger follows at most LEDGER_LIMIT messages', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		const extra = { afterEmit: { action: 'none' as const }, redeliverAfterMs: 3_600_000 };
+		await run(source, data, extra);
+		source.arrive(LEDGER_LIMIT + 25);
+		assert.equal((await run(source, data, extra))?.length, LEDGER_LIMIT + 25);
+		const folders = data.folders as Record<string, { ledger: Array<{ id: string }> }>;
+		const ledger = folders['box|inbox'].ledger;
+		assert.equal(ledger.length, LEDGER_LIMIT);
+		assert.equal(ledger[0].id, 'm26', 'the oldest are dropped');
+	});
+
+	it('passing trouble: logged twice, thrown from the third poll in a row, forgotten after a good poll', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		await run(source, data);
+		source.failWith = new MailServiceError('socket closed', 'try again', 'network');
+		assert.deepEqual(await run(source, data), []);
+		assert.deepEqual(await run(source, data), []);
+		await assert.rejects(
+			run(source, data),
+			(e: unknown) => e instanceof TroubleError && e.trouble.count === 3,
+		);
+		source.failWith = undefined;
+		source.arrive(1);
+		assert.equal((await run(source, data))?.length, 1);
+		source.failWith = new MailServiceError('socket closed', 'try again', 'network');
+		assert.deepEqual(await run(source, data), [], 'the count started again');
+	});
+
+	it('trouble the user must act on is thrown at once', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		await run(source, data);
+		source.failWith = new MailServiceError('consent missing', 'grant it', 'consent');
+		await assert.rejects(run(source, data), /consent missing/);
+	});
+
+	it('a poll that finishes after another poll committed (past the single-flight guard) emits nothing and keeps the newer state', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		await run(source, data);
+		source.arrive(2);
+		let open!: () => void;
+		source.gate = new Promise((r) => (open = r));
+		const stale = run(source, data, {}, 'wf:n:old-activation');
+		source.gate = undefined;
+		assert.equal((await run(source, data))?.length, 2);
+		const committed = JSON.stringify(data);
+		open();
+		assert.deepEqual(await stale, []);
+		assert.equal(JSON.stringify(data), committed);
+	});
+});
