@@ -49,6 +49,16 @@ export async function graphInject(
 	await control('inject', { status, count, retryAfter });
 }
 
+/** The next `count` delta rounds send the previous round's changes again (Graph's replays). */
+export async function graphReplayDelta(count = 1): Promise<void> {
+	await control('replay-delta', { count });
+}
+
+/** Deletes the folder with its mail and creates it again under the same path (a new id). */
+export async function graphRecreateFolder(mailbox: string, path: string): Promise<string> {
+	return (await control<{ id: string }>('recreate-folder', { mailbox, path })).id;
+}
+
 export async function graphExpireDelta(): Promise<void> {
 	await control('expire-delta', {});
 }

@@ -17,6 +17,8 @@ import {
 	graphInject,
 	graphList,
 	graphMoveByRule,
+	graphRecreateFolder,
+	graphReplayDelta,
 	graphRequests,
 	graphVanishAfter,
 } from '../harness/graph';
@@ -24,6 +26,7 @@ import {
 	authenticatedRequests,
 	CredentialStore,
 	pollTrigger,
+	restartN8n,
 	runActionNode,
 	searchFolderList,
 	triggerNode,
@@ -352,6 +355,88 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		const items = await pollTrigger(trigger(folder, params, 'app'), store, state);
 		assert.deepEqual(subjects(items), ['to the shared mailbox']);
 		assert.equal(items[0].json.mailbox, 'shared@example.test');
+	});
+});
+
+describe('trigger over Graph: delivery rules of the engine', () => {
+	it('delta replays (the same changes sent again) and a message moved out and back in are not emitted twice', async () => {
+		const folder = await freshGraphFolder('g-replay');
+		const other = await freshGraphFolder('g-replay-other');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		const first = await graphDeliver(ALICE, { subject: 'r1' }, folder);
+		await graphDeliver(ALICE, { subject: 'r2' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['r1', 'r2']);
+		await graphReplayDelta(1);
+		await graphDeliver(ALICE, { subject: 'r3' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['r3']);
+		await graphMoveByRule(ALICE, first, other);
+		await graphMoveByRule(ALICE, first, folder);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+		restartN8n(state);
+		await graphReplayDelta(1);
+		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('a folder deleted and created again under the same path: found by its path again, its new mail emitted', async () => {
+		const folder = await freshGraphFolder('g-recreate');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await graphDeliver(ALICE, { subject: 'before' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['before']);
+		await graphRecreateFolder(ALICE, folder);
+		await graphDeliver(ALICE, { subject: 'in the new folder' }, folder);
+		const items = await pollTrigger(trigger(folder), store, state);
+		assert.deepEqual(subjects(items), ['in the new folder']);
+		assert.equal((items[0].json.delivery as IDataObject).recovered, 'folderRecreated');
+		await graphDeliver(ALICE, { subject: 'later' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['later']);
+	});
+
+	it('the size limit applies over Graph too (Exchange’s PidTagMessageSize), and the poll goes on', async () => {
+		const folder = await freshGraphFolder('g-size');
+		const state: IDataObject = {};
+		const node = trigger(folder, { options: { maxSizeMb: 0.1 } });
+		await pollTrigger(node, store, state);
+		await graphDeliver(ALICE, { subject: 'small' }, folder);
+		await graphDeliver(ALICE, { subject: 'large', text: 'x'.repeat(200 * 1024) }, folder);
+		await graphDeliver(ALICE, { subject: 'small too' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['small', 'small too']);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+	});
+
+	it('a restart after emitting does not emit again; "mark as read" owed at the restart is applied', async () => {
+		const folder = await freshGraphFolder('g-restart');
+		const state: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		await graphDeliver(ALICE, { subject: 'once' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['once']);
+		assert.deepEqual(
+			(await graphList(ALICE, folder)).map((m) => m.isRead),
+			[false],
+		);
+		restartN8n(state);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		assert.deepEqual(
+			(await graphList(ALICE, folder)).map((m) => m.isRead),
+			[true],
+		);
+	});
+
+	it('at-least-once over Graph: still unread after the delay, emitted again with attempt 2', async () => {
+		const folder = await freshGraphFolder('g-again');
+		const state: IDataObject = {};
+		const node = trigger(folder, { options: { redeliverAfterMinutes: 0.01, maxAttempts: 2 } });
+		await pollTrigger(node, store, state);
+		const done = await graphDeliver(ALICE, { subject: 'done' }, folder);
+		await graphDeliver(ALICE, { subject: 'not done' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['done', 'not done']);
+		await action({ resource: 'message', operation: 'markAsRead', messageId: done });
+		await new Promise((r) => setTimeout(r, 700));
+		const again = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(again), ['not done']);
+		assert.equal((again[0].json.delivery as IDataObject).attempt, 2);
 	});
 });
 

@@ -81,6 +81,8 @@ interface DeltaState {
 	offset: number;
 	/** Round number: an expired state is refused. */
 	epoch: number;
+	/** Where the previous round started: a replay sends its changes again. */
+	prevSince?: number;
 }
 
 class GraphFailure extends Error {
@@ -154,6 +156,8 @@ export class GraphEmulator {
 	private drops: Array<RegExp | undefined> = [];
 	/** Messages a user deletes right after a matching request was answered. */
 	private vanishes: Array<{ match: RegExp; upn: string; id: string }> = [];
+	/** Delta rounds still to answer with the previous round's changes again (Graph's documented replays). */
+	private replays = 0;
 	private readonly uploads = new Map<string, UploadSession>();
 
 	constructor(
@@ -338,6 +342,15 @@ export class GraphEmulator {
 	/** A stored message's MIME as recipients got it. */
 	raw(upn: string, id: string): Buffer {
 		return this.messageById(this.mailbox(upn), id).raw;
+	}
+
+	/** Deletes a folder with its messages and creates it again under the same path: a new id. */
+	recreateFolder(upn: string, path: string): string {
+		const box = this.mailbox(upn);
+		const old = this.folderByPath(box, path);
+		box.folders.delete(old.id);
+		for (const [id, m] of box.messages) if (m.folderId === old.id) box.messages.delete(id);
+		return this.createFolderPath(upn, path);
 	}
 
 	/** Every delta state issued so far answers 410 syncStateNotFound. */
@@ -528,6 +541,20 @@ export class GraphEmulator {
 		return picked as Graph.Message;
 	}
 
+	/**
+	 * `$expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')`: PidTagMessageSize, the
+	 * size Exchange reports, as Graph writes it (id normalised, value a string).
+	 */
+	private withSize(stored: StoredMessage, json: Graph.Message, query: URLSearchParams) {
+		const expand = query.get('$expand') ?? '';
+		if (!/singleValueExtendedProperties\(\$filter=id eq 'Integer 0x0E08'\)/i.test(expand))
+			return json;
+		return {
+			...json,
+			singleValueExtendedProperties: [{ id: 'Integer 0xe08', value: String(stored.raw.length) }],
+		};
+	}
+
 	private pageSize(req: IncomingMessage, fallback: number): number {
 		const match = /odata\.maxpagesize=(\d+)/.exec(String(req.headers.prefer ?? ''));
 		return match ? Math.min(Number(match[1]), 1000) : fallback;
@@ -635,7 +662,11 @@ export class GraphEmulator {
 			const stored = this.messageById(box, segments[1]);
 			const action = segments[2];
 			if (!action && req.method === 'GET') {
-				return this.sendJson(res, 200, this.select(stored.message, url.searchParams));
+				return this.sendJson(
+					res,
+					200,
+					this.withSize(stored, this.select(stored.message, url.searchParams), url.searchParams),
+				);
 			}
 			if (action === '$value' && req.method === 'GET') {
 				res.writeHead(200, { 'content-type': 'text/plain' });
@@ -860,7 +891,11 @@ export class GraphEmulator {
 			if (state.epoch !== this.deltaEpoch) {
 				throw new GraphFailure(410, 'syncStateNotFound', 'The sync state generation is not found.');
 			}
-			if (url.searchParams.has('$deltatoken')) state = { ...state, until: this.seq, offset: 0 };
+			if (url.searchParams.has('$deltatoken')) {
+				const since = this.replays > 0 ? (state.prevSince ?? state.since) : state.since;
+				if (this.replays > 0) this.replays--;
+				state = { ...state, since, until: this.seq, offset: 0 };
+			}
 		} else {
 			state = { folderId: folder.id, since: 0, until: this.seq, offset: 0, epoch: this.deltaEpoch };
 		}
@@ -883,7 +918,12 @@ export class GraphEmulator {
 		if (state.offset + size < changed.length) {
 			body['@odata.nextLink'] = link('$skiptoken', { ...state, offset: state.offset + size });
 		} else {
-			body['@odata.deltaLink'] = link('$deltatoken', { ...state, since: state.until, offset: 0 });
+			body['@odata.deltaLink'] = link('$deltatoken', {
+				...state,
+				prevSince: state.since,
+				since: state.until,
+				offset: 0,
+			});
 		}
 		this.sendJson(res, 200, body);
 	}
@@ -1084,6 +1124,13 @@ export class GraphEmulator {
 					body.retryAfter as string | undefined,
 				);
 				return this.sendJson(res, 200, {});
+			case '/_test/replay-delta':
+				this.replays += Number(body.count ?? 1);
+				return this.sendJson(res, 200, {});
+			case '/_test/recreate-folder':
+				return this.sendJson(res, 200, {
+					id: this.recreateFolder(String(body.mailbox), String(body.path)),
+				});
 			case '/_test/expire-delta':
 				this.expireDeltaStates();
 				return this.sendJson(res, 200, {});

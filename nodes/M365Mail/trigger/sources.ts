@@ -99,7 +99,7 @@ export function graphSource(
 				recoverSince: request.recoverSince,
 				emitted: request.emitted,
 			});
-			return { ...outcome, skipped: [] };
+			return outcome;
 		},
 		apply: async (action, ids) => await applyGraphAction(graph, folder, action, ids),
 		stillUnread: async (ids) => await graphUnreadAmong(graph, folder, ids),

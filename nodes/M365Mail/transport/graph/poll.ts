@@ -16,6 +16,7 @@ import {
 	getGraphMessage,
 	graphMatches,
 	isGone,
+	MESSAGE_SELECT,
 	messageFromGraph,
 	moveGraphMessage,
 	resolveGraphFolder,
@@ -58,7 +59,39 @@ export interface GraphPollOutcome {
 	cursor: GraphCursor;
 	baseline?: boolean;
 	reset?: 'deltaReset' | 'folderRecreated';
+	/** Passed over (size limit), with the reason. */
+	skipped: Array<{ id: string; reason: string }>;
 	more: boolean;
+}
+
+/** PidTagMessageSize: Graph has no size property, Exchange keeps it as this extended property. */
+const SIZE_PROPERTY = 'Integer 0x0E08';
+
+type SizedMessage = GraphMessage & {
+	singleValueExtendedProperties?: Array<{ id: string; value: string }>;
+};
+
+/** The message as it is emitted (body included), with its size when a size limit applies. */
+async function readForEmit(
+	client: GraphClient,
+	id: string,
+	withSize: boolean,
+): Promise<SizedMessage> {
+	if (!withSize) return await getGraphMessage(client, id);
+	return await client.request<SizedMessage>({
+		path: `/messages/${encodeURIComponent(id)}`,
+		query: {
+			$select: MESSAGE_SELECT,
+			$expand: `singleValueExtendedProperties($filter=id eq '${SIZE_PROPERTY}')`,
+		},
+	});
+}
+
+function sizeOf(m: SizedMessage): number | undefined {
+	// Graph writes the id back normalised ("Integer 0xe08").
+	const property = m.singleValueExtendedProperties?.find((p) => /^integer\s+0x0*e08$/i.test(p.id));
+	const size = Number(property?.value);
+	return property && Number.isFinite(size) ? size : undefined;
 }
 
 /** What a delta page needs to carry for our filters: no body. */
@@ -176,6 +209,8 @@ export async function pollGraph(
 
 	// Download what is emitted, within the limits; the others wait in the backlog.
 	const messages: FetchedMessage[] = [];
+	const skipped: GraphPollOutcome['skipped'] = [];
+	const maxSize = options.filters.maxSizeBytes;
 	let bytes = 0;
 	let taken = 0;
 	for (const m of found) {
@@ -187,8 +222,13 @@ export async function pollGraph(
 			break;
 		taken++;
 		try {
-			const whole = await getGraphMessage(client, m.id);
+			const whole = await readForEmit(client, m.id, maxSize !== undefined);
 			if (whole.isRead) continue;
+			const size = sizeOf(whole);
+			if (maxSize !== undefined && size !== undefined && size > maxSize) {
+				skipped.push({ id: m.id, reason: `${size} bytes, over the size limit` });
+				continue;
+			}
 			const fetched = await fetchGraphContent(
 				client,
 				whole,
@@ -214,6 +254,7 @@ export async function pollGraph(
 		cursor: state,
 		baseline: baseline && !messages.length ? true : undefined,
 		reset,
+		skipped,
 		more: rest.length > 0 || !/deltatoken/i.test(state.link) || !!state.collectFrom,
 	};
 }
