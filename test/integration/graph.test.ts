@@ -739,6 +739,40 @@ describe('Graph client: throttling rules', () => {
 		assert.ok(!(await graphList('bob@example.test', 'inbox')).some((m) => m.subject === subject));
 	});
 
+	it('a first baseline of a large folder keeps its progress across polls (one page per poll past the deadline) and emits nothing old', async () => {
+		const { pollGraph } = await import('../../nodes/M365Mail/transport/graph/poll');
+		const folder = `Inbox/g-baseline-${randomUUID().slice(0, 8)}`;
+		await graphFolder('shared@example.test', folder);
+		for (let i = 0; i < 120; i++)
+			await graphDeliver('shared@example.test', { subject: `old ${i}` }, folder);
+		const graph = client();
+		const options = {
+			folder,
+			startFrom: 'now' as const,
+			filters: {},
+			maxMessages: 50,
+			content: 'summary' as const,
+			deadline: Date.now() - 1,
+		};
+		const links: string[] = [];
+		let outcome = await pollGraph(graph, options);
+		links.push(outcome.cursor.link);
+		for (let i = 0; i < 5 && /skiptoken/i.test(outcome.cursor.link); i++) {
+			assert.deepEqual(outcome.messages, []);
+			outcome = await pollGraph(graph, { ...options, cursor: outcome.cursor });
+			links.push(outcome.cursor.link);
+		}
+		assert.equal(links.length, 3, 'three pages of 50, one per poll');
+		assert.equal(new Set(links).size, 3, 'every poll moved on');
+		assert.match(outcome.cursor.link, /deltatoken/i);
+		await graphDeliver('shared@example.test', { subject: 'new after the baseline' }, folder);
+		outcome = await pollGraph(graph, { ...options, cursor: outcome.cursor });
+		assert.deepEqual(
+			outcome.messages.map((m) => m.message.subject),
+			['new after the baseline'],
+		);
+	});
+
 	it('a mailbox that is not an address is refused before any request', () => {
 		assert.throws(
 			() =>

@@ -140,6 +140,39 @@ describe('Dovecot accepts and refuses XOAUTH2 tokens as Exchange does', () => {
 		assert.equal(tokens.calls, 2);
 	});
 
+	it('a refused token whose refresh fails too: the error names both the refusal and the refresh failure', async () => {
+		let calls = 0;
+		const tokens = {
+			kind: 'delegated' as const,
+			async getAccessToken() {
+				if (calls++ === 0)
+					return await mintToken({
+						upn: 'alice@example.test',
+						audience: 'https://graph.microsoft.com',
+					});
+				throw new MailServiceError(
+					'The refresh token was revoked',
+					'Reconnect the credential.',
+					'reconnect',
+					'AADSTS70008',
+				);
+			},
+			async signedInMailbox() {
+				return undefined;
+			},
+		} as AccessTokenProvider;
+		const result = await tryLogin('alice@example.test', tokens);
+		assert.ok(result instanceof MailServiceError);
+		assert.match(result.message, /AUTHENTICATE|refused|sign/i);
+		assert.match(
+			result.message,
+			/getting a new token to try again failed too: The refresh token was revoked/,
+		);
+		assert.match(result.fix, /Reconnect the credential/);
+		assert.match(String(result.code), /AADSTS70008/);
+		assert.equal(calls, 2);
+	});
+
 	it('refuses a malformed mailbox before connecting', async () => {
 		const tokens = mintedTokens({ upn: 'alice@example.test' });
 		const result = await tryLogin('not a mailbox', tokens);

@@ -70,8 +70,21 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 		);
 	}
 	const appOnly = options.tokens.kind === 'appOnly';
+	let refusal: MailServiceError | undefined;
 	for (let attempt = 0; ; attempt++) {
-		const token = await options.tokens.getAccessToken('outlook', { forceRefresh: attempt > 0 });
+		let token: string;
+		try {
+			token = await options.tokens.getAccessToken('outlook', { forceRefresh: attempt > 0 });
+		} catch (error) {
+			if (!refusal || !(error instanceof MailServiceError)) throw error;
+			// Both matter: why the server refused the token, and why a new one could not be had.
+			throw new MailServiceError(
+				`${refusal.message}; getting a new token to try again failed too: ${error.message}`,
+				`${refusal.fix} Then: ${error.fix}`,
+				error.kind,
+				[refusal.code, error.code].filter(Boolean).join(', ') || undefined,
+			);
+		}
 		const client = createClient({ ...options, mailbox }, token);
 		try {
 			await client.connect();
@@ -80,7 +93,10 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 			client.close();
 			const e = error as ImapErrorLike;
 			// A token can be refused while still unexpired (revoked, clock skew): refresh once and retry.
-			if (isAuthFailure(e) && attempt === 0) continue;
+			if (isAuthFailure(e) && attempt === 0) {
+				refusal = mapImapAuthError(e, mailbox, appOnly);
+				continue;
+			}
 			if (isAuthFailure(e) || /not connected/i.test(`${e.responseText ?? ''} ${e.message ?? ''}`)) {
 				throw mapImapAuthError(e, mailbox, appOnly);
 			}
