@@ -13,7 +13,6 @@ import type { FetchedMessage } from '../../nodes/M365Mail/transport/imap/message
 import {
 	deliver,
 	LEDGER_LIMIT,
-	TroubleError,
 	type DeliveryOptions,
 	type MailSource,
 } from '../../nodes/M365Mail/trigger/engine';
@@ -103,13 +102,14 @@ function nodeStaticData(fromDatabase: IDataObject = {}) {
 	};
 }
 
-const run = (
+/** One poll; `undefined` when another runs; a failure is thrown as the node would, with its trouble. */
+async function run(
 	source: ScriptedSource,
 	staticData: IDataObject,
 	extra: Partial<DeliveryOptions> = {},
 	flightKey = 'wf:n',
-) =>
-	deliver({
+) {
+	const result = await deliver({
 		flightKey,
 		staticData,
 		key: 'box|inbox',
@@ -118,6 +118,11 @@ const run = (
 		build: async (m, delivery) => ({ id: m.message.id, attempt: delivery.attempt }),
 		log,
 	});
+	if (result.kind === 'busy') return undefined;
+	if (result.kind === 'failed')
+		throw Object.assign(new Error((result.error as Error).message), { trouble: result.trouble });
+	return result.items;
+}
 
 describe('delivery engine', () => {
 	it('every state change is seen by n8n’s change tracking, also on static data loaded from the database', async () => {
@@ -181,7 +186,7 @@ describe('delivery engine', () => {
 		assert.deepEqual(await run(source, data), []);
 		await assert.rejects(
 			run(source, data),
-			(e: unknown) => e instanceof TroubleError && e.trouble.count === 3,
+			(e: { trouble?: { count: number } }) => e.trouble?.count === 3,
 		);
 		source.failWith = undefined;
 		source.arrive(1);

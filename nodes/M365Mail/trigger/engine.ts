@@ -114,10 +114,16 @@ export function isPassing(error: unknown): boolean {
 	return !(error instanceof MailServiceError) || PASSING.includes(error.kind);
 }
 
+/** What a poll came to: items to emit (maybe none), nothing (another poll runs), or a failure to show. */
+export type DeliveryResult<T> =
+	| { kind: 'items'; items: T[] }
+	| { kind: 'busy' }
+	/** `trouble` is set when passing trouble has lasted `troubleLimit` polls in a row. */
+	| { kind: 'failed'; error: unknown; trouble?: { count: number; since: string } };
+
 /**
- * One poll. Returns the items to emit (possibly none), or `undefined` when another poll of this node
- * is still running. Throws what the user must see; passing trouble is thrown only once it lasted
- * `troubleLimit` polls in a row.
+ * One poll. Never throws: trouble the user must see comes back as `failed` (passing trouble only once
+ * it lasted `troubleLimit` polls in a row), for the caller to raise as n8n expects.
  */
 export async function deliver<C, T>(input: {
 	flightKey: string;
@@ -127,7 +133,7 @@ export async function deliver<C, T>(input: {
 	options: DeliveryOptions;
 	build: BuildItem<T>;
 	log: DeliveryLog;
-}): Promise<T[] | undefined> {
+}): Promise<DeliveryResult<T>> {
 	const { flightKey, source, options, log, key } = input;
 	const now = options.now ?? Date.now;
 	const started = now();
@@ -137,14 +143,14 @@ export async function deliver<C, T>(input: {
 		log.debug(
 			`Microsoft 365 Mail Trigger: the previous poll of ${key} still runs; skipping this one`,
 		);
-		return undefined;
+		return { kind: 'busy' };
 	}
 	inFlight.set(flightKey, started);
 	const store = new TriggerStore(input.staticData);
 	const before = store.get(key);
 	try {
 		const items = await pollOnce(store, key, before, source, options, input.build, log, started);
-		return items;
+		return { kind: 'items', items };
 	} catch (error) {
 		// Count passing trouble in memory (it reaches the database with the next emit).
 		const state = store.get(key);
@@ -158,24 +164,13 @@ export async function deliver<C, T>(input: {
 				log.warn(
 					`Microsoft 365 Mail Trigger: ${(error as Error).message} (poll ${trouble.count} in a row with this trouble; the next poll tries again)`,
 				);
-				return [];
+				return { kind: 'items', items: [] };
 			}
-			throw new TroubleError(error as Error, trouble);
+			return { kind: 'failed', error, trouble };
 		}
-		throw error;
+		return { kind: 'failed', error };
 	} finally {
 		if (inFlight.get(flightKey) === started) inFlight.delete(flightKey);
-	}
-}
-
-/** Passing trouble that lasted too long: the original error, with how long it has lasted. */
-export class TroubleError extends Error {
-	constructor(
-		readonly original: Error,
-		readonly trouble: { count: number; since: string },
-	) {
-		super(original.message);
-		this.name = 'TroubleError';
 	}
 }
 

@@ -3,15 +3,21 @@
  * to the delivery engine (engine.ts), which owns the cursor, the owed actions and the failure rules.
  * "Fetch Test Event" (manual mode) returns the newest matching message and changes nothing.
  */
-import type { IDataObject, INodeExecutionData, IPollFunctions } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError, type JsonObject } from 'n8n-workflow';
+import {
+	NodeApiError,
+	NodeOperationError,
+	type IDataObject,
+	type INodeExecutionData,
+	type IPollFunctions,
+	type JsonObject,
+} from 'n8n-workflow';
 
 import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
 import { filtersFrom, folderValue } from '../actions/descriptions';
 import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../actions/output';
 import { connectionFromContext, graphClientFor } from '../transport/connection';
 import type { AfterEmit } from '../transport/imap/poll';
-import { deliver, TroubleError, type Delivery } from './engine';
+import { deliver, type Delivery } from './engine';
 import { graphSource, imapSource, type ClosableSource, type SourceSettings } from './sources';
 
 /** n8n 2.x outside the durable scheduler gives a poll five minutes. */
@@ -85,7 +91,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		const budgetMs =
 			typeof this.getPollBudgetMs === 'function' ? this.getPollBudgetMs() : DEFAULT_BUDGET_MS;
 		const workflow = this.getWorkflow();
-		const items = await deliver({
+		const result = await deliver({
 			flightKey: `${workflow.id ?? ''}:${node.id ?? node.name}`,
 			staticData: this.getWorkflowStaticData('node'),
 			key: `${mailbox}|${folder}`.toLowerCase(),
@@ -106,16 +112,16 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 			},
 			log: this.logger,
 		});
-		return items?.length ? [items] : null;
+		if (result.kind === 'items') return result.items.length ? [result.items] : null;
+		if (result.kind === 'busy') return null;
+		if (!result.trouble) throw toNodeError(node, result.error);
+		const inner = toNodeError(node, result.error) as NodeApiError;
+		const message = `${inner.message} (failing for ${result.trouble.count} polls in a row, since ${result.trouble.since})`;
+		throw new NodeApiError(node, { message } as JsonObject, {
+			message,
+			description: inner.description ?? undefined,
+		});
 	} catch (error) {
-		if (error instanceof TroubleError) {
-			const inner = toNodeError(node, error.original) as NodeApiError;
-			const message = `${inner.message} (failing for ${error.trouble.count} polls in a row, since ${error.trouble.since})`;
-			throw new NodeApiError(node, { message } as JsonObject, {
-				message,
-				description: inner.description ?? undefined,
-			});
-		}
 		throw toNodeError(node, error);
 	} finally {
 		await source?.close();
