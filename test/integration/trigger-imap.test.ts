@@ -617,6 +617,51 @@ describe('trigger over IMAP: delivery as n8n 2.41 runs polls (one Workflow, save
 		assert.deepEqual(await pollTrigger(node, store, db), []);
 	});
 
+	it('a message the server refuses to FETCH is emitted with a parseError and does not block the ones after it', async () => {
+		const { pollNewMessages } = await import('../../nodes/M365Mail/transport/imap/poll');
+		const folder = await freshFolder('refused');
+		await appendMails(
+			folder,
+			['first', 'refused', 'after it'].map((subject) => ({ subject })),
+		);
+		const client = await testImap();
+		// Exchange answers NO to a FETCH of some damaged items: a batch that contains UID 2 is refused.
+		const original = client.fetchAll.bind(client);
+		(client as unknown as Record<string, unknown>).fetchAll = async (
+			range: number[],
+			query: Record<string, unknown>,
+			options: unknown,
+		) => {
+			if (query.source && range.includes(2))
+				throw new Error('Command failed: NO item could not be read');
+			return await original(range as never, query as never, options as never);
+		};
+		try {
+			// The one-pass download, and the envelope path (a To filter is checked on the envelope).
+			for (const filters of [{}, { to: ['alice@'] }]) {
+				const outcome = await pollNewMessages(client, {
+					mailbox: 'alice@example.test',
+					folder,
+					startFrom: 'existing',
+					filters,
+					maxMessages: 50,
+					content: 'parsed',
+				});
+				assert.deepEqual(
+					outcome.messages.map((m) => [m.message.subject, Boolean(m.message.parseError)]),
+					[
+						['first', false],
+						['refused', true],
+						['after it', false],
+					],
+				);
+				assert.match(String(outcome.messages[1].message.parseError), /refused to send/);
+			}
+		} finally {
+			await client.logout();
+		}
+	});
+
 	it('a subject filter with non-ASCII text (Exchange refuses it in SEARCH) is matched on the envelope', async () => {
 		const folder = await freshFolder('utf8');
 		const db: IDataObject = {};

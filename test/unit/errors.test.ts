@@ -146,3 +146,13 @@ describe('redacting secrets', () => {
 		assert.doesNotMatch(out, /eyJ|abc\.def\.ghi|s3cr3t|0\.AAAA|MIIE/);
 	});
 });
+
+describe('mapping Graph errors', () => {
+	it('any 410 Gone is dead delta state (a new baseline), whatever its code', async () => {
+		const { mapGraphError } = await import('../../nodes/M365Mail/transport/graph/client');
+		for (const code of ['syncStateNotFound', 'resyncRequired', 'SomethingMicrosoftAddsLater', '']) {
+			assert.equal(mapGraphError(410, code, 'gone', 'a@b.test', false).kind, 'syncState', code);
+		}
+		assert.equal(mapGraphError(404, 'SomethingElse', 'x', 'a@b.test', false).kind, 'unknown');
+	});
+});
