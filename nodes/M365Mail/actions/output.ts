@@ -2,6 +2,7 @@
 import type { IBinaryData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import type { FetchedMessage, MessageContent } from '../transport/imap/messages';
+import { safeFileName } from '../transport/mime/filename';
 
 export type OutputFormat = 'simple' | 'full' | 'raw';
 
@@ -26,12 +27,13 @@ export function contentFor(
 	return options.output === 'raw' ? 'raw' : 'summary';
 }
 
-function safeFileName(subject: string): string {
+/** The raw message's file name, from its subject, by the attachment-name rule. */
+function emlName(subject: string): string {
 	const base = subject
 		.replace(/[^\p{L}\p{N} ._-]+/gu, '')
 		.trim()
 		.slice(0, 80);
-	return `${base || 'message'}.eml`;
+	return safeFileName(`${base || 'message'}.eml`, 0);
 }
 
 /** One item per message; pairedItem is added by the caller that knows the input item. */
@@ -50,7 +52,7 @@ export async function toItem(
 	if (options.output === 'raw' && fetched.raw) {
 		delete json.text;
 		delete json.html;
-		binary.raw = await prepareBinary(fetched.raw, safeFileName(message.subject), 'message/rfc822');
+		binary.raw = await prepareBinary(fetched.raw, emlName(message.subject), 'message/rfc822');
 	}
 	if (options.downloadAttachments) {
 		let n = 0;

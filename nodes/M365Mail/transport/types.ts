@@ -12,7 +12,10 @@ export interface MailAddress {
 export interface AttachmentInfo {
 	/** Position among the message's attachments, stable for one message. */
 	index: number;
+	/** Safe to use as a file name (transport/mime/filename.ts). */
 	filename: string;
+	/** The name the sender wrote, when the safe one differs. */
+	originalFileName?: string;
 	contentType: string;
 	size: number;
 	contentId?: string;

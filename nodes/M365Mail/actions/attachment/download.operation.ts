@@ -79,7 +79,8 @@ export function chooseAttachments<T extends AttachmentInfo>(
 		chosen = chosen.filter((a) => a.index === index);
 	} else if (which === 'filename') {
 		const name = ctx.getNodeParameter('filename', itemIndex) as string;
-		chosen = chosen.filter((a) => a.filename === name);
+		// The safe name the node lists, or the one the sender wrote.
+		chosen = chosen.filter((a) => a.filename === name || a.originalFileName === name);
 	} else if (!(ctx.getNodeParameter('includeInline', itemIndex) as boolean)) {
 		chosen = chosen.filter((a) => !a.inline);
 	}

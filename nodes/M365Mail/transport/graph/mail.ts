@@ -5,7 +5,9 @@
  */
 import type { FetchedMessage, MessageContent } from '../imap/messages';
 import { MailServiceError } from '../auth/errors';
+import { attachmentName, safeMimeType } from '../mime/filename';
 import {
+	headerText,
 	normalizeText,
 	parseRawMessage,
 	type AttachmentContent,
@@ -172,7 +174,7 @@ export function messageFromGraph(m: GraphMessage, mailbox: string, folder: strin
 		mailbox,
 		folder,
 		messageId: m.internetMessageId ?? null,
-		subject: m.subject ?? '',
+		subject: headerText(m.subject),
 		from: address(m.from),
 		sender: address(m.sender),
 		to: addresses(m.toRecipients),
@@ -251,9 +253,17 @@ interface GraphAttachmentJson {
 const ITEM_ATTACHMENT = '#microsoft.graph.itemAttachment';
 
 /** An attached Outlook item (a forwarded mail) is saved as .eml: its `$value` is MIME. */
-function itemFilename(name: string | undefined, index: number): string {
-	const base = (name ?? '').replace(/[\\/:*?"<>|\r\n]+/g, ' ').trim() || `attachment-${index + 1}`;
-	return /\.eml$/i.test(base) ? base : `${base}.eml`;
+function itemName(name: string | undefined, index: number) {
+	const named = attachmentName(/\.eml$/i.test(name ?? '') ? name : `${name ?? ''}.eml`, index);
+	return name && named.filename !== name
+		? { ...named, originalFileName: name.slice(0, 1000) }
+		: named;
+}
+
+/** A file attachment's name and type, by the same rule as MIME attachments. */
+function fileName(name: string | undefined, contentType: string | undefined, index: number) {
+	const named = attachmentName(name, index);
+	return { ...named, contentType: safeMimeType(contentType, named.filename) };
 }
 
 export async function listGraphAttachments(client: GraphClient, id: string) {
@@ -265,8 +275,9 @@ export async function listGraphAttachments(client: GraphClient, id: string) {
 		const item = a['@odata.type'] === ITEM_ATTACHMENT;
 		return {
 			index,
-			filename: item ? itemFilename(a.name, index) : (a.name ?? `attachment-${index + 1}`),
-			contentType: item ? 'message/rfc822' : (a.contentType ?? 'application/octet-stream'),
+			...(item
+				? { ...itemName(a.name, index), contentType: 'message/rfc822' }
+				: fileName(a.name, a.contentType, index)),
 			size: a.size ?? 0,
 			contentId: a.contentId ?? undefined,
 			inline: a.isInline === true,
@@ -289,7 +300,7 @@ export async function downloadGraphAttachment(
 		const content = await client.request<Buffer>({ path: `${path}/$value`, binary: true });
 		return {
 			index,
-			filename: itemFilename(full.name, index),
+			...itemName(full.name, index),
 			contentType: 'message/rfc822',
 			size: content.length,
 			inline: false,
@@ -299,8 +310,7 @@ export async function downloadGraphAttachment(
 	const content = Buffer.from(full.contentBytes ?? '', 'base64');
 	return {
 		index,
-		filename: full.name ?? `attachment-${index + 1}`,
-		contentType: full.contentType ?? 'application/octet-stream',
+		...fileName(full.name, full.contentType, index),
 		size: full.size ?? content.length,
 		contentId: full.contentId,
 		inline: full.isInline === true,

@@ -71,6 +71,20 @@ export function safeFileName(name: string | null | undefined, index: number): st
 	return clean && clean !== extension ? clean : fallback + extension;
 }
 
+/**
+ * The name to hand on, with the sender's own kept as `originalFileName` when the rule changed it
+ * (cut to 1,000 characters: it is for reading, never for a path).
+ */
+export function attachmentName(
+	name: string | null | undefined,
+	index: number,
+): { filename: string; originalFileName?: string } {
+	const filename = safeFileName(name, index);
+	return name && name !== filename
+		? { filename, originalFileName: String(name).slice(0, 1000) }
+		: { filename };
+}
+
 /** RFC 2045 type/subtype: tokens only. */
 const MIME_TYPE = /^[a-z0-9!#$&^_.+-]{1,64}\/[a-z0-9!#$&^_.+-]{1,127}$/i;
 

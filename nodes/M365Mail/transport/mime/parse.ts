@@ -7,6 +7,7 @@ import { TextDecoder } from 'node:util';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 
 import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
+import { attachmentName, safeFileName, safeMimeType } from './filename';
 
 /** Headers kept in the simple output: the ones people filter and route on. */
 export const HEADERS_OF_INTEREST = [
@@ -135,7 +136,7 @@ export function messageFromEnvelope(
 		uidValidity: envelope.uidValidity,
 		uid: envelope.uid,
 		messageId: envelope.messageId ?? null,
-		subject: envelope.subject ?? '',
+		subject: headerText(envelope.subject),
 		from: addresses(envelope.from)[0] ?? null,
 		sender: addresses(envelope.sender)[0] ?? null,
 		to: addresses(envelope.to),
@@ -208,8 +209,8 @@ export async function parseRawMessage(
 	const headers = pickHeaders(parsed.headerLines.map((h) => h.line).join('\r\n'));
 	const attachments: AttachmentContent[] = parsed.attachments.map((a, index) => ({
 		index,
-		filename: a.filename ?? `attachment-${index + 1}`,
-		contentType: a.contentType,
+		...attachmentName(a.filename, index),
+		contentType: safeMimeType(a.contentType, safeFileName(a.filename, index)),
 		size: a.size ?? a.content.length,
 		contentId: a.contentId ?? undefined,
 		inline: isInline(a),
@@ -219,7 +220,7 @@ export async function parseRawMessage(
 	const message: MailMessage = {
 		...base,
 		messageId: parsed.messageId ?? base.messageId,
-		subject: parsed.subject ?? base.subject,
+		subject: parsed.subject !== undefined ? headerText(parsed.subject) : base.subject,
 		from: parsedAddresses(parsed.from)[0] ?? base.from,
 		to: parsed.to ? parsedAddresses(parsed.to) : base.to,
 		cc: parsed.cc ? parsedAddresses(parsed.cc) : base.cc,
@@ -282,10 +283,12 @@ export function summarizeStructure(root: BodyPart | undefined): StructureSummary
 		if (isBody && type === 'text/plain' && !summary.textPart) summary.textPart = node;
 		else if (isBody && type === 'text/html' && !summary.htmlPart) summary.htmlPart = node;
 		else if (!isBody) {
+			const index = summary.attachments.length;
+			const named = attachmentName(filename, index);
 			summary.attachments.push({
-				index: summary.attachments.length,
-				filename: filename ?? `attachment-${summary.attachments.length + 1}`,
-				contentType: type,
+				index,
+				...named,
+				contentType: safeMimeType(type, named.filename),
 				size: node.size ?? 0,
 				contentId: node.id ?? undefined,
 				inline: Boolean(node.id) && (related || disposition === 'inline'),
@@ -294,6 +297,17 @@ export function summarizeStructure(root: BodyPart | undefined): StructureSummary
 	};
 	if (root) walk(root, false);
 	return summary;
+}
+
+/**
+ * A decoded header as one line: an encoded word can carry CR, LF, NUL or bidi controls, which have
+ * no place in a subject (they would split a header of a reply, or hide text).
+ */
+export function headerText(value: string | null | undefined): string {
+	return String(value ?? '')
+		.replace(/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]+/gu, ' ')
+		.replace(/ {2,}/g, ' ')
+		.trim();
 }
 
 /** Line ends as "\n" and no final line break, whichever path read the text. */
