@@ -378,6 +378,36 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
 	});
 
+	it('a stored delta link naming another host never gets the token: a new baseline recovers the gap instead', async () => {
+		const { createServer } = await import('node:http');
+		const seen: string[] = [];
+		const foreign = createServer((req, res) => {
+			seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+			res.end('{}');
+		});
+		await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
+		try {
+			const folder = await freshGraphFolder('g-foreign');
+			const state: IDataObject = {};
+			await pollTrigger(trigger(folder), store, state);
+			// Static data imported from elsewhere (or a switched credential): its link names another host.
+			const port = (foreign.address() as { port: number }).port;
+			const folders = state.folders as Record<string, { cursor: { link: string } }>;
+			for (const entry of Object.values(folders))
+				entry.cursor.link = entry.cursor.link.replace(
+					/^https:\/\/[^/]+/,
+					`http://127.0.0.1:${port}`,
+				);
+			restartN8n(state);
+			await graphDeliver(ALICE, { subject: 'after the switch' }, folder);
+			const items = await pollTrigger(trigger(folder), store, state);
+			assert.deepEqual(subjects(items), ['after the switch']);
+			assert.deepEqual(seen, [], 'nothing was sent to the other host');
+		} finally {
+			foreign.close();
+		}
+	});
+
 	it('a folder deleted and created again under the same path: found by its path again, its new mail emitted', async () => {
 		const folder = await freshGraphFolder('g-recreate');
 		const state: IDataObject = {};
@@ -707,6 +737,13 @@ describe('Graph client: throttling rules', () => {
 			mailbox: 'shared@example.test',
 			maxWaitMs: 2000,
 		});
+
+	it('an absolute URL on another host is refused before any request (no token leaves)', async () => {
+		await assert.rejects(
+			client().request({ path: 'https://graph.evil.test/v1.0/me/messages' }),
+			(e: MailServiceError) => e.code === 'ForeignGraphOrigin' && /Refusing/.test(e.message),
+		);
+	});
 
 	it('Retry-After as seconds or an HTTP date', () => {
 		assert.equal(retryAfterMs('3', 0), 3000);

@@ -262,6 +262,17 @@ export class GraphClient {
 		this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
 	}
 
+	/** Whether a URL is on this credential's Graph endpoint, under this mailbox's API root. */
+	isOwnUrl(href: string): boolean {
+		try {
+			const url = new URL(href);
+			const own = new URL(this.base);
+			return url.origin === own.origin && url.pathname.startsWith('/v1.0/');
+		} catch {
+			return false;
+		}
+	}
+
 	/** One request; JSON (or bytes) back. Throws a MailServiceError that names the fix. */
 	async request<T = Record<string, unknown>>(request: GraphRequest): Promise<T> {
 		const method = request.method ?? 'GET';
@@ -271,6 +282,15 @@ export class GraphClient {
 		const url = new URL(
 			/^https?:\/\//.test(request.path) ? request.path : `${this.base}${request.path}`,
 		);
+		// A link Graph wrote (nextLink, deltaLink, a stored cursor) gets the token only on our Graph host.
+		if (!request.anonymous && !this.isOwnUrl(url.href)) {
+			throw new MailServiceError(
+				`Refusing to send the Microsoft Graph token to ${url.origin}: it is not this credential's Graph endpoint`,
+				'A stored link names another host (a workflow built against another cloud or endpoint, or imported static data): the trigger starts a new baseline; elsewhere, check the ids and links passed in.',
+				'input',
+				'ForeignGraphOrigin',
+			);
+		}
 		for (const [k, v] of Object.entries(request.query ?? {})) url.searchParams.set(k, v);
 		const appOnly = this.options.tokens.kind === 'appOnly';
 		const label = this.mailbox || 'the signed-in user’s mailbox';

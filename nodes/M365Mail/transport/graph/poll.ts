@@ -114,6 +114,12 @@ export async function pollGraph(
 ): Promise<GraphPollOutcome> {
 	let cursor = options.cursor;
 	let reset: GraphPollOutcome['reset'];
+	// A stored link for another host (other cloud or endpoint, imported static data) never gets our
+	// token: start a new baseline that recovers the gap instead.
+	if (cursor && /^https?:/i.test(cursor.link) && !client.isOwnUrl(cursor.link)) {
+		cursor = undefined;
+		reset = 'deltaReset';
+	}
 	let folder: GraphFolder =
 		cursor && cursor.folderPath === options.folder
 			? { id: cursor.folderId, path: options.folder, name: options.folder.split('/').pop() ?? '' }
