@@ -152,5 +152,6 @@ export const allowUnauthorizedCertsField: INodeProperties = {
 	type: 'boolean',
 	default: false,
 	description:
-		'Whether to connect to IMAP and SMTP even if the server certificate cannot be verified. Leave off: only for a test server with a self-signed certificate.',
+		'Whether to connect to IMAP and SMTP even if the server certificate cannot be verified. Leave off: only for a test server with a self-signed certificate. Offered for a custom cloud only.',
+	...customOnly,
 };

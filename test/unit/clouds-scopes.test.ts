@@ -283,3 +283,60 @@ describe('delegated credential expressions', () => {
 		assert.equal(props.authentication, 'body');
 	});
 });
+
+describe('custom endpoints and TLS', () => {
+	const custom = (loginUrl: string) => ({
+		cloud: 'custom',
+		customLoginUrl: loginUrl,
+		customGraphUrl: 'https://graph.example.test',
+	});
+
+	it('custom URLs must be https; plain http only on this machine', () => {
+		assert.throws(
+			() => resolveCloud(custom('http://login.example.test') as never),
+			(e: MailServiceError) => /must start with https/.test(e.message),
+		);
+		assert.equal(
+			resolveCloud(custom('http://127.0.0.1:8080') as never).loginUrl,
+			'http://127.0.0.1:8080',
+		);
+		assert.equal(
+			resolveCloud(custom('http://localhost:8080') as never).loginUrl,
+			'http://localhost:8080',
+		);
+	});
+
+	it('a value that fails validation is never echoed (a secret pasted in the wrong field)', () => {
+		const secret = 'Xq8~notARealSecretButLooksLikeOne.abcdef';
+		assert.throws(
+			() => resolveCloud(custom(secret) as never),
+			(e: MailServiceError) => !e.message.includes(secret) && /40 characters/.test(e.message),
+		);
+		assert.throws(
+			() => validateTenant(secret, { appOnly: true }),
+			(e: MailServiceError) => !e.message.includes(secret) && !e.fix.includes(secret),
+		);
+	});
+
+	it('"Ignore SSL Issues" is honoured for a custom cloud only', async () => {
+		const { connectionFromContext } = await import('../../nodes/M365Mail/transport/connection');
+		const context = (data: Record<string, unknown>) =>
+			({
+				getCredentials: async () => ({
+					tenant: 'organizations',
+					access: 'imapSmtp',
+					allowUnauthorizedCerts: true,
+					...data,
+				}),
+				getNode: () => ({ name: 'x' }),
+				helpers: {},
+			}) as never;
+		const global = await connectionFromContext(context({ cloud: 'global' }), 'm365MailOAuth2Api');
+		assert.equal(global.allowUnauthorizedCerts, false);
+		const local = await connectionFromContext(
+			context(custom('https://127.0.0.1:1')),
+			'm365MailOAuth2Api',
+		);
+		assert.equal(local.allowUnauthorizedCerts, true);
+	});
+});

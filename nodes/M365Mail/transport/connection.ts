@@ -247,7 +247,8 @@ export async function connectionFromContext(
 	credentialType: CredentialType,
 ): Promise<MailConnection> {
 	const data = await ctx.getCredentials(credentialType);
-	const allowUnauthorizedCerts = data.allowUnauthorizedCerts === true;
+	// Microsoft's own clouds always have valid certificates: the switch exists for a custom endpoint only.
+	const allowUnauthorizedCerts = data.allowUnauthorizedCerts === true && data.cloud === 'custom';
 	if (credentialType === APP_ONLY_CREDENTIAL) {
 		const { cloud, tokens } = appOnlyProviderFromData(data);
 		return { credentialType, cloud, tokens, allowUnauthorizedCerts };

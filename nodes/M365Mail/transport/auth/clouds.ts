@@ -102,12 +102,15 @@ function cleanUrl(value: string | undefined, field: string): string {
 	try {
 		url = new URL(text);
 	} catch {
+		// Never echo the value: a secret pasted into the wrong field would reach logs and executions.
 		throw settingsError(
-			`${field} must be a full URL such as https://login.example.com (got "${text}")`,
+			`${field} must be a full URL such as https://login.example.com (the value given, ${text.length} characters, is not)`,
 		);
 	}
-	if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-		throw settingsError(`${field} must start with https://`);
+	// n8n's OAuth2 client sends the client secret and refresh token there: plain http only on this machine.
+	const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+		throw settingsError(`${field} must start with https:// (http:// only for localhost)`);
 	}
 	return text;
 }

@@ -37,7 +37,8 @@ export function validateTenant(raw: string | undefined, options: { appOnly: bool
 	if (GUID.test(tenant)) return lower;
 	if (DOMAIN.test(tenant)) return lower;
 	throw tenantError(
-		`"${tenant}" is not a tenant ID or domain`,
+		// Never echo the value: a secret pasted into the wrong field would reach logs and executions.
+		`The tenant (${tenant.length} characters) is not a tenant ID or domain`,
 		'Use the Directory (tenant) ID (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47) or a verified domain such as contoso.onmicrosoft.com, without https:// or slashes.',
 	);
 }
