@@ -145,6 +145,38 @@ describe('redacting secrets', () => {
 		const out = redactSecrets(text);
 		assert.doesNotMatch(out, /eyJ|abc\.def\.ghi|s3cr3t|0\.AAAA|MIIE/);
 	});
+
+	it('removes bare Entra refresh tokens, bare client secrets and short XOAUTH2 strings', () => {
+		const refresh = `0.AXoA${'k3Jd-8_q'.repeat(30)}.AgABAAEAAAD`;
+		const secret = 'Abc8Q~Zk1vZ2tJx9w0vQ3yN5mL7pR_tU2sE.4gHi';
+		const xoauth = Buffer.from('user=a@b.c\x01auth=Bearer x\x01\x01').toString('base64');
+		const out = redactSecrets(`refresh ${refresh} secret ${secret} sasl ${xoauth}`);
+		for (const leaked of [refresh.slice(0, 30), secret, xoauth])
+			assert.ok(!out.includes(leaked), out);
+	});
+
+	it('keeps diagnostics that only look like secrets by name (errorCode, statusCode)', () => {
+		const out = redactSecrets('{"errorCode":"ErrorItemNotFound","statusCode":404} code=abc');
+		assert.match(out, /"errorCode":"ErrorItemNotFound"/);
+		assert.match(out, /"statusCode":404/);
+		assert.match(out, /code=\[redacted\]/);
+	});
+});
+
+describe('errors that reach n8n', () => {
+	it('a library error that quotes a token is redacted in the node error', async () => {
+		const { toNodeError } = await import('../../nodes/M365Mail/actions/common');
+		const node = {
+			name: 'x',
+			type: 'x',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: {},
+		} as never;
+		const xoauth = Buffer.from('user=a@b.c\x01auth=Bearer token\x01\x01').toString('base64');
+		const error = toNodeError(node, new Error(`AUTHENTICATE XOAUTH2 ${xoauth} failed`));
+		assert.ok(!error.message.includes(xoauth), error.message);
+	});
 });
 
 describe('mapping Graph errors', () => {

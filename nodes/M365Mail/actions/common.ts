@@ -9,7 +9,7 @@ import {
 	type JsonObject,
 } from 'n8n-workflow';
 
-import { MailServiceError } from '../transport/auth/errors';
+import { MailServiceError, redactSecrets } from '../transport/auth/errors';
 import type { ImapSessions } from './sessions';
 import {
 	APP_ONLY_CREDENTIAL,
@@ -138,8 +138,9 @@ export function toNodeError(node: INode, error: unknown, itemIndex?: number): Er
 			options,
 		);
 	}
+	// A library's own error can quote what it sent (an XOAUTH2 string, a token): redact it too.
 	const e = error as Error;
-	return new NodeOperationError(node, e?.message ?? String(error), { itemIndex });
+	return new NodeOperationError(node, redactSecrets(e?.message ?? String(error)), { itemIndex });
 }
 
 export type OperationExecutor = (

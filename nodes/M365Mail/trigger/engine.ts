@@ -18,7 +18,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import { MailServiceError, type MailErrorKind } from '../transport/auth/errors';
+import { MailServiceError, redactSecrets, type MailErrorKind } from '../transport/auth/errors';
 import type { FetchedMessage } from '../transport/imap/messages';
 import type { AfterEmit } from '../transport/imap/poll';
 import { TriggerStore, type FolderState, type LedgerEntry } from './state';
@@ -162,7 +162,7 @@ export async function deliver<C, T>(input: {
 			store.set(key, { ...state, trouble });
 			if (trouble.count < (options.troubleLimit ?? TROUBLE_LIMIT)) {
 				log.warn(
-					`Microsoft 365 Mail Trigger: ${(error as Error).message} (poll ${trouble.count} in a row with this trouble; the next poll tries again)`,
+					`Microsoft 365 Mail Trigger: ${redactSecrets((error as Error).message)} (poll ${trouble.count} in a row with this trouble; the next poll tries again)`,
 				);
 				return { kind: 'items', items: [] };
 			}

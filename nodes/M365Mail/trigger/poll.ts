@@ -15,6 +15,7 @@ import {
 import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
 import { filtersFrom, folderValue } from '../actions/descriptions';
 import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../actions/output';
+import { redactSecrets } from '../transport/auth/errors';
 import { connectionFromContext, graphClientFor } from '../transport/connection';
 import type { AfterEmit } from '../transport/imap/poll';
 import { deliver, type Delivery } from './engine';
@@ -76,7 +77,8 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 						{
 							...connection,
 							mailbox,
-							onError: (error) => this.logger.debug(`IMAP connection error: ${error.message}`),
+							onError: (error) =>
+								this.logger.debug(`IMAP connection error: ${redactSecrets(error.message)}`),
 						},
 						settings,
 					)

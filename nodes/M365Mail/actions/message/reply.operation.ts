@@ -1,3 +1,4 @@
+import { redactSecrets } from '../../transport/auth/errors';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { MailConnection } from '../../transport/connection';
@@ -93,7 +94,7 @@ export async function execute(
 	await source
 		.markAnswered()
 		.catch((error: Error) =>
-			this.logger.warn(`Replied, but marking the original failed: ${error.message}`),
+			this.logger.warn(`Replied, but marking the original failed: ${redactSecrets(error.message)}`),
 		);
 	return [
 		{

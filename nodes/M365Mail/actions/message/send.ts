@@ -1,4 +1,5 @@
 /** Composing and sending, shared by send, reply and forward: SMTP, then Sent Items if asked. */
+import { redactSecrets } from '../../transport/auth/errors';
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { graphClientFor, type MailConnection } from '../../transport/connection';
@@ -184,7 +185,9 @@ export async function sendAs(
 			savedToSent = Boolean(await client.append(sent.serverPath, composed.raw, ['\\Seen']));
 		} catch (error) {
 			// The mail is out: a failed copy must not fail the item (a retry would send it twice).
-			ctx.logger.warn(`Sent, but the copy to Sent Items failed: ${(error as Error).message}`);
+			ctx.logger.warn(
+				`Sent, but the copy to Sent Items failed: ${redactSecrets((error as Error).message)}`,
+			);
 		}
 	}
 	return {

@@ -152,10 +152,17 @@ export function redactSecrets(text: string): string {
 			.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
 			// eslint-disable-next-line no-control-regex -- XOAUTH2 strings separate fields with \x01
 			.replace(/(auth=Bearer\s*)[^\s\x01]+/gi, '$1[redacted]')
+			// A named secret ("code" alone: errorCode and statusCode are diagnostics, not secrets).
 			.replace(
-				/((?:client_secret|refresh_token|access_token|assertion|code|password)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+				/((?<![A-Za-z_])(?:client_secret|refresh_token|access_token|id_token|assertion|code|password)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
 				'$1[redacted]',
 			)
+			// A bare Entra refresh token ("0.AXoA…", "1.AUEB…").
+			.replace(/\b[0-9]\.A[A-Za-z0-9_*!-]{40,}(?:\.[A-Za-z0-9_*!-]+)*/g, '[redacted token]')
+			// A bare Entra client secret value ("abc8Q~" and 34 more characters).
+			.replace(/[A-Za-z0-9_.-]{3,4}Q~[A-Za-z0-9_.~-]{20,}/g, '[redacted secret]')
+			// A SASL XOAUTH2 string, however short: base64 of "user=…".
+			.replace(/dXNlcj[A-Za-z0-9+/]*={0,2}/g, '[redacted]')
 			.replace(
 				/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 				'[redacted key]',
