@@ -233,6 +233,42 @@ describe('action node over IMAP + SMTP: sending', () => {
 		assert.ok((await listFolder(folder))[0].flags.includes('\\Answered'));
 	});
 
+	it('reply skips automated mail (auto-replies, lists, bounces) unless told otherwise; nothing is sent', async () => {
+		const automated: Array<Record<string, string>> = [
+			{ 'Auto-Submitted': 'auto-replied' },
+			{ Precedence: 'bulk' },
+			{ 'List-Id': '<news.example.test>' },
+		];
+		for (const headers of automated) {
+			const subject = `Automated ${Object.keys(headers)[0]} ${Date.now()}`;
+			const { id } = await oneMessage('auto', { subject, from: 'bob@example.test', headers });
+			const [result] = await run({
+				resource: 'message',
+				operation: 'reply',
+				messageId: id,
+				text: 'Thanks!',
+			});
+			assert.equal(result.json.skipped, true);
+			assert.match(String(result.json.reason), new RegExp(Object.keys(headers)[0]));
+			assert.deepEqual(await readBack('bob@example.test', 'INBOX', `Re: ${subject}`), []);
+		}
+		const subject = `Automated but wanted ${Date.now()}`;
+		const { id } = await oneMessage('auto', {
+			subject,
+			from: 'bob@example.test',
+			headers: { 'Auto-Submitted': 'auto-generated' },
+		});
+		const [sent] = await run({
+			resource: 'message',
+			operation: 'reply',
+			messageId: id,
+			text: 'Replying anyway',
+			options: { skipAutomated: false },
+		});
+		assert.notEqual(sent.json.skipped, true);
+		assert.equal((await readBack('bob@example.test', 'INBOX', `Re: ${subject}`)).length, 1);
+	});
+
 	it('forward carries the original attachments', async () => {
 		const subject = `Contract ${Date.now()}`;
 		const { id } = await oneMessage('forward', {

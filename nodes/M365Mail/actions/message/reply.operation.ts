@@ -1,7 +1,8 @@
-import { redactSecrets } from '../../transport/auth/errors';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { redactSecrets } from '../../transport/auth/errors';
 import type { MailConnection } from '../../transport/connection';
+import { automatedMailReason } from '../../transport/mime/parse';
 import type { MailAddress } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
 import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
@@ -38,6 +39,14 @@ export const description: INodeProperties[] = [
 				default: true,
 				description: 'Whether to quote the original message below the reply',
 			},
+			{
+				displayName: 'Skip Automated Mail',
+				name: 'skipAutomated',
+				type: 'boolean',
+				default: true,
+				description:
+					'Whether to send no reply to automated mail (Auto-Submitted, Precedence bulk/list, mailing lists, bounces, X-Auto-Response-Suppress): the item says it was skipped. Replying to auto-replies starts mail loops.',
+			},
 		],
 	),
 ];
@@ -62,6 +71,19 @@ export async function execute(
 	const source = await readOriginal(this, itemIndex, connection, sessions, 'summary');
 	const original = source.fetched.message;
 	const send = await readSendOptions(this, itemIndex);
+	const automated = automatedMailReason(original.headers);
+	if (automated && send.options.skipAutomated !== false) {
+		return [
+			{
+				json: {
+					skipped: true,
+					reason: `Not replied: the original is automated mail (${automated})`,
+					id: original.id,
+				},
+				pairedItem: { item: itemIndex },
+			},
+		];
+	}
 	const replyAll = this.getNodeParameter('replyAll', itemIndex) as boolean;
 	const self = [source.mailbox];
 	const primary = original.replyTo.length ? original.replyTo : original.from ? [original.from] : [];

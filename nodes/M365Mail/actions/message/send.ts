@@ -1,7 +1,7 @@
 /** Composing and sending, shared by send, reply and forward: SMTP, then Sent Items if asked. */
-import { redactSecrets } from '../../transport/auth/errors';
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
+import { redactSecrets } from '../../transport/auth/errors';
 import { graphClientFor, type MailConnection } from '../../transport/connection';
 import { resolveFolder } from '../../transport/imap/folders';
 import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';

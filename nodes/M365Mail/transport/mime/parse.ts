@@ -17,6 +17,7 @@ export const HEADERS_OF_INTEREST = [
 	'list-id',
 	'list-unsubscribe',
 	'auto-submitted',
+	'precedence',
 	'x-auto-response-suppress',
 	'references',
 	'in-reply-to',
@@ -308,6 +309,24 @@ export function headerText(value: string | null | undefined): string {
 		.replace(/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]+/gu, ' ')
 		.replace(/ {2,}/g, ' ')
 		.trim();
+}
+
+/**
+ * Why a message is automated mail that must not get an automatic reply (RFC 3834: auto-replies,
+ * bounces, lists, bulk), or undefined. Replying to it starts mail loops or answers a list.
+ */
+export function automatedMailReason(headers: Record<string, string>): string | undefined {
+	const auto = (headers['auto-submitted'] ?? '').trim().toLowerCase();
+	if (auto && auto !== 'no') return `Auto-Submitted: ${auto}`;
+	const precedence = (headers.precedence ?? '').trim().toLowerCase();
+	if (['bulk', 'junk', 'list', 'auto_reply'].includes(precedence))
+		return `Precedence: ${precedence}`;
+	if (headers['list-id'] || headers['list-unsubscribe'])
+		return 'a mailing list (List-Id / List-Unsubscribe)';
+	if (/\b(all|autoreply|oof)\b/i.test(headers['x-auto-response-suppress'] ?? ''))
+		return `X-Auto-Response-Suppress: ${headers['x-auto-response-suppress']}`;
+	if ((headers['return-path'] ?? '').trim() === '<>') return 'a bounce (empty Return-Path)';
+	return undefined;
 }
 
 /** Line ends as "\n" and no final line break, whichever path read the text. */
