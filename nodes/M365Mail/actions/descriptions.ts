@@ -5,6 +5,7 @@
 import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
 import { splitList, type Importance, type MessageFilters } from '../transport/types';
+import { MailServiceError } from '../transport/auth/errors';
 
 /** A folder picker: searchable list of the mailbox's folders, or a path typed by hand. */
 export function folderLocator(
@@ -175,7 +176,18 @@ export function filtersFrom(values: IDataObject): MessageFilters {
 	}
 	const subject = String(values.subjectContains ?? '').trim();
 	if (subject) filters.subjectContains = subject;
-	if (values.importance) filters.importance = values.importance as Importance;
+	if (values.importance) {
+		// It reaches an OData $filter: only the three values Graph knows.
+		const importance = String(values.importance).toLowerCase();
+		if (!['low', 'normal', 'high'].includes(importance)) {
+			throw new MailServiceError(
+				'Importance must be Low, Normal or High',
+				'Pick one of the three values (an expression must give "low", "normal" or "high").',
+				'input',
+			);
+		}
+		filters.importance = importance as Importance;
+	}
 	if (typeof values.hasAttachments === 'boolean') filters.hasAttachments = values.hasAttachments;
 	return filters;
 }

@@ -35,9 +35,6 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		attachmentPrefix: String(options.attachmentPrefix ?? 'attachment_'),
 		includeInlineImages: options.includeInlineImages === true,
 	};
-	const filters = filtersFrom(this.getNodeParameter('filters', {}) as IDataObject);
-	const maxSizeMb = Number(options.maxSizeMb ?? 50);
-	if (maxSizeMb > 0) filters.maxSizeBytes = Math.round(maxSizeMb * 1024 * 1024);
 	const afterEmitChoice = this.getNodeParameter('afterEmit', 'none') as AfterEmit['action'];
 	const afterEmit: AfterEmit =
 		afterEmitChoice === 'move'
@@ -52,6 +49,9 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 
 	let source: ClosableSource<unknown> | undefined;
 	try {
+		const filters = filtersFrom(this.getNodeParameter('filters', {}) as IDataObject);
+		const maxSizeMb = Number(options.maxSizeMb ?? 50);
+		if (maxSizeMb > 0) filters.maxSizeBytes = Math.round(maxSizeMb * 1024 * 1024);
 		const authentication = this.getNodeParameter('authentication') as string;
 		const connection = await connectionFromContext(this, credentialTypeOf(authentication));
 		const mailbox = await resolveMailbox(

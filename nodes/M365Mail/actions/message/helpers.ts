@@ -206,6 +206,15 @@ export function graphMessageId(ctx: IExecuteFunctions, itemIndex: number): strin
 			'input',
 		);
 	}
+	// Graph ids are base64url-like; "." and ".." would walk the URL path once encoded as a segment.
+	if (id === '.' || id === '..' || !/^[A-Za-z0-9+/=_-]+$/.test(id)) {
+		throw new MailServiceError(
+			`The Message ID (${id.length} characters) is not a Microsoft Graph message ID`,
+			'Use the "id" of an item from the trigger or Get Many run with Graph access.',
+			'input',
+			'ErrorInvalidIdMalformed',
+		);
+	}
 	return id;
 }
 

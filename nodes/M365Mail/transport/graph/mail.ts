@@ -417,7 +417,8 @@ export async function* searchGraphMessages(
 		conditions.push(`receivedDateTime lt ${filters.receivedBefore.toISOString()}`);
 	if (filters.hasAttachments !== undefined)
 		conditions.push(`hasAttachments eq ${filters.hasAttachments}`);
-	if (filters.importance) conditions.push(`importance eq '${filters.importance}'`);
+	if (filters.importance && ['low', 'normal', 'high'].includes(filters.importance))
+		conditions.push(`importance eq '${filters.importance}'`);
 	const query: Record<string, string> = {
 		$select: MESSAGE_SELECT,
 		$top: String(pageSize),

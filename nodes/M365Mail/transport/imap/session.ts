@@ -62,9 +62,10 @@ function isAuthFailure(error: ImapErrorLike): boolean {
 /** Connects and authenticates; the caller must `logout()` the client in `finally`. */
 export async function openImapSession(options: ImapSessionOptions): Promise<ImapFlow> {
 	const mailbox = options.mailbox.trim();
-	if (!/^[^\s@]+@[^\s@]+$/.test(mailbox)) {
+	// It becomes the XOAUTH2 `user=` field, separated by \x01: no control characters.
+	if (!/^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u.test(mailbox)) {
 		throw new MailServiceError(
-			`"${mailbox}" is not a mailbox address`,
+			`The mailbox (${mailbox.length} characters) is not a mailbox address`,
 			'Enter the mailbox as an email address (UPN), for example shared@contoso.com.',
 			'mailboxAccess',
 		);

@@ -377,18 +377,27 @@ function decodeQuotedPrintable(input: Buffer): Buffer {
 
 const decoders = new Map<string, TextDecoder>();
 
-/** One decoder per charset (creating them is costly); unknown charsets read as UTF-8. */
+/**
+ * One decoder per charset (creating them is costly); unknown charsets read as UTF-8. Cached under the
+ * decoder's own encoding name, so sender-chosen labels ("utf8", "UTF-8", "x-no-such-…") cannot grow the
+ * cache beyond the encodings the runtime knows.
+ */
 function decoderFor(charset: string): TextDecoder {
-	let decoder = decoders.get(charset);
-	if (!decoder) {
-		try {
-			decoder = new TextDecoder(charset);
-		} catch {
-			decoder = new TextDecoder('utf-8');
-		}
-		decoders.set(charset, decoder);
+	let decoder: TextDecoder;
+	try {
+		decoder = new TextDecoder(charset);
+	} catch {
+		decoder = new TextDecoder('utf-8');
 	}
+	const cached = decoders.get(decoder.encoding);
+	if (cached) return cached;
+	decoders.set(decoder.encoding, decoder);
 	return decoder;
+}
+
+/** How many decoders are cached (for tests: bounded by the encodings the runtime knows). */
+export function cachedDecoderCount(): number {
+	return decoders.size;
 }
 
 /** Decodes one downloaded body part (transfer encoding, then charset). */

@@ -1,0 +1,89 @@
+/** Parameters and headers an attacker (or an expression fed by incoming mail) controls. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { filtersFrom } from '../../nodes/M365Mail/actions/descriptions';
+import { graphMessageId } from '../../nodes/M365Mail/actions/message/helpers';
+import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
+import { resolveCloud } from '../../nodes/M365Mail/transport/auth/clouds';
+import { openImapSession } from '../../nodes/M365Mail/transport/imap/session';
+import {
+	automatedMailReason,
+	cachedDecoderCount,
+	decodeTextPart,
+	headerText,
+} from '../../nodes/M365Mail/transport/mime/parse';
+
+const withMessageId = (messageId: string) =>
+	({ getNodeParameter: () => messageId }) as unknown as Parameters<typeof graphMessageId>[0];
+
+describe('hostile parameters', () => {
+	it('importance reaches Graph’s $filter only as low, normal or high', () => {
+		assert.equal(filtersFrom({ importance: 'High' }).importance, 'high');
+		assert.throws(
+			() => filtersFrom({ importance: "high' or isRead eq true or importance eq 'x" }),
+			(e: MailServiceError) => e.kind === 'input' && /Low, Normal or High/.test(e.message),
+		);
+	});
+
+	it('Graph message ids "." and ".." and ids with path characters are refused before any request', () => {
+		for (const id of ['.', '..', '../messages', 'AAMk/../x', 'a b', 'a?b=c']) {
+			assert.throws(
+				() => graphMessageId(withMessageId(id), 0),
+				(e: MailServiceError) => e.code === 'ErrorInvalidIdMalformed' && !e.message.includes(id),
+				id,
+			);
+		}
+		assert.equal(graphMessageId(withMessageId('AAMkAGI2TG93AAA='), 0), 'AAMkAGI2TG93AAA=');
+	});
+
+	it('a mailbox with a control character never reaches XOAUTH2’s user= field', async () => {
+		let asked = false;
+		const tokens = {
+			kind: 'delegated' as const,
+			getAccessToken: async () => {
+				asked = true;
+				return 'x';
+			},
+			signedInMailbox: async () => undefined,
+		};
+		await assert.rejects(
+			openImapSession({
+				cloud: resolveCloud({ cloud: 'global' }),
+				tokens,
+				mailbox: 'alice@example.test\u0001auth=Bearer stolen',
+			}),
+			(e: MailServiceError) =>
+				/not a mailbox address/.test(e.message) && !e.message.includes('stolen'),
+		);
+		assert.equal(asked, false, 'refused before a token was even asked for');
+	});
+
+	it('the charset decoder cache does not grow with sender-chosen labels', () => {
+		const part = (charset: string) =>
+			({ part: '1', type: 'text/plain', encoding: '7bit', parameters: { charset } }) as never;
+		for (let i = 0; i < 500; i++) decodeTextPart(part(`x-made-up-${i}`), Buffer.from('hi'));
+		for (const label of ['utf8', 'UTF-8', 'unicode-1-1-utf-8', 'latin1', 'iso-8859-1'])
+			decodeTextPart(part(label), Buffer.from('hi'));
+		assert.ok(cachedDecoderCount() <= 3, `cached ${cachedDecoderCount()}`);
+	});
+
+	it('a decoded subject is one line: CR, LF, NUL and bidi controls become spaces', () => {
+		assert.equal(
+			headerText('Hi\r\nBcc: victim@example.test\u0000\u202Egnp.exe'),
+			'Hi Bcc: victim@example.test gnp.exe',
+		);
+	});
+
+	it('automated mail is recognised by its headers', () => {
+		assert.match(
+			String(automatedMailReason({ 'auto-submitted': 'auto-replied' })),
+			/Auto-Submitted/,
+		);
+		assert.match(String(automatedMailReason({ precedence: 'bulk' })), /Precedence/);
+		assert.match(String(automatedMailReason({ 'list-unsubscribe': '<mailto:x>' })), /mailing list/);
+		assert.match(String(automatedMailReason({ 'return-path': '<>' })), /bounce/);
+		assert.equal(automatedMailReason({ 'auto-submitted': 'no' }), undefined);
+		assert.equal(automatedMailReason({}), undefined);
+	});
+});
