@@ -102,6 +102,16 @@ export class M365MailAppOnlyApi implements ICredentialType {
 			displayOptions: { show: { authentication: ['certificate'], certificate: [''] } },
 		},
 		{
+			displayName: 'Allowed Mailboxes',
+			name: 'allowedMailboxes',
+			type: 'string',
+			typeOptions: { rows: 2 },
+			default: '',
+			placeholder: 'shared@contoso.com, *@support.contoso.com',
+			description:
+				'Limit the mailboxes this credential may open, whatever a workflow asks for (a Mailbox parameter can come from an expression fed by incoming mail): addresses or *@domain, separated by commas. Empty: every mailbox the app can reach. Scope the app in Exchange too (see the README).',
+		},
+		{
 			displayName: 'Test With',
 			name: 'testResource',
 			type: 'options',

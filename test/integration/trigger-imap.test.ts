@@ -346,6 +346,36 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 	});
 });
 
+describe('app-only credential: Allowed Mailboxes', () => {
+	it('a mailbox the list does not name is refused before any request, over IMAP and Graph; a listed one or domain works', async () => {
+		store.set('app-listed', appOnlyCredential({ allowedMailboxes: 'shared@example.test' }));
+		store.set(
+			'app-domain',
+			appOnlyCredential({ allowedMailboxes: '*@other.test, *@example.test' }),
+		);
+		store.set('app-bad-list', appOnlyCredential({ allowedMailboxes: 'not-an-address' }));
+		for (const protocol of ['imap', 'graph'] as const) {
+			const node = (credential: string, mailbox: string) => {
+				const spec = triggerNode('Inbox', { mailbox }, 'app', protocol);
+				return { ...spec, credentials: { m365MailAppOnlyApi: credential } };
+			};
+			await assert.rejects(
+				pollTrigger(node('app-listed', 'bob@example.test'), store, {}),
+				(e: Error & { description?: string }) =>
+					/does not allow the mailbox bob@example.test/.test(e.message) &&
+					/Allowed Mailboxes/.test(e.description ?? ''),
+				protocol,
+			);
+			await assert.rejects(
+				pollTrigger(node('app-bad-list', 'shared@example.test'), store, {}),
+				(e: Error) => /neither an address nor \*@domain/.test(e.message),
+			);
+			assert.deepEqual(await pollTrigger(node('app-listed', 'shared@example.test'), store, {}), []);
+			assert.deepEqual(await pollTrigger(node('app-domain', 'shared@example.test'), store, {}), []);
+		}
+	});
+});
+
 describe('trigger over IMAP: bad input names the fix', () => {
 	it('a folder that does not exist fails the first poll with a clear error', async () => {
 		await assert.rejects(

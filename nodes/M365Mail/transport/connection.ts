@@ -2,6 +2,7 @@
  * The one place under transport/ that reads n8n: it turns a node's credential into the settings and
  * token provider every transport uses.
  */
+import { assertMailboxAllowed, parseAllowedMailboxes } from './auth/mailboxes';
 import type {
 	ICredentialDataDecryptedObject,
 	IExecuteFunctions,
@@ -44,10 +45,13 @@ export interface MailConnection {
 	transport?: MailTransportKind;
 	/** Delegated Graph credentials: requests go through n8n's authenticated request helper. */
 	graphSender?: GraphSender;
+	/** App-only: the mailboxes the credential allows (undefined: any). */
+	allowedMailboxes?: string[];
 }
 
 /** A Graph client for one mailbox of this connection. */
 export function graphClientFor(connection: MailConnection, mailbox: string): GraphClient {
+	assertMailboxAllowed(connection.allowedMailboxes, mailbox);
 	return new GraphClient({
 		cloud: connection.cloud,
 		tokens: connection.tokens,
@@ -251,7 +255,8 @@ export async function connectionFromContext(
 	const allowUnauthorizedCerts = data.allowUnauthorizedCerts === true && data.cloud === 'custom';
 	if (credentialType === APP_ONLY_CREDENTIAL) {
 		const { cloud, tokens } = appOnlyProviderFromData(data);
-		return { credentialType, cloud, tokens, allowUnauthorizedCerts };
+		const allowedMailboxes = parseAllowedMailboxes(data.allowedMailboxes);
+		return { credentialType, cloud, tokens, allowUnauthorizedCerts, allowedMailboxes };
 	}
 	const cloud = resolveCloud(data as CloudSettings);
 	validateTenant(data.tenant as string, { appOnly: false });

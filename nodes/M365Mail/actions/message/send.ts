@@ -174,6 +174,7 @@ export async function sendAs(
 			tokens: connection.tokens,
 			user,
 			allowUnauthorizedCerts: connection.allowUnauthorizedCerts,
+			allowedMailboxes: connection.allowedMailboxes,
 		},
 		composed,
 	);

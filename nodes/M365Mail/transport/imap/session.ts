@@ -3,6 +3,7 @@
  * listener always, no auto-IDLE, connect and socket timeouts, and one retry with a freshly
  * refreshed token after an authentication failure.
  */
+import { assertMailboxAllowed } from '../auth/mailboxes';
 import { ImapFlow } from 'imapflow';
 
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
@@ -17,6 +18,8 @@ import type { AccessTokenProvider } from '../auth/tokens';
 export interface ImapSessionOptions {
 	cloud: CloudEndpoints;
 	tokens: AccessTokenProvider;
+	/** App-only: the mailboxes the credential allows (undefined: any). */
+	allowedMailboxes?: string[];
 	/** The mailbox to open (`user=` of XOAUTH2): the signed-in user's or a shared one. */
 	mailbox: string;
 	allowUnauthorizedCerts?: boolean;
@@ -70,6 +73,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 			'mailboxAccess',
 		);
 	}
+	assertMailboxAllowed(options.allowedMailboxes, mailbox);
 	const appOnly = options.tokens.kind === 'appOnly';
 	let refusal: MailServiceError | undefined;
 	for (let attempt = 0; ; attempt++) {

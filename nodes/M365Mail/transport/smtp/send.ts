@@ -8,6 +8,7 @@ import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import { mapSmtpError, MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 import type { ComposedMessage } from '../mime/compose';
+import { assertMailboxAllowed } from '../auth/mailboxes';
 
 export interface SmtpSendOptions {
 	cloud: CloudEndpoints;
@@ -15,6 +16,8 @@ export interface SmtpSendOptions {
 	/** The account that signs in: the signed-in user (delegated) or the mailbox (app-only). */
 	user: string;
 	allowUnauthorizedCerts?: boolean;
+	/** App-only: the mailboxes the credential allows (undefined: any). */
+	allowedMailboxes?: string[];
 }
 
 export interface SmtpSendResult {
@@ -37,6 +40,7 @@ export async function sendComposedMessage(
 	message: ComposedMessage,
 ): Promise<SmtpSendResult> {
 	const { cloud } = options;
+	assertMailboxAllowed(options.allowedMailboxes, options.user);
 	const host = requireHost(cloud, 'SMTP');
 	for (let attempt = 0; ; attempt++) {
 		const accessToken = await options.tokens.getAccessToken('outlook', {
