@@ -10,7 +10,7 @@ import { before, describe, it } from 'node:test';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import { assertSafeFileName, hostileCorpus } from '../fixtures/hostile';
-import { GRAPH_SCOPES, graphDeliver, graphFolder } from '../harness/graph';
+import { GRAPH_SCOPES, graphCounts, graphDeliver, graphFolder } from '../harness/graph';
 import { appendMails, freshFolder } from '../harness/mail';
 import { CredentialStore, pollTrigger, runActionNode, triggerNode } from '../harness/n8n';
 import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
@@ -116,3 +116,66 @@ for (const protocol of ['imap', 'graph'] as const) {
 		});
 	});
 }
+
+describe('memory caps per message', () => {
+	it('Simple output cuts a huge text body at 1 MB and says so, over IMAP and Graph; the bytes are never all downloaded over IMAP', async () => {
+		const huge = { subject: 'huge body', text: 'y'.repeat(3 * 1024 * 1024) };
+		for (const protocol of ['imap', 'graph'] as const) {
+			const node = triggerNode('', { output: 'simple', maxMessages: 10 }, protocol, protocol);
+			let folder: string;
+			if (protocol === 'imap') folder = await freshFolder('huge');
+			else {
+				folder = `Inbox/huge-${randomUUID().slice(0, 8)}`;
+				await graphFolder(ALICE, folder);
+			}
+			node.parameters.folder = { __rl: true, mode: 'path', value: folder };
+			const state: IDataObject = {};
+			await pollTrigger(node, store, state);
+			if (protocol === 'imap') await appendMails(folder, [huge, { subject: 'small body' }]);
+			else {
+				await graphDeliver(ALICE, huge, folder);
+				await graphDeliver(ALICE, { subject: 'small body' }, folder);
+			}
+			const [big, small] = await pollTrigger(node, store, state);
+			assert.equal(big.json.truncated, true, protocol);
+			assert.ok(Buffer.byteLength(String(big.json.text)) <= 1024 * 1024, protocol);
+			assert.ok(String(big.json.text).length > 1000 * 1000, protocol);
+			assert.equal(small.json.truncated, undefined, protocol);
+		}
+	});
+
+	it('Graph attachments are read from $value, never as base64 in JSON', async () => {
+		const folder = `Inbox/att-${randomUUID().slice(0, 8)}`;
+		await graphFolder(ALICE, folder);
+		const id = await graphDeliver(
+			ALICE,
+			{
+				subject: 'with file',
+				attachments: [{ filename: 'data.bin', content: Buffer.alloc(50_000, 1) }],
+			},
+			folder,
+		);
+		const before = await graphCounts();
+		const [[item]] = await runActionNode(
+			{
+				parameters: {
+					authentication: 'delegated',
+					protocol: 'graph',
+					mailbox: '',
+					resource: 'attachment',
+					operation: 'download',
+					messageId: id,
+				},
+				credentials: { m365MailOAuth2Api: 'graph' },
+			},
+			store,
+		);
+		const binary = Object.values(item.binary ?? {})[0];
+		assert.equal(Buffer.from(binary.data, 'base64').length, 50_000);
+		const after = await graphCounts();
+		const valueReads = Object.keys(after).filter(
+			(k) => /attachments\/\{?[^/]*\}?\/\$value/.test(k) && (after[k] ?? 0) > (before[k] ?? 0),
+		);
+		assert.ok(valueReads.length > 0, JSON.stringify(after));
+	});
+});

@@ -69,6 +69,8 @@ export interface MailMessage {
 	size: number;
 	/** Set when the MIME could not be parsed completely; the other fields hold what could be read. */
 	parseError?: string;
+	/** Set when `text` or `html` was cut at TEXT_LIMIT_BYTES (Simple output). */
+	truncated?: boolean;
 }
 
 /** Filters of the trigger and of "get many", with Power Automate's semantics. */
@@ -92,6 +94,15 @@ export interface MessageFilters {
 	/** Words to find anywhere in the message (IMAP SEARCH TEXT, Graph `$search`). */
 	search?: string;
 }
+
+/**
+ * The largest message any poll or Get reads, whatever the size option says: Exchange Online's own
+ * limit is 150 MB. Larger ones are skipped (and named), never downloaded.
+ */
+export const MAX_MESSAGE_BYTES = 150 * 1024 * 1024;
+
+/** Simple output shows at most this much of a text or HTML body (the item says `truncated`). */
+export const TEXT_LIMIT_BYTES = 1024 * 1024;
 
 const ID_PATTERN = /^imap:(\d+):(\d+):(.+)$/s;
 

@@ -99,7 +99,7 @@ export const triggerProperties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				default: 50,
 				description:
-					'Messages larger than this are passed over (and logged); 0 means no limit. Power Automate skips messages over 50 MB. Over IMAP only: Graph does not report sizes in its delta pages.',
+					'Messages larger than this are passed over (and logged); 0 means Exchange Online’s own limit of 150 MB, the most the trigger ever reads. Power Automate skips messages over 50 MB.',
 			},
 			{
 				displayName: 'Emit Again If Still Unread After (Minutes)',

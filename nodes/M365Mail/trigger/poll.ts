@@ -18,6 +18,7 @@ import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../ac
 import { redactSecrets } from '../transport/auth/errors';
 import { connectionFromContext, graphClientFor } from '../transport/connection';
 import type { AfterEmit } from '../transport/imap/poll';
+import { MAX_MESSAGE_BYTES } from '../transport/types';
 import { deliver, type Delivery } from './engine';
 import { graphSource, imapSource, type ClosableSource, type SourceSettings } from './sources';
 
@@ -51,7 +52,10 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 	try {
 		const filters = filtersFrom(this.getNodeParameter('filters', {}) as IDataObject);
 		const maxSizeMb = Number(options.maxSizeMb ?? 50);
-		if (maxSizeMb > 0) filters.maxSizeBytes = Math.round(maxSizeMb * 1024 * 1024);
+		filters.maxSizeBytes =
+			maxSizeMb > 0
+				? Math.min(Math.round(maxSizeMb * 1024 * 1024), MAX_MESSAGE_BYTES)
+				: MAX_MESSAGE_BYTES;
 		const authentication = this.getNodeParameter('authentication') as string;
 		const connection = await connectionFromContext(this, credentialTypeOf(authentication));
 		const mailbox = await resolveMailbox(

@@ -19,6 +19,7 @@ import {
 } from '../mime/parse';
 import {
 	encodeImapMessageId,
+	TEXT_LIMIT_BYTES,
 	type MailAddress,
 	type MailMessage,
 	type MessageFilters,
@@ -170,10 +171,12 @@ async function fetchSummaries(
 	}
 	const bodies = new Map<number, Map<string, Buffer>>();
 	for (const [key, uids] of groups) {
+		// A partial FETCH: a sender's 100 MB "text" part costs TEXT_LIMIT_BYTES at most.
+		const parts = key.split(',').map((part) => ({ key: part, maxLength: TEXT_LIMIT_BYTES }));
 		const fetched = await fetchAllChecked(
 			open,
 			uids,
-			{ uid: true, bodyParts: key.split(',') },
+			{ uid: true, bodyParts: parts as unknown as string[] },
 			'reading message bodies',
 		);
 		for (const m of fetched) bodies.set(m.uid, m.bodyParts ?? new Map());
@@ -187,6 +190,8 @@ async function fetchSummaries(
 			part ? decodeTextPart(part, parts?.get(part.part ?? (single ? '1' : ''))) : null;
 		message.text = read(summary.textPart);
 		message.html = read(summary.htmlPart);
+		if ([summary.textPart, summary.htmlPart].some((p) => (p?.size ?? 0) > TEXT_LIMIT_BYTES))
+			message.truncated = true;
 		message.attachments = summary.attachments;
 		message.hasAttachments = summary.attachments.some((a) => !a.inline);
 		return { message, attachments: [] };

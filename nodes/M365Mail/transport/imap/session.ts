@@ -3,6 +3,7 @@
  * listener always, no auto-IDLE, connect and socket timeouts, and one retry with a freshly
  * refreshed token after an authentication failure.
  */
+import { MAX_MESSAGE_BYTES } from '../types';
 import { assertMailboxAllowed } from '../auth/mailboxes';
 import { ImapFlow } from 'imapflow';
 
@@ -42,6 +43,8 @@ function createClient(options: ImapSessionOptions, accessToken: string): ImapFlo
 		tls: { rejectUnauthorized: options.allowUnauthorizedCerts !== true, minVersion: 'TLSv1.2' },
 		logger: false,
 		disableAutoIdle: true,
+		// No literal beyond the largest message we read (polls skip larger ones by their size first).
+		maxLiteralSize: MAX_MESSAGE_BYTES + 1024 * 1024,
 		connectionTimeout: options.connectionTimeoutMs ?? 30_000,
 		greetingTimeout: 16_000,
 		socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
