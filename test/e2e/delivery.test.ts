@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { assertSafeFileName, hostileCorpus } from '../fixtures/hostile';
 import { GRAPH_SCOPES, graphDeliver, graphExpireDelta, graphFolder } from '../harness/graph';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
 import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
@@ -286,6 +287,55 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			{ lost: lost.length, duplicated: duplicated.length },
 			{ lost: 0, duplicated: 0 },
 		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('hostile mail: the whole corpus in one poll, the execution succeeds, every name n8n stores is safe, the next message still comes', async () => {
+		const folder = await freshFolder('e2e-hostile');
+		const id = await n8n.createWorkflow(
+			'Delivery: hostile mail',
+			[
+				triggerWorkflowNode('New Mail', folder, imapRef, {
+					output: 'full',
+					downloadAttachments: true,
+					maxMessages: 100,
+				}),
+			],
+			{},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const corpus = hostileCorpus();
+		await appendMails(
+			folder,
+			corpus.map((m) => m.raw),
+		);
+		await n8n.pollNow(id);
+		await appendMails(folder, [{ subject: 'plain after the corpus' }]);
+		await n8n.pollNow(id);
+		const expected = [...corpus.map((m) => m.subject).filter(Boolean), 'plain after the corpus'];
+		await n8n.waitFor(
+			'the corpus and the message after it',
+			async () => {
+				const seen = await processed(id, 'New Mail', 'success');
+				return seen.length >= corpus.length + 1 ? seen : undefined;
+			},
+			60_000,
+		);
+		const executions = (await n8n.executions(id)).filter((e) => e.mode === 'trigger');
+		assert.ok(executions.every((e) => e.status === 'success'));
+		const items = executions.flatMap((e) => runData(e, 'New Mail'));
+		const subjects = items.map((i) => String(i.json.subject));
+		for (const subject of expected)
+			assert.ok(
+				subjects.some((s) => s.startsWith(subject)),
+				`missing ${subject}`,
+			);
+		const problems = items.flatMap((i) =>
+			Object.values(i.binary ?? {})
+				.map((b) => assertSafeFileName(b.fileName))
+				.filter(Boolean),
+		);
+		assert.deepEqual(problems, []);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
