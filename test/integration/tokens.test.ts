@@ -272,4 +272,17 @@ describe('app-only tokens through MSAL against the local token endpoint', () => 
 		const result = await appOnlyTest();
 		assert.equal(result.status, 'OK');
 	});
+
+	it('with Allowed Mailboxes, the credential test opens the first listed mailbox and says which grant is missing', async () => {
+		const granted = await appOnlyTest({ allowedMailboxes: 'shared@example.test, *@example.test' });
+		assert.equal(granted.status, 'OK');
+		assert.match(granted.message, /opened the inbox of shared@example\.test/);
+		const refused = await appOnlyTest({
+			allowedMailboxes: 'bob@example.test',
+			testResource: 'outlook',
+		});
+		assert.equal(refused.status, 'Error');
+		assert.match(refused.message, /bob@example\.test/);
+		assert.match(refused.message, /Add-MailboxPermission|service principal|FullAccess/i);
+	});
 });

@@ -6,7 +6,10 @@ import type {
 
 import { MailServiceError } from '../transport/auth/errors';
 import type { ResourceKind } from '../transport/auth/scopes';
+import { parseAllowedMailboxes } from '../transport/auth/mailboxes';
 import { appOnlyProviderFromData } from '../transport/connection';
+import { GraphClient } from '../transport/graph/client';
+import { openImapSession } from '../transport/imap/session';
 
 /**
  * Tests an app-only credential by acquiring a token from Microsoft for the chosen resource(s),
@@ -20,10 +23,33 @@ export async function testAppOnlyCredential(
 	const wanted = (data.testResource as string) ?? 'both';
 	const resources: ResourceKind[] =
 		wanted === 'both' ? ['graph', 'outlook'] : [wanted as ResourceKind];
+	let opened = '';
 	try {
-		const { tokens } = appOnlyProviderFromData(data);
+		const { cloud, tokens } = appOnlyProviderFromData(data);
 		for (const resource of resources) {
 			await tokens.getAccessToken(resource, { forceRefresh: true });
+		}
+		// A token proves the app exists; opening the first mailbox the list names proves the grant.
+		const mailbox = parseAllowedMailboxes(data.allowedMailboxes)?.find((m) => !m.startsWith('*@'));
+		if (mailbox) {
+			if (resources.includes('graph')) {
+				const graph = new GraphClient({ cloud, tokens, mailbox });
+				await graph.request({ path: '/mailFolders/inbox', query: { $select: 'id' } });
+			}
+			if (resources.includes('outlook')) {
+				const client = await openImapSession({
+					cloud,
+					tokens,
+					mailbox,
+					allowUnauthorizedCerts: data.allowUnauthorizedCerts === true && data.cloud === 'custom',
+				});
+				try {
+					await client.mailboxOpen('INBOX', { readOnly: true });
+				} finally {
+					await client.logout().catch(() => client.close());
+				}
+			}
+			opened = `; opened the inbox of ${mailbox}`;
 		}
 	} catch (error) {
 		if (error instanceof MailServiceError) {
@@ -35,5 +61,5 @@ export async function testAppOnlyCredential(
 	const names = resources
 		.map((r) => (r === 'graph' ? 'Microsoft Graph' : 'IMAP/SMTP'))
 		.join(' and ');
-	return { status: 'OK', message: `Connection successful: token issued for ${names}` };
+	return { status: 'OK', message: `Connection successful: token issued for ${names}${opened}` };
 }
