@@ -10,6 +10,8 @@ const files = new Set(listing[0].files.map((f) => f.path));
 const problems = [];
 const required = [...pkg.n8n.credentials, ...pkg.n8n.nodes];
 for (const node of pkg.n8n.nodes) required.push(node.replace(/\.js$/, '.json'));
+// n8n lazy-loads a package that ships these (written by n8n-core's generate-metadata in the build).
+required.push('dist/known/nodes.json', 'dist/known/credentials.json', 'dist/types/nodes.json', 'dist/types/credentials.json');
 for (const path of required) if (!files.has(path)) problems.push(`missing ${path}`);
 for (const path of files) {
 	if (/(^|\/)test\//.test(path) || /\.test\.(js|ts)$/.test(path)) problems.push(`test file packed: ${path}`);

@@ -61,6 +61,8 @@ describe('real n8n with the package installed as a community package', () => {
 			userFolder,
 			caCertPath: stack.caCertPath,
 			logFile: join(userFolder, 'n8n.log'),
+			// Debug: the loader says whether it lazy-loads the package.
+			logLevel: 'debug',
 		});
 		await n8n.start();
 		await n8n.login();
@@ -121,6 +123,17 @@ describe('real n8n with the package installed as a community package', () => {
 		}>;
 		assert.ok(credentials.some((c) => c.name === 'm365MailOAuth2Api'));
 		assert.ok(credentials.some((c) => c.name === 'm365MailAppOnlyApi'));
+		// Lazy loading: n8n read dist/known and dist/types instead of requiring the node files at start.
+		assert.match(n8n.output(), /Lazy-loading nodes and credentials from n8n-nodes-m365-mail/);
+		// The editor's icons, from the paths the generated descriptions name.
+		const trigger = types.find((t) => t.name === `${PKG}.m365MailTrigger`) as unknown as {
+			iconUrl: { light: string; dark: string };
+		};
+		for (const icon of [trigger.iconUrl.light, trigger.iconUrl.dark]) {
+			const response = await fetch(`${n8n.url}/${icon}`);
+			assert.equal(response.status, 200, icon);
+			assert.match(await response.text(), /<svg/);
+		}
 	});
 
 	it('app-only credential: created through the API, its test passes; a wrong secret fails with the mapped message', async () => {

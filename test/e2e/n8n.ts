@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import {
+	appendFileSync,
 	cpSync,
 	existsSync,
 	mkdirSync,
@@ -118,6 +119,8 @@ export interface N8nStartOptions {
 	caCertPath: string;
 	port?: number;
 	logFile?: string;
+	/** n8n's N8N_LOG_LEVEL (info by default). */
+	logLevel?: string;
 }
 
 /**
@@ -170,7 +173,7 @@ export class N8nInstance {
 			N8N_INSTANCE_OWNER_EMAIL: OWNER.email,
 			N8N_INSTANCE_OWNER_PASSWORD_HASH: bcrypt.hashSync(OWNER.password, 10),
 			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
-			N8N_LOG_LEVEL: 'info',
+			N8N_LOG_LEVEL: this.options.logLevel ?? 'info',
 			N8N_LOG_OUTPUT: 'console',
 			NODE_EXTRA_CA_CERTS: this.options.caCertPath,
 			NODE_ENV: 'production',
@@ -194,7 +197,7 @@ export class N8nInstance {
 		let output = '';
 		const append = (d: Buffer) => {
 			output += d.toString();
-			if (log) writeFileSync(log, output);
+			if (log) appendFileSync(log, d);
 		};
 		this.child.stdout!.on('data', append);
 		this.child.stderr!.on('data', append);

@@ -5,7 +5,8 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 
-import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+// Types only at load time: MSAL is required on first use (n8n loads every node file at start).
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 
 import type { CloudEndpoints } from './clouds';
 import { mapAadError, MailServiceError } from './errors';
@@ -215,7 +216,7 @@ function msalConfiguration(settings: AppOnlySettings): Configuration {
 	return { auth };
 }
 
-const clients = new Map<string, ConfidentialClientApplication>();
+const clients = new Map<string, Promise<ConfidentialClientApplication>>();
 const MAX_CACHED_CLIENTS = 100;
 
 function cacheKey(settings: AppOnlySettings): string {
@@ -241,24 +242,33 @@ export class AppOnlyTokenProvider implements AccessTokenProvider {
 
 	private constructor(
 		private readonly settings: AppOnlySettings,
-		private readonly client: ConfidentialClientApplication,
+		private readonly client: () => Promise<ConfidentialClientApplication>,
 	) {}
 
-	/** One MSAL client per credential (MSAL caches tokens per scope inside it). */
+	/** One MSAL client per credential (MSAL caches tokens per scope inside it), made on first use. */
 	static for(settings: AppOnlySettings): AppOnlyTokenProvider {
+		const configuration = msalConfiguration(settings);
 		const key = cacheKey(settings);
-		let client = clients.get(key);
-		if (!client) {
-			client = new ConfidentialClientApplication(msalConfiguration(settings));
-			if (clients.size >= MAX_CACHED_CLIENTS) clients.delete(clients.keys().next().value as string);
-			clients.set(key, client);
-		}
+		const client = () => {
+			let made = clients.get(key);
+			if (!made) {
+				made = import('@azure/msal-node').then(
+					(msal) => new msal.ConfidentialClientApplication(configuration),
+				);
+				made.catch(() => clients.delete(key));
+				if (clients.size >= MAX_CACHED_CLIENTS)
+					clients.delete(clients.keys().next().value as string);
+				clients.set(key, made);
+			}
+			return made;
+		};
 		return new AppOnlyTokenProvider(settings, client);
 	}
 
 	async getAccessToken(resource: ResourceKind, options: TokenRequestOptions = {}): Promise<string> {
 		try {
-			const result = await this.client.acquireTokenByClientCredential({
+			const client = await this.client();
+			const result = await client.acquireTokenByClientCredential({
 				scopes: [appOnlyScope(this.settings.cloud, resource)],
 				skipCache: options.forceRefresh === true,
 			});

@@ -5,7 +5,8 @@
  */
 import { MAX_MESSAGE_BYTES } from '../types';
 import { assertMailboxAllowed } from '../auth/mailboxes';
-import { ImapFlow } from 'imapflow';
+// Types only at load time: imapflow (and its logger) is required on first connection.
+import type { ImapFlow } from 'imapflow';
 
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import {
@@ -30,7 +31,8 @@ export interface ImapSessionOptions {
 	onError?: (error: Error) => void;
 }
 
-function createClient(options: ImapSessionOptions, accessToken: string): ImapFlow {
+async function createClient(options: ImapSessionOptions, accessToken: string): Promise<ImapFlow> {
+	const { ImapFlow } = await import('imapflow');
 	const { cloud } = options;
 	const host = requireHost(cloud, 'IMAP');
 	const client = new ImapFlow({
@@ -93,7 +95,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 				[refusal.code, error.code].filter(Boolean).join(', ') || undefined,
 			);
 		}
-		const client = createClient({ ...options, mailbox }, token);
+		const client = await createClient({ ...options, mailbox }, token);
 		try {
 			await client.connect();
 			return client;

@@ -2,7 +2,7 @@
  * Composes a message once, with nodemailer's composer, so the same MIME serves SMTP, an IMAP APPEND
  * to Sent Items, and Graph's MIME send.
  */
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type MailComposerType from 'nodemailer/lib/mail-composer';
 
 import type { Importance } from '../types';
 
@@ -53,6 +53,9 @@ export async function composeMessage(
 	message: OutgoingMessage,
 	options: { keepBcc?: boolean } = {},
 ): Promise<ComposedMessage> {
+	// Required on first use: n8n loads every node file when it starts.
+	const MailComposer = (await import('nodemailer/lib/mail-composer'))
+		.default as unknown as typeof MailComposerType;
 	const composer = new MailComposer({
 		from: message.from,
 		to: message.to,

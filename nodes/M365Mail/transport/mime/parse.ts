@@ -4,7 +4,8 @@
  */
 import { TextDecoder } from 'node:util';
 
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+// Types only at load time: mailparser is required on first parse.
+import type { AddressObject, ParsedMail } from 'mailparser';
 
 import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
 import { attachmentName, safeFileName, safeMimeType } from './filename';
@@ -195,6 +196,7 @@ export async function parseRawMessage(
 	try {
 		// No auto-linking of URLs in textAsHtml (slow, and rarely wanted in automations); textAsHtml
 		// itself only when the full output shows it.
+		const { simpleParser } = await import('mailparser');
 		parsed = await simpleParser(raw, {
 			skipImageLinks: true,
 			skipTextLinks: true,

@@ -2,7 +2,6 @@
  * Sends composed MIME over SMTP with XOAUTH2 (587 STARTTLS by default). A send is never retried
  * after the server accepted the sign-in: only a refused sign-in is tried once more with a fresh token.
  */
-import { createTransport } from 'nodemailer';
 
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import { mapSmtpError, MailServiceError } from '../auth/errors';
@@ -46,6 +45,8 @@ export async function sendComposedMessage(
 		const accessToken = await options.tokens.getAccessToken('outlook', {
 			forceRefresh: attempt > 0,
 		});
+		// Required on first send: n8n loads every node file when it starts.
+		const { createTransport } = await import('nodemailer');
 		const transport = createTransport({
 			host,
 			port: cloud.smtpPort,
