@@ -19,7 +19,9 @@ export class M365MailTrigger implements INodeType {
 		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
 		group: ['trigger'],
 		version: 1,
-		subtitle: '={{"Folder: " + $parameter["folder"].value}}',
+		// The canvas may hand a resource locator over as its object or as its value alone.
+		subtitle:
+			'={{"Folder: " + ($parameter["folder"].cachedResultName || $parameter["folder"].value || $parameter["folder"])}}',
 		description:
 			'Starts the workflow when new unread mail arrives in a Microsoft 365 mailbox folder (each message once)',
 		defaults: { name: 'Microsoft 365 Mail Trigger' },

@@ -44,3 +44,40 @@ describe('help texts', () => {
 		});
 	}
 });
+
+describe('trigger subtitle', () => {
+	it('names the folder whether the canvas passes the locator object or its value', async () => {
+		const { Workflow } = await import('n8n-workflow');
+		const { M365MailTrigger } = await import('../../nodes/M365Mail/M365MailTrigger.node.ts');
+		const subtitle = String(new M365MailTrigger().description.subtitle);
+		const evaluate = (folder: unknown) => {
+			const node = {
+				id: '1',
+				name: 'T',
+				type: 't',
+				typeVersion: 1,
+				position: [0, 0] as [number, number],
+				parameters: { folder } as never,
+			};
+			const trigger = new M365MailTrigger();
+			const nodeTypes = {
+				getByName: () => trigger,
+				getByNameAndVersion: () => trigger,
+				getKnownTypes: () => ({}),
+			} as never;
+			const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
+			return workflow.expression.getComplexParameterValue(node, subtitle, 'internal', {});
+		};
+		assert.equal(evaluate({ __rl: true, mode: 'path', value: 'Inbox/Demo' }), 'Folder: Inbox/Demo');
+		assert.equal(
+			evaluate({
+				__rl: true,
+				mode: 'list',
+				value: 'AAMkFolderId',
+				cachedResultName: 'Tech-Support',
+			}),
+			'Folder: Tech-Support',
+		);
+		assert.equal(evaluate('Inbox/Demo'), 'Folder: Inbox/Demo');
+	});
+});

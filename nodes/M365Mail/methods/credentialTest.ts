@@ -8,8 +8,6 @@ import { MailServiceError } from '../transport/auth/errors';
 import type { ResourceKind } from '../transport/auth/scopes';
 import { parseAllowedMailboxes } from '../transport/auth/mailboxes';
 import { appOnlyProviderFromData } from '../transport/connection';
-import { GraphClient } from '../transport/graph/client';
-import { openImapSession } from '../transport/imap/session';
 
 /**
  * Tests an app-only credential by acquiring a token from Microsoft for the chosen resource(s),
@@ -32,6 +30,9 @@ export async function testAppOnlyCredential(
 		// A token proves the app exists; opening the first mailbox the list names proves the grant.
 		const mailbox = parseAllowedMailboxes(data.allowedMailboxes)?.find((m) => !m.startsWith('*@'));
 		if (mailbox) {
+			// Loaded here: the test runs rarely, the node file loads in every n8n process.
+			const { GraphClient } = await import('../transport/graph/client');
+			const { openImapSession } = await import('../transport/imap/session');
 			if (resources.includes('graph')) {
 				const graph = new GraphClient({ cloud, tokens, mailbox });
 				await graph.request({ path: '/mailFolders/inbox', query: { $select: 'id' } });
