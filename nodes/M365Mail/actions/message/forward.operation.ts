@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { splitAddresses } from '../../transport/mime/addresses';
 import type { MailConnection } from '../../transport/connection';
-import { splitList } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
 import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
 import { readSendOptions, sendAs, sendOptions } from './send';
@@ -40,7 +40,7 @@ export async function execute(
 	const source = await readOriginal(this, itemIndex, connection, sessions, 'parsed');
 	const original = source.fetched;
 	const send = await readSendOptions(this, itemIndex);
-	const to = splitList(this.getNodeParameter('to', itemIndex) as string);
+	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
 	const quote = quoteOriginal(original.message, 'forward');
 	const note = (this.getNodeParameter('text', itemIndex) as string) ?? '';
 	const html = send.message.html;

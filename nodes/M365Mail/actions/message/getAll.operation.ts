@@ -17,6 +17,7 @@ import {
 } from '../../transport/imap/messages';
 import type { MessageFilters } from '../../transport/types';
 import { resolveMailbox } from '../common';
+import { parameterDate } from '../dates';
 import { filtersFrom, filtersProperty, folderLocator, folderValue } from '../descriptions';
 import { contentFor, toItem } from '../output';
 import type { ImapSessions } from '../sessions';
@@ -94,8 +95,8 @@ export function readSearch(
 	const filters = filtersFrom(raw);
 	if (raw.unreadOnly === true) filters.unreadOnly = true;
 	if (typeof raw.search === 'string' && raw.search.trim()) filters.search = raw.search.trim();
-	if (raw.receivedAfter) filters.receivedAfter = new Date(raw.receivedAfter as string);
-	if (raw.receivedBefore) filters.receivedBefore = new Date(raw.receivedBefore as string);
+	filters.receivedAfter = parameterDate(ctx, raw.receivedAfter, 'Received After');
+	filters.receivedBefore = parameterDate(ctx, raw.receivedBefore, 'Received Before');
 	const limit = (ctx.getNodeParameter('returnAll', itemIndex) as boolean)
 		? Infinity
 		: (ctx.getNodeParameter('limit', itemIndex) as number);

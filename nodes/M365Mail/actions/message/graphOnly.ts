@@ -6,6 +6,7 @@ import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workfl
 
 import { MailServiceError } from '../../transport/auth/errors';
 import { splitList } from '../../transport/types';
+import { parameterDate } from '../dates';
 
 export function graphOnly(what: string): MailServiceError {
 	return new MailServiceError(
@@ -97,17 +98,7 @@ export function readFlagDates(
 ): { dueDate?: Date; startDate?: Date } {
 	const raw = ctx.getNodeParameter('flagOptions', itemIndex, {}) as IDataObject;
 	const date = (name: string) => {
-		const value = raw[name];
-		if (value === undefined || value === '' || value === null) return undefined;
-		const parsed = new Date(String(value));
-		if (Number.isNaN(parsed.getTime())) {
-			throw new MailServiceError(
-				`"${String(value)}" is not a date`,
-				`Enter the ${name === 'dueDate' ? 'Due Date' : 'Start Date'} as an ISO date, for example 2026-12-01T17:00:00Z.`,
-				'input',
-			);
-		}
-		return parsed;
+		return parameterDate(ctx, raw[name], name === 'dueDate' ? 'the Due Date' : 'the Start Date');
 	};
 	const dueDate = date('dueDate');
 	const startDate = date('startDate');

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { splitAddresses } from '../../transport/mime/addresses';
 import type { MailConnection } from '../../transport/connection';
-import { splitList } from '../../transport/types';
 import { resolveMailbox } from '../common';
 import type { ImapSessions } from '../sessions';
 import { readSendOptions, sendAs, sendOptions } from './send';
@@ -46,7 +46,7 @@ export async function execute(
 	sessions: ImapSessions,
 ): Promise<INodeExecutionData[]> {
 	const send = await readSendOptions(this, itemIndex);
-	const to = splitList(this.getNodeParameter('to', itemIndex) as string);
+	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
 	const subject = this.getNodeParameter('subject', itemIndex) as string;
 	const mailbox = await resolveMailbox(
 		this.getNode(),

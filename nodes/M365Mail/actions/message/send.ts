@@ -7,7 +7,8 @@ import { resolveFolder } from '../../transport/imap/folders';
 import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
 import { sendComposedMessage } from '../../transport/smtp/send';
 import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from '../../transport/graph/mail';
-import { splitList, type Importance } from '../../transport/types';
+import { splitAddresses } from '../../transport/mime/addresses';
+import type { Importance } from '../../transport/types';
 import type { ImapSessions } from '../sessions';
 import { binaryAttachments, customHeaders } from './helpers';
 
@@ -220,9 +221,9 @@ export async function readSendOptions(
 	return {
 		options,
 		message: {
-			cc: splitList(options.cc as string),
-			bcc: splitList(options.bcc as string),
-			replyTo: splitList(options.replyTo as string),
+			cc: await splitAddresses(options.cc as string),
+			bcc: await splitAddresses(options.bcc as string),
+			replyTo: await splitAddresses(options.replyTo as string),
 			html: (options.html as string) || undefined,
 			importance: (options.importance as Importance) ?? 'normal',
 			headers: customHeaders(options.customHeaders as IDataObject),

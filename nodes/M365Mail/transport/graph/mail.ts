@@ -6,6 +6,7 @@
 import type { FetchedMessage, MessageContent } from '../imap/messages';
 import { MailServiceError } from '../auth/errors';
 import { attachmentName, safeMimeType } from '../mime/filename';
+import { htmlToPlainText } from '../mime/text';
 import {
 	headerText,
 	normalizeText,
@@ -226,6 +227,7 @@ export async function fetchGraphContent(
 ): Promise<FetchedMessage> {
 	const simple = messageFromGraph(m, mailbox, folder);
 	if (content === 'summary') {
+		if (simple.text === null && simple.html) simple.text = await htmlToPlainText(simple.html);
 		if (m.hasAttachments) simple.attachments = await listGraphAttachments(client, m.id);
 		return { message: simple, attachments: [] };
 	}

@@ -17,6 +17,7 @@ import {
 	type BodyPart,
 	type MessageEnvelope,
 } from '../mime/parse';
+import { htmlToPlainText } from '../mime/text';
 import {
 	encodeImapMessageId,
 	TEXT_LIMIT_BYTES,
@@ -181,7 +182,8 @@ async function fetchSummaries(
 		);
 		for (const m of fetched) bodies.set(m.uid, m.bodyParts ?? new Map());
 	}
-	return metadata.map((m) => {
+	const result: FetchedMessage[] = [];
+	for (const m of metadata) {
 		const summary = summaries.get(m.uid)!;
 		const parts = bodies.get(m.uid);
 		const message = messageFromEnvelope(m.envelope, m.headers);
@@ -194,8 +196,11 @@ async function fetchSummaries(
 			message.truncated = true;
 		message.attachments = summary.attachments;
 		message.hasAttachments = summary.attachments.some((a) => !a.inline);
-		return { message, attachments: [] };
-	});
+		// HTML-only mail still gets a text rendering, as the parsed outputs have.
+		if (message.text === null && message.html) message.text = await htmlToPlainText(message.html);
+		result.push({ message, attachments: [] });
+	}
+	return result;
 }
 
 /** Whole messages are downloaded this many at a time, so memory stays bounded. */
