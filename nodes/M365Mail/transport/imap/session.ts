@@ -8,6 +8,8 @@ import { assertMailboxAllowed } from '../auth/mailboxes';
 // Types only at load time: imapflow (and its logger) is required on first connection.
 import type { ImapFlow } from 'imapflow';
 
+import { lazy } from '../lazy';
+
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import {
 	mapImapAuthError,
@@ -16,6 +18,8 @@ import {
 	type ImapErrorLike,
 } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
+
+const loadImapflow = lazy(() => import('imapflow'));
 
 export interface ImapSessionOptions {
 	cloud: CloudEndpoints;
@@ -32,7 +36,7 @@ export interface ImapSessionOptions {
 }
 
 async function createClient(options: ImapSessionOptions, accessToken: string): Promise<ImapFlow> {
-	const { ImapFlow } = await import('imapflow');
+	const { ImapFlow } = await loadImapflow();
 	const { cloud } = options;
 	const host = requireHost(cloud, 'IMAP');
 	const client = new ImapFlow({

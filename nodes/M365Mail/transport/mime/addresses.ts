@@ -1,4 +1,7 @@
 /** Recipient lists as people type them, read by nodemailer's own address parser. */
+import { lazy } from '../lazy';
+
+const loadAddressParser = lazy(() => import('nodemailer/lib/addressparser'));
 
 /**
  * `"Doe, John" <john@example.com>; jane@example.com` into one entry per address (a group's members
@@ -7,8 +10,7 @@
 export async function splitAddresses(value: string | string[] | undefined): Promise<string[]> {
 	const text = (Array.isArray(value) ? value.join(', ') : String(value ?? '')).replace(/;/g, ',');
 	if (!text.trim()) return [];
-	// Loaded on first use: n8n loads every node file when it starts.
-	const parse = (await import('nodemailer/lib/addressparser')).default;
+	const parse = (await loadAddressParser()).default;
 	const result: string[] = [];
 	for (const entry of parse(text, { flatten: true })) {
 		if (!entry.address) continue;

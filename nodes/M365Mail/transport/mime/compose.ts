@@ -2,7 +2,10 @@
  * Composes a message once, with nodemailer's composer, so the same MIME serves SMTP, an IMAP APPEND
  * to Sent Items, and Graph's MIME send.
  */
+import { lazy } from '../lazy';
 import type MailComposerType from 'nodemailer/lib/mail-composer';
+
+const loadComposer = lazy(() => import('nodemailer/lib/mail-composer'));
 
 import type { Importance } from '../types';
 
@@ -54,8 +57,7 @@ export async function composeMessage(
 	options: { keepBcc?: boolean } = {},
 ): Promise<ComposedMessage> {
 	// Required on first use: n8n loads every node file when it starts.
-	const MailComposer = (await import('nodemailer/lib/mail-composer'))
-		.default as unknown as typeof MailComposerType;
+	const MailComposer = (await loadComposer()).default as unknown as typeof MailComposerType;
 	const composer = new MailComposer({
 		from: message.from,
 		to: message.to,

@@ -2,6 +2,7 @@
  * Turns mail into our message shape, in one place: a raw RFC 822 message through mailparser, or
  * (for the fast "simple" path) the server's envelope, body structure and decoded text parts.
  */
+import { lazy } from '../lazy';
 import { TextDecoder } from 'node:util';
 
 // Types only at load time: mailparser is required on first parse.
@@ -9,6 +10,8 @@ import type { AddressObject, ParsedMail } from 'mailparser';
 
 import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
 import { attachmentName, safeFileName, safeMimeType } from './filename';
+
+const loadMailparser = lazy(() => import('mailparser'));
 
 /** Headers kept in the simple output: the ones people filter and route on. */
 export const HEADERS_OF_INTEREST = [
@@ -196,7 +199,7 @@ export async function parseRawMessage(
 	try {
 		// No auto-linking of URLs in textAsHtml (slow, and rarely wanted in automations); textAsHtml
 		// itself only when the full output shows it.
-		const { simpleParser } = await import('mailparser');
+		const { simpleParser } = await loadMailparser();
 		parsed = await simpleParser(raw, {
 			skipImageLinks: true,
 			skipTextLinks: true,

@@ -3,11 +3,14 @@
  * after the server accepted the sign-in: only a refused sign-in is tried once more with a fresh token.
  */
 
+import { lazy } from '../lazy';
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import { mapSmtpError, MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 import type { ComposedMessage } from '../mime/compose';
 import { assertMailboxAllowed } from '../auth/mailboxes';
+
+const loadNodemailer = lazy(() => import('nodemailer'));
 
 export interface SmtpSendOptions {
 	cloud: CloudEndpoints;
@@ -46,7 +49,7 @@ export async function sendComposedMessage(
 			forceRefresh: attempt > 0,
 		});
 		// Required on first send: n8n loads every node file when it starts.
-		const { createTransport } = await import('nodemailer');
+		const { createTransport } = await loadNodemailer();
 		const transport = createTransport({
 			host,
 			port: cloud.smtpPort,
