@@ -79,6 +79,22 @@ async function waitForAll(workflowId: string, node: string, expected: string[], 
 		});
 }
 
+/** One more poll (it applies what the last emit owes), then the counts: 0 lost, 0 duplicated. */
+async function assertNoneLostOrDuplicated(
+	workflowId: string,
+	expected: string[],
+): Promise<string[]> {
+	await n8n.pollNow(workflowId);
+	await new Promise((r) => setTimeout(r, 1500));
+	const seen = await processed(workflowId, 'New Mail');
+	const { lost, duplicated } = count(expected, seen);
+	assert.deepEqual(
+		{ lost: lost.length, duplicated: duplicated.length },
+		{ lost: 0, duplicated: 0 },
+	);
+	return seen;
+}
+
 const names = (prefix: string, n: number, from = 0) =>
 	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
 
@@ -160,15 +176,8 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await arrive(names('after restart', 10, 10));
 		await n8n.pollNow(id);
 		await waitForAll(id, 'New Mail', expected, 30_000);
-		// One more poll applies the owed "mark as read" of the last emit.
-		await n8n.pollNow(id);
-		await new Promise((r) => setTimeout(r, 1500));
-		const seen = await processed(id, 'New Mail');
-		const { lost, duplicated } = count(expected, seen);
-		assert.deepEqual(
-			{ lost: lost.length, duplicated: duplicated.length },
-			{ lost: 0, duplicated: 0 },
-		);
+		// The last poll also applies the owed "mark as read" of the last emit.
+		const seen = await assertNoneLostOrDuplicated(id, expected);
 		assert.equal(seen.length, 120);
 		const left = await listFolder(folder);
 		assert.equal(left.filter((m) => !m.flags.includes('\\Seen')).length, 0);
@@ -280,13 +289,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.pollNow(id);
 		const expected = ['before the reset', 'in the gap', 'after the reset'];
 		await waitForAll(id, 'New Mail', expected, 30_000);
-		await n8n.pollNow(id);
-		await new Promise((r) => setTimeout(r, 1500));
-		const { lost, duplicated } = count(expected, await processed(id, 'New Mail'));
-		assert.deepEqual(
-			{ lost: lost.length, duplicated: duplicated.length },
-			{ lost: 0, duplicated: 0 },
-		);
+		await assertNoneLostOrDuplicated(id, expected);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
@@ -360,13 +363,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await graphDeliver('alice@example.test', { subject: 'graph in the gap' }, folder);
 		await n8n.pollNow(id);
 		await waitForAll(id, 'New Mail', expected, 30_000);
-		await n8n.pollNow(id);
-		await new Promise((r) => setTimeout(r, 1500));
-		const { lost, duplicated } = count(expected, await processed(id, 'New Mail'));
-		assert.deepEqual(
-			{ lost: lost.length, duplicated: duplicated.length },
-			{ lost: 0, duplicated: 0 },
-		);
+		await assertNoneLostOrDuplicated(id, expected);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 });
