@@ -11,6 +11,7 @@ import { resolveCloud, type CloudSettings } from '../../nodes/M365Mail/transport
 import {
 	GRAPH_SCOPES,
 	GRAPH_SHARED_SCOPES,
+	graphCounts,
 	graphDeliver,
 	graphExpireDelta,
 	graphFolder,
@@ -260,7 +261,12 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		assert.notEqual(after.access_token, expired);
 		assert.ok(authenticatedRequests.length >= 1);
 		for (const request of authenticatedRequests) {
-			assert.ok(request.startsWith(`GET ${stackInfo().graphUrl}/v1.0/`), request);
+			// Reads, one by one or twenty at a time in a JSON batch.
+			assert.ok(
+				request.startsWith(`GET ${stackInfo().graphUrl}/v1.0/`) ||
+					request === `POST ${stackInfo().graphUrl}/v1.0/$batch`,
+				request,
+			);
 		}
 		// The next poll uses the persisted token: no further refresh.
 		assert.deepEqual(
@@ -406,6 +412,22 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		} finally {
 			foreign.close();
 		}
+	});
+
+	it('bodies are read only for emitted messages, twenty per request (JSON batching)', async () => {
+		const folder = await freshGraphFolder('g-batch');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 100 });
+		await pollTrigger(node, store, state);
+		for (let i = 0; i < 45; i++) await graphDeliver(ALICE, { subject: `b${i}` }, folder);
+		const before = await graphCounts();
+		const items = await pollTrigger(node, store, state);
+		const after = await graphCounts();
+		assert.equal(items.length, 45);
+		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		assert.equal(delta('POST /$batch'), 3, '45 messages: three batches of at most 20');
+		assert.equal(delta('GET /messages/{id}'), 0, 'no message read one by one');
+		assert.equal(delta('batched GET /messages/{id}'), 45);
 	});
 
 	it('a folder deleted and created again under the same path: found by its path again, its new mail emitted', async () => {

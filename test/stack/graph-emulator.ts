@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -147,6 +148,7 @@ export class GraphEmulator {
 	port = 0;
 	private readonly mailboxes = new Map<string, MailboxState>();
 	private seq = 0;
+	private inner?: HttpServer;
 	private deltaEpoch = 1;
 	/** Injected failures for the next requests. */
 	private failures: Array<{ status: number; retryAfter?: string; code: string }> = [];
@@ -189,21 +191,25 @@ export class GraphEmulator {
 	}
 
 	async start(port = 0): Promise<void> {
-		this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
+		const handler = (req: IncomingMessage, res: ServerResponse) => {
 			this.handle(req, res).catch((error: unknown) => {
 				if (!res.headersSent) this.sendError(res, error);
 				else res.destroy();
 			});
-		});
+		};
+		this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, handler);
 		await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
 		this.port = (this.server.address() as AddressInfo).port;
+		// The requests inside a $batch run through the same handler on a loopback-only plain listener.
+		this.inner = createHttpServer(handler);
+		await new Promise<void>((resolve) => this.inner!.listen(0, '127.0.0.1', resolve));
 	}
 
 	async stop(): Promise<void> {
-		this.server?.closeAllConnections?.();
-		await new Promise<void>((resolve) =>
-			this.server ? this.server.close(() => resolve()) : resolve(),
-		);
+		for (const server of [this.server, this.inner]) {
+			server?.closeAllConnections?.();
+			await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+		}
 	}
 
 	// ---- test controls (called in-process, or through /_test/* by tests in another process) ----
@@ -557,6 +563,49 @@ export class GraphEmulator {
 		};
 	}
 
+	/**
+	 * JSON batching as Graph documents it: up to 20 requests, each answered on its own (status, headers,
+	 * body) under the batch's 200. The requests run against this emulator with the batch's own
+	 * Authorization, so every rule (ids, throttling, deleted messages) applies to each.
+	 */
+	private async batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		this.count('POST /$batch');
+		const body = parseJson<{
+			requests?: Array<{
+				id: string;
+				method: string;
+				url: string;
+				headers?: Record<string, string>;
+			}>;
+		}>(await readBody(req));
+		const requests = body.requests ?? [];
+		if (!requests.length || requests.length > 20)
+			throw new GraphFailure(400, 'BadRequest', 'A batch holds between 1 and 20 requests.');
+		const responses = [];
+		for (const r of requests) {
+			const inner = `http://127.0.0.1:${(this.inner!.address() as AddressInfo).port}`;
+			const answer = await fetch(`${inner}/v1.0${r.url}`, {
+				method: r.method,
+				headers: {
+					...(r.headers ?? {}),
+					authorization: String(req.headers.authorization ?? ''),
+					'x-emulator-batched': '1',
+				},
+			});
+			const text = await answer.text();
+			const headers: Record<string, string> = {};
+			const retryAfter = answer.headers.get('retry-after');
+			if (retryAfter) headers['Retry-After'] = retryAfter;
+			responses.push({
+				id: r.id,
+				status: answer.status,
+				headers,
+				body: text ? JSON.parse(text) : undefined,
+			});
+		}
+		this.sendJson(res, 200, { responses });
+	}
+
 	private pageSize(req: IncomingMessage, fallback: number): number {
 		const match = /odata\.maxpagesize=(\d+)/.exec(String(req.headers.prefer ?? ''));
 		return match ? Math.min(Number(match[1]), 1000) : fallback;
@@ -578,6 +627,7 @@ export class GraphEmulator {
 			res.once('finish', () => this.mailbox(upn).messages.delete(id));
 		}
 		if (url.pathname.startsWith('/upload/')) return await this.uploadRange(req, res, url);
+		if (url.pathname === '/v1.0/$batch' && req.method === 'POST') return await this.batch(req, res);
 		const match = /^\/v1\.0\/(me|users\/([^/]+))(\/.*)?$/.exec(url.pathname);
 		if (!match)
 			throw new GraphFailure(
@@ -587,7 +637,10 @@ export class GraphEmulator {
 			);
 		const rest = match[3] ?? '';
 		const kind = `${req.method} ${rest.replace(/AAMk[\w-]+/g, '{id}').replace(/\/users\/[^/]+/, '')}`;
-		this.count(kind);
+		// A request inside a $batch is no HTTP request of the client's: counted by kind only.
+		if (req.headers['x-emulator-batched'])
+			this.counts.set(`batched ${kind}`, (this.counts.get(`batched ${kind}`) ?? 0) + 1);
+		else this.count(kind);
 		if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
 		const failure = this.failures.shift();
 		if (failure) {

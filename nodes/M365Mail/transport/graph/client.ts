@@ -230,6 +230,9 @@ async function acquire(key: string): Promise<() => void> {
 	};
 }
 
+/** Graph answers at most this many requests in one `$batch`. */
+export const GRAPH_BATCH_LIMIT = 20;
+
 const MAILBOX_PATTERN = /^[^\s@/?#]+@[^\s@/?#]+$/;
 
 export class GraphClient {
@@ -380,6 +383,77 @@ export class GraphClient {
 				release();
 			}
 		}
+	}
+
+	/**
+	 * GET requests below the mailbox in JSON batches of 20 (Graph's `$batch`): one request for 20
+	 * reads. Each answer is the body, or the mapped error of that one read; reads Graph throttled
+	 * inside a batch (429/503) are sent again, as Retry-After asks, up to the client's attempts.
+	 */
+	async getMany<T>(
+		requests: Array<{ path: string; query?: Record<string, string> }>,
+	): Promise<Array<T | MailServiceError>> {
+		const results: Array<T | MailServiceError> = new Array(requests.length);
+		const root = new URL(this.base);
+		const prefix = root.pathname.replace(/^\/v1\.0/, '');
+		for (let start = 0; start < requests.length; start += GRAPH_BATCH_LIMIT) {
+			let pending = requests
+				.slice(start, start + GRAPH_BATCH_LIMIT)
+				.map((r, i) => ({ index: start + i, request: r }));
+			for (let attempt = 1; pending.length; attempt++) {
+				const body = {
+					requests: pending.map(({ index, request }) => {
+						const query = new URLSearchParams(request.query ?? {}).toString();
+						return {
+							id: String(index),
+							method: 'GET',
+							url: `${prefix}${request.path}${query ? `?${query}` : ''}`,
+							headers: { Prefer: 'IdType="ImmutableId"' },
+						};
+					}),
+				};
+				const answer = await this.request<{
+					responses: Array<{
+						id: string;
+						status: number;
+						headers?: Record<string, string>;
+						body?: unknown;
+					}>;
+				}>({ method: 'POST', path: `${root.origin}/v1.0/$batch`, body, idempotent: true });
+				const retry: typeof pending = [];
+				let wait = 0;
+				for (const response of answer.responses ?? []) {
+					const index = Number(response.id);
+					const item = pending.find((p) => p.index === index);
+					if (!item) continue;
+					if (response.status >= 200 && response.status < 300) {
+						results[index] = response.body as T;
+						continue;
+					}
+					const error = (response.body as GraphErrorBody | undefined)?.error;
+					if ((response.status === 429 || response.status === 503) && attempt < this.maxAttempts) {
+						retry.push(item);
+						wait = Math.max(
+							wait,
+							retryAfterMs(
+								response.headers?.['Retry-After'] ?? response.headers?.['retry-after'] ?? null,
+							) ?? 1000,
+						);
+						continue;
+					}
+					results[index] = mapGraphError(
+						response.status,
+						error?.code ?? '',
+						error?.message ?? '',
+						this.mailbox,
+						this.options.tokens.kind === 'appOnly',
+					);
+				}
+				if (retry.length) await this.sleep(Math.min(wait, this.maxWaitMs));
+				pending = retry;
+			}
+		}
+		return results;
 	}
 
 	/** Every page of a collection, following `@odata.nextLink` exactly as Graph wrote it. */
