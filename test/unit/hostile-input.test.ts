@@ -87,3 +87,30 @@ describe('hostile parameters', () => {
 		assert.equal(automatedMailReason({}), undefined);
 	});
 });
+
+describe('Graph: no whole download over the cap', () => {
+	it('a message Exchange reports as larger than 150 MB is refused before its $value is requested', async () => {
+		const { fetchGraphContent } = await import('../../nodes/M365Mail/transport/graph/mail');
+		const requested: string[] = [];
+		const client = {
+			mailbox: 'a@b.test',
+			request: async (r: { path: string }) => {
+				requested.push(r.path);
+				return Buffer.from('');
+			},
+		} as never;
+		const huge = {
+			id: 'AAMkHuge',
+			subject: 'huge',
+			singleValueExtendedProperties: [{ id: 'Integer 0xe08', value: String(200 * 1024 * 1024) }],
+		};
+		await assert.rejects(
+			fetchGraphContent(client, huge, 'a@b.test', 'Inbox', 'parsed'),
+			(e: MailServiceError) => e.code === 'MessageTooLarge' && /Simple output/.test(e.fix),
+		);
+		assert.deepEqual(requested, []);
+		// The Simple output reads no $value: it still works.
+		const simple = await fetchGraphContent(client, huge, 'a@b.test', 'Inbox', 'summary');
+		assert.equal(simple.message.subject, 'huge');
+	});
+});

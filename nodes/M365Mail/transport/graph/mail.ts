@@ -15,6 +15,7 @@ import {
 	type MessageEnvelope,
 } from '../mime/parse';
 import {
+	MAX_MESSAGE_BYTES,
 	TEXT_LIMIT_BYTES,
 	type MailAddress,
 	type MailMessage,
@@ -219,7 +220,7 @@ export function messageFromGraph(m: GraphMessage, mailbox: string, folder: strin
 /** Downloads what the output needs: JSON only (simple), or `$value` (raw, or parsed for full/attachments). */
 export async function fetchGraphContent(
 	client: GraphClient,
-	m: GraphMessage,
+	m: SizedMessage,
 	mailbox: string,
 	folder: string,
 	content: MessageContent,
@@ -230,6 +231,16 @@ export async function fetchGraphContent(
 		if (simple.text === null && simple.html) simple.text = await htmlToPlainText(simple.html);
 		if (m.hasAttachments) simple.attachments = await listGraphAttachments(client, m.id);
 		return { message: simple, attachments: [] };
+	}
+	// Never a whole download of more than Exchange's own limit (the size came with the message).
+	const size = sizeOf(m);
+	if (size !== undefined && size > MAX_MESSAGE_BYTES) {
+		throw new MailServiceError(
+			`The message is ${size} bytes, more than the ${MAX_MESSAGE_BYTES / 1024 / 1024} MB this node reads whole`,
+			'Use the Simple output (it reads no attachment), or download single attachments with Attachment > Download.',
+			'input',
+			'MessageTooLarge',
+		);
 	}
 	const raw = await client.request<Buffer>({
 		path: `/messages/${encodeURIComponent(m.id)}/$value`,
@@ -452,10 +463,26 @@ export async function* searchGraphMessages(
 	}
 }
 
-export async function getGraphMessage(client: GraphClient, id: string): Promise<GraphMessage> {
-	return await client.request<GraphMessage>({
+/** PidTagMessageSize: Graph has no size property; Exchange keeps the size as this extended property. */
+export const SIZE_EXPAND = "singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')";
+
+export type SizedMessage = GraphMessage & {
+	singleValueExtendedProperties?: Array<{ id: string; value: string }>;
+};
+
+/** The size Exchange reports for a message read with SIZE_EXPAND, if it came. */
+export function sizeOf(m: SizedMessage): number | undefined {
+	// Graph writes the id back normalised ("Integer 0xe08").
+	const property = m.singleValueExtendedProperties?.find((p) => /^integer\s+0x0*e08$/i.test(p.id));
+	const size = Number(property?.value);
+	return property && Number.isFinite(size) ? size : undefined;
+}
+
+/** One message as the nodes show it, with its size (so a whole download can be refused first). */
+export async function getGraphMessage(client: GraphClient, id: string): Promise<SizedMessage> {
+	return await client.request<SizedMessage>({
 		path: `/messages/${encodeURIComponent(id)}`,
-		query: { $select: MESSAGE_SELECT },
+		query: { $select: MESSAGE_SELECT, $expand: SIZE_EXPAND },
 	});
 }
 

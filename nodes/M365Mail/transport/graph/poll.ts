@@ -21,6 +21,9 @@ import {
 	moveGraphMessage,
 	resolveGraphFolder,
 	setGraphRead,
+	SIZE_EXPAND,
+	sizeOf,
+	type SizedMessage,
 	type GraphFolder,
 	type GraphMessage,
 } from './mail';
@@ -64,13 +67,6 @@ export interface GraphPollOutcome {
 	more: boolean;
 }
 
-/** PidTagMessageSize: Graph has no size property, Exchange keeps it as this extended property. */
-const SIZE_PROPERTY = 'Integer 0x0E08';
-
-type SizedMessage = GraphMessage & {
-	singleValueExtendedProperties?: Array<{ id: string; value: string }>;
-};
-
 /**
  * The messages as they are emitted (body included, with their size when a size limit applies), read
  * in JSON batches of 20: one request for twenty messages, not one each.
@@ -81,17 +77,10 @@ async function readForEmit(
 	withSize: boolean,
 ): Promise<Array<SizedMessage | MailServiceError>> {
 	const query: Record<string, string> = { $select: MESSAGE_SELECT };
-	if (withSize) query.$expand = `singleValueExtendedProperties($filter=id eq '${SIZE_PROPERTY}')`;
+	if (withSize) query.$expand = SIZE_EXPAND;
 	return await client.getMany<SizedMessage>(
 		ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, query })),
 	);
-}
-
-function sizeOf(m: SizedMessage): number | undefined {
-	// Graph writes the id back normalised ("Integer 0xe08").
-	const property = m.singleValueExtendedProperties?.find((p) => /^integer\s+0x0*e08$/i.test(p.id));
-	const size = Number(property?.value);
-	return property && Number.isFinite(size) ? size : undefined;
 }
 
 /** What a delta page needs to carry for our filters: no body. */
@@ -165,12 +154,10 @@ export async function pollGraph(
 	// The backlog first: its messages were found earlier; read them again (they may be read or gone).
 	const backlog = state.backlog ?? [];
 	const again = await client.getMany<GraphMessage>(
-		backlog
-			.slice(0, options.maxMessages)
-			.map((id) => ({
-				path: `/messages/${encodeURIComponent(id)}`,
-				query: { $select: DELTA_SELECT },
-			})),
+		backlog.slice(0, options.maxMessages).map((id) => ({
+			path: `/messages/${encodeURIComponent(id)}`,
+			query: { $select: DELTA_SELECT },
+		})),
 	);
 	for (const m of again) {
 		if (m instanceof MailServiceError) {
