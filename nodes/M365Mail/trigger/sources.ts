@@ -48,15 +48,7 @@ export function imapSource(
 	return {
 		sample: async () => await newestMessage(await client(), settings),
 		next: async (cursor, request) => {
-			const outcome = await pollNewMessages(await client(), {
-				...settings,
-				cursor,
-				startFrom: request.startFrom,
-				maxMessages: request.maxMessages,
-				maxBytes: request.maxBytes,
-				deadline: request.deadline,
-				recoverSince: request.recoverSince,
-			});
+			const outcome = await pollNewMessages(await client(), { ...settings, ...request, cursor });
 			return {
 				messages: outcome.messages,
 				cursor: outcome.cursor,
@@ -89,17 +81,7 @@ export function graphSource(
 		sample: async (): Promise<FetchedMessage | undefined> =>
 			await newestGraphMessage(graph, settings),
 		next: async (cursor, request) => {
-			const outcome = await pollGraph(graph, {
-				...settings,
-				cursor,
-				startFrom: request.startFrom,
-				maxMessages: request.maxMessages,
-				maxBytes: request.maxBytes,
-				deadline: request.deadline,
-				recoverSince: request.recoverSince,
-				emitted: request.emitted,
-			});
-			return outcome;
+			return await pollGraph(graph, { ...settings, ...request, cursor });
 		},
 		apply: async (action, ids) => await applyGraphAction(graph, folder, action, ids),
 		stillUnread: async (ids) => await graphUnreadAmong(graph, folder, ids),
