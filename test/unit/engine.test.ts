@@ -219,3 +219,41 @@ describe('delivery engine', () => {
 		assert.equal(JSON.stringify(data), committed);
 	});
 });
+
+describe('delivery engine: at-least-once', () => {
+	it('a repeated emit that fails while its items are built counts no attempt (the stored ledger is untouched)', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		const extra = { afterEmit: { action: 'none' as const }, redeliverAfterMs: 1 };
+		await run(source, data, extra);
+		source.arrive(2);
+		await run(source, data, extra);
+		const attempts = () =>
+			(data.folders as Record<string, { ledger: Array<{ attempt: number }> }>)[
+				'box|inbox'
+			].ledger.map((e) => e.attempt);
+		assert.deepEqual(attempts(), [1, 1]);
+		await new Promise((r) => setTimeout(r, 5));
+		let built = 0;
+		const failing = await deliver({
+			flightKey: 'wf:n',
+			staticData: data,
+			key: 'box|inbox',
+			source,
+			options: options(extra),
+			// The first item is built, the second fails (binary data could not be stored).
+			build: async (m) => {
+				if (built++ === 1) throw new Error('binary data could not be stored');
+				return { id: m.message.id, attempt: 0 };
+			},
+			log,
+		});
+		// An unknown error counts as passing trouble: nothing emitted this time.
+		assert.deepEqual(failing, { kind: 'items', items: [] });
+		assert.deepEqual(attempts(), [1, 1], 'no attempt counted for a poll that emitted nothing');
+		assert.deepEqual(await run(source, data, extra), [
+			{ id: 'm1', attempt: 2 },
+			{ id: 'm2', attempt: 2 },
+		]);
+	});
+});

@@ -221,13 +221,14 @@ async function pollOnce<C, T>(
 				store.set(key, { ...state, pending: before?.pending ?? [], ledger });
 				throw new GaveUpError(gaveUp);
 			}
+			// Copies: the stored entries change only with the commit below.
 			for (const entry of due.filter((e) => unread.has(e.id)).slice(0, options.maxMessages)) {
 				redeliver.push({
-					entry,
+					entry: { ...entry },
 					delivery: { attempt: entry.attempt + 1, firstEmittedAt: entry.first },
 				});
 			}
-		} else if (!ledger.length) ledger = [];
+		}
 	}
 	const recent = state.recent ?? [];
 	const recentIds = new Set(recent.map(([id]) => id));
