@@ -114,3 +114,23 @@ describe('Graph: no whole download over the cap', () => {
 		assert.equal(simple.message.subject, 'huge');
 	});
 });
+
+describe('Graph: no attachment download over the cap', () => {
+	it('an attachment Graph describes as larger than 150 MB is refused before its $value is requested', async () => {
+		const { downloadGraphAttachment } = await import('../../nodes/M365Mail/transport/graph/mail');
+		const requested: string[] = [];
+		const client = {
+			mailbox: 'a@b.test',
+			request: async (r: { path: string }) => {
+				requested.push(r.path);
+				return { id: 'att', name: 'huge.bin', size: 200 * 1024 * 1024 };
+			},
+		} as never;
+		await assert.rejects(
+			downloadGraphAttachment(client, 'AAMkMsg', 'att', 0),
+			(e: MailServiceError) => e.code === 'AttachmentTooLarge',
+		);
+		assert.equal(requested.length, 1);
+		assert.ok(!requested[0].endsWith('$value'));
+	});
+});

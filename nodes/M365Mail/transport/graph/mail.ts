@@ -327,6 +327,14 @@ export async function downloadGraphAttachment(
 		path,
 		query: { $select: 'id,name,contentType,size,isInline,contentId' },
 	});
+	if ((full.size ?? 0) > MAX_MESSAGE_BYTES) {
+		throw new MailServiceError(
+			`The attachment is ${full.size} bytes, more than the ${MAX_MESSAGE_BYTES / 1024 / 1024} MB this node downloads`,
+			'Open it in Outlook, or share it through OneDrive or SharePoint instead.',
+			'input',
+			'AttachmentTooLarge',
+		);
+	}
 	const content = await client.request<Buffer>({ path: `${path}/$value`, binary: true });
 	if (full['@odata.type'] === ITEM_ATTACHMENT) {
 		return {
