@@ -218,7 +218,7 @@ async function pollOnce<C, T>(
 			ledger = ledger.filter((e) => !dropped.has(e.id));
 			if (gaveUp.length) {
 				// Remembered in memory now, stored with the next emit; the failed execution names them.
-				store.set(key, { ...state, pending: before?.pending ?? [], ledger });
+				store.set(key, { ...state, ledger });
 				throw new GaveUpError(gaveUp);
 			}
 			// Copies: the stored entries change only with the commit below.

@@ -13,7 +13,6 @@ import { GRAPH_BATCH_LIMIT, type GraphClient } from './client';
 import {
 	fetchGraphContent,
 	forgetGraphFolders,
-	getGraphMessage,
 	graphMatches,
 	isGone,
 	MESSAGE_SELECT,
@@ -291,22 +290,42 @@ export async function applyGraphAction(
 			'input',
 		);
 	}
+	// A move only takes messages still in the watched folder (read twenty at a time).
+	const movable = destination
+		? new Set((await stillInFolder(client, watched.id, ids, 'id,parentFolderId')).keys())
+		: undefined;
 	for (const id of ids) {
 		try {
-			if (!destination) {
-				await setGraphRead(client, id, true);
-				continue;
-			}
-			const now = await client.request<GraphMessage>({
-				path: `/messages/${encodeURIComponent(id)}`,
-				query: { $select: 'id,parentFolderId' },
-			});
-			if (now.parentFolderId !== watched.id) continue;
-			await moveGraphMessage(client, id, destination.id, 'move');
+			if (!destination) await setGraphRead(client, id, true);
+			else if (movable!.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
 		} catch (error) {
 			if (!isGone(error)) throw error;
 		}
 	}
+}
+
+/** These messages as they are now, read in batches, keeping those still in the folder (gone ones left out). */
+async function stillInFolder<T extends GraphMessage>(
+	client: GraphClient,
+	folderId: string,
+	ids: string[],
+	select: string,
+	expand?: string,
+): Promise<Map<string, T>> {
+	const query: Record<string, string> = { $select: select };
+	if (expand) query.$expand = expand;
+	const read = await client.getMany<T>(
+		ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, query })),
+	);
+	const found = new Map<string, T>();
+	for (const [i, m] of read.entries()) {
+		if (m instanceof MailServiceError) {
+			if (isGone(m)) continue;
+			throw m;
+		}
+		if (m.parentFolderId === folderId) found.set(ids[i], m);
+	}
+	return found;
 }
 
 /** Which of these messages are still in the watched folder and unread. */
@@ -316,21 +335,8 @@ export async function graphUnreadAmong(
 	ids: string[],
 ): Promise<Set<string>> {
 	const watched = await resolveGraphFolder(client, watchedFolder);
-	const unread = new Set<string>();
-	const read = await client.getMany<GraphMessage>(
-		ids.map((id) => ({
-			path: `/messages/${encodeURIComponent(id)}`,
-			query: { $select: 'id,isRead,parentFolderId' },
-		})),
-	);
-	for (const [i, m] of read.entries()) {
-		if (m instanceof MailServiceError) {
-			if (isGone(m)) continue;
-			throw m;
-		}
-		if (!m.isRead && m.parentFolderId === watched.id) unread.add(ids[i]);
-	}
-	return unread;
+	const present = await stillInFolder(client, watched.id, ids, 'id,isRead,parentFolderId');
+	return new Set([...present].filter(([, m]) => !m.isRead).map(([id]) => id));
 }
 
 /** Downloads these messages again, oldest first. */
@@ -341,9 +347,15 @@ export async function fetchGraphByIds(
 ): Promise<FetchedMessage[]> {
 	const folder = await resolveGraphFolder(client, options.folder);
 	const result: FetchedMessage[] = [];
-	for (const id of ids) {
+	const present = await stillInFolder<SizedMessage>(
+		client,
+		folder.id,
+		ids,
+		MESSAGE_SELECT,
+		SIZE_EXPAND,
+	);
+	for (const m of present.values()) {
 		try {
-			const m = await getGraphMessage(client, id);
 			result.push(
 				await fetchGraphContent(client, m, client.mailbox, folder.path, options.content, options),
 			);

@@ -249,9 +249,9 @@ export async function pollNewMessages(
 	);
 }
 
-/** The UIDs of these ids that belong to the open folder as it is now (other ids are ignored). */
-function uidsHere(open: OpenFolder, ids: string[]): number[] {
-	const uids: number[] = [];
+/** The ids that belong to the open folder as it is now, by UID, ascending (other ids are ignored). */
+function uidsHere(open: OpenFolder, ids: string[]): Map<number, string> {
+	const here = new Map<number, string>();
 	for (const id of ids) {
 		try {
 			const location = decodeImapMessageId(id);
@@ -259,12 +259,12 @@ function uidsHere(open: OpenFolder, ids: string[]): number[] {
 				location.uidValidity === open.uidValidity &&
 				location.folder.toLowerCase() === open.folder.toLowerCase()
 			)
-				uids.push(location.uid);
+				here.set(location.uid, id);
 		} catch {
 			// Not an IMAP id of ours: nothing to act on.
 		}
 	}
-	return uids.sort((a, b) => a - b);
+	return new Map([...here].sort(([a], [b]) => a - b));
 }
 
 /**
@@ -280,7 +280,7 @@ export async function applyAction(
 ): Promise<void> {
 	if (action.action === 'none' || !ids.length) return;
 	await withFolder(client, mailbox, folder, { readOnly: false }, async (open, watched) => {
-		const wanted = uidsHere(open, ids);
+		const wanted = [...uidsHere(open, ids).keys()];
 		if (!wanted.length) return;
 		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
 		const present = await searchUids(open, { uid: wanted.join(',') });
@@ -313,19 +313,10 @@ export async function unreadAmong(
 	ids: string[],
 ): Promise<Set<string>> {
 	return await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
-		const wanted = uidsHere(open, ids);
-		if (!wanted.length) return new Set<string>();
-		const unread = new Set(await searchUids(open, { uid: wanted.join(','), seen: false }));
-		return new Set(
-			ids.filter((id) => {
-				try {
-					const location = decodeImapMessageId(id);
-					return location.uidValidity === open.uidValidity && unread.has(location.uid);
-				} catch {
-					return false;
-				}
-			}),
-		);
+		const here = uidsHere(open, ids);
+		if (!here.size) return new Set<string>();
+		const unread = await searchUids(open, { uid: [...here.keys()].join(','), seen: false });
+		return new Set(unread.map((uid) => here.get(uid)!).filter(Boolean));
 	});
 }
 
@@ -341,7 +332,7 @@ export async function fetchByIds(
 		options.folder,
 		{ readOnly: true },
 		async (open) => {
-			const metadata = await fetchMetadata(open, uidsHere(open, ids));
+			const metadata = await fetchMetadata(open, [...uidsHere(open, ids).keys()]);
 			return await fetchIsolated(open, metadata, options.content, options);
 		},
 	);
