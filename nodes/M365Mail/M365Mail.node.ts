@@ -13,7 +13,7 @@ import {
 	mailboxProperty,
 	operationProperty,
 	protocolProperty,
-} from './actions/common';
+} from './shared/descriptions';
 import * as folderCreate from './actions/folder/create.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
 import * as messageComplete from './actions/message/complete.operation';

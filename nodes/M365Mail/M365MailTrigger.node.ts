@@ -6,7 +6,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { NODE_CREDENTIALS } from './actions/common';
+import { NODE_CREDENTIALS } from './shared/descriptions';
 import { testAppOnlyCredential } from './methods/credentialTest';
 import { searchFolders } from './methods/listSearch';
 import { triggerProperties } from './trigger/description';

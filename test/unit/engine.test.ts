@@ -9,13 +9,9 @@ import { describe, it } from 'node:test';
 import { Workflow, type IDataObject, type INodeTypes } from 'n8n-workflow';
 
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
-import type { FetchedMessage } from '../../nodes/M365Mail/transport/imap/messages';
-import {
-	deliver,
-	LEDGER_LIMIT,
-	type DeliveryOptions,
-	type MailSource,
-} from '../../nodes/M365Mail/trigger/engine';
+import type { FetchedMessage } from '../../nodes/M365Mail/transport/types';
+import { deliver, LEDGER_LIMIT, type DeliveryOptions } from '../../nodes/M365Mail/trigger/engine';
+import type { MailSource } from '../../nodes/M365Mail/transport/mailbox';
 
 function message(n: number): FetchedMessage {
 	return {

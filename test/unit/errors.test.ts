@@ -165,7 +165,7 @@ describe('redacting secrets', () => {
 
 describe('errors that reach n8n', () => {
 	it('a library error that quotes a token is redacted in the node error', async () => {
-		const { toNodeError } = await import('../../nodes/M365Mail/actions/common');
+		const { toNodeError } = await import('../../nodes/M365Mail/shared/errors');
 		const node = {
 			name: 'x',
 			type: 'x',

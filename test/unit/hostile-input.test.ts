@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { filtersFrom } from '../../nodes/M365Mail/actions/descriptions';
-import { graphMessageId } from '../../nodes/M365Mail/actions/message/helpers';
+import { filtersFrom } from '../../nodes/M365Mail/shared/descriptions';
+import { checkGraphMessageId } from '../../nodes/M365Mail/transport/graph/mailbox';
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import { resolveCloud } from '../../nodes/M365Mail/transport/auth/clouds';
 import { openImapSession } from '../../nodes/M365Mail/transport/imap/session';
@@ -13,9 +13,6 @@ import {
 	decodeTextPart,
 	headerText,
 } from '../../nodes/M365Mail/transport/mime/parse';
-
-const withMessageId = (messageId: string) =>
-	({ getNodeParameter: () => messageId }) as unknown as Parameters<typeof graphMessageId>[0];
 
 describe('hostile parameters', () => {
 	it('importance reaches Graph’s $filter only as low, normal or high', () => {
@@ -29,12 +26,12 @@ describe('hostile parameters', () => {
 	it('Graph message ids "." and ".." and ids with path characters are refused before any request', () => {
 		for (const id of ['.', '..', '../messages', 'AAMk/../x', 'a b', 'a?b=c']) {
 			assert.throws(
-				() => graphMessageId(withMessageId(id), 0),
+				() => checkGraphMessageId(id),
 				(e: MailServiceError) => e.code === 'ErrorInvalidIdMalformed' && !e.message.includes(id),
 				id,
 			);
 		}
-		assert.equal(graphMessageId(withMessageId('AAMkAGI2TG93AAA='), 0), 'AAMkAGI2TG93AAA=');
+		assert.equal(checkGraphMessageId('AAMkAGI2TG93AAA='), 'AAMkAGI2TG93AAA=');
 	});
 
 	it('a mailbox with a control character never reaches XOAUTH2’s user= field', async () => {
@@ -90,7 +87,7 @@ describe('hostile parameters', () => {
 
 describe('Graph: no whole download over the cap', () => {
 	it('a message Exchange reports as larger than 150 MB is refused before its $value is requested', async () => {
-		const { fetchGraphContent } = await import('../../nodes/M365Mail/transport/graph/mail');
+		const { fetchGraphContent } = await import('../../nodes/M365Mail/transport/graph/messages');
 		const requested: string[] = [];
 		const client = {
 			mailbox: 'a@b.test',
@@ -117,7 +114,9 @@ describe('Graph: no whole download over the cap', () => {
 
 describe('Graph: no attachment download over the cap', () => {
 	it('an attachment Graph describes as larger than 150 MB is refused before its $value is requested', async () => {
-		const { downloadGraphAttachment } = await import('../../nodes/M365Mail/transport/graph/mail');
+		const { downloadGraphAttachment } = await import(
+			'../../nodes/M365Mail/transport/graph/attachments'
+		);
 		const requested: string[] = [];
 		const client = {
 			mailbox: 'a@b.test',

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parameterDate } from '../../nodes/M365Mail/actions/dates';
+import { parameterDate } from '../../nodes/M365Mail/shared/dates';
 import { splitAddresses } from '../../nodes/M365Mail/transport/mime/addresses';
 import { htmlToPlainText } from '../../nodes/M365Mail/transport/mime/text';
 

@@ -1,17 +1,16 @@
-/** The only per-item loop: resolves the connection once, runs the operation, owns continueOnFail. */
+/**
+ * The only per-item loop: reads the credential once, opens each item's mailbox (one per address for
+ * the whole run), runs the operation, and owns continueOnFail and pairedItem. It chooses nothing by
+ * transport: every operation is written once against the Mailbox interface.
+ */
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import { connectionFromContext } from '../transport/connection';
+import { connectNode, resolveMailbox } from '../shared/connection';
+import { toNodeError } from '../shared/errors';
+import type { MailConnection } from '../transport/connection';
+import { Mailboxes } from '../transport/open';
 import * as attachmentDownload from './attachment/download.operation';
 import * as attachmentGetAll from './attachment/getAll.operation';
-import {
-	credentialTypeOf,
-	resolveMailbox,
-	toNodeError,
-	transportOf,
-	type OperationExecutor,
-} from './common';
-import { GRAPH_OPERATIONS, GraphClients } from './graph';
 import * as folderCreate from './folder/create.operation';
 import * as folderGetAll from './folder/getAll.operation';
 import * as messageComplete from './message/complete.operation';
@@ -28,7 +27,7 @@ import * as messageReply from './message/reply.operation';
 import * as messageSend from './message/send.operation';
 import * as messageSetCategories from './message/setCategories.operation';
 import * as messageUnflag from './message/unflag.operation';
-import { ImapSessions } from './sessions';
+import type { OperationExecutor } from './types';
 
 export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 	message: {
@@ -55,39 +54,35 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const items = this.getInputData();
 	const output: INodeExecutionData[] = [];
 	const node = this.getNode();
-	const authentication = this.getNodeParameter('authentication', 0) as string;
-	let connection;
+	let connection: MailConnection;
 	try {
-		connection = await connectionFromContext(this, credentialTypeOf(authentication));
-		connection.transport = transportOf(connection, (name, fallback) =>
+		connection = await connectNode(this, (name, fallback) =>
 			this.getNodeParameter(name, 0, fallback),
 		);
 	} catch (error) {
 		throw toNodeError(node, error);
 	}
-	const sessions = new ImapSessions(connection);
-	const graphClients = new GraphClients(connection);
+	const mailboxes = new Mailboxes(connection, {
+		warn: (message) => this.logger.warn(message),
+		debug: (message) => this.logger.debug(message),
+	});
+	const mailboxOf = async (itemIndex: number) =>
+		mailboxes.get(
+			await resolveMailbox(
+				node,
+				connection,
+				String(this.getNodeParameter('mailbox', itemIndex, '') ?? ''),
+				itemIndex,
+			),
+		);
 	try {
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			const resource = this.getNodeParameter('resource', itemIndex) as string;
-			const operation = this.getNodeParameter('operation', itemIndex) as string;
 			try {
-				const graph =
-					connection.transport === 'graph' ? GRAPH_OPERATIONS[resource]?.[operation] : undefined;
-				if (graph) {
-					const mailbox = await resolveMailbox(
-						node,
-						connection,
-						String(this.getNodeParameter('mailbox', itemIndex, '') ?? ''),
-						itemIndex,
-					);
-					output.push(...(await graph(this, itemIndex, graphClients.for(mailbox))));
-					continue;
-				}
-				// Send composes MIME once and hands it to SMTP or to Graph's sendMail.
+				const resource = this.getNodeParameter('resource', itemIndex) as string;
+				const operation = this.getNodeParameter('operation', itemIndex) as string;
 				const run = OPERATIONS[resource]?.[operation];
 				if (!run) throw new Error(`The operation "${operation}" of "${resource}" is not supported`);
-				output.push(...(await run.call(this, itemIndex, connection, sessions)));
+				output.push(...(await run.call(this, itemIndex, await mailboxOf(itemIndex))));
 			} catch (error) {
 				const nodeError = toNodeError(node, error, itemIndex);
 				if (this.continueOnFail()) {
@@ -104,7 +99,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			}
 		}
 	} finally {
-		await sessions.closeAll();
+		await mailboxes.closeAll();
 	}
 	return [output];
 }

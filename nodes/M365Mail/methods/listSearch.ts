@@ -1,11 +1,9 @@
 /** Resource-locator lists: the folders of the chosen mailbox, nested ones by full path. */
 import type { ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
-import { listGraphFolders } from '../transport/graph/mail';
-import { connectionFromContext, graphClientFor } from '../transport/connection';
-import { listFolders } from '../transport/imap/folders';
-import { openImapSession } from '../transport/imap/session';
+import { connectNode, resolveMailbox } from '../shared/connection';
+import { toNodeError } from '../shared/errors';
+import { openMailbox } from '../transport/open';
 
 export async function searchFolders(
 	this: ILoadOptionsFunctions,
@@ -13,31 +11,23 @@ export async function searchFolders(
 ): Promise<INodeListSearchResult> {
 	const node = this.getNode();
 	try {
-		const authentication = this.getNodeParameter('authentication', 'delegated') as string;
-		const connection = await connectionFromContext(this, credentialTypeOf(authentication));
-		const mailbox = await resolveMailbox(
+		const connection = await connectNode(this, (name, fallback) =>
+			this.getNodeParameter(name, fallback),
+		);
+		const address = await resolveMailbox(
 			node,
 			connection,
 			(this.getNodeParameter('mailbox', '') as string) ?? '',
 		);
-		const needle = (filter ?? '').toLowerCase();
-		if (
-			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) === 'graph'
-		) {
-			const graph = graphClientFor(connection, mailbox);
-			const folders = (await listGraphFolders(graph)).filter(
-				(f) => !needle || f.path.toLowerCase().includes(needle),
-			);
-			return { results: folders.map((f) => ({ name: f.path, value: f.path })) };
-		}
-		const client = await openImapSession({ ...connection, mailbox });
+		const mailbox = openMailbox(connection, address);
 		try {
-			const folders = (await listFolders(client)).filter(
+			const needle = (filter ?? '').toLowerCase();
+			const folders = (await mailbox.listFolders()).filter(
 				(f) => !needle || f.path.toLowerCase().includes(needle),
 			);
 			return { results: folders.map((f) => ({ name: f.path, value: f.path })) };
 		} finally {
-			await client.logout().catch(() => client.close());
+			await mailbox.close();
 		}
 	} catch (error) {
 		throw toNodeError(node, error);

@@ -1,6 +1,6 @@
 /**
- * The domain types every transport returns and every node speaks: message, folder, mailbox.
- * No n8n, no imapflow here, so the trigger and the action node share one shape for both transports.
+ * The domain types every transport returns and every node speaks: message, address, folder,
+ * attachment, filters, ids. Neither implementation owns this file: no n8n, no imapflow, no Graph JSON.
  */
 import { MailServiceError } from './auth/errors';
 
@@ -21,6 +21,11 @@ export interface AttachmentInfo {
 	contentId?: string;
 	/** An image referenced from the HTML body (cid:) rather than a file the sender attached. */
 	inline: boolean;
+}
+
+/** An attachment with its bytes. */
+export interface AttachmentContent extends AttachmentInfo {
+	content: Buffer;
 }
 
 export type Importance = 'low' | 'normal' | 'high';
@@ -72,6 +77,76 @@ export interface MailMessage {
 	/** Set when `text` or `html` was cut at TEXT_LIMIT_BYTES (Simple output). */
 	truncated?: boolean;
 }
+
+/** How much of each message to download. */
+export type MessageContent =
+	/** Envelope, structure and the text/HTML parts: no attachment bytes, no MIME parsing. */
+	| 'summary'
+	/** The whole message, parsed (attachments available as bytes). */
+	| 'parsed'
+	/** The whole message as bytes, summarised from the envelope (not parsed). */
+	| 'raw';
+
+/** A message as read: the simple shape, and what the output asked for beyond it. */
+export interface FetchedMessage {
+	message: MailMessage;
+	attachments: AttachmentContent[];
+	/** Everything the MIME parser read, for the "full" output (no attachment bytes). */
+	full?: Record<string, unknown>;
+	raw?: Buffer;
+}
+
+/** What a transport can say about a message after changing it (the item of a flag or read change). */
+export interface MessageStatus {
+	id: string;
+	mailbox: string;
+	folder: string;
+	isRead: boolean;
+	isFlagged: boolean;
+	/** IMAP: where the message is, and its keywords. */
+	uid?: number;
+	uidValidity?: string;
+	flags?: string[];
+	/** Graph: the follow-up flag and the categories. */
+	flagStatus?: 'flagged' | 'notFlagged' | 'complete';
+	flagDue?: string;
+	categories?: string[];
+}
+
+/** Who a result item is about: the id and what else the transport identifies a message by. */
+export type MessageIdentity = Pick<MessageStatus, 'id' | 'mailbox' | 'uid' | 'uidValidity'> &
+	Partial<Pick<MessageStatus, 'folder'>>;
+
+/** A mail folder as both transports list it. */
+export interface MailFolder {
+	/** Full path with "/" as separator, as users type it: `Inbox/Tech-Support`. */
+	path: string;
+	name: string;
+	/** Well-known role: inbox, sentitems, drafts, deleteditems, junkemail, archive. */
+	wellKnownName?: string;
+	/** Graph: the folder's id. */
+	id?: string;
+	/** IMAP: the server's hierarchy delimiter and subscription. */
+	delimiter?: string;
+	subscribed?: boolean;
+}
+
+/** What happened to mail that was sent. */
+export interface SendOutcome {
+	messageId: string;
+	from: string;
+	accepted: string[];
+	rejected: string[];
+	savedToSent: boolean;
+}
+
+/** What the trigger does with mail once n8n has it. */
+export type AfterEmit =
+	| { action: 'none' }
+	| { action: 'markRead' }
+	| { action: 'move'; folder: string }
+	/** Moves to Deleted Items (recoverable), as Outlook's Delete does. */
+	| { action: 'delete' };
 
 /** Filters of the trigger and of "get many", with Power Automate's semantics. */
 export interface MessageFilters {

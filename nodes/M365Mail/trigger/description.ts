@@ -1,14 +1,16 @@
 /** The trigger's parameters (one description for every transport). */
 import type { INodeProperties } from 'n8n-workflow';
 
-import { authenticationProperty, mailboxProperty, protocolProperty } from '../actions/common';
 import {
 	attachmentOptions,
 	attachmentProperties,
+	authenticationProperty,
 	filtersProperty,
 	folderLocator,
+	mailboxProperty,
 	outputProperty,
-} from '../actions/descriptions';
+	protocolProperty,
+} from '../shared/descriptions';
 
 export const triggerProperties: INodeProperties[] = [
 	authenticationProperty,

@@ -19,53 +19,9 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { MailServiceError, redactSecrets, type MailErrorKind } from '../transport/auth/errors';
-import type { FetchedMessage } from '../transport/imap/messages';
-import type { AfterEmit } from '../transport/imap/poll';
+import type { MailSource, ResetReason } from '../transport/mailbox';
+import type { AfterEmit, FetchedMessage } from '../transport/types';
 import { TriggerStore, type FolderState, type LedgerEntry } from './state';
-
-/** Why a source started its cursor again. */
-export type ResetReason = 'uidValidityChanged' | 'deltaReset' | 'folderRecreated';
-
-export interface NextRequest {
-	startFrom: 'now' | 'existing';
-	maxMessages: number;
-	/** Stop taking messages once their bytes pass this (the next poll goes on). */
-	maxBytes: number;
-	/** Epoch ms after which no further download starts. */
-	deadline: number;
-	/** When the last completed poll began: after a reset, mail received since then is recovered. */
-	recoverSince?: Date;
-	/** Emitted before (by id or Message-ID): skip it. */
-	emitted: (id: string, messageId: string | null) => boolean;
-}
-
-export interface NewMail<C> {
-	/** Oldest first. */
-	messages: FetchedMessage[];
-	cursor: C;
-	/** More new mail is waiting (a limit was reached). */
-	more: boolean;
-	/** Messages passed over, with the reason (size limit...). */
-	skipped: Array<{ id: string; reason: string }>;
-	/** The cursor was started again; `messages` then holds what was recovered. */
-	reset?: ResetReason;
-	/** The first poll only set the starting point. */
-	baseline?: boolean;
-}
-
-/** What the engine needs from a transport: find new mail, act on messages by id. */
-export interface MailSource<C = unknown> {
-	/** The newest matching message ("Fetch Test Event"), changing nothing. */
-	sample(): Promise<FetchedMessage | undefined>;
-	/** New mail after the cursor (none yet: a baseline), within the request's limits. */
-	next(cursor: C | undefined, request: NextRequest): Promise<NewMail<C>>;
-	/** Applies an "after emitting" action; ids no longer in the folder are left alone. */
-	apply(action: AfterEmit, ids: string[]): Promise<void>;
-	/** Which of these messages are still in the watched folder and unread. */
-	stillUnread(ids: string[]): Promise<Set<string>>;
-	/** Downloads these messages again (for a repeated emit), oldest first. */
-	fetch(ids: string[]): Promise<FetchedMessage[]>;
-}
 
 export interface Delivery {
 	/** 1 for the first emit. */

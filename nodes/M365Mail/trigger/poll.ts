@@ -1,5 +1,5 @@
 /**
- * The trigger's poll: reads the parameters, builds the source for the chosen transport and hands it
+ * The trigger's poll: reads the parameters, opens the mailbox's source of new mail and hands it
  * to the delivery engine (engine.ts), which owns the cursor, the owed actions and the failure rules.
  * "Fetch Test Event" (manual mode) returns the newest matching message and changes nothing.
  */
@@ -12,15 +12,14 @@ import {
 	type JsonObject,
 } from 'n8n-workflow';
 
-import { credentialTypeOf, resolveMailbox, toNodeError, transportOf } from '../actions/common';
-import { filtersFrom, folderValue } from '../actions/descriptions';
-import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../actions/output';
-import { redactSecrets } from '../transport/auth/errors';
-import { connectionFromContext, graphClientFor } from '../transport/connection';
-import type { AfterEmit } from '../transport/imap/poll';
-import { MAX_MESSAGE_BYTES } from '../transport/types';
+import { connectNode, resolveMailbox } from '../shared/connection';
+import { filtersFrom, folderValue } from '../shared/descriptions';
+import { toNodeError } from '../shared/errors';
+import { readOptionsFor, toItem, type OutputFormat, type OutputOptions } from '../shared/output';
+import type { Mailbox } from '../transport/mailbox';
+import { openMailbox } from '../transport/open';
+import { MAX_MESSAGE_BYTES, type AfterEmit } from '../transport/types';
 import { deliver, type Delivery } from './engine';
-import { graphSource, imapSource, type ClosableSource, type SourceSettings } from './sources';
 
 /** n8n 2.x outside the durable scheduler gives a poll five minutes. */
 const DEFAULT_BUDGET_MS = 5 * 60_000;
@@ -48,7 +47,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		});
 	}
 
-	let source: ClosableSource<unknown> | undefined;
+	let mailbox: Mailbox | undefined;
 	try {
 		const filters = filtersFrom(this.getNodeParameter('filters', {}) as IDataObject);
 		const maxSizeMb = Number(options.maxSizeMb ?? 50);
@@ -56,37 +55,19 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 			maxSizeMb > 0
 				? Math.min(Math.round(maxSizeMb * 1024 * 1024), MAX_MESSAGE_BYTES)
 				: MAX_MESSAGE_BYTES;
-		const authentication = this.getNodeParameter('authentication') as string;
-		const connection = await connectionFromContext(this, credentialTypeOf(authentication));
-		const mailbox = await resolveMailbox(
+		const connection = await connectNode(this, (name, fallback) =>
+			this.getNodeParameter(name, fallback),
+		);
+		const address = await resolveMailbox(
 			node,
 			connection,
 			this.getNodeParameter('mailbox') as string,
 		);
-		const settings: SourceSettings = {
-			mailbox,
-			folder,
-			filters,
-			content: contentFor(output),
-			full: output.output === 'full',
-			keepRaw: output.output === 'raw',
-		};
-		const graph =
-			transportOf(connection, (name, fallback) => this.getNodeParameter(name, fallback)) ===
-			'graph';
-		source = (
-			graph
-				? graphSource(graphClientFor(connection, mailbox), settings)
-				: imapSource(
-						{
-							...connection,
-							mailbox,
-							onError: (error) =>
-								this.logger.debug(`IMAP connection error: ${redactSecrets(error.message)}`),
-						},
-						settings,
-					)
-		) as ClosableSource<unknown>;
+		// Nothing is opened until the engine needs it: a poll skipped by single flight costs nothing.
+		mailbox = openMailbox(connection, address, {
+			debug: (message) => this.logger.debug(message),
+		});
+		const source = mailbox.watch({ folder, filters, ...readOptionsFor(output) });
 		const prepare = async (data: Buffer, name: string, mime: string) =>
 			await this.helpers.prepareBinaryData(data, name, mime);
 
@@ -100,7 +81,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		const result = await deliver({
 			flightKey: `${workflow.id ?? ''}:${node.id ?? node.name}`,
 			staticData: this.getWorkflowStaticData('node'),
-			key: `${mailbox}|${folder}`.toLowerCase(),
+			key: `${address}|${folder}`.toLowerCase(),
 			source,
 			options: {
 				afterEmit,
@@ -130,6 +111,6 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 	} catch (error) {
 		throw toNodeError(node, error);
 	} finally {
-		await source?.close();
+		await mailbox?.close();
 	}
 }

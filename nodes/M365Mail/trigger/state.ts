@@ -10,7 +10,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import type { AfterEmit } from '../transport/imap/poll';
+import type { AfterEmit } from '../transport/types';
 
 export const STATE_VERSION = 2;
 

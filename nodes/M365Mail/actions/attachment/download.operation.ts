@@ -6,10 +6,9 @@ import type {
 } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
-import type { MailConnection } from '../../transport/connection';
+import type { Mailbox } from '../../transport/mailbox';
 import type { AttachmentInfo } from '../../transport/types';
-import { fetchOne, messageContext, messageResult, withMessage } from '../message/helpers';
-import type { ImapSessions } from '../sessions';
+import { messageIdOf } from '../message/helpers';
 
 const show = { resource: ['attachment'], operation: ['download'] };
 
@@ -98,15 +97,13 @@ export function chooseAttachments<T extends AttachmentInfo>(
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
+	const message = mailbox.identify(messageIdOf(this, itemIndex));
 	const prefix = this.getNodeParameter('prefix', itemIndex) as string;
-	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
-		fetchOne(open, context, 'parsed'),
+	const chosen = await mailbox.downloadAttachments(message.id, (available) =>
+		chooseAttachments(this, itemIndex, available),
 	);
-	const chosen = chooseAttachments(this, itemIndex, fetched.attachments);
 	const binary: Record<string, IBinaryData> = {};
 	const files = [];
 	for (const [n, attachment] of chosen.entries()) {
@@ -123,7 +120,7 @@ export async function execute(
 	}
 	return [
 		{
-			json: { ...messageResult(context), attachments: files },
+			json: { ...message, attachments: files },
 			binary,
 			pairedItem: { item: itemIndex },
 		},

@@ -1,35 +1,32 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import {
-	messageContext,
-	messageIdProperty,
-	messageResult,
-	fetchOne,
-	withMessage,
-} from '../message/helpers';
-import type { ImapSessions } from '../sessions';
+import type { Mailbox } from '../../transport/mailbox';
+import { messageIdOf, messageIdProperty } from '../message/helpers';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['getAll', 'download'], 'attachment'),
 ];
 
-/** One item per attachment, from the body structure (nothing is downloaded). */
+/** One item per attachment, from the message's structure (nothing is downloaded). */
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
-	const message = await withMessage(
-		sessions,
-		context,
-		{ readOnly: true },
-		async (open) => (await fetchOne(open, context, 'summary')).message,
-	);
-	return message.attachments.map((attachment) => ({
-		json: { ...attachment, message: messageResult(context).id, mailbox: context.mailbox },
+	const message = mailbox.identify(messageIdOf(this, itemIndex));
+	const attachments = await mailbox.listAttachments(message.id);
+	return attachments.map((a) => ({
+		json: {
+			index: a.index,
+			filename: a.filename,
+			...(a.originalFileName ? { originalFileName: a.originalFileName } : {}),
+			contentType: a.contentType,
+			size: a.size,
+			contentId: a.contentId ?? null,
+			inline: a.inline,
+			message: message.id,
+			mailbox: message.mailbox,
+		},
 		pairedItem: { item: itemIndex },
 	}));
 }

@@ -1,9 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import { listFolders } from '../../transport/imap/folders';
-import { resolveMailbox } from '../common';
-import type { ImapSessions } from '../sessions';
+import type { Mailbox } from '../../transport/mailbox';
 
 export const description: INodeProperties[] = [
 	{
@@ -29,29 +26,14 @@ export const description: INodeProperties[] = [
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const mailbox = await resolveMailbox(
-		this.getNode(),
-		connection,
-		this.getNodeParameter('mailbox', itemIndex) as string,
-		itemIndex,
-	);
-	const client = await sessions.get(mailbox);
-	let folders = await listFolders(client);
+	let folders = await mailbox.listFolders();
 	if (!(this.getNodeParameter('returnAll', itemIndex) as boolean)) {
 		folders = folders.slice(0, this.getNodeParameter('limit', itemIndex) as number);
 	}
 	return folders.map((folder) => ({
-		json: {
-			mailbox,
-			path: folder.path,
-			name: folder.name,
-			wellKnownName: folder.wellKnownName ?? null,
-			delimiter: folder.delimiter,
-			subscribed: folder.subscribed,
-		},
+		json: { mailbox: mailbox.address, ...folder, wellKnownName: folder.wellKnownName ?? null },
 		pairedItem: { item: itemIndex },
 	}));
 }

@@ -1,11 +1,17 @@
-import type { INodeExecutionData } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
+import { requireCapability, type Mailbox } from '../../transport/mailbox';
+import { changeMessage } from './flags';
 import { messageIdProperty } from './helpers';
-import { graphOnly } from './graphOnly';
 
 export const description = [messageIdProperty(['complete'])];
 
-/** Over IMAP: a flag there is on or off, there is no "complete". Graph runs this in graph.ts. */
-export async function execute(): Promise<INodeExecutionData[]> {
-	throw graphOnly('Marking a flag complete');
+/** Outlook's "complete" follow-up state: a flag over IMAP is only on or off. */
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	mailbox: Mailbox,
+): Promise<INodeExecutionData[]> {
+	const followUp = requireCapability(mailbox, mailbox.followUp, 'Marking a flag complete');
+	return await changeMessage(this, itemIndex, mailbox, (id) => followUp.complete(id));
 }

@@ -1,7 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import type { ImapSessions } from '../sessions';
+import type { Mailbox } from '../../transport/mailbox';
 import { transfer, transferDescription } from './transfer';
 
 export const description = transferDescription('copy');
@@ -9,8 +8,7 @@ export const description = transferDescription('copy');
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	return await transfer(this, itemIndex, connection, sessions, 'copy');
+	return await transfer(this, itemIndex, mailbox, 'copy');
 }

@@ -1,10 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import { resolveFolder } from '../../transport/imap/folders';
-import { deletePermanently, transferMessages } from '../../transport/imap/messages';
-import type { ImapSessions } from '../sessions';
-import { fetchOne, messageContext, messageIdProperty, messageResult, withMessage } from './helpers';
+import type { Mailbox } from '../../transport/mailbox';
+import { messageIdOf, messageIdProperty } from './helpers';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['delete']),
@@ -22,27 +19,10 @@ export const description: INodeProperties[] = [
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
+	const target = mailbox.identify(messageIdOf(this, itemIndex));
 	const permanent = this.getNodeParameter('permanent', itemIndex) as boolean;
-	await withMessage(sessions, context, { readOnly: false }, async (open, folder) => {
-		await fetchOne(open, context, 'summary');
-		const trash = permanent
-			? undefined
-			: await resolveFolder(open.client, context.mailbox, 'deleteditems');
-		// Deleting inside Deleted Items is a permanent delete, as in Outlook.
-		if (!trash || trash.serverPath === folder.serverPath) {
-			await deletePermanently(open, [context.location.uid]);
-		} else {
-			await transferMessages(open, [context.location.uid], trash.serverPath, 'move');
-		}
-	});
-	return [
-		{
-			json: { ...messageResult(context), deleted: true, permanent },
-			pairedItem: { item: itemIndex },
-		},
-	];
+	await mailbox.remove(target.id, permanent);
+	return [{ json: { ...target, deleted: true, permanent }, pairedItem: { item: itemIndex } }];
 }

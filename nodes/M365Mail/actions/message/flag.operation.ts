@@ -1,18 +1,19 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import type { ImapSessions } from '../sessions';
-import { changeMessageFlags, flagDescription } from './flags';
-import { flagOptionsDescription, graphOnly, readFlagDates } from './graphOnly';
+import { requireCapability, type Mailbox } from '../../transport/mailbox';
+import { changeMessage, changeMessageFlags, flagDescription } from './flags';
+import { flagOptionsDescription, readFlagDates } from './followUp';
 
 export const description = [...flagDescription('flag'), flagOptionsDescription];
 
+/** A plain flag on both transports; with a due date, Outlook's follow-up flag (Graph). */
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	if (readFlagDates(this, itemIndex).dueDate) throw graphOnly('A due date on the flag');
-	return await changeMessageFlags(this, itemIndex, connection, sessions, 'flag');
+	const dates = readFlagDates(this, itemIndex);
+	if (!dates.dueDate) return await changeMessageFlags(this, itemIndex, mailbox, 'flag');
+	const followUp = requireCapability(mailbox, mailbox.followUp, 'A due date on the flag');
+	return await changeMessage(this, itemIndex, mailbox, (id) => followUp.flag(id, dates));
 }

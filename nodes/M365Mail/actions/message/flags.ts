@@ -1,47 +1,42 @@
-/** Read/unread and flag/unflag: one STORE each, returning the message with its new state. */
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+/** Read/unread and flag/unflag: one change each, returning the message with its new state. */
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import { changeFlags } from '../../transport/imap/messages';
-import type { ImapSessions } from '../sessions';
-import { fetchOne, messageContext, messageIdProperty, messageResult, withMessage } from './helpers';
+import type { Mailbox } from '../../transport/mailbox';
+import type { MessageStatus } from '../../transport/types';
+import { messageIdOf, messageIdProperty } from './helpers';
 
 export const FLAG_CHANGES = {
-	markAsRead: { add: ['\\Seen'] },
-	markAsUnread: { remove: ['\\Seen'] },
-	flag: { add: ['\\Flagged'] },
-	unflag: { remove: ['\\Flagged'] },
+	markAsRead: (mailbox: Mailbox, id: string) => mailbox.setRead(id, true),
+	markAsUnread: (mailbox: Mailbox, id: string) => mailbox.setRead(id, false),
+	flag: (mailbox: Mailbox, id: string) => mailbox.setFlagged(id, true),
+	unflag: (mailbox: Mailbox, id: string) => mailbox.setFlagged(id, false),
 } as const;
 
 export type FlagOperation = keyof typeof FLAG_CHANGES;
 
 export const flagDescription = (operation: FlagOperation) => [messageIdProperty([operation])];
 
+/** The item of a message whose state changed. */
+export function statusItem(itemIndex: number, status: MessageStatus): INodeExecutionData {
+	return { json: status as unknown as IDataObject, pairedItem: { item: itemIndex } };
+}
+
+/** Validates the item's message id, runs `change` on it, and returns the message's state. */
+export async function changeMessage(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	mailbox: Mailbox,
+	change: (id: string) => Promise<MessageStatus>,
+): Promise<INodeExecutionData[]> {
+	const { id } = mailbox.identify(messageIdOf(ctx, itemIndex));
+	return [statusItem(itemIndex, await change(id))];
+}
+
 export async function changeMessageFlags(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 	operation: FlagOperation,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(ctx, itemIndex, connection);
-	const change = FLAG_CHANGES[operation];
-	const state = await withMessage(sessions, context, { readOnly: false }, async (open) => {
-		// A STORE on a missing UID does nothing; the read below then says the message is gone.
-		await changeFlags(open, [context.location.uid], {
-			add: 'add' in change ? [...change.add] : undefined,
-			remove: 'remove' in change ? [...change.remove] : undefined,
-		});
-		return (await fetchOne(open, context, 'summary')).message;
-	});
-	return [
-		{
-			json: messageResult(context, {
-				isRead: state.isRead,
-				isFlagged: state.isFlagged,
-				flags: state.flags,
-			}),
-			pairedItem: { item: itemIndex },
-		},
-	];
+	return await changeMessage(ctx, itemIndex, mailbox, (id) => FLAG_CHANGES[operation](mailbox, id));
 }

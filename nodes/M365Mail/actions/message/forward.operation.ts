@@ -1,9 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
-import type { MailConnection } from '../../transport/connection';
-import type { ImapSessions } from '../sessions';
-import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
+import type { Mailbox } from '../../transport/mailbox';
+import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
 import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['forward'] };
@@ -34,11 +33,11 @@ export const description: INodeProperties[] = [
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const source = await readOriginal(this, itemIndex, connection, sessions, 'parsed');
-	const original = source.fetched;
+	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
+	// Parsed: the original's attachments go along.
+	const original = await mailbox.getMessage(id, { content: 'parsed' });
 	const send = await readSendOptions(this, itemIndex);
 	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
 	const quote = quoteOriginal(original.message, 'forward');
@@ -46,10 +45,7 @@ export async function execute(
 	const html = send.message.html;
 	const subject = prefixedSubject(original.message.subject, 'Fw');
 	const outcome = await sendAs(
-		this,
-		connection,
-		sessions,
-		source.mailbox,
+		mailbox,
 		{
 			...send.message,
 			to,

@@ -5,11 +5,10 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import { attachmentOptions, attachmentProperties, outputProperty } from '../descriptions';
-import { contentFor, toItem, type OutputFormat, type OutputOptions } from '../output';
-import type { ImapSessions } from '../sessions';
-import { fetchOne, messageContext, messageIdProperty, withMessage } from './helpers';
+import type { Mailbox } from '../../transport/mailbox';
+import { attachmentOptions, attachmentProperties, outputProperty } from '../../shared/descriptions';
+import { readOptionsFor, toItem, type OutputFormat, type OutputOptions } from '../../shared/output';
+import { messageIdOf, messageIdProperty } from './helpers';
 
 const show = { resource: ['message'], operation: ['get', 'getAll'] };
 
@@ -51,14 +50,11 @@ export function readOutputOptions(ctx: IExecuteFunctions, itemIndex: number): Ou
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(this, itemIndex, connection);
+	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
 	const output = readOutputOptions(this, itemIndex);
-	const fetched = await withMessage(sessions, context, { readOnly: true }, async (open) =>
-		fetchOne(open, context, contentFor(output), output.output === 'full', output.output === 'raw'),
-	);
+	const fetched = await mailbox.getMessage(id, readOptionsFor(output));
 	const item = await toItem(fetched, output, async (data, name, mime) =>
 		this.helpers.prepareBinaryData(data, name, mime),
 	);

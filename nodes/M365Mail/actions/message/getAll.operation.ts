@@ -5,22 +5,16 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import { withFolder } from '../../transport/imap/mailbox';
-import {
-	fetchMessages,
-	fetchMetadata,
-	matchesFilters,
-	searchQuery,
-	searchUids,
-	type MessageMetadata,
-} from '../../transport/imap/messages';
+import type { Mailbox } from '../../transport/mailbox';
 import type { MessageFilters } from '../../transport/types';
-import { resolveMailbox } from '../common';
-import { parameterDate } from '../dates';
-import { filtersFrom, filtersProperty, folderLocator, folderValue } from '../descriptions';
-import { contentFor, toItem } from '../output';
-import type { ImapSessions } from '../sessions';
+import { parameterDate } from '../../shared/dates';
+import {
+	filtersFrom,
+	filtersProperty,
+	folderLocator,
+	folderValue,
+} from '../../shared/descriptions';
+import { readOptionsFor, toItem } from '../../shared/output';
 import { readOutputOptions } from './get.operation';
 
 const show = { resource: ['message'], operation: ['getAll'] };
@@ -103,47 +97,23 @@ export function readSearch(
 	return { filters, limit };
 }
 
+/** Newest first, up to the limit, with the filters checked as the trigger checks them. */
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
 	const { filters, limit } = readSearch(this, itemIndex);
 	const output = readOutputOptions(this, itemIndex);
-	const mailbox = await resolveMailbox(
-		this.getNode(),
-		connection,
-		this.getNodeParameter('mailbox', itemIndex) as string,
-		itemIndex,
-	);
-	const client = await sessions.get(mailbox);
 	const folder = folderValue(this.getNodeParameter('folder', itemIndex));
-	const fetched = await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
-		// Newest first, checking the envelope filters in pages until the limit is reached.
-		const uids = (await searchUids(open, searchQuery(filters))).reverse();
-		const selected: MessageMetadata[] = [];
-		for (let i = 0; i < uids.length && selected.length < limit; i += 100) {
-			const page = (await fetchMetadata(open, uids.slice(i, i + 100))).reverse();
-			for (const m of page) {
-				if (selected.length >= limit) break;
-				if (matchesFilters(m, filters)) selected.push(m);
-			}
-		}
-		const messages = [];
-		for (let i = 0; i < selected.length; i += 100) {
-			messages.push(
-				...(await fetchMessages(open, selected.slice(i, i + 100), contentFor(output), {
-					full: output.output === 'full',
-					keepRaw: output.output === 'raw',
-				})),
-			);
-		}
-		return messages;
-	});
 	const items: INodeExecutionData[] = [];
-	for (const message of fetched) {
-		const item = await toItem(message, output, async (data, name, mime) =>
+	for await (const fetched of mailbox.findMessages(
+		folder,
+		filters,
+		limit,
+		readOptionsFor(output),
+	)) {
+		const item = await toItem(fetched, output, async (data, name, mime) =>
 			this.helpers.prepareBinaryData(data, name, mime),
 		);
 		items.push({ ...item, pairedItem: { item: itemIndex } });

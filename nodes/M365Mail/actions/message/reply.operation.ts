@@ -1,11 +1,10 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { redactSecrets } from '../../transport/auth/errors';
-import type { MailConnection } from '../../transport/connection';
+import type { Mailbox } from '../../transport/mailbox';
 import { automatedMailReason } from '../../transport/mime/parse';
 import type { MailAddress } from '../../transport/types';
-import type { ImapSessions } from '../sessions';
-import { messageIdProperty, prefixedSubject, quoteOriginal, readOriginal } from './helpers';
+import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
 import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['reply'] };
@@ -65,11 +64,13 @@ function uniqueAddresses(list: MailAddress[], exclude: string[]): string[] {
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	const source = await readOriginal(this, itemIndex, connection, sessions, 'summary');
-	const original = source.fetched.message;
+	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
+	const { message: original } = await mailbox.getMessage(id, {
+		content: 'summary',
+		threading: true,
+	});
 	const send = await readSendOptions(this, itemIndex);
 	const automated = automatedMailReason(original.headers);
 	if (automated && send.options.skipAutomated !== false) {
@@ -85,7 +86,7 @@ export async function execute(
 		];
 	}
 	const replyAll = this.getNodeParameter('replyAll', itemIndex) as boolean;
-	const self = [source.mailbox];
+	const self = [mailbox.address];
 	const primary = original.replyTo.length ? original.replyTo : original.from ? [original.from] : [];
 	const to = uniqueAddresses(primary, self);
 	const cc = replyAll ? uniqueAddresses([...original.to, ...original.cc], [...self, ...to]) : [];
@@ -96,10 +97,7 @@ export async function execute(
 		send.options.includeOriginal === false ? undefined : quoteOriginal(original, 'reply');
 	const references = [...original.references, ...(original.messageId ? [original.messageId] : [])];
 	const outcome = await sendAs(
-		this,
-		connection,
-		sessions,
-		source.mailbox,
+		mailbox,
 		{
 			...send.message,
 			to,
@@ -113,8 +111,8 @@ export async function execute(
 		send.appendToSent,
 	);
 	// Outlook shows "You replied": the original gets \Answered.
-	await source
-		.markAnswered()
+	await mailbox
+		.markAnswered(id)
 		.catch((error: Error) =>
 			this.logger.warn(`Replied, but marking the original failed: ${redactSecrets(error.message)}`),
 		);

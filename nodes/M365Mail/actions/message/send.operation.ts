@@ -1,9 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
-import type { MailConnection } from '../../transport/connection';
-import { resolveMailbox } from '../common';
-import type { ImapSessions } from '../sessions';
+import type { Mailbox } from '../../transport/mailbox';
 import { readSendOptions, sendAs, sendOptions } from './send';
 
 const show = { resource: ['message'], operation: ['send'] };
@@ -42,22 +40,12 @@ export const description: INodeProperties[] = [
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
 	const send = await readSendOptions(this, itemIndex);
 	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
 	const subject = this.getNodeParameter('subject', itemIndex) as string;
-	const mailbox = await resolveMailbox(
-		this.getNode(),
-		connection,
-		this.getNodeParameter('mailbox', itemIndex) as string,
-		itemIndex,
-	);
 	const outcome = await sendAs(
-		this,
-		connection,
-		sessions,
 		mailbox,
 		{
 			...send.message,

@@ -1,15 +1,10 @@
-/** Composing and sending, shared by send, reply and forward: SMTP, then Sent Items if asked. */
+/** What send, reply and forward share: their options, and sending as the item's mailbox. */
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { redactSecrets } from '../../transport/auth/errors';
-import { graphClientFor, type MailConnection } from '../../transport/connection';
-import { resolveFolder } from '../../transport/imap/folders';
-import { composeMessage, type OutgoingMessage } from '../../transport/mime/compose';
-import { sendComposedMessage } from '../../transport/smtp/send';
-import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from '../../transport/graph/mail';
+import type { Mailbox } from '../../transport/mailbox';
 import { splitAddresses } from '../../transport/mime/addresses';
-import type { Importance } from '../../transport/types';
-import type { ImapSessions } from '../sessions';
+import type { OutgoingMessage } from '../../transport/mime/compose';
+import type { Importance, SendOutcome } from '../../transport/types';
 import { binaryAttachments, customHeaders } from './helpers';
 
 /** Options every sending operation offers. */
@@ -122,83 +117,19 @@ export function sendOptions(operations: string[], extra: INodeProperties[] = [])
 	};
 }
 
-export interface SendOutcome extends IDataObject {
-	messageId: string;
-	from: string;
-	accepted: string[];
-	rejected: string[];
-	savedToSent: boolean;
-}
-
 function formatFrom(mailbox: string, name: string | undefined): string {
 	const display = (name ?? '').replace(/["\\\r\n]/g, '').trim();
 	return display ? `"${display}" <${mailbox}>` : mailbox;
 }
 
-/** Sends as `mailbox` (SMTP sign-in as the signed-in user, or as the mailbox for app-only). */
+/** Sends as the mailbox, with the display name the options chose; the result goes in the item. */
 export async function sendAs(
-	ctx: IExecuteFunctions,
-	connection: MailConnection,
-	sessions: ImapSessions,
-	mailbox: string,
+	mailbox: Mailbox,
 	message: Omit<OutgoingMessage, 'from'> & { fromName?: string },
 	appendToSent: boolean,
-): Promise<SendOutcome> {
-	const outgoing = { ...message, from: formatFrom(mailbox, message.fromName) };
-	if (connection.transport === 'graph') {
-		// The same MIME as over SMTP, through Graph's sendMail (Graph saves it in Sent Items itself);
-		// Graph reads the recipients from the headers, so Bcc stays in them.
-		const client = graphClientFor(connection, mailbox);
-		let composed = await composeMessage(outgoing, { keepBcc: true });
-		if (composed.raw.length <= GRAPH_MIME_LIMIT) {
-			await sendGraphMime(client, composed.raw);
-		} else {
-			composed = await composeMessage({ ...outgoing, attachments: [] }, { keepBcc: true });
-			await sendGraphWithUploads(client, composed.raw, outgoing.attachments ?? []);
-		}
-		return {
-			messageId: composed.messageId,
-			from: mailbox,
-			accepted: composed.envelope.to,
-			rejected: [],
-			savedToSent: true,
-		};
-	}
-	const composed = await composeMessage(outgoing);
-	const user =
-		connection.tokens.kind === 'appOnly'
-			? mailbox
-			: ((await connection.tokens.signedInMailbox()) ?? mailbox);
-	const result = await sendComposedMessage(
-		{
-			cloud: connection.cloud,
-			tokens: connection.tokens,
-			user,
-			allowUnauthorizedCerts: connection.allowUnauthorizedCerts,
-			allowedMailboxes: connection.allowedMailboxes,
-		},
-		composed,
-	);
-	let savedToSent = false;
-	if (appendToSent) {
-		try {
-			const client = await sessions.get(mailbox);
-			const sent = await resolveFolder(client, mailbox, 'sentitems');
-			savedToSent = Boolean(await client.append(sent.serverPath, composed.raw, ['\\Seen']));
-		} catch (error) {
-			// The mail is out: a failed copy must not fail the item (a retry would send it twice).
-			ctx.logger.warn(
-				`Sent, but the copy to Sent Items failed: ${redactSecrets((error as Error).message)}`,
-			);
-		}
-	}
-	return {
-		messageId: result.messageId,
-		from: mailbox,
-		accepted: result.accepted,
-		rejected: result.rejected,
-		savedToSent,
-	};
+): Promise<SendOutcome & IDataObject> {
+	const outgoing = { ...message, from: formatFrom(mailbox.address, message.fromName) };
+	return { ...(await mailbox.send(outgoing, { appendToSent })) };
 }
 
 /** What every sending operation reads from its Options collection, ready for the composer. */

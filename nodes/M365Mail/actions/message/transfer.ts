@@ -1,14 +1,9 @@
-/** Move and copy: the same command with a different verb; both return the message's new id. */
+/** Move and copy: the same command with a different verb; both return where the message is now. */
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { MailServiceError } from '../../transport/auth/errors';
-import type { MailConnection } from '../../transport/connection';
-import { resolveFolder } from '../../transport/imap/folders';
-import { transferMessages } from '../../transport/imap/messages';
-import { encodeImapMessageId } from '../../transport/types';
-import { folderLocator, folderValue } from '../descriptions';
-import type { ImapSessions } from '../sessions';
-import { fetchOne, messageContext, messageIdProperty, messageResult, withMessage } from './helpers';
+import type { Mailbox } from '../../transport/mailbox';
+import { folderLocator, folderValue } from '../../shared/descriptions';
+import { messageIdOf, messageIdProperty } from './helpers';
 
 export function transferDescription(operation: 'move' | 'copy'): INodeProperties[] {
 	return [
@@ -28,45 +23,15 @@ export function transferDescription(operation: 'move' | 'copy'): INodeProperties
 export async function transfer(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 	mode: 'move' | 'copy',
 ): Promise<INodeExecutionData[]> {
-	const context = await messageContext(ctx, itemIndex, connection);
-	const destinationPath = folderValue(ctx.getNodeParameter('destination', itemIndex));
-	const result = await withMessage(
-		sessions,
-		context,
-		{ readOnly: mode === 'copy' },
-		async (open) => {
-			const destination = await resolveFolder(open.client, context.mailbox, destinationPath);
-			// Fails clearly when the message is gone instead of moving nothing.
-			await fetchOne(open, context, 'summary');
-			const moved = await transferMessages(
-				open,
-				[context.location.uid],
-				destination.serverPath,
-				mode,
-			);
-			const uid = moved.uidMap.get(context.location.uid);
-			if (uid === undefined || moved.uidValidity === undefined) {
-				throw new MailServiceError(
-					`The server ${mode === 'move' ? 'moved' : 'copied'} the message but did not say its new id`,
-					'Find it in the destination folder with Get Many.',
-					'unknown',
-				);
-			}
-			const location = { folder: destination.path, uidValidity: moved.uidValidity, uid };
-			return { ...location, id: encodeImapMessageId(location) };
-		},
-	);
+	const from = mailbox.identify(messageIdOf(ctx, itemIndex));
+	const destination = folderValue(ctx.getNodeParameter('destination', itemIndex));
+	const now = await mailbox.transfer(from.id, destination, mode);
 	return [
 		{
-			json: {
-				...messageResult(context),
-				...result,
-				[mode === 'move' ? 'movedFrom' : 'copiedFrom']: messageResult(context).id,
-			},
+			json: { ...from, ...now, [mode === 'move' ? 'movedFrom' : 'copiedFrom']: from.id },
 			pairedItem: { item: itemIndex },
 		},
 	];

@@ -1,7 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
-import type { MailConnection } from '../../transport/connection';
-import type { ImapSessions } from '../sessions';
+import type { Mailbox } from '../../transport/mailbox';
 import { changeMessageFlags, flagDescription } from './flags';
 
 export const description = flagDescription('unflag');
@@ -9,8 +8,7 @@ export const description = flagDescription('unflag');
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	connection: MailConnection,
-	sessions: ImapSessions,
+	mailbox: Mailbox,
 ): Promise<INodeExecutionData[]> {
-	return await changeMessageFlags(this, itemIndex, connection, sessions, 'unflag');
+	return await changeMessageFlags(this, itemIndex, mailbox, 'unflag');
 }

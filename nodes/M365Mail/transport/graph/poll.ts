@@ -6,26 +6,22 @@
  * Nothing here changes a message: the delivery engine decides when (`applyGraphAction`).
  */
 import { MailServiceError } from '../auth/errors';
-import type { FetchedMessage, MessageContent } from '../imap/messages';
-import type { AfterEmit } from '../imap/poll';
-import type { MessageFilters } from '../types';
+import type { AfterEmit, FetchedMessage, MessageContent, MessageFilters } from '../types';
 import { GRAPH_BATCH_LIMIT, type GraphClient } from './client';
+import { forgetGraphFolders, resolveGraphFolder, type GraphFolder } from './folders';
 import {
 	fetchGraphContent,
-	forgetGraphFolders,
 	graphMatches,
 	isGone,
 	MESSAGE_SELECT,
 	messageFromGraph,
 	moveGraphMessage,
-	resolveGraphFolder,
 	setGraphRead,
 	SIZE_EXPAND,
 	sizeOf,
 	type SizedMessage,
-	type GraphFolder,
 	type GraphMessage,
-} from './mail';
+} from './messages';
 
 export interface GraphCursor {
 	folderId: string;

@@ -2,15 +2,11 @@
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
+import type { MailFolder } from '../types';
 
-export interface MailFolder {
-	/** Full path with "/" as separator, as users type it: `Inbox/Tech-Support`. */
-	path: string;
+export interface ImapFolder extends MailFolder {
 	/** The path as the server names it (its own delimiter). */
 	serverPath: string;
-	name: string;
-	/** Well-known role: inbox, sentitems, drafts, deleteditems, junkemail, archive. */
-	wellKnownName?: string;
 	delimiter: string;
 	subscribed: boolean;
 }
@@ -32,7 +28,7 @@ function displayPath(path: string, delimiter: string): string {
 }
 
 /** Lists every selectable folder of the mailbox, nested ones included, Inbox first. */
-export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
+export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
 	const entries = await client.list();
 	if (!Array.isArray(entries)) {
 		// imapflow answers false-ish on a dead connection: never read that as "no folders".
@@ -44,7 +40,7 @@ export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
 	}
 	const folders = entries
 		.filter((e) => !e.flags?.has('\\Noselect') && !e.flags?.has('\\NonExistent'))
-		.map<MailFolder>((e) => ({
+		.map<ImapFolder>((e) => ({
 			path: displayPath(e.path, e.delimiter),
 			serverPath: e.path,
 			name: e.name,
@@ -64,10 +60,10 @@ export async function listFolders(client: ImapFlow): Promise<MailFolder[]> {
 	});
 }
 
-const folderCache = new WeakMap<ImapFlow, Promise<MailFolder[]>>();
+const folderCache = new WeakMap<ImapFlow, Promise<ImapFolder[]>>();
 
 /** The folder list of this session, listed once. */
-function cachedFolders(client: ImapFlow): Promise<MailFolder[]> {
+function cachedFolders(client: ImapFlow): Promise<ImapFolder[]> {
 	let folders = folderCache.get(client);
 	if (!folders) {
 		folders = listFolders(client);
@@ -90,7 +86,7 @@ export async function resolveFolder(
 	client: ImapFlow,
 	mailbox: string,
 	wanted: string,
-): Promise<MailFolder> {
+): Promise<ImapFolder> {
 	const path = String(wanted ?? '')
 		.trim()
 		.replace(/^\/+|\/+$/g, '');
@@ -112,4 +108,43 @@ export async function resolveFolder(
 			: 'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
 		'notFound',
 	);
+}
+
+/** Creates each missing level of `path` (Exchange does not create parents); false when it existed. */
+export async function createFolderPath(
+	client: ImapFlow,
+	path: string,
+): Promise<{ folder: ImapFolder | undefined; path: string; created: boolean }> {
+	const parts = path
+		.split('/')
+		.map((p) => p.trim())
+		.filter(Boolean);
+	if (!parts.length) {
+		throw new MailServiceError(
+			'The folder path is empty',
+			'Enter a path such as Inbox/Customers.',
+			'input',
+		);
+	}
+	if (parts[0].toLowerCase() === 'inbox') parts[0] = 'INBOX';
+	let created = false;
+	for (let depth = 1; depth <= parts.length; depth++) {
+		const existing = await listFolders(client);
+		const wanted = parts.slice(0, depth).join('/').toLowerCase();
+		if (existing.some((f) => f.path.toLowerCase() === wanted)) continue;
+		const result = await client.mailboxCreate(parts.slice(0, depth));
+		if (!result)
+			throw new MailServiceError(
+				`The folder "${parts.slice(0, depth).join('/')}" could not be created`,
+				'Check the name and your rights on the parent folder.',
+				'unknown',
+			);
+		created = true;
+	}
+	forgetFolders(client);
+	const display = parts.join('/').replace(/^INBOX/, 'Inbox');
+	const folder = (await listFolders(client)).find(
+		(f) => f.path.toLowerCase() === display.toLowerCase(),
+	);
+	return { folder, path: display, created };
 }

@@ -1,49 +1,353 @@
-/** Opening a folder of an IMAP mailbox under imapflow's lock, released in `finally`. */
+/**
+ * The mailbox over IMAP (reading, changing, folders, the trigger's source) and SMTP (sending): one
+ * IMAP session per mailbox, opened on first use and replaced when its socket died.
+ */
 import type { ImapFlow } from 'imapflow';
 
-import { MailServiceError } from '../auth/errors';
-import { resolveFolder, type MailFolder } from './folders';
-import { assertUsable, type OpenFolder } from './messages';
+import { MailServiceError, redactSecrets } from '../auth/errors';
+import type { MailConnection } from '../connection';
+import type { Mailbox, MailSource, ReadOptions, WatchSettings } from '../mailbox';
+import { composeMessage, type OutgoingMessage } from '../mime/compose';
+import { sendComposedMessage } from '../smtp/send';
+import {
+	decodeImapMessageId,
+	encodeImapMessageId,
+	type AttachmentContent,
+	type AttachmentInfo,
+	type FetchedMessage,
+	type ImapMessageLocation,
+	type MailFolder,
+	type MessageFilters,
+	type MessageIdentity,
+	type MessageStatus,
+	type SendOutcome,
+} from '../types';
+import { createFolderPath, listFolders, resolveFolder, type ImapFolder } from './folders';
+import { withFolder } from './lock';
+import {
+	changeFlags,
+	deletePermanently,
+	fetchMessages,
+	fetchMetadata,
+	matchesFilters,
+	searchQuery,
+	searchUids,
+	transferMessages,
+	type MessageMetadata,
+	type OpenFolder,
+} from './messages';
+import {
+	applyAction,
+	fetchByIds,
+	newestMessage,
+	pollNewMessages,
+	unreadAmong,
+	type ImapCursor,
+} from './poll';
+import { openImapSession } from './session';
 
-/** Selects the folder (read-only unless asked), runs `work`, and always releases the lock. */
-export async function withFolder<T>(
-	client: ImapFlow,
-	mailbox: string,
-	folderPath: string,
-	options: { readOnly: boolean },
-	work: (open: OpenFolder, folder: MailFolder) => Promise<T>,
-): Promise<T> {
-	const folder = await resolveFolder(client, mailbox, folderPath);
-	let lock;
-	try {
-		lock = await client.getMailboxLock(folder.serverPath, { readOnly: options.readOnly });
-	} catch (error) {
-		assertUsable(client, `opening ${folder.path}`);
-		const e = error as { responseText?: string; message?: string };
-		throw new MailServiceError(
-			`Folder "${folder.path}" of ${mailbox} could not be opened: ${e.responseText ?? e.message ?? ''}`,
-			'Check that the folder still exists and that you have full access to the mailbox.',
+export interface MailboxOptions {
+	/** Trouble worth a log line that must not fail the item (a failed copy to Sent Items). */
+	warn?: (message: string) => void;
+	/** Detail for the debug log (an IMAP socket error after connecting). */
+	debug?: (message: string) => void;
+}
+
+const outOfDate = (folder: string) =>
+	new MailServiceError(
+		`The message ID is out of date: folder "${folder}" was reset by the server`,
+		'Read the message again (trigger or Get Many) and use the new id.',
+		'notFound',
+	);
+
+export class ImapMailbox implements Mailbox {
+	readonly protocol = 'IMAP';
+	private session?: Promise<ImapFlow>;
+
+	constructor(
+		private readonly connection: MailConnection,
+		readonly address: string,
+		private readonly options: MailboxOptions = {},
+	) {}
+
+	/** The session of this mailbox; one whose socket died is replaced. */
+	private async client(): Promise<ImapFlow> {
+		if (this.session) {
+			const client = await this.session.catch(() => undefined);
+			if (client?.usable) return client;
+		}
+		const { debug } = this.options;
+		const session = openImapSession({
+			...this.connection,
+			mailbox: this.address,
+			onError:
+				debug && ((error) => debug(`IMAP connection error: ${redactSecrets(error.message)}`)),
+		});
+		this.session = session;
+		session.catch(() => {
+			if (this.session === session) this.session = undefined;
+		});
+		return await session;
+	}
+
+	identify(id: string): MessageIdentity {
+		const location = decodeImapMessageId(id);
+		return this.identity(location);
+	}
+
+	private identity(location: ImapMessageLocation): MessageIdentity {
+		return {
+			id: encodeImapMessageId(location),
+			mailbox: this.address,
+			folder: location.folder,
+			uid: location.uid,
+			uidValidity: location.uidValidity,
+		};
+	}
+
+	private notFound(location: ImapMessageLocation): MailServiceError {
+		return new MailServiceError(
+			`Message ${location.uid} not found in "${location.folder}" of ${this.address}`,
+			'It was moved or deleted. A moved message gets a new id: use the id that Move returned, or find it again with Get Many.',
 			'notFound',
 		);
 	}
-	try {
-		const state = client.mailbox;
-		if (!state) {
-			assertUsable(client, `opening ${folder.path}`);
-			throw new MailServiceError(`Folder "${folder.path}" did not open`, 'Try again.', 'network');
-		}
-		return await work(
-			{
-				client,
-				mailbox,
-				folder: folder.path,
-				uidValidity: String(state.uidValidity),
-				uidNext: state.uidNext,
-				exists: state.exists,
+
+	/** Opens the message's folder, checks the id is still valid there, and runs `work`. */
+	private async withMessage<T>(
+		id: string,
+		readOnly: boolean,
+		work: (open: OpenFolder, location: ImapMessageLocation, folder: ImapFolder) => Promise<T>,
+	): Promise<T> {
+		const location = decodeImapMessageId(id);
+		const client = await this.client();
+		return await withFolder(
+			client,
+			this.address,
+			location.folder,
+			{ readOnly },
+			async (open, folder) => {
+				if (open.uidValidity !== location.uidValidity) throw outOfDate(open.folder);
+				return await work(open, location, folder);
 			},
-			folder,
 		);
-	} finally {
-		lock.release();
+	}
+
+	/** One message in the given depth; a missing one is a clear error. */
+	private async fetchOne(
+		open: OpenFolder,
+		location: ImapMessageLocation,
+		read: ReadOptions,
+	): Promise<FetchedMessage> {
+		const [metadata] = await fetchMetadata(open, [location.uid]);
+		if (!metadata) throw this.notFound(location);
+		const [fetched] = await fetchMessages(open, [metadata], read.content, read);
+		if (!fetched) throw this.notFound(location);
+		return fetched;
+	}
+
+	async getMessage(id: string, read: ReadOptions): Promise<FetchedMessage> {
+		return await this.withMessage(id, true, (open, location) =>
+			this.fetchOne(open, location, read),
+		);
+	}
+
+	async *findMessages(
+		folder: string,
+		filters: MessageFilters,
+		limit: number,
+		read: ReadOptions,
+	): AsyncIterable<FetchedMessage> {
+		const client = await this.client();
+		// Fetched under the folder's lock, handed out after it: no command runs inside a fetch.
+		const messages = await withFolder(
+			client,
+			this.address,
+			folder,
+			{ readOnly: true },
+			async (open) => {
+				// Newest first, checking the envelope filters in pages until the limit is reached.
+				const uids = (await searchUids(open, searchQuery(filters))).reverse();
+				const selected: MessageMetadata[] = [];
+				for (let i = 0; i < uids.length && selected.length < limit; i += 100) {
+					const page = (await fetchMetadata(open, uids.slice(i, i + 100))).reverse();
+					for (const m of page) {
+						if (selected.length >= limit) break;
+						if (matchesFilters(m, filters)) selected.push(m);
+					}
+				}
+				const fetched: FetchedMessage[] = [];
+				for (let i = 0; i < selected.length; i += 100) {
+					fetched.push(
+						...(await fetchMessages(open, selected.slice(i, i + 100), read.content, read)),
+					);
+				}
+				return fetched;
+			},
+		);
+		yield* messages;
+	}
+
+	async transfer(id: string, destination: string, mode: 'move' | 'copy'): Promise<MessageIdentity> {
+		return await this.withMessage(id, mode === 'copy', async (open, location) => {
+			const target = await resolveFolder(open.client, this.address, destination);
+			// Fails clearly when the message is gone instead of moving nothing.
+			await this.fetchOne(open, location, { content: 'summary' });
+			const moved = await transferMessages(open, [location.uid], target.serverPath, mode);
+			const uid = moved.uidMap.get(location.uid);
+			if (uid === undefined || moved.uidValidity === undefined) {
+				throw new MailServiceError(
+					`The server ${mode === 'move' ? 'moved' : 'copied'} the message but did not say its new id`,
+					'Find it in the destination folder with Get Many.',
+					'unknown',
+				);
+			}
+			return this.identity({ folder: target.path, uidValidity: moved.uidValidity, uid });
+		});
+	}
+
+	async remove(id: string, permanent: boolean): Promise<void> {
+		await this.withMessage(id, false, async (open, location, folder) => {
+			await this.fetchOne(open, location, { content: 'summary' });
+			const trash = permanent
+				? undefined
+				: await resolveFolder(open.client, this.address, 'deleteditems');
+			// Deleting inside Deleted Items is a permanent delete, as in Outlook.
+			if (!trash || trash.serverPath === folder.serverPath) {
+				await deletePermanently(open, [location.uid]);
+			} else {
+				await transferMessages(open, [location.uid], trash.serverPath, 'move');
+			}
+		});
+	}
+
+	/** One STORE, then the message's state as the server has it now. */
+	private async changeFlags(
+		id: string,
+		change: { add?: string[]; remove?: string[] },
+	): Promise<MessageStatus> {
+		return await this.withMessage(id, false, async (open, location) => {
+			// A STORE on a missing UID does nothing; the read below then says the message is gone.
+			await changeFlags(open, [location.uid], change);
+			const { message } = await this.fetchOne(open, location, { content: 'summary' });
+			return {
+				...this.identity(location),
+				folder: location.folder,
+				isRead: message.isRead,
+				isFlagged: message.isFlagged,
+				flags: message.flags,
+			};
+		});
+	}
+
+	async setRead(id: string, read: boolean): Promise<MessageStatus> {
+		return await this.changeFlags(id, read ? { add: ['\\Seen'] } : { remove: ['\\Seen'] });
+	}
+
+	async setFlagged(id: string, flagged: boolean): Promise<MessageStatus> {
+		return await this.changeFlags(id, flagged ? { add: ['\\Flagged'] } : { remove: ['\\Flagged'] });
+	}
+
+	async markAnswered(id: string): Promise<void> {
+		await this.withMessage(id, false, async (open, location) => {
+			await changeFlags(open, [location.uid], { add: ['\\Answered'] });
+		});
+	}
+
+	async listAttachments(id: string): Promise<AttachmentInfo[]> {
+		return (await this.getMessage(id, { content: 'summary' })).message.attachments;
+	}
+
+	async downloadAttachments(
+		id: string,
+		choose: (available: AttachmentInfo[]) => AttachmentInfo[],
+	): Promise<AttachmentContent[]> {
+		// One download of the message: its parsed attachments are both the list and the bytes.
+		const { attachments } = await this.getMessage(id, { content: 'parsed' });
+		const chosen = choose(attachments);
+		return attachments.filter((a) => chosen.includes(a));
+	}
+
+	async listFolders(): Promise<MailFolder[]> {
+		return (await listFolders(await this.client())).map((f) => ({
+			path: f.path,
+			name: f.name,
+			wellKnownName: f.wellKnownName,
+			delimiter: f.delimiter,
+			subscribed: f.subscribed,
+		}));
+	}
+
+	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
+		const made = await createFolderPath(await this.client(), path);
+		const name = made.folder?.name ?? made.path.split('/').pop()!;
+		return { folder: { path: made.path, name }, created: made.created };
+	}
+
+	async send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome> {
+		const composed = await composeMessage(message);
+		const { tokens } = this.connection;
+		// SMTP signs in as the signed-in user (delegated) or as the mailbox (app-only).
+		const user =
+			tokens.kind === 'appOnly' ? this.address : ((await tokens.signedInMailbox()) ?? this.address);
+		const result = await sendComposedMessage({ ...this.connection, user }, composed);
+		let savedToSent = false;
+		if (options.appendToSent) {
+			try {
+				const client = await this.client();
+				const sent = await resolveFolder(client, this.address, 'sentitems');
+				savedToSent = Boolean(await client.append(sent.serverPath, composed.raw, ['\\Seen']));
+			} catch (error) {
+				// The mail is out: a failed copy must not fail the item (a retry would send it twice).
+				this.options.warn?.(
+					`Sent, but the copy to Sent Items failed: ${redactSecrets((error as Error).message)}`,
+				);
+			}
+		}
+		return {
+			messageId: result.messageId,
+			from: this.address,
+			accepted: result.accepted,
+			rejected: result.rejected,
+			savedToSent,
+		};
+	}
+
+	watch(settings: WatchSettings): MailSource<ImapCursor> {
+		const mailbox = this.address;
+		const { folder } = settings;
+		const options = { ...settings, mailbox };
+		return {
+			sample: async () => await newestMessage(await this.client(), options),
+			next: async (cursor, request) => {
+				const outcome = await pollNewMessages(await this.client(), {
+					...options,
+					...request,
+					cursor,
+				});
+				return {
+					messages: outcome.messages,
+					cursor: outcome.cursor,
+					more: outcome.more,
+					baseline: outcome.baseline === 'first',
+					reset: outcome.baseline === 'uidValidityChanged' ? 'uidValidityChanged' : undefined,
+					skipped: outcome.skippedTooLarge.map((s) => ({
+						id: `UID ${s.uid} in ${folder}`,
+						reason: `${s.size ?? 'more than the limit of'} bytes, over the size limit`,
+					})),
+				};
+			},
+			apply: async (action, ids) =>
+				await applyAction(await this.client(), mailbox, folder, action, ids),
+			stillUnread: async (ids) => await unreadAmong(await this.client(), mailbox, folder, ids),
+			fetch: async (ids) => await fetchByIds(await this.client(), options, ids),
+		};
+	}
+
+	async close(): Promise<void> {
+		const session = this.session;
+		this.session = undefined;
+		const client = await session?.catch(() => undefined);
+		if (client) await client.logout().catch(() => client.close());
 	}
 }

@@ -13,7 +13,6 @@ import {
 	parseRawMessage,
 	pickHeaders,
 	summarizeStructure,
-	type AttachmentContent,
 	type BodyPart,
 	type MessageEnvelope,
 } from '../mime/parse';
@@ -21,26 +20,11 @@ import { htmlToPlainText } from '../mime/text';
 import {
 	encodeImapMessageId,
 	TEXT_LIMIT_BYTES,
+	type FetchedMessage,
 	type MailAddress,
-	type MailMessage,
+	type MessageContent,
 	type MessageFilters,
 } from '../types';
-
-/** How much of each message to download. */
-export type MessageContent =
-	/** Envelope, structure and the text/HTML parts: no attachment bytes, no MIME parsing. */
-	| 'summary'
-	/** The whole message, parsed (attachments available as bytes). */
-	| 'parsed'
-	/** The whole message as bytes, summarised from the envelope (not parsed). */
-	| 'raw';
-
-export interface FetchedMessage {
-	message: MailMessage;
-	attachments: AttachmentContent[];
-	full?: Record<string, unknown>;
-	raw?: Buffer;
-}
 
 /** An opened folder: the session, where it is, and its UIDVALIDITY. */
 export interface OpenFolder {

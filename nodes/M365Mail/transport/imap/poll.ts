@@ -7,9 +7,15 @@
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
-import { decodeImapMessageId, type MessageFilters } from '../types';
+import {
+	decodeImapMessageId,
+	type AfterEmit,
+	type FetchedMessage,
+	type MessageContent,
+	type MessageFilters,
+} from '../types';
 import { resolveFolder } from './folders';
-import { withFolder } from './mailbox';
+import { withFolder } from './lock';
 import {
 	assertUsable,
 	changeFlags,
@@ -22,8 +28,6 @@ import {
 	searchQuery,
 	searchUids,
 	transferMessages,
-	type FetchedMessage,
-	type MessageContent,
 	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
@@ -33,13 +37,6 @@ export interface ImapCursor {
 	uidValidity: string;
 	lastUid: number;
 }
-
-export type AfterEmit =
-	| { action: 'none' }
-	| { action: 'markRead' }
-	| { action: 'move'; folder: string }
-	/** Moves to Deleted Items (recoverable), as Outlook's Delete does. */
-	| { action: 'delete' };
 
 export interface PollOptions {
 	mailbox: string;

@@ -8,7 +8,13 @@ import { TextDecoder } from 'node:util';
 // Types only at load time: mailparser is required on first parse.
 import type { AddressObject, ParsedMail } from 'mailparser';
 
-import type { AttachmentInfo, Importance, MailAddress, MailMessage } from '../types';
+import type {
+	AttachmentContent,
+	AttachmentInfo,
+	Importance,
+	MailAddress,
+	MailMessage,
+} from '../types';
 import { attachmentName, safeFileName, safeMimeType } from './filename';
 
 const loadMailparser = lazy(() => import('mailparser'));
@@ -28,10 +34,6 @@ export const HEADERS_OF_INTEREST = [
 	'return-path',
 	'x-ms-exchange-organization-scl',
 ];
-
-export interface AttachmentContent extends AttachmentInfo {
-	content: Buffer;
-}
 
 /** What the server knows about a message without parsing it. */
 export interface MessageEnvelope {

@@ -1,7 +1,8 @@
 /** Turns fetched messages into n8n items: JSON in the chosen format, attachments as binary. */
 import type { IBinaryData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 
-import type { FetchedMessage, MessageContent } from '../transport/imap/messages';
+import type { ReadOptions } from '../transport/mailbox';
+import type { FetchedMessage, MessageContent } from '../transport/types';
 import { safeFileName } from '../transport/mime/filename';
 
 export type OutputFormat = 'simple' | 'full' | 'raw';
@@ -25,6 +26,15 @@ export function contentFor(
 ): MessageContent {
 	if (options.downloadAttachments || options.output === 'full') return 'parsed';
 	return options.output === 'raw' ? 'raw' : 'summary';
+}
+
+/** How much of each message the output needs, as a mailbox reads it. */
+export function readOptionsFor(options: OutputOptions): ReadOptions {
+	return {
+		content: contentFor(options),
+		full: options.output === 'full',
+		keepRaw: options.output === 'raw',
+	};
 }
 
 /** The raw message's file name, from its subject, by the attachment-name rule. */

@@ -2,10 +2,96 @@
  * Parameters the trigger and the action node share, so both say "message", "folder" and "mailbox"
  * the same way: folder locator, filters, output format, attachments.
  */
-import type { IDataObject, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, INodeCredentialDescription, INodeProperties } from 'n8n-workflow';
 
 import { splitList, type Importance, type MessageFilters } from '../transport/types';
 import { MailServiceError } from '../transport/auth/errors';
+import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL } from '../transport/connection';
+
+/** Both nodes take either credential, chosen by the Authentication parameter. */
+export const NODE_CREDENTIALS: INodeCredentialDescription[] = [
+	{
+		name: DELEGATED_CREDENTIAL,
+		required: true,
+		displayOptions: { show: { authentication: ['delegated'] } },
+	},
+	{
+		name: APP_ONLY_CREDENTIAL,
+		required: true,
+		testedBy: 'm365MailAppOnlyTest',
+		displayOptions: { show: { authentication: ['appOnly'] } },
+	},
+];
+
+export const authenticationProperty: INodeProperties = {
+	displayName: 'Authentication',
+	name: 'authentication',
+	type: 'options',
+	options: [
+		{
+			name: 'OAuth2 (Delegated)',
+			value: 'delegated',
+			description: 'A signed-in user; their own mailbox or mailboxes shared with them',
+		},
+		{
+			name: 'App-Only (Client Credentials)',
+			value: 'appOnly',
+			description: 'The app itself, for service and shared mailboxes granted to it',
+		},
+	],
+	default: 'delegated',
+	description: 'Which kind of Microsoft 365 Mail credential to use',
+};
+
+export const protocolProperty: INodeProperties = {
+	displayName: 'Protocol',
+	name: 'protocol',
+	type: 'options',
+	options: [
+		{
+			name: 'Microsoft Graph',
+			value: 'graph',
+			description: 'Needs the Mail.ReadWrite / Mail.Send application permissions',
+		},
+		{
+			name: 'IMAP + SMTP',
+			value: 'imap',
+			description: 'Needs IMAP.AccessAsApp / SMTP.SendAsApp and the Exchange service principal',
+		},
+	],
+	default: 'graph',
+	description:
+		'How the app-only credential reaches the mailbox. (A delegated credential uses the access it was connected for.).',
+	displayOptions: { show: { authentication: ['appOnly'] } },
+};
+
+export const mailboxProperty: INodeProperties = {
+	displayName: 'Mailbox',
+	name: 'mailbox',
+	type: 'string',
+	default: '',
+	placeholder: 'shared@contoso.com',
+	description:
+		'Address of the mailbox to use. Leave empty for the signed-in user’s own mailbox; required with app-only credentials.',
+};
+
+/** Which operations a resource offers, for the description's options. */
+export function operationProperty(
+	resource: string,
+	options: Array<{ name: string; value: string; description: string; action: string }>,
+	defaultValue: string,
+): INodeProperties {
+	return {
+		displayName: 'Operation',
+		name: 'operation',
+		type: 'options',
+		noDataExpression: true,
+		displayOptions: { show: { resource: [resource] } },
+		options,
+		default: defaultValue,
+		description: `What to do with the ${resource}`,
+	};
+}
 
 /** A folder picker: searchable list of the mailbox's folders, or a path typed by hand. */
 export function folderLocator(

@@ -1,34 +1,22 @@
 /**
- * Mail over Microsoft Graph in our message shape: folders by path, messages (simple from Graph's
- * JSON, full and raw from `$value` through the same MIME parser as IMAP), new-mail detection by a
- * per-folder delta query, and the operations of the action node.
+ * Messages over Microsoft Graph in our message shape: simple from Graph's JSON, full and raw from
+ * `$value` through the same MIME parser as IMAP; search, state changes, move and delete.
  */
-import type { FetchedMessage, MessageContent } from '../imap/messages';
 import { MailServiceError } from '../auth/errors';
-import { attachmentName, safeMimeType } from '../mime/filename';
 import { htmlToPlainText } from '../mime/text';
-import {
-	headerText,
-	normalizeText,
-	parseRawMessage,
-	type AttachmentContent,
-	type MessageEnvelope,
-} from '../mime/parse';
+import { headerText, normalizeText, parseRawMessage, type MessageEnvelope } from '../mime/parse';
 import {
 	MAX_MESSAGE_BYTES,
 	TEXT_LIMIT_BYTES,
+	type FetchedMessage,
 	type MailAddress,
 	type MailMessage,
+	type MessageContent,
 	type MessageFilters,
 } from '../types';
+import { listGraphAttachments } from './attachments';
 import type { GraphClient } from './client';
-
-export interface GraphFolder {
-	id: string;
-	path: string;
-	name: string;
-	wellKnownName?: string;
-}
+import { resolveGraphFolder, type GraphFolder } from './folders';
 
 interface GraphRecipient {
 	emailAddress?: { name?: string; address?: string };
@@ -64,103 +52,9 @@ export interface GraphMessage {
 export const MESSAGE_SELECT =
 	'id,subject,from,sender,toRecipients,ccRecipients,bccRecipients,replyTo,receivedDateTime,sentDateTime,internetMessageId,isRead,importance,hasAttachments,flag,categories,body,parentFolderId';
 
-const WELL_KNOWN = ['inbox', 'sentitems', 'drafts', 'deleteditems', 'junkemail', 'archive'];
-
-const folderCache = new WeakMap<GraphClient, Promise<GraphFolder[]>>();
-
 /** Graph no longer has the message (deleted meanwhile): gone, not lost. */
 export function isGone(error: unknown): boolean {
 	return error instanceof MailServiceError && error.code === 'ErrorItemNotFound';
-}
-
-/** Every folder of the mailbox with its full path ("Inbox/Tech-Support"), well-known ones marked. */
-export async function listGraphFolders(client: GraphClient): Promise<GraphFolder[]> {
-	const wellKnown = new Map<string, string>();
-	for (const name of WELL_KNOWN) {
-		try {
-			const folder = await client.request<{ id: string }>({
-				path: `/mailFolders/${name}`,
-				query: { $select: 'id' },
-			});
-			wellKnown.set(folder.id, name);
-		} catch (error) {
-			if (!(error instanceof MailServiceError && error.kind === 'notFound')) throw error;
-		}
-	}
-	const result: GraphFolder[] = [];
-	const walk = async (path: string, parentPath: string) => {
-		for await (const page of client.pages<{
-			id: string;
-			displayName: string;
-			childFolderCount?: number;
-		}>({
-			path,
-			query: { $select: 'id,displayName,childFolderCount', $top: '100' },
-		})) {
-			for (const f of page.value) {
-				const full = parentPath ? `${parentPath}/${f.displayName}` : f.displayName;
-				result.push({
-					id: f.id,
-					path: full,
-					name: f.displayName,
-					wellKnownName: wellKnown.get(f.id),
-				});
-				if (f.childFolderCount) await walk(`/mailFolders/${f.id}/childFolders`, full);
-			}
-		}
-	};
-	await walk('/mailFolders', '');
-	return result.sort((a, b) =>
-		a.wellKnownName === 'inbox'
-			? -1
-			: b.wellKnownName === 'inbox'
-				? 1
-				: a.path.localeCompare(b.path),
-	);
-}
-
-function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
-	let folders = folderCache.get(client);
-	if (!folders) {
-		folders = listGraphFolders(client);
-		folderCache.set(client, folders);
-		folders.catch(() => folderCache.delete(client));
-	}
-	return folders;
-}
-
-/** A folder by path (case-insensitive), well-known name, or Graph id. */
-export async function resolveGraphFolder(
-	client: GraphClient,
-	wanted: string,
-): Promise<GraphFolder> {
-	const path = String(wanted ?? '')
-		.trim()
-		.replace(/^\/+|\/+$/g, '');
-	const lower = path.toLowerCase();
-	const folders = await cachedFolders(client);
-	const found =
-		folders.find((f) => f.path.toLowerCase() === lower) ??
-		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
-		folders.find((f) => f.id === path);
-	if (found) return found;
-	throw new MailServiceError(
-		`Folder "${path || '(empty)'}" not found in ${client.mailbox || 'the mailbox'}`,
-		'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
-		'notFound',
-	);
-}
-
-/** The path of a folder by its id, from the folder list this client already read. */
-export async function graphFolderPath(
-	client: GraphClient,
-	folderId: string | undefined,
-): Promise<string> {
-	return (await cachedFolders(client)).find((f) => f.id === folderId)?.path ?? '';
-}
-
-export function forgetGraphFolders(client: GraphClient): void {
-	folderCache.delete(client);
 }
 
 function address(r: GraphRecipient | undefined): MailAddress | null {
@@ -265,95 +159,6 @@ export async function fetchGraphContent(
 	parsed.message.isFlagged = simple.isFlagged;
 	parsed.message.importance = simple.importance;
 	return options.keepRaw ? { ...parsed, raw } : parsed;
-}
-
-interface GraphAttachmentJson {
-	'@odata.type'?: string;
-	id: string;
-	name?: string;
-	contentType?: string;
-	size?: number;
-	isInline?: boolean;
-	contentId?: string;
-	contentBytes?: string;
-}
-
-const ITEM_ATTACHMENT = '#microsoft.graph.itemAttachment';
-
-/** An attached Outlook item (a forwarded mail) is saved as .eml: its `$value` is MIME. */
-function itemName(name: string | undefined, index: number) {
-	const named = attachmentName(/\.eml$/i.test(name ?? '') ? name : `${name ?? ''}.eml`, index);
-	return name && named.filename !== name
-		? { ...named, originalFileName: name.slice(0, 1000) }
-		: named;
-}
-
-/** A file attachment's name and type, by the same rule as MIME attachments. */
-function fileName(name: string | undefined, contentType: string | undefined, index: number) {
-	const named = attachmentName(name, index);
-	return { ...named, contentType: safeMimeType(contentType, named.filename) };
-}
-
-export async function listGraphAttachments(client: GraphClient, id: string) {
-	const answer = await client.request<{ value: GraphAttachmentJson[] }>({
-		path: `/messages/${encodeURIComponent(id)}/attachments`,
-		query: { $select: 'id,name,contentType,size,isInline,contentId' },
-	});
-	return answer.value.map((a, index) => {
-		const item = a['@odata.type'] === ITEM_ATTACHMENT;
-		return {
-			index,
-			...(item
-				? { ...itemName(a.name, index), contentType: 'message/rfc822' }
-				: fileName(a.name, a.contentType, index)),
-			size: a.size ?? 0,
-			contentId: a.contentId ?? undefined,
-			inline: a.isInline === true,
-			graphId: a.id,
-			item,
-		};
-	});
-}
-
-export async function downloadGraphAttachment(
-	client: GraphClient,
-	messageId: string,
-	attachmentId: string,
-	index: number,
-): Promise<AttachmentContent> {
-	const path = `/messages/${encodeURIComponent(messageId)}/attachments/${encodeURIComponent(attachmentId)}`;
-	// The description, then the bytes from `$value`: never base64 in JSON (2.3 times the file in memory).
-	const full = await client.request<GraphAttachmentJson>({
-		path,
-		query: { $select: 'id,name,contentType,size,isInline,contentId' },
-	});
-	if ((full.size ?? 0) > MAX_MESSAGE_BYTES) {
-		throw new MailServiceError(
-			`The attachment is ${full.size} bytes, more than the ${MAX_MESSAGE_BYTES / 1024 / 1024} MB this node downloads`,
-			'Open it in Outlook, or share it through OneDrive or SharePoint instead.',
-			'input',
-			'AttachmentTooLarge',
-		);
-	}
-	const content = await client.request<Buffer>({ path: `${path}/$value`, binary: true });
-	if (full['@odata.type'] === ITEM_ATTACHMENT) {
-		return {
-			index,
-			...itemName(full.name, index),
-			contentType: 'message/rfc822',
-			size: content.length,
-			inline: false,
-			content,
-		};
-	}
-	return {
-		index,
-		...fileName(full.name, full.contentType, index),
-		size: full.size ?? content.length,
-		contentId: full.contentId,
-		inline: full.isInline === true,
-		content,
-	};
 }
 
 function matchesAny(list: MailAddress[], wanted: string[] | undefined): boolean {
@@ -591,171 +396,4 @@ export async function moveGraphMessage(
 
 export async function deleteGraphMessage(client: GraphClient, id: string): Promise<void> {
 	await client.request({ method: 'DELETE', path: `/messages/${encodeURIComponent(id)}` });
-}
-
-/** Raw MIME up to this size goes in one sendMail request (base64 makes it Graph's 4 MB request limit). */
-export const GRAPH_MIME_LIMIT = 3 * 1024 * 1024;
-/** Attachments under 3 MB are added in one request; larger ones through an upload session. */
-export const GRAPH_ATTACHMENT_POST_LIMIT = 3 * 1024 * 1024;
-/** Upload session ranges: ten times 320 KiB, under Graph's 4 MB per PUT. */
-export const GRAPH_UPLOAD_CHUNK = 10 * 320 * 1024;
-
-/** Sends composed MIME (base64, as Graph's sendMail takes it); never retried. */
-export async function sendGraphMime(client: GraphClient, raw: Buffer): Promise<void> {
-	if (raw.length > GRAPH_MIME_LIMIT) {
-		throw new MailServiceError(
-			`The message is ${(raw.length / 1024 / 1024).toFixed(1)} MB: Graph's sendMail takes up to 3 MB of MIME`,
-			'Send it with its attachments added to a draft (sendGraphWithUploads).',
-			'input',
-		);
-	}
-	await client.request({
-		method: 'POST',
-		path: '/sendMail',
-		text: raw.toString('base64'),
-		idempotent: false,
-	});
-}
-
-export interface GraphUpload {
-	filename: string;
-	contentType?: string;
-	content: Buffer;
-	contentId?: string;
-}
-
-/** One attachment on a draft: a single POST under 3 MB, else an upload session in ranges under 4 MB. */
-export async function addGraphAttachment(
-	client: GraphClient,
-	messageId: string,
-	attachment: GraphUpload,
-): Promise<void> {
-	const path = `/messages/${encodeURIComponent(messageId)}/attachments`;
-	const common = {
-		name: attachment.filename,
-		contentType: attachment.contentType ?? 'application/octet-stream',
-		isInline: Boolean(attachment.contentId),
-		...(attachment.contentId ? { contentId: attachment.contentId } : {}),
-	};
-	if (attachment.content.length < GRAPH_ATTACHMENT_POST_LIMIT) {
-		await client.request({
-			method: 'POST',
-			path,
-			body: {
-				'@odata.type': '#microsoft.graph.fileAttachment',
-				...common,
-				contentBytes: attachment.content.toString('base64'),
-			},
-			// A repeated POST would attach the file twice.
-			idempotent: false,
-		});
-		return;
-	}
-	const session = await client.request<{ uploadUrl?: string }>({
-		method: 'POST',
-		path: `${path}/createUploadSession`,
-		body: {
-			AttachmentItem: { attachmentType: 'file', ...common, size: attachment.content.length },
-		},
-		// A second session for the same file is harmless: only a finished one attaches it.
-		idempotent: true,
-	});
-	if (!session.uploadUrl) {
-		throw new MailServiceError(
-			'Microsoft Graph returned no upload URL for the attachment',
-			'Try again; if it persists, send the file as a link.',
-			'unknown',
-		);
-	}
-	const total = attachment.content.length;
-	for (let start = 0; start < total; start += GRAPH_UPLOAD_CHUNK) {
-		const end = Math.min(start + GRAPH_UPLOAD_CHUNK, total);
-		await client.request({
-			method: 'PUT',
-			path: session.uploadUrl,
-			bytes: attachment.content.subarray(start, end),
-			headers: { 'content-range': `bytes ${start}-${end - 1}/${total}` },
-			anonymous: true,
-			// The same range again after a dropped connection is what upload sessions are for.
-			idempotent: true,
-		});
-	}
-}
-
-/**
- * Mail over 3 MB: the message without its attachments becomes a draft (from MIME, so headers,
- * threading and Bcc are the same as a direct send), the attachments are added one by one, then the
- * draft is sent. A draft that fails before the send is deleted; the send itself is never retried.
- */
-export async function sendGraphWithUploads(
-	client: GraphClient,
-	draftRaw: Buffer,
-	attachments: GraphUpload[],
-): Promise<void> {
-	if (draftRaw.length > GRAPH_MIME_LIMIT) {
-		throw new MailServiceError(
-			`The message body alone is ${(draftRaw.length / 1024 / 1024).toFixed(1)} MB: Graph takes up to 3 MB without attachments`,
-			'Move large content into attachments (they can be up to 150 MB each).',
-			'input',
-		);
-	}
-	const draft = await client.request<{ id: string }>({
-		method: 'POST',
-		path: '/messages',
-		text: draftRaw.toString('base64'),
-		idempotent: false,
-	});
-	try {
-		for (const attachment of attachments) await addGraphAttachment(client, draft.id, attachment);
-	} catch (error) {
-		await deleteGraphMessage(client, draft.id).catch(() => undefined);
-		throw error;
-	}
-	await client.request({
-		method: 'POST',
-		path: `/messages/${encodeURIComponent(draft.id)}/send`,
-		idempotent: false,
-	});
-}
-
-export async function createGraphFolder(
-	client: GraphClient,
-	path: string,
-): Promise<{ folder: GraphFolder; created: boolean }> {
-	const parts = path
-		.split('/')
-		.map((p) => p.trim())
-		.filter(Boolean);
-	let parentPath = '';
-	let parent: GraphFolder | undefined;
-	let created = false;
-	for (const part of parts) {
-		const full = parentPath ? `${parentPath}/${part}` : part;
-		const existing = (await cachedFolders(client)).find(
-			(f) => f.path.toLowerCase() === full.toLowerCase(),
-		);
-		if (existing) {
-			parent = existing;
-		} else {
-			const made = await client.request<{ id: string; displayName: string }>({
-				method: 'POST',
-				path: parent
-					? `/mailFolders/${encodeURIComponent(parent.id)}/childFolders`
-					: '/mailFolders',
-				body: { displayName: part },
-				idempotent: false,
-			});
-			forgetGraphFolders(client);
-			parent = { id: made.id, path: full, name: made.displayName };
-			created = true;
-		}
-		parentPath = parent.path;
-	}
-	if (!parent)
-		throw new MailServiceError(
-			'The folder path is empty',
-			'Enter a path such as Inbox/Customers.',
-			'input',
-		);
-	return { folder: parent, created };
 }

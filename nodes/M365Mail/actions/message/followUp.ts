@@ -1,20 +1,12 @@
 /**
- * Operations only Microsoft Graph can do (Outlook categories, a follow-up flag's due date and
- * "complete" state have no IMAP counterpart): over IMAP they fail with an error that names Graph.
+ * Parameters of Outlook's follow-up flag dates and categories (optional capabilities of a mailbox:
+ * Microsoft Graph has them, IMAP does not).
  */
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
 import { splitList } from '../../transport/types';
-import { parameterDate } from '../dates';
-
-export function graphOnly(what: string): MailServiceError {
-	return new MailServiceError(
-		`${what} needs Microsoft Graph: IMAP has no such thing`,
-		'Use a delegated credential with Access "Microsoft Graph", or an app-only credential with Protocol "Microsoft Graph".',
-		'input',
-	);
-}
+import { parameterDate } from '../../shared/dates';
 
 export const categoriesDescription: INodeProperties[] = [
 	{

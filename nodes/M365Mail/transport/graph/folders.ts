@@ -1,0 +1,144 @@
+/** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created. */
+import { MailServiceError } from '../auth/errors';
+import type { MailFolder } from '../types';
+import type { GraphClient } from './client';
+
+export interface GraphFolder extends MailFolder {
+	id: string;
+}
+
+const WELL_KNOWN = ['inbox', 'sentitems', 'drafts', 'deleteditems', 'junkemail', 'archive'];
+
+const folderCache = new WeakMap<GraphClient, Promise<GraphFolder[]>>();
+
+/** Every folder of the mailbox with its full path ("Inbox/Tech-Support"), well-known ones marked. */
+export async function listGraphFolders(client: GraphClient): Promise<GraphFolder[]> {
+	const wellKnown = new Map<string, string>();
+	for (const name of WELL_KNOWN) {
+		try {
+			const folder = await client.request<{ id: string }>({
+				path: `/mailFolders/${name}`,
+				query: { $select: 'id' },
+			});
+			wellKnown.set(folder.id, name);
+		} catch (error) {
+			if (!(error instanceof MailServiceError && error.kind === 'notFound')) throw error;
+		}
+	}
+	const result: GraphFolder[] = [];
+	const walk = async (path: string, parentPath: string) => {
+		for await (const page of client.pages<{
+			id: string;
+			displayName: string;
+			childFolderCount?: number;
+		}>({
+			path,
+			query: { $select: 'id,displayName,childFolderCount', $top: '100' },
+		})) {
+			for (const f of page.value) {
+				const full = parentPath ? `${parentPath}/${f.displayName}` : f.displayName;
+				result.push({
+					id: f.id,
+					path: full,
+					name: f.displayName,
+					wellKnownName: wellKnown.get(f.id),
+				});
+				if (f.childFolderCount) await walk(`/mailFolders/${f.id}/childFolders`, full);
+			}
+		}
+	};
+	await walk('/mailFolders', '');
+	return result.sort((a, b) =>
+		a.wellKnownName === 'inbox'
+			? -1
+			: b.wellKnownName === 'inbox'
+				? 1
+				: a.path.localeCompare(b.path),
+	);
+}
+
+function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
+	let folders = folderCache.get(client);
+	if (!folders) {
+		folders = listGraphFolders(client);
+		folderCache.set(client, folders);
+		folders.catch(() => folderCache.delete(client));
+	}
+	return folders;
+}
+
+/** A folder by path (case-insensitive), well-known name, or Graph id. */
+export async function resolveGraphFolder(
+	client: GraphClient,
+	wanted: string,
+): Promise<GraphFolder> {
+	const path = String(wanted ?? '')
+		.trim()
+		.replace(/^\/+|\/+$/g, '');
+	const lower = path.toLowerCase();
+	const folders = await cachedFolders(client);
+	const found =
+		folders.find((f) => f.path.toLowerCase() === lower) ??
+		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
+		folders.find((f) => f.id === path);
+	if (found) return found;
+	throw new MailServiceError(
+		`Folder "${path || '(empty)'}" not found in ${client.mailbox || 'the mailbox'}`,
+		'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
+		'notFound',
+	);
+}
+
+/** The path of a folder by its id, from the folder list this client already read. */
+export async function graphFolderPath(
+	client: GraphClient,
+	folderId: string | undefined,
+): Promise<string> {
+	return (await cachedFolders(client)).find((f) => f.id === folderId)?.path ?? '';
+}
+
+export function forgetGraphFolders(client: GraphClient): void {
+	folderCache.delete(client);
+}
+
+export async function createGraphFolder(
+	client: GraphClient,
+	path: string,
+): Promise<{ folder: GraphFolder; created: boolean }> {
+	const parts = path
+		.split('/')
+		.map((p) => p.trim())
+		.filter(Boolean);
+	let parentPath = '';
+	let parent: GraphFolder | undefined;
+	let created = false;
+	for (const part of parts) {
+		const full = parentPath ? `${parentPath}/${part}` : part;
+		const existing = (await cachedFolders(client)).find(
+			(f) => f.path.toLowerCase() === full.toLowerCase(),
+		);
+		if (existing) {
+			parent = existing;
+		} else {
+			const made = await client.request<{ id: string; displayName: string }>({
+				method: 'POST',
+				path: parent
+					? `/mailFolders/${encodeURIComponent(parent.id)}/childFolders`
+					: '/mailFolders',
+				body: { displayName: part },
+				idempotent: false,
+			});
+			forgetGraphFolders(client);
+			parent = { id: made.id, path: full, name: made.displayName };
+			created = true;
+		}
+		parentPath = parent.path;
+	}
+	if (!parent)
+		throw new MailServiceError(
+			'The folder path is empty',
+			'Enter a path such as Inbox/Customers.',
+			'input',
+		);
+	return { folder: parent, created };
+}

@@ -1,0 +1,152 @@
+/**
+ * The one interface both nodes speak to a mailbox, whatever reaches it: IMAP + SMTP (`imap/`) or
+ * Microsoft Graph (`graph/`). Operations are written once against it; what only one transport can
+ * do is an optional capability, and an operation that needs one says so with `requireCapability`.
+ */
+import { MailServiceError } from './auth/errors';
+import type { OutgoingMessage } from './mime/compose';
+import type {
+	AfterEmit,
+	AttachmentContent,
+	AttachmentInfo,
+	FetchedMessage,
+	MailFolder,
+	MessageContent,
+	MessageFilters,
+	MessageIdentity,
+	MessageStatus,
+	SendOutcome,
+} from './types';
+
+/** How much of a message to read, and in which form. */
+export interface ReadOptions {
+	content: MessageContent;
+	/** Everything the MIME parser read (the "full" output). */
+	full?: boolean;
+	/** The bytes as well as the parsed message. */
+	keepRaw?: boolean;
+	/** Message-ID and References are needed (a reply threads under the original). */
+	threading?: boolean;
+}
+
+/** Where the trigger watches, what it passes over, and how much it reads of each message. */
+export interface WatchSettings extends ReadOptions {
+	folder: string;
+	filters: MessageFilters;
+}
+
+/** Why a source started its cursor again. */
+export type ResetReason = 'uidValidityChanged' | 'deltaReset' | 'folderRecreated';
+
+export interface NextRequest {
+	startFrom: 'now' | 'existing';
+	maxMessages: number;
+	/** Stop taking messages once their bytes pass this (the next poll goes on). */
+	maxBytes: number;
+	/** Epoch ms after which no further download starts. */
+	deadline: number;
+	/** When the last completed poll began: after a reset, mail received since then is recovered. */
+	recoverSince?: Date;
+	/** Emitted before (by id or Message-ID): skip it. */
+	emitted: (id: string, messageId: string | null) => boolean;
+}
+
+export interface NewMail<C> {
+	/** Oldest first. */
+	messages: FetchedMessage[];
+	cursor: C;
+	/** More new mail is waiting (a limit was reached). */
+	more: boolean;
+	/** Messages passed over, with the reason (size limit...). */
+	skipped: Array<{ id: string; reason: string }>;
+	/** The cursor was started again; `messages` then holds what was recovered. */
+	reset?: ResetReason;
+	/** The first poll only set the starting point. */
+	baseline?: boolean;
+}
+
+/** New mail in one watched folder, for the trigger's delivery engine. */
+export interface MailSource<C = unknown> {
+	/** The newest matching message ("Fetch Test Event"), changing nothing. */
+	sample(): Promise<FetchedMessage | undefined>;
+	/** New mail after the cursor (none yet: a baseline), within the request's limits. */
+	next(cursor: C | undefined, request: NextRequest): Promise<NewMail<C>>;
+	/** Applies an "after emitting" action; ids no longer in the folder are left alone. */
+	apply(action: AfterEmit, ids: string[]): Promise<void>;
+	/** Which of these messages are still in the watched folder and unread. */
+	stillUnread(ids: string[]): Promise<Set<string>>;
+	/** Downloads these messages again (for a repeated emit), oldest first. */
+	fetch(ids: string[]): Promise<FetchedMessage[]>;
+}
+
+/** Outlook's follow-up flag with dates, and its "complete" state (Graph only). */
+export interface FollowUpFlags {
+	flag(id: string, dates: { dueDate?: Date; startDate?: Date }): Promise<MessageStatus>;
+	complete(id: string): Promise<MessageStatus>;
+}
+
+/** Outlook categories (Graph only). */
+export interface Categories {
+	set(id: string, categories: string[], mode: 'add' | 'remove' | 'replace'): Promise<MessageStatus>;
+}
+
+export interface Mailbox {
+	/** The mailbox address. */
+	readonly address: string;
+	/** "IMAP" or "Microsoft Graph", for messages. */
+	readonly protocol: string;
+
+	/** Checks a message id before any network call; who a result item about it names. */
+	identify(id: string): MessageIdentity;
+	/** One message; a message that is gone is a `notFound` error that says how to find it again. */
+	getMessage(id: string, read: ReadOptions): Promise<FetchedMessage>;
+	/** Messages of a folder matching the filters, newest first, up to `limit`. */
+	findMessages(
+		folder: string,
+		filters: MessageFilters,
+		limit: number,
+		read: ReadOptions,
+	): AsyncIterable<FetchedMessage>;
+	/** Moves or copies a message; where it is afterwards (IMAP gives a moved message a new id). */
+	transfer(id: string, destination: string, mode: 'move' | 'copy'): Promise<MessageIdentity>;
+	/** Deletes to Deleted Items, or for good. */
+	remove(id: string, permanent: boolean): Promise<void>;
+	setRead(id: string, read: boolean): Promise<MessageStatus>;
+	setFlagged(id: string, flagged: boolean): Promise<MessageStatus>;
+	/** Outlook's "You replied" (IMAP \Answered; Graph sets it itself when mail is sent from it). */
+	markAnswered(id: string): Promise<void>;
+
+	listAttachments(id: string): Promise<AttachmentInfo[]>;
+	/** The bytes of the attachments `choose` picks from the message's list. */
+	downloadAttachments(
+		id: string,
+		choose: (available: AttachmentInfo[]) => AttachmentInfo[],
+	): Promise<AttachmentContent[]>;
+
+	listFolders(): Promise<MailFolder[]>;
+	/** Creates the folder and any missing parent; `created` is false when it existed. */
+	createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }>;
+
+	/** Sends as this mailbox; never retried (a retry could send twice). */
+	send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome>;
+
+	/** New mail in a folder, for the trigger. */
+	watch(settings: WatchSettings): MailSource;
+
+	/** Optional capabilities. */
+	readonly followUp?: FollowUpFlags;
+	readonly categories?: Categories;
+
+	/** Closes what this mailbox opened (an IMAP session); safe to call twice. */
+	close(): Promise<void>;
+}
+
+/** The capability, or an error that names the transport that has it. */
+export function requireCapability<T>(mailbox: Mailbox, capability: T | undefined, what: string): T {
+	if (capability !== undefined) return capability;
+	throw new MailServiceError(
+		`${what} needs Microsoft Graph: ${mailbox.protocol} has no such thing`,
+		'Use a delegated credential with Access "Microsoft Graph", or an app-only credential with Protocol "Microsoft Graph".',
+		'input',
+	);
+}
