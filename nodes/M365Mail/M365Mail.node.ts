@@ -11,6 +11,7 @@ import * as attachmentGetAll from './actions/attachment/getAll.operation';
 import {
 	authenticationProperty,
 	mailboxProperty,
+	NODE_ICON,
 	operationProperty,
 	protocolProperty,
 } from './shared/descriptions';
@@ -38,7 +39,7 @@ export class M365Mail implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Microsoft 365 Mail',
 		name: 'm365Mail',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: NODE_ICON,
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',

@@ -6,7 +6,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { NODE_CREDENTIALS } from './shared/descriptions';
+import { NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
 import { testAppOnlyCredential } from './methods/credentialTest';
 import { searchFolders } from './methods/listSearch';
 import { triggerProperties } from './trigger/description';
@@ -16,7 +16,7 @@ export class M365MailTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Microsoft 365 Mail Trigger',
 		name: 'm365MailTrigger',
-		icon: { light: 'file:../../icons/m365mail.svg', dark: 'file:../../icons/m365mail.dark.svg' },
+		icon: NODE_ICON,
 		group: ['trigger'],
 		version: 1,
 		// The canvas may hand a resource locator over as its object or as its value alone.

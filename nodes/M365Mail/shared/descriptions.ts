@@ -8,6 +8,12 @@ import { splitList, type Importance, type MessageFilters } from '../transport/ty
 import { MailServiceError } from '../transport/auth/errors';
 import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL } from '../transport/connection';
 
+/** Both nodes' icon (paths relative to the node files beside this folder). */
+export const NODE_ICON = {
+	light: 'file:../../icons/m365mail.svg',
+	dark: 'file:../../icons/m365mail.dark.svg',
+} as const;
+
 /** Both nodes take either credential, chosen by the Authentication parameter. */
 export const NODE_CREDENTIALS: INodeCredentialDescription[] = [
 	{
@@ -93,6 +99,40 @@ export function operationProperty(
 	};
 }
 
+/** Outlook's three importance levels, as both filters and sending offer them. */
+export const IMPORTANCE_OPTIONS = [
+	{ name: 'High', value: 'high' },
+	{ name: 'Normal', value: 'normal' },
+	{ name: 'Low', value: 'low' },
+];
+
+const returnAllProperty: INodeProperties = {
+	displayName: 'Return All',
+	name: 'returnAll',
+	type: 'boolean',
+	default: false,
+	description: 'Whether to return all results or only up to a given limit',
+};
+
+/** Return All and Limit, as n8n's own list operations have them. */
+export function returnAllProperties(
+	show: Record<string, string[]>,
+	returnAll: boolean,
+): INodeProperties[] {
+	return [
+		{ ...returnAllProperty, default: returnAll, displayOptions: { show } },
+		{
+			displayName: 'Limit',
+			name: 'limit',
+			type: 'number',
+			typeOptions: { minValue: 1 },
+			default: 50,
+			description: 'Max number of results to return',
+			displayOptions: { show: { ...show, returnAll: [false] } },
+		},
+	];
+}
+
 /** A folder picker: searchable list of the mailbox's folders, or a path typed by hand. */
 export function folderLocator(
 	name: string,
@@ -155,11 +195,7 @@ export function filtersProperty(extra: Partial<INodeProperties> = {}): INodeProp
 				displayName: 'Importance',
 				name: 'importance',
 				type: 'options',
-				options: [
-					{ name: 'High', value: 'high' },
-					{ name: 'Normal', value: 'normal' },
-					{ name: 'Low', value: 'low' },
-				],
+				options: IMPORTANCE_OPTIONS,
 				default: 'high',
 				description: 'Only messages of this importance (Importance or X-Priority header)',
 			},

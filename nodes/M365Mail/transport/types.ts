@@ -131,6 +131,13 @@ export interface MailFolder {
 	subscribed?: boolean;
 }
 
+/** How both transports list folders: Inbox first, then by path. */
+export function inboxFirst(a: MailFolder, b: MailFolder): number {
+	if (a.wellKnownName === 'inbox') return -1;
+	if (b.wellKnownName === 'inbox') return 1;
+	return a.path.localeCompare(b.path);
+}
+
 /** What happened to mail that was sent. */
 export interface SendOutcome {
 	messageId: string;

@@ -1,14 +1,9 @@
-import type {
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-	IBinaryData,
-} from 'n8n-workflow';
+import type { IExecuteFunctions, INodeProperties, IBinaryData } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
-import type { Mailbox } from '../../transport/mailbox';
 import type { AttachmentInfo } from '../../transport/types';
 import { messageIdOf } from '../message/helpers';
+import type { OperationExecutor } from '../types';
 
 const show = { resource: ['attachment'], operation: ['download'] };
 
@@ -94,11 +89,7 @@ export function chooseAttachments<T extends AttachmentInfo>(
 }
 
 /** One item with the chosen attachments as binary properties. */
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const message = mailbox.identify(messageIdOf(this, itemIndex));
 	const prefix = this.getNodeParameter('prefix', itemIndex) as string;
 	const chosen = await mailbox.downloadAttachments(message.id, (available) =>
@@ -125,4 +116,4 @@ export async function execute(
 			pairedItem: { item: itemIndex },
 		},
 	];
-}
+};

@@ -1,18 +1,14 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
-import type { Mailbox } from '../../transport/mailbox';
 import { messageIdOf, messageIdProperty } from '../message/helpers';
+import type { OperationExecutor } from '../types';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['getAll', 'download'], 'attachment'),
 ];
 
 /** One item per attachment, from the message's structure (nothing is downloaded). */
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const message = mailbox.identify(messageIdOf(this, itemIndex));
 	const attachments = await mailbox.listAttachments(message.id);
 	return attachments.map((a) => ({
@@ -29,4 +25,4 @@ export async function execute(
 		},
 		pairedItem: { item: itemIndex },
 	}));
-}
+};

@@ -1,7 +1,7 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
-import type { Mailbox } from '../../transport/mailbox';
+import type { OperationExecutor } from '../types';
 
 export const description: INodeProperties[] = [
 	{
@@ -17,11 +17,7 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const path = String(this.getNodeParameter('path', itemIndex));
 	if (!path.split('/').some((p) => p.trim())) {
 		throw new MailServiceError(
@@ -43,4 +39,4 @@ export async function execute(
 			pairedItem: { item: itemIndex },
 		},
 	];
-}
+};

@@ -1,7 +1,7 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
-import type { Mailbox } from '../../transport/mailbox';
 import { messageIdOf, messageIdProperty } from './helpers';
+import type { OperationExecutor } from '../types';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['delete']),
@@ -16,13 +16,9 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const target = mailbox.identify(messageIdOf(this, itemIndex));
 	const permanent = this.getNodeParameter('permanent', itemIndex) as boolean;
 	await mailbox.remove(target.id, permanent);
 	return [{ json: { ...target, deleted: true, permanent }, pairedItem: { item: itemIndex } }];
-}
+};

@@ -1,40 +1,18 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
-import type { Mailbox } from '../../transport/mailbox';
 import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
-import { readSendOptions, sendAs, sendOptions } from './send';
-
-const show = { resource: ['message'], operation: ['forward'] };
+import { readSendOptions, recipientsProperty, sendAs, sendOptions, textProperty } from './send';
+import type { OperationExecutor } from '../types';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['forward']),
-	{
-		displayName: 'To',
-		name: 'to',
-		type: 'string',
-		required: true,
-		default: '',
-		description: 'Recipients, separated by commas or ";"',
-		displayOptions: { show },
-	},
-	{
-		displayName: 'Text',
-		name: 'text',
-		type: 'string',
-		typeOptions: { rows: 4 },
-		default: '',
-		description: 'A note above the forwarded message',
-		displayOptions: { show },
-	},
+	recipientsProperty('forward'),
+	textProperty('forward', 'A note above the forwarded message', 4),
 	sendOptions(['forward']),
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
 	// Parsed: the original's attachments go along.
 	const original = await mailbox.getMessage(id, { content: 'parsed' });
@@ -66,4 +44,4 @@ export async function execute(
 		send.appendToSent,
 	);
 	return [{ json: { ...outcome, to, subject }, pairedItem: { item: itemIndex } }];
-}
+};

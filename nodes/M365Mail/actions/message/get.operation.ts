@@ -1,14 +1,9 @@
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import type { Mailbox } from '../../transport/mailbox';
 import { attachmentOptions, attachmentProperties, outputProperty } from '../../shared/descriptions';
 import { readOptionsFor, toItem, type OutputFormat, type OutputOptions } from '../../shared/output';
 import { messageIdOf, messageIdProperty } from './helpers';
+import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['get', 'getAll'] };
 
@@ -47,11 +42,7 @@ export function readOutputOptions(ctx: IExecuteFunctions, itemIndex: number): Ou
 	};
 }
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
 	const output = readOutputOptions(this, itemIndex);
 	const fetched = await mailbox.getMessage(id, readOptionsFor(output));
@@ -59,4 +50,4 @@ export async function execute(
 		this.helpers.prepareBinaryData(data, name, mime),
 	);
 	return [{ ...item, pairedItem: { item: itemIndex } }];
-}
+};

@@ -5,7 +5,6 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import type { Mailbox } from '../../transport/mailbox';
 import type { MessageFilters } from '../../transport/types';
 import { parameterDate } from '../../shared/dates';
 import {
@@ -13,31 +12,17 @@ import {
 	filtersProperty,
 	folderLocator,
 	folderValue,
+	returnAllProperties,
 } from '../../shared/descriptions';
 import { readOptionsFor, toItem } from '../../shared/output';
 import { readOutputOptions } from './get.operation';
+import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['getAll'] };
 
 export const description: INodeProperties[] = [
 	folderLocator('folder', 'Folder', 'The folder to search', { displayOptions: { show } }),
-	{
-		displayName: 'Return All',
-		name: 'returnAll',
-		type: 'boolean',
-		default: false,
-		description: 'Whether to return all results or only up to a given limit',
-		displayOptions: { show },
-	},
-	{
-		displayName: 'Limit',
-		name: 'limit',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 50,
-		description: 'Max number of results to return',
-		displayOptions: { show: { ...show, returnAll: [false] } },
-	},
+	...returnAllProperties(show, false),
 	(() => {
 		const base = filtersProperty({ displayOptions: { show } });
 		return {
@@ -98,11 +83,7 @@ export function readSearch(
 }
 
 /** Newest first, up to the limit, with the filters checked as the trigger checks them. */
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const { filters, limit } = readSearch(this, itemIndex);
 	const output = readOutputOptions(this, itemIndex);
 	const folder = folderValue(this.getNodeParameter('folder', itemIndex));
@@ -119,4 +100,4 @@ export async function execute(
 		items.push({ ...item, pairedItem: { item: itemIndex } });
 	}
 	return items;
-}
+};

@@ -1,14 +1,8 @@
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-
-import type { Mailbox } from '../../transport/mailbox';
 import { changeMessageFlags, flagDescription } from './flags';
+import type { OperationExecutor } from '../types';
 
 export const description = flagDescription('markAsRead');
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	return await changeMessageFlags(this, itemIndex, mailbox, 'markAsRead');
-}
+};

@@ -1,11 +1,11 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
 import { redactSecrets } from '../../transport/auth/errors';
-import type { Mailbox } from '../../transport/mailbox';
 import { automatedMailReason } from '../../transport/mime/parse';
 import type { MailAddress } from '../../transport/types';
 import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
-import { readSendOptions, sendAs, sendOptions } from './send';
+import { readSendOptions, sendAs, sendOptions, textProperty } from './send';
+import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['reply'] };
 
@@ -19,15 +19,7 @@ export const description: INodeProperties[] = [
 		description: 'Whether to reply to the sender and every other recipient (To and Cc)',
 		displayOptions: { show },
 	},
-	{
-		displayName: 'Text',
-		name: 'text',
-		type: 'string',
-		typeOptions: { rows: 5 },
-		default: '',
-		description: 'Plain-text reply (add an HTML reply under Options)',
-		displayOptions: { show },
-	},
+	textProperty('reply', 'Plain-text reply (add an HTML reply under Options)'),
 	sendOptions(
 		['reply'],
 		[
@@ -61,11 +53,7 @@ function uniqueAddresses(list: MailAddress[], exclude: string[]): string[] {
 	return result;
 }
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const { id } = mailbox.identify(messageIdOf(this, itemIndex));
 	const { message: original } = await mailbox.getMessage(id, {
 		content: 'summary',
@@ -128,4 +116,4 @@ export async function execute(
 			pairedItem: { item: itemIndex },
 		},
 	];
-}
+};

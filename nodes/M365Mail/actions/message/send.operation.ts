@@ -1,22 +1,13 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
-import type { Mailbox } from '../../transport/mailbox';
-import { readSendOptions, sendAs, sendOptions } from './send';
+import { readSendOptions, recipientsProperty, sendAs, sendOptions, textProperty } from './send';
+import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['send'] };
 
 export const description: INodeProperties[] = [
-	{
-		displayName: 'To',
-		name: 'to',
-		type: 'string',
-		required: true,
-		default: '',
-		placeholder: 'info@contoso.com, sales@contoso.com',
-		description: 'Recipients, separated by commas or ";"',
-		displayOptions: { show },
-	},
+	recipientsProperty('send', 'info@contoso.com, sales@contoso.com'),
 	{
 		displayName: 'Subject',
 		name: 'subject',
@@ -25,23 +16,11 @@ export const description: INodeProperties[] = [
 		description: 'Subject line',
 		displayOptions: { show },
 	},
-	{
-		displayName: 'Text',
-		name: 'text',
-		type: 'string',
-		typeOptions: { rows: 5 },
-		default: '',
-		description: 'Plain-text body (add an HTML body under Options)',
-		displayOptions: { show },
-	},
+	textProperty('send', 'Plain-text body (add an HTML body under Options)'),
 	sendOptions(['send']),
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const send = await readSendOptions(this, itemIndex);
 	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
 	const subject = this.getNodeParameter('subject', itemIndex) as string;
@@ -61,4 +40,4 @@ export async function execute(
 			pairedItem: { item: itemIndex },
 		},
 	];
-}
+};

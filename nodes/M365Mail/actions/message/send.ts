@@ -1,11 +1,39 @@
 /** What send, reply and forward share: their options, and sending as the item's mailbox. */
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
+import { IMPORTANCE_OPTIONS } from '../../shared/descriptions';
 import type { Mailbox } from '../../transport/mailbox';
 import { splitAddresses } from '../../transport/mime/addresses';
 import type { OutgoingMessage } from '../../transport/mime/compose';
 import type { Importance, SendOutcome } from '../../transport/types';
 import { binaryAttachments, customHeaders } from './helpers';
+
+/** The recipients field of send and forward. */
+export function recipientsProperty(operation: string, placeholder?: string): INodeProperties {
+	return {
+		displayName: 'To',
+		name: 'to',
+		type: 'string',
+		required: true,
+		default: '',
+		...(placeholder ? { placeholder } : {}),
+		description: 'Recipients, separated by commas or ";"',
+		displayOptions: { show: { resource: ['message'], operation: [operation] } },
+	};
+}
+
+/** The plain-text body of send, reply and forward. */
+export function textProperty(operation: string, description: string, rows = 5): INodeProperties {
+	return {
+		displayName: 'Text',
+		name: 'text',
+		type: 'string',
+		typeOptions: { rows },
+		default: '',
+		description,
+		displayOptions: { show: { resource: ['message'], operation: [operation] } },
+	};
+}
 
 /** Options every sending operation offers. */
 export function sendOptions(operations: string[], extra: INodeProperties[] = []): INodeProperties {
@@ -98,11 +126,7 @@ export function sendOptions(operations: string[], extra: INodeProperties[] = [])
 				displayName: 'Importance',
 				name: 'importance',
 				type: 'options',
-				options: [
-					{ name: 'High', value: 'high' },
-					{ name: 'Normal', value: 'normal' },
-					{ name: 'Low', value: 'low' },
-				],
+				options: IMPORTANCE_OPTIONS,
 				default: 'normal',
 				description: 'Importance shown by Outlook (Importance and X-Priority headers)',
 			},

@@ -1,21 +1,16 @@
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-
-import { requireCapability, type Mailbox } from '../../transport/mailbox';
+import { requireCapability } from '../../transport/mailbox';
 import { changeMessage } from './flags';
 import { categoriesDescription, readCategories } from './followUp';
 import { messageIdProperty } from './helpers';
+import type { OperationExecutor } from '../types';
 
 export const description = [messageIdProperty(['setCategories']), ...categoriesDescription];
 
 /** Outlook categories: Exchange does not expose them over IMAP. */
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-	mailbox: Mailbox,
-): Promise<INodeExecutionData[]> {
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const categories = requireCapability(mailbox, mailbox.categories, 'Outlook categories');
 	const wanted = readCategories(this, itemIndex);
 	return await changeMessage(this, itemIndex, mailbox, (id) =>
 		categories.set(id, wanted.categories, wanted.mode),
 	);
-}
+};

@@ -1,6 +1,8 @@
 /** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created. */
 import { MailServiceError } from '../auth/errors';
-import type { MailFolder } from '../types';
+import { loadOnce } from '../cache';
+import { findFolder } from '../folders';
+import { inboxFirst, type MailFolder } from '../types';
 import type { GraphClient } from './client';
 
 export interface GraphFolder extends MailFolder {
@@ -48,45 +50,19 @@ export async function listGraphFolders(client: GraphClient): Promise<GraphFolder
 		}
 	};
 	await walk('/mailFolders', '');
-	return result.sort((a, b) =>
-		a.wellKnownName === 'inbox'
-			? -1
-			: b.wellKnownName === 'inbox'
-				? 1
-				: a.path.localeCompare(b.path),
-	);
+	return result.sort(inboxFirst);
 }
 
 function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
-	let folders = folderCache.get(client);
-	if (!folders) {
-		folders = listGraphFolders(client);
-		folderCache.set(client, folders);
-		folders.catch(() => folderCache.delete(client));
-	}
-	return folders;
+	return loadOnce(folderCache, client, listGraphFolders);
 }
 
-/** A folder by path (case-insensitive), well-known name, or Graph id. */
+/** A folder by path, well-known name, or Graph id. */
 export async function resolveGraphFolder(
 	client: GraphClient,
 	wanted: string,
 ): Promise<GraphFolder> {
-	const path = String(wanted ?? '')
-		.trim()
-		.replace(/^\/+|\/+$/g, '');
-	const lower = path.toLowerCase();
-	const folders = await cachedFolders(client);
-	const found =
-		folders.find((f) => f.path.toLowerCase() === lower) ??
-		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
-		folders.find((f) => f.id === path);
-	if (found) return found;
-	throw new MailServiceError(
-		`Folder "${path || '(empty)'}" not found in ${client.mailbox || 'the mailbox'}`,
-		'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
-		'notFound',
-	);
+	return findFolder(await cachedFolders(client), wanted, client.mailbox, (f) => f.id);
 }
 
 /** The path of a folder by its id, from the folder list this client already read. */

@@ -2,7 +2,9 @@
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
-import type { MailFolder } from '../types';
+import { loadOnce } from '../cache';
+import { findFolder } from '../folders';
+import { inboxFirst, type MailFolder } from '../types';
 
 export interface ImapFolder extends MailFolder {
 	/** The path as the server names it (its own delimiter). */
@@ -53,24 +55,14 @@ export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
 			delimiter: e.delimiter,
 			subscribed: e.subscribed === true,
 		}));
-	return folders.sort((a, b) => {
-		if (a.wellKnownName === 'inbox') return -1;
-		if (b.wellKnownName === 'inbox') return 1;
-		return a.path.localeCompare(b.path);
-	});
+	return folders.sort(inboxFirst);
 }
 
 const folderCache = new WeakMap<ImapFlow, Promise<ImapFolder[]>>();
 
 /** The folder list of this session, listed once. */
 function cachedFolders(client: ImapFlow): Promise<ImapFolder[]> {
-	let folders = folderCache.get(client);
-	if (!folders) {
-		folders = listFolders(client);
-		folderCache.set(client, folders);
-		folders.catch(() => folderCache.delete(client));
-	}
-	return folders;
+	return loadOnce(folderCache, client, listFolders);
 }
 
 /** Forgets the cached list after a folder was created. */
@@ -78,36 +70,13 @@ export function forgetFolders(client: ImapFlow): void {
 	folderCache.delete(client);
 }
 
-/**
- * Finds a folder by the path users type (`Inbox/Tech-Support`, case-insensitive) or by a
- * well-known name (inbox, sentitems, drafts, deleteditems, junkemail, archive).
- */
+/** A folder by path, well-known name, or the server's own path. */
 export async function resolveFolder(
 	client: ImapFlow,
 	mailbox: string,
 	wanted: string,
 ): Promise<ImapFolder> {
-	const path = String(wanted ?? '')
-		.trim()
-		.replace(/^\/+|\/+$/g, '');
-	const folders = await cachedFolders(client);
-	const lower = path.toLowerCase();
-	const found =
-		folders.find((f) => f.path === path) ??
-		folders.find((f) => f.path.toLowerCase() === lower) ??
-		folders.find((f) => f.wellKnownName === lower.replace(/[\s_-]/g, '')) ??
-		folders.find((f) => f.serverPath === path);
-	if (found) return found;
-	const near = folders
-		.filter((f) => f.name.toLowerCase() === lower.split('/').pop())
-		.map((f) => f.path);
-	throw new MailServiceError(
-		`Folder "${path || '(empty)'}" not found in ${mailbox}`,
-		near.length
-			? `Did you mean ${near.map((p) => `"${p}"`).join(' or ')}? Nested folders are written Parent/Child.`
-			: 'Pick the folder from the list, or write its full path with "/" between levels (for example Inbox/Tech-Support).',
-		'notFound',
-	);
+	return findFolder(await cachedFolders(client), wanted, mailbox, (f) => f.serverPath);
 }
 
 /** Creates each missing level of `path` (Exchange does not create parents); false when it existed. */

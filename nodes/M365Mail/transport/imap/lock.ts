@@ -47,3 +47,12 @@ export async function withFolder<T>(
 		lock.release();
 	}
 }
+
+/** Runs `work` on the folder an options object names, read-only. */
+export async function readingFolder<T>(
+	client: ImapFlow,
+	where: { mailbox: string; folder: string },
+	work: (open: OpenFolder) => Promise<T>,
+): Promise<T> {
+	return await withFolder(client, where.mailbox, where.folder, { readOnly: true }, work);
+}

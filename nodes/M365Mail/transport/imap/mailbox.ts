@@ -29,11 +29,8 @@ import {
 	deletePermanently,
 	fetchMessages,
 	fetchMetadata,
-	matchesFilters,
-	searchQuery,
-	searchUids,
+	findNewest,
 	transferMessages,
-	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
 import {
@@ -166,23 +163,7 @@ export class ImapMailbox implements Mailbox {
 			folder,
 			{ readOnly: true },
 			async (open) => {
-				// Newest first, checking the envelope filters in pages until the limit is reached.
-				const uids = (await searchUids(open, searchQuery(filters))).reverse();
-				const selected: MessageMetadata[] = [];
-				for (let i = 0; i < uids.length && selected.length < limit; i += 100) {
-					const page = (await fetchMetadata(open, uids.slice(i, i + 100))).reverse();
-					for (const m of page) {
-						if (selected.length >= limit) break;
-						if (matchesFilters(m, filters)) selected.push(m);
-					}
-				}
-				const fetched: FetchedMessage[] = [];
-				for (let i = 0; i < selected.length; i += 100) {
-					fetched.push(
-						...(await fetchMessages(open, selected.slice(i, i + 100), read.content, read)),
-					);
-				}
-				return fetched;
+				return await findNewest(open, filters, limit, read);
 			},
 		);
 		yield* messages;

@@ -439,3 +439,27 @@ export async function deletePermanently(open: OpenFolder, uids: number[]): Promi
 	const ok = await open.client.messageDelete(uids, { uid: true });
 	if (!ok) throw serverFailed('the delete');
 }
+
+/** Messages matching the filters, newest first, up to `limit`, read in the given depth. */
+export async function findNewest(
+	open: OpenFolder,
+	filters: MessageFilters,
+	limit: number,
+	read: { content: MessageContent; full?: boolean; keepRaw?: boolean },
+): Promise<FetchedMessage[]> {
+	// Envelope filters are checked in pages of 100 until the limit is reached.
+	const uids = (await searchUids(open, searchQuery(filters))).reverse();
+	const selected: MessageMetadata[] = [];
+	for (let i = 0; i < uids.length && selected.length < limit; i += 100) {
+		const page = (await fetchMetadata(open, uids.slice(i, i + 100))).reverse();
+		for (const m of page) {
+			if (selected.length >= limit) break;
+			if (matchesFilters(m, filters)) selected.push(m);
+		}
+	}
+	const fetched: FetchedMessage[] = [];
+	for (let i = 0; i < selected.length; i += 100) {
+		fetched.push(...(await fetchMessages(open, selected.slice(i, i + 100), read.content, read)));
+	}
+	return fetched;
+}
