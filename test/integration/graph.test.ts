@@ -6,7 +6,8 @@ import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import { AppOnlyTokenProvider } from '../../nodes/M365Mail/transport/auth/tokens';
-import { GraphClient, retryAfterMs } from '../../nodes/M365Mail/transport/graph/client';
+import { GraphClient } from '../../nodes/M365Mail/transport/graph/client';
+import { retryAfterMs } from '../../nodes/M365Mail/transport/graph/errors';
 import { resolveCloud, type CloudSettings } from '../../nodes/M365Mail/transport/auth/clouds';
 import {
 	GRAPH_SCOPES,

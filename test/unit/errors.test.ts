@@ -181,7 +181,7 @@ describe('errors that reach n8n', () => {
 
 describe('mapping Graph errors', () => {
 	it('any 410 Gone is dead delta state (a new baseline), whatever its code', async () => {
-		const { mapGraphError } = await import('../../nodes/M365Mail/transport/graph/client');
+		const { mapGraphError } = await import('../../nodes/M365Mail/transport/graph/errors');
 		for (const code of ['syncStateNotFound', 'resyncRequired', 'SomethingMicrosoftAddsLater', '']) {
 			assert.equal(mapGraphError(410, code, 'gone', 'a@b.test', false).kind, 'syncState', code);
 		}

@@ -7,12 +7,8 @@ import { checkGraphMessageId } from '../../nodes/M365Mail/transport/graph/mailbo
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import { resolveCloud } from '../../nodes/M365Mail/transport/auth/clouds';
 import { openImapSession } from '../../nodes/M365Mail/transport/imap/session';
-import {
-	automatedMailReason,
-	cachedDecoderCount,
-	decodeTextPart,
-	headerText,
-} from '../../nodes/M365Mail/transport/mime/parse';
+import { cachedDecoderCount, decodeTextPart } from '../../nodes/M365Mail/transport/mime/decode';
+import { automatedMailReason, headerText } from '../../nodes/M365Mail/transport/mime/parse';
 
 describe('hostile parameters', () => {
 	it('importance reaches Graph’s $filter only as low, normal or high', () => {

@@ -4,12 +4,12 @@ import { describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 
 import { customHeaders } from '../../nodes/M365Mail/actions/message/helpers';
-import { matchesFilters, type MessageMetadata } from '../../nodes/M365Mail/transport/imap/messages';
+import type { MessageMetadata } from '../../nodes/M365Mail/transport/imap/messages';
+import { matchesFilters } from '../../nodes/M365Mail/transport/imap/search';
+import { decodeTextPart, normalizeText } from '../../nodes/M365Mail/transport/mime/decode';
 import { composeMessage } from '../../nodes/M365Mail/transport/mime/compose';
 import {
-	decodeTextPart,
 	importanceOf,
-	normalizeText,
 	parseRawMessage,
 	pickHeaders,
 	summarizeStructure,

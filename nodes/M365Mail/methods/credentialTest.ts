@@ -7,7 +7,8 @@ import type {
 import { MailServiceError } from '../transport/auth/errors';
 import type { ResourceKind } from '../transport/auth/scopes';
 import { parseAllowedMailboxes } from '../transport/auth/mailboxes';
-import { appOnlyProviderFromData } from '../transport/connection';
+import { APP_ONLY_CREDENTIAL, appOnlyProviderFromData } from '../transport/connection';
+import { openMailbox } from '../transport/open';
 
 /**
  * Tests an app-only credential by acquiring a token from Microsoft for the chosen resource(s),
@@ -30,24 +31,21 @@ export async function testAppOnlyCredential(
 		// A token proves the app exists; opening the first mailbox the list names proves the grant.
 		const mailbox = parseAllowedMailboxes(data.allowedMailboxes)?.find((m) => !m.startsWith('*@'));
 		if (mailbox) {
-			// Loaded here: the test runs rarely, the node file loads in every n8n process.
-			const { GraphClient } = await import('../transport/graph/client');
-			const { openImapSession } = await import('../transport/imap/session');
-			if (resources.includes('graph')) {
-				const graph = new GraphClient({ cloud, tokens, mailbox });
-				await graph.request({ path: '/mailFolders/inbox', query: { $select: 'id' } });
-			}
-			if (resources.includes('outlook')) {
-				const client = await openImapSession({
+			const allowUnauthorizedCerts =
+				data.allowUnauthorizedCerts === true && data.cloud === 'custom';
+			for (const resource of resources) {
+				const transport = resource === 'graph' ? 'graph' : 'imap';
+				const connection = {
+					credentialType: APP_ONLY_CREDENTIAL,
 					cloud,
 					tokens,
-					mailbox,
-					allowUnauthorizedCerts: data.allowUnauthorizedCerts === true && data.cloud === 'custom',
-				});
+					transport,
+				} as const;
+				const opening = openMailbox({ ...connection, allowUnauthorizedCerts }, mailbox);
 				try {
-					await client.mailboxOpen('INBOX', { readOnly: true });
+					await opening.probe();
 				} finally {
-					await client.logout().catch(() => client.close());
+					await opening.close();
 				}
 			}
 			opened = `; opened the inbox of ${mailbox}`;

@@ -133,6 +133,9 @@ export interface Mailbox {
 	/** New mail in a folder, for the trigger. */
 	watch(settings: WatchSettings): MailSource;
 
+	/** Opens the Inbox read-only: proves the credential reaches this mailbox (credential test). */
+	probe(): Promise<void>;
+
 	/** Optional capabilities. */
 	readonly followUp?: FollowUpFlags;
 	readonly categories?: Categories;

@@ -248,5 +248,9 @@ export class GraphMailbox implements Mailbox {
 		};
 	}
 
+	async probe(): Promise<void> {
+		await this.client.request({ path: '/mailFolders/inbox', query: { $select: 'id' } });
+	}
+
 	async close(): Promise<void> {}
 }

@@ -4,7 +4,8 @@
  */
 import { MailServiceError } from '../auth/errors';
 import { htmlToPlainText } from '../mime/text';
-import { headerText, normalizeText, parseRawMessage, type MessageEnvelope } from '../mime/parse';
+import { normalizeText } from '../mime/decode';
+import { headerText, parseRawMessage, type MessageEnvelope } from '../mime/parse';
 import {
 	MAX_MESSAGE_BYTES,
 	TEXT_LIMIT_BYTES,

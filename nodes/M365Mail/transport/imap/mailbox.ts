@@ -29,7 +29,6 @@ import {
 	deletePermanently,
 	fetchMessages,
 	fetchMetadata,
-	findNewest,
 	transferMessages,
 	type OpenFolder,
 } from './messages';
@@ -41,6 +40,7 @@ import {
 	unreadAmong,
 	type ImapCursor,
 } from './poll';
+import { findNewest } from './search';
 import { openImapSession } from './session';
 
 export interface MailboxOptions {
@@ -323,6 +323,10 @@ export class ImapMailbox implements Mailbox {
 			stillUnread: async (ids) => await unreadAmong(await this.client(), mailbox, folder, ids),
 			fetch: async (ids) => await fetchByIds(await this.client(), options, ids),
 		};
+	}
+
+	async probe(): Promise<void> {
+		await (await this.client()).mailboxOpen('INBOX', { readOnly: true });
 	}
 
 	async close(): Promise<void> {

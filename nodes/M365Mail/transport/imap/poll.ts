@@ -23,15 +23,13 @@ import {
 	fetchMessages,
 	fetchSizes,
 	fetchMetadata,
-	matchesFilters,
-	needsEnvelopeCheck,
-	searchQuery,
 	searchUids,
 	transferMessages,
 	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
 import { messageFromEnvelope } from '../mime/parse';
+import { matchesFilters, needsEnvelopeCheck, searchQuery } from './search';
 
 export interface ImapCursor {
 	uidValidity: string;

@@ -3,11 +3,11 @@
  * (for the fast "simple" path) the server's envelope, body structure and decoded text parts.
  */
 import { lazy } from '../lazy';
-import { TextDecoder } from 'node:util';
 
 // Types only at load time: mailparser is required on first parse.
 import type { AddressObject, ParsedMail } from 'mailparser';
 
+import { normalizeText } from './decode';
 import type {
 	AttachmentContent,
 	AttachmentInfo,
@@ -334,89 +334,4 @@ export function automatedMailReason(headers: Record<string, string>): string | u
 		return `X-Auto-Response-Suppress: ${headers['x-auto-response-suppress']}`;
 	if ((headers['return-path'] ?? '').trim() === '<>') return 'a bounce (empty Return-Path)';
 	return undefined;
-}
-
-/** Line ends as "\n" and no final line break, whichever path read the text. */
-export function normalizeText(text: string | undefined | null): string | null {
-	if (text === undefined || text === null) return null;
-	let end = text.length;
-	while (end > 0 && (text.charCodeAt(end - 1) === 10 || text.charCodeAt(end - 1) === 13)) end--;
-	const trimmed = end === text.length ? text : text.slice(0, end);
-	return trimmed.includes('\r') ? trimmed.replace(/\r\n/g, '\n') : trimmed;
-}
-
-function hexValue(byte: number | undefined): number {
-	if (byte === undefined) return -1;
-	if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
-	if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
-	if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
-	return -1;
-}
-
-/** Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is). */
-function decodeQuotedPrintable(input: Buffer): Buffer {
-	const out = Buffer.allocUnsafe(input.length);
-	let o = 0;
-	for (let i = 0; i < input.length; i++) {
-		const c = input[i];
-		if (c !== 0x3d) {
-			out[o++] = c;
-			continue;
-		}
-		const a = input[i + 1];
-		if (a === 0x0d && input[i + 2] === 0x0a) {
-			i += 2;
-			continue;
-		}
-		if (a === 0x0a) {
-			i += 1;
-			continue;
-		}
-		const high = hexValue(a);
-		const low = hexValue(input[i + 2]);
-		if (high >= 0 && low >= 0) {
-			out[o++] = high * 16 + low;
-			i += 2;
-		} else out[o++] = c;
-	}
-	return out.subarray(0, o);
-}
-
-const decoders = new Map<string, TextDecoder>();
-
-/**
- * One decoder per charset (creating them is costly); unknown charsets read as UTF-8. Cached under the
- * decoder's own encoding name, so sender-chosen labels ("utf8", "UTF-8", "x-no-such-…") cannot grow the
- * cache beyond the encodings the runtime knows.
- */
-function decoderFor(charset: string): TextDecoder {
-	let decoder: TextDecoder;
-	try {
-		decoder = new TextDecoder(charset);
-	} catch {
-		decoder = new TextDecoder('utf-8');
-	}
-	const cached = decoders.get(decoder.encoding);
-	if (cached) return cached;
-	decoders.set(decoder.encoding, decoder);
-	return decoder;
-}
-
-/** How many decoders are cached (for tests: bounded by the encodings the runtime knows). */
-export function cachedDecoderCount(): number {
-	return decoders.size;
-}
-
-/** Decodes one downloaded body part (transfer encoding, then charset). */
-export function decodeTextPart(part: BodyPart, content: Buffer | undefined): string | null {
-	if (!content) return null;
-	const encoding = (part.encoding ?? '').toLowerCase();
-	const bytes =
-		encoding === 'base64'
-			? Buffer.from(content.toString('latin1'), 'base64')
-			: encoding === 'quoted-printable'
-				? decodeQuotedPrintable(content)
-				: content;
-	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
-	return normalizeText(decoderFor(charset).decode(bytes));
 }
