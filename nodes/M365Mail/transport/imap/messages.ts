@@ -12,10 +12,9 @@ import {
 	parseRawMessage,
 	pickHeaders,
 	summarizeStructure,
-	type BodyPart,
 	type MessageEnvelope,
 } from '../mime/parse';
-import { decodeTextPart } from '../mime/decode';
+import { decodeTextPart, type BodyPart } from '../mime/decode';
 import { htmlToPlainText } from '../mime/text';
 import {
 	encodeImapMessageId,

@@ -1,7 +1,18 @@
 /** Decoding text parts: transfer encodings and charsets, bounded for hostile input. */
 import { TextDecoder } from 'node:util';
 
-import type { BodyPart } from './parse';
+/** A leaf of the server's body structure (imapflow's shape, kept minimal). */
+export interface BodyPart {
+	part?: string;
+	type: string;
+	parameters?: Record<string, string>;
+	id?: string;
+	encoding?: string;
+	size?: number;
+	disposition?: string;
+	dispositionParameters?: Record<string, string>;
+	childNodes?: BodyPart[];
+}
 
 /** Line ends as "\n" and no final line break, whichever path read the text. */
 export function normalizeText(text: string | undefined | null): string | null {

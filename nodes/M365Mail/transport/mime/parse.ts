@@ -7,7 +7,7 @@ import { lazy } from '../lazy';
 // Types only at load time: mailparser is required on first parse.
 import type { AddressObject, ParsedMail } from 'mailparser';
 
-import { normalizeText } from './decode';
+import { normalizeText, type BodyPart } from './decode';
 import type {
 	AttachmentContent,
 	AttachmentInfo,
@@ -254,19 +254,6 @@ export async function parseRawMessage(
 			textAsHtml: parsed.textAsHtml ?? null,
 		},
 	};
-}
-
-/** A leaf of the server's body structure (imapflow's shape, kept minimal). */
-export interface BodyPart {
-	part?: string;
-	type: string;
-	parameters?: Record<string, string>;
-	id?: string;
-	encoding?: string;
-	size?: number;
-	disposition?: string;
-	dispositionParameters?: Record<string, string>;
-	childNodes?: BodyPart[];
 }
 
 export interface StructureSummary {
