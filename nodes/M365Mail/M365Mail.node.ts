@@ -31,9 +31,7 @@ import * as messageReply from './actions/message/reply.operation';
 import * as messageSend from './actions/message/send.operation';
 import * as messageSetCategories from './actions/message/setCategories.operation';
 import * as messageUnflag from './actions/message/unflag.operation';
-import { router } from './actions/router';
-import { testAppOnlyCredential } from './methods/credentialTest';
-import { searchFolders } from './methods/listSearch';
+import { searchFolders, testAppOnlyCredential } from './methods';
 
 export class M365Mail implements INodeType {
 	description: INodeTypeDescription = {
@@ -234,6 +232,8 @@ export class M365Mail implements INodeType {
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		// The operations' code and the transports load on the first run, not with the node file.
+		const { router } = await import('./actions/router');
 		return await router.call(this);
 	}
 }

@@ -7,10 +7,8 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
-import { testAppOnlyCredential } from './methods/credentialTest';
-import { searchFolders } from './methods/listSearch';
+import { searchFolders, testAppOnlyCredential } from './methods';
 import { triggerProperties } from './trigger/description';
-import { pollTrigger } from './trigger/poll';
 
 export class M365MailTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -38,6 +36,8 @@ export class M365MailTrigger implements INodeType {
 	};
 
 	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
+		// The engine and the transports load on the first poll, not with the node file.
+		const { pollTrigger } = await import('./trigger/poll');
 		return await pollTrigger.call(this);
 	}
 }

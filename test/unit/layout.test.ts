@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 
-const root = join(import.meta.dirname, '../../nodes/M365Mail');
+const root = join(__dirname, '../../nodes/M365Mail');
 
 function files(dir: string): string[] {
 	return readdirSync(dir).flatMap((name) => {

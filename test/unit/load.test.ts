@@ -42,4 +42,25 @@ describe('what loading a node file pulls in', () => {
 			assert.deepEqual(heavy, []);
 		});
 	}
+
+	for (const file of [
+		'nodes/M365Mail/M365Mail.node.ts',
+		'nodes/M365Mail/M365MailTrigger.node.ts',
+	]) {
+		it(`${file}: no transport implementation, router, engine or method code (loaded on first use)`, () => {
+			const ours = modulesLoadedBy(join(ROOT, file))
+				.filter((m) => m.includes('/nodes/M365Mail/'))
+				.map((m) => m.slice(m.indexOf('/nodes/M365Mail/') + '/nodes/M365Mail/'.length));
+			assert.ok(
+				ours.some((m) => m.endsWith('.node.ts')),
+				'the file itself loaded',
+			);
+			const early = ours.filter((m) =>
+				/^(transport\/(imap|graph|smtp)\/|transport\/(open|connection)\.ts|actions\/router\.ts|trigger\/(poll|engine|state)\.ts|methods\/(listSearch|credentialTest)\.ts)/.test(
+					m,
+				),
+			);
+			assert.deepEqual(early, []);
+		});
+	}
 });

@@ -6,7 +6,7 @@ import type { IDataObject, INodeCredentialDescription, INodeProperties } from 'n
 
 import { splitList, type Importance, type MessageFilters } from '../transport/types';
 import { MailServiceError } from '../transport/auth/errors';
-import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL } from '../transport/connection';
+import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL } from '../transport/auth/credentials';
 
 /** Both nodes' icon (paths relative to the node files beside this folder). */
 export const NODE_ICON = {

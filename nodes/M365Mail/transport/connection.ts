@@ -11,6 +11,7 @@ import type {
 } from 'n8n-workflow';
 
 import { resolveCloud, type CloudEndpoints, type CloudSettings } from './auth/clouds';
+import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL, type CredentialType } from './auth/credentials';
 import { isNetworkErrorCode, mapAadError, MailServiceError, redactSecrets } from './auth/errors';
 import type { DelegatedAccess } from './auth/scopes';
 import { validateTenant } from './auth/tenant';
@@ -29,9 +30,7 @@ import {
 	type OAuthTokenData,
 } from './auth/tokens';
 
-export const DELEGATED_CREDENTIAL = 'm365MailOAuth2Api';
-export const APP_ONLY_CREDENTIAL = 'm365MailAppOnlyApi';
-export type CredentialType = typeof DELEGATED_CREDENTIAL | typeof APP_ONLY_CREDENTIAL;
+export { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL, type CredentialType };
 
 export interface MailConnection {
 	credentialType: CredentialType;
