@@ -89,6 +89,9 @@ async function n8nImap(): Promise<number> {
 	return n;
 }
 
+let polls = 0;
+let largestPoll = 0;
+
 async function ours(output: 'simple' | 'full'): Promise<number> {
 	// n8n-core is loaded only here: n8n itself has it loaded anyway.
 	const { CredentialStore, pollTrigger } = await import('../test/harness/n8n');
@@ -113,6 +116,10 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 		const items = await pollTrigger(node, store, state);
 		if (!items.length) break;
 		n += items.length;
+		polls++;
+		// What one poll handed to n8n: the size of the messages it read (the budget's measure).
+		const bytes = items.reduce((sum, item) => sum + Number(item.json.size ?? 0), 0);
+		largestPoll = Math.max(largestPoll, bytes);
 	}
 	return n;
 }
@@ -158,6 +165,7 @@ async function main(): Promise<void> {
 			maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
 			startRssMB: Math.round(rssBefore / 1024 / 1024),
 			heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
+			...(polls ? { polls, largestPollMB: Math.round(largestPoll / 1024 / 1024) } : {}),
 		}),
 	);
 }

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 import type * as Graph from '@microsoft/microsoft-graph-types';
 import { simpleParser, type AddressObject } from 'mailparser';
@@ -155,6 +155,9 @@ export class GraphEmulator {
 	/** Requests served per "METHOD path-kind", for tests and the benchmark. */
 	readonly counts = new Map<string, number>();
 	requests = 0;
+	/** Bytes on the wire of the HTTPS listener (TLS included), both ways, since start. */
+	private readonly sockets = new Set<Socket>();
+	private closedBytes = 0;
 	delayMs = 0;
 	/** Connections to drop (closed without an answer): the next requests, or the next matching ones. */
 	private drops: Array<RegExp | undefined> = [];
@@ -198,6 +201,13 @@ export class GraphEmulator {
 			});
 		};
 		this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, handler);
+		this.server.on('connection', (socket: Socket) => {
+			this.sockets.add(socket);
+			socket.on('close', () => {
+				this.closedBytes += socket.bytesWritten + socket.bytesRead;
+				this.sockets.delete(socket);
+			});
+		});
 		await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
 		this.port = (this.server.address() as AddressInfo).port;
 		// The requests inside a $batch run through the same handler on a loopback-only plain listener.
@@ -210,6 +220,13 @@ export class GraphEmulator {
 			server?.closeAllConnections?.();
 			await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
 		}
+	}
+
+	/** Bytes sent and received by the HTTPS listener so far (what a client transferred). */
+	get bytes(): number {
+		let total = this.closedBytes;
+		for (const socket of this.sockets) total += socket.bytesWritten + socket.bytesRead;
+		return total;
 	}
 
 	// ---- test controls (called in-process, or through /_test/* by tests in another process) ----
