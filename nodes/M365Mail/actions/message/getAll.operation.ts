@@ -60,7 +60,8 @@ export const description: INodeProperties[] = [
 					default: true,
 					description: 'Whether to return only unread messages',
 				},
-			].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+				// Code-unit order (the names are ASCII): localeCompare would start ICU's collator at load.
+			].sort((a, b) => (a.displayName < b.displayName ? -1 : 1)),
 		} as INodeProperties;
 	})(),
 ];
