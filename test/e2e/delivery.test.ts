@@ -3,7 +3,8 @@
  * every test lists what each message's executions did and asserts 0 lost and 0 duplicated. It runs
  * n8n's own scheduled polls (a minute apart), a SIGKILL of the main process, re-activations (what a
  * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
- * option, a UIDVALIDITY change, and an expired Graph delta.
+ * option, a UIDVALIDITY change, and an expired Graph delta. The instant trigger (IMAP IDLE): latency
+ * from delivery to execution start, a burst, and a failed run retried until it succeeds.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -94,6 +95,87 @@ async function assertNoneLostOrDuplicated(
 	);
 	return seen;
 }
+
+function instantNode(folder: string, parameters: Json = {}): Json {
+	return {
+		id: 'instant-trigger',
+		name: 'New Mail',
+		type: 'n8n-nodes-m365-mail.m365MailInstantTrigger',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {
+			authentication: 'delegated',
+			mailbox: '',
+			folder: { __rl: true, mode: 'path', value: folder },
+			afterEmit: 'markRead',
+			...parameters,
+		},
+		credentials: imapRef,
+	};
+}
+
+function codeNode(jsCode: string): Json {
+	return {
+		id: 'code-node',
+		name: 'Process',
+		type: 'n8n-nodes-base.code',
+		typeVersion: 2,
+		position: [250, 0],
+		parameters: { mode: 'runOnceForEachItem', jsCode },
+	};
+}
+
+const instantConnections = {
+	'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
+};
+
+/** Per subject: the start times of the executions whose Process node ran it, by status. */
+async function instantRuns(
+	workflowId: string,
+): Promise<Array<{ subject: string; status: string; startedAt: number }>> {
+	const result = [];
+	for (const execution of await n8n.executions(workflowId)) {
+		if (execution.mode !== 'trigger' || !execution.stoppedAt) continue;
+		const data = execution.data as { resultData: { runData: Record<string, unknown> } };
+		if (!data.resultData.runData['New Mail']) continue;
+		for (const item of runData(execution, 'New Mail')) {
+			result.push({
+				subject: String(item.json.subject),
+				status: String(execution.status),
+				startedAt: Date.parse(String(execution.startedAt)),
+			});
+		}
+	}
+	return result;
+}
+
+function tally(expected: string[], seen: string[]) {
+	const times = new Map<string, number>();
+	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
+	return {
+		lost: expected.filter((s) => !times.has(s)).length,
+		duplicated: [...times].filter(([, n]) => n > 1).length,
+	};
+}
+
+async function succeededRuns(workflowId: string, expected: string[], timeoutMs: number) {
+	return await n8n.waitFor(
+		`${expected.length} successful runs`,
+		async () => {
+			const done = (await instantRuns(workflowId)).filter((r) => r.status === 'success');
+			return tally(
+				expected,
+				done.map((r) => r.subject),
+			).lost === 0
+				? done
+				: undefined;
+		},
+		timeoutMs,
+	);
+}
+
+const percentile = (values: number[], p: number) =>
+	[...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 
 const names = (prefix: string, n: number, from = 0) =>
 	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
@@ -364,6 +446,110 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.pollNow(id);
 		await waitForAll(id, 'New Mail', expected, 30_000);
 		await assertNoneLostOrDuplicated(id, expected);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('instant trigger: 30 messages at one per 2 s: one execution each within seconds (latency reported), marked read after it succeeded; a burst of 100: 0 lost, 0 duplicated', async () => {
+		const folder = await freshFolder('e2e-instant');
+		const id = await n8n.createWorkflow(
+			'Instant: latency and burst',
+			[instantNode(folder, { maxMessages: 50 }), codeNode('return { json: $json };')],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const delivered = new Map<string, number>();
+		const steady = names('steady', 30);
+		for (const subject of steady) {
+			delivered.set(subject, Date.now());
+			await appendMails(folder, [{ subject }]);
+			await new Promise((r) => setTimeout(r, 2000));
+		}
+		const done = await succeededRuns(id, steady, 60_000);
+		const latencies = done.map((r) => r.startedAt - delivered.get(r.subject)!);
+		console.log(
+			`instant trigger latency over ${latencies.length} messages (delivery -> execution start): p50 ${percentile(latencies, 0.5)} ms, p90 ${percentile(latencies, 0.9)} ms, max ${Math.max(...latencies)} ms`,
+		);
+		assert.deepEqual(
+			tally(
+				steady,
+				done.map((r) => r.subject),
+			),
+			{ lost: 0, duplicated: 0 },
+		);
+
+		const burst = names('burst', 100);
+		await appendMails(
+			folder,
+			burst.map((subject) => ({ subject })),
+		);
+		const all = await succeededRuns(id, [...steady, ...burst], 120_000);
+		// Settle: the last runs' "mark read" and anything wrongly emitted again would show now.
+		await new Promise((r) => setTimeout(r, 3000));
+		const seen = (await instantRuns(id)).map((r) => r.subject);
+		assert.equal(all.length >= steady.length + burst.length, true);
+		assert.deepEqual(tally([...steady, ...burst], seen), { lost: 0, duplicated: 0 });
+		const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
+		assert.deepEqual(
+			unread.map((m) => m.subject),
+			[],
+		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('instant trigger: a downstream failure leaves the message unread; it is emitted again and marked read only after its run succeeded: processed successfully exactly once', async () => {
+		const folder = await freshFolder('e2e-instant-fail');
+		const id = await n8n.createWorkflow(
+			'Instant: failure then success',
+			[
+				instantNode(folder, { options: { redeliverAfterMinutes: 0.1, maxAttempts: 3 } }),
+				codeNode(
+					"if ($json.subject.includes('fails once') && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
+				),
+			],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const good = names('works', 4);
+		const bad = names('fails once', 2);
+		await appendMails(
+			folder,
+			[...good, ...bad].map((subject) => ({ subject })),
+		);
+		// The failed runs: their messages are still unread after the failure.
+		await n8n.waitFor('the failed runs', async () => {
+			const failed = (await instantRuns(id)).filter((r) => r.status === 'error');
+			return failed.length >= bad.length ? failed : undefined;
+		});
+		const afterFailure = await listFolder(folder);
+		for (const subject of bad) {
+			const entry = afterFailure.find((m) => m.subject === subject)!;
+			// Unread unless its second, successful run already happened.
+			const second = (await instantRuns(id)).some(
+				(r) => r.subject === subject && r.status === 'success',
+			);
+			if (!second) assert.equal(entry.flags.includes('\\Seen'), false, subject);
+		}
+		const done = await succeededRuns(id, [...good, ...bad], 60_000);
+		await new Promise((r) => setTimeout(r, 8000));
+		const all = await instantRuns(id);
+		const successes = all.filter((r) => r.status === 'success').map((r) => r.subject);
+		assert.deepEqual(tally([...good, ...bad], successes), { lost: 0, duplicated: 0 });
+		assert.equal(done.length, good.length + bad.length);
+		// Each "fails once" message ran twice (failed, then succeeded); the others once.
+		for (const subject of bad) {
+			assert.deepEqual(
+				all
+					.filter((r) => r.subject === subject)
+					.map((r) => r.status)
+					.sort(),
+				['error', 'success'],
+			);
+		}
+		const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
+		assert.deepEqual(
+			unread.map((m) => m.subject),
+			[],
+		);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 });

@@ -3,7 +3,7 @@
  * resolution, credential loading and OAuth2 refresh helper. Only the credentials database is
  * replaced, by an in-memory store whose writes tests can inspect.
  */
-import { ExecuteContext, LoadOptionsContext, PollContext } from 'n8n-core';
+import { ExecuteContext, LoadOptionsContext, PollContext, TriggerContext } from 'n8n-core';
 import {
 	Workflow,
 	type ICredentialDataDecryptedObject,
@@ -16,6 +16,7 @@ import {
 	type INodeType,
 	type INodeTypes,
 	type IRunExecutionData,
+	type ITriggerFunctions,
 	type IWorkflowExecuteAdditionalData,
 	type WorkflowExecuteMode,
 } from 'n8n-workflow';
@@ -23,6 +24,7 @@ import {
 import { M365MailAppOnlyApi } from '../../credentials/M365MailAppOnlyApi.credentials';
 import { M365MailOAuth2Api } from '../../credentials/M365MailOAuth2Api.credentials';
 import { M365Mail } from '../../nodes/M365Mail/M365Mail.node.ts';
+import { M365MailInstantTrigger } from '../../nodes/M365Mail/M365MailInstantTrigger.node.ts';
 import { M365MailTrigger } from '../../nodes/M365Mail/M365MailTrigger.node.ts';
 
 const CREDENTIAL_TYPES: Record<string, ICredentialType> = {
@@ -33,6 +35,7 @@ const CREDENTIAL_TYPES: Record<string, ICredentialType> = {
 const NODE_TYPES: Record<string, INodeType> = {
 	'n8n-nodes-m365-mail.m365Mail': new M365Mail(),
 	'n8n-nodes-m365-mail.m365MailTrigger': new M365MailTrigger(),
+	'n8n-nodes-m365-mail.m365MailInstantTrigger': new M365MailInstantTrigger(),
 };
 
 export const nodeTypes: INodeTypes = {
@@ -85,7 +88,7 @@ export interface HarnessNode {
 	parameters: INodeParameters;
 	credentials: Record<string, string>;
 	/** Defaults to the action node. */
-	type?: 'm365Mail' | 'm365MailTrigger';
+	type?: 'm365Mail' | 'm365MailTrigger' | 'm365MailInstantTrigger';
 	/** n8n's "On Error" setting, e.g. continueRegularOutput (continue on fail). */
 	onError?: INode['onError'];
 }
@@ -93,7 +96,7 @@ export interface HarnessNode {
 function buildNode(spec: HarnessNode): INode {
 	return {
 		id: 'node-1',
-		name: spec.type === 'm365MailTrigger' ? 'Microsoft 365 Mail Trigger' : 'Microsoft 365 Mail',
+		name: spec.type?.endsWith('Trigger') ? 'Microsoft 365 Mail Trigger' : 'Microsoft 365 Mail',
 		type: `n8n-nodes-m365-mail.${spec.type ?? 'm365Mail'}`,
 		typeVersion: 1,
 		position: [0, 0],
@@ -210,6 +213,38 @@ export function createPollContext(
 	);
 	recordAuthenticatedRequests(context);
 	return context;
+}
+
+/**
+ * A real TriggerContext for the instant trigger, with n8n's three callbacks: `emit` (whose done
+ * promise n8n resolves with the finished run), `emitError` and `saveFailedExecution`.
+ */
+export function createTriggerContext(
+	spec: HarnessNode,
+	store: CredentialStore,
+	callbacks: {
+		emit: ITriggerFunctions['emit'];
+		emitError?: (error: Error) => void;
+		saveFailedExecution?: (error: Error) => void;
+	},
+	options: { mode?: WorkflowExecuteMode; staticData?: IDataObject } = {},
+): TriggerContext {
+	const node = buildNode({ type: 'm365MailInstantTrigger', ...spec });
+	const workflow = buildWorkflow(node, options.staticData);
+	const mode = options.mode ?? 'trigger';
+	return new TriggerContext(
+		workflow,
+		node,
+		buildAdditionalData(workflow, node, store),
+		mode,
+		mode === 'manual' ? 'manual' : 'activate',
+		callbacks.emit,
+		callbacks.emitError ??
+			((error) => {
+				throw error;
+			}),
+		(callbacks.saveFailedExecution ?? (() => undefined)) as never,
+	);
 }
 
 /** Runs the action node through a real ExecuteContext and returns its output. */

@@ -5,6 +5,7 @@ import {
 	type ILoadOptionsFunctions,
 	type INode,
 	type IPollFunctions,
+	type ITriggerFunctions,
 } from 'n8n-workflow';
 
 import {
@@ -16,7 +17,7 @@ import {
 	type MailTransportKind,
 } from '../transport/connection';
 
-type N8nContext = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions;
+type N8nContext = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions | ITriggerFunctions;
 
 /** Reads a node parameter that does not vary by item. */
 export type NodeParameter = (name: string, fallback: unknown) => unknown;

@@ -8,6 +8,7 @@ import type {
 	IExecuteFunctions,
 	ILoadOptionsFunctions,
 	IPollFunctions,
+	ITriggerFunctions,
 } from 'n8n-workflow';
 
 import { resolveCloud, type CloudEndpoints, type CloudSettings } from './auth/clouds';
@@ -61,7 +62,7 @@ export function graphClientFor(connection: MailConnection, mailbox: string): Gra
 
 export type MailTransportKind = 'graph' | 'imap';
 
-type N8nContext = IPollFunctions | IExecuteFunctions | ILoadOptionsFunctions;
+type N8nContext = IPollFunctions | IExecuteFunctions | ILoadOptionsFunctions | ITriggerFunctions;
 
 /** Builds app-only settings from decrypted credential data (also used by the credential test). */
 export function appOnlyProviderFromData(data: ICredentialDataDecryptedObject): {

@@ -79,6 +79,24 @@ export interface MailSource<C = unknown> {
 	fetch(ids: string[]): Promise<FetchedMessage[]>;
 }
 
+/** What a watch reports: mail may have arrived, or the watch is in trouble (and retries by itself). */
+export interface ChangeHandlers {
+	/** Mail may have arrived (or the watch reconnected): look now. */
+	onChange(): void;
+	/** The watch failed `attempt` times in a row; it tries again after `retryInMs`. */
+	onTrouble(error: Error, attempt: number, retryInMs: number): void;
+}
+
+export interface FolderWatch {
+	stop(): Promise<void>;
+}
+
+/** Notice of new mail as it arrives (IMAP IDLE). */
+export interface InstantNotice {
+	/** Resolves once the watch runs, or rejects with why it cannot. */
+	watch(folder: string, handlers: ChangeHandlers): Promise<FolderWatch>;
+}
+
 /** Outlook's follow-up flag with dates, and its "complete" state (Graph only). */
 export interface FollowUpFlags {
 	flag(id: string, dates: { dueDate?: Date; startDate?: Date }): Promise<MessageStatus>;
@@ -139,17 +157,26 @@ export interface Mailbox {
 	/** Optional capabilities. */
 	readonly followUp?: FollowUpFlags;
 	readonly categories?: Categories;
+	readonly instant?: InstantNotice;
 
 	/** Closes what this mailbox opened (an IMAP session); safe to call twice. */
 	close(): Promise<void>;
 }
 
-/** The capability, or an error that names the transport that has it. */
-export function requireCapability<T>(mailbox: Mailbox, capability: T | undefined, what: string): T {
+/** The capability, or an error that names the transport that has it and how to choose it. */
+export function requireCapability<T>(
+	mailbox: Mailbox,
+	capability: T | undefined,
+	what: string,
+	where: { protocol: string; fix: string } = {
+		protocol: 'Microsoft Graph',
+		fix: 'Use a delegated credential with Access "Microsoft Graph", or an app-only credential with Protocol "Microsoft Graph".',
+	},
+): T {
 	if (capability !== undefined) return capability;
 	throw new MailServiceError(
-		`${what} needs Microsoft Graph: ${mailbox.protocol} has no such thing`,
-		'Use a delegated credential with Access "Microsoft Graph", or an app-only credential with Protocol "Microsoft Graph".',
+		`${what} needs ${where.protocol}: ${mailbox.protocol} has no such thing here`,
+		where.fix,
 		'input',
 	);
 }

@@ -43,6 +43,8 @@ export interface DeliveryOptions {
 	maxAttempts: number;
 	/** Passing trouble is thrown from this many failed polls in a row on. */
 	troubleLimit?: number;
+	/** Messages whose run has not finished (instant trigger): never emitted again meanwhile. */
+	holding?: (id: string) => boolean;
 	now?: () => number;
 }
 
@@ -130,6 +132,20 @@ export async function deliver<C, T>(input: {
 	}
 }
 
+/**
+ * The runs of these messages succeeded (instant trigger): they leave the at-least-once ledger. The
+ * change is in n8n's static data at once and reaches its database with the next emit.
+ */
+export function acknowledge(staticData: IDataObject, key: string, ids: string[]): void {
+	const store = new TriggerStore(staticData);
+	const state = store.get(key);
+	if (!state?.ledger?.some((e) => ids.includes(e.id))) return;
+	const ledger = state.ledger.filter((e) => !ids.includes(e.id));
+	const next: FolderState = { ...state, ledger };
+	if (!ledger.length) delete next.ledger;
+	store.set(key, next);
+}
+
 /** Messages the at-least-once option gave up on: a failed execution names them. */
 export class GaveUpError extends MailServiceError {
 	constructor(readonly entries: LedgerEntry[]) {
@@ -165,7 +181,9 @@ async function pollOnce<C, T>(
 	const redeliver: Array<{ entry: LedgerEntry; delivery: Delivery }> = [];
 	let ledger = state.ledger ?? [];
 	if (options.redeliverAfterMs > 0 && ledger.length) {
-		const due = ledger.filter((e) => started - Date.parse(e.last) >= options.redeliverAfterMs);
+		const due = ledger.filter(
+			(e) => started - Date.parse(e.last) >= options.redeliverAfterMs && !options.holding?.(e.id),
+		);
 		if (due.length) {
 			const unread = await source.stillUnread(due.map((e) => e.id));
 			const done = new Set(due.filter((e) => !unread.has(e.id)).map((e) => e.id));

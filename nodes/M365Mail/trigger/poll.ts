@@ -5,7 +5,6 @@
  */
 import {
 	NodeApiError,
-	NodeOperationError,
 	type IDataObject,
 	type INodeExecutionData,
 	type IPollFunctions,
@@ -13,13 +12,12 @@ import {
 } from 'n8n-workflow';
 
 import { connectNode, resolveMailbox } from '../shared/connection';
-import { filtersFrom, folderValue } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
-import { readOptionsFor, toItem, type OutputFormat, type OutputOptions } from '../shared/output';
+import { readOptionsFor, toItem } from '../shared/output';
 import type { Mailbox } from '../transport/mailbox';
 import { openMailbox } from '../transport/open';
-import { MAX_MESSAGE_BYTES, type AfterEmit } from '../transport/types';
 import { deliver, type Delivery } from './engine';
+import { readTriggerSettings } from './settings';
 
 /** n8n 2.x outside the durable scheduler gives a poll five minutes. */
 const DEFAULT_BUDGET_MS = 5 * 60_000;
@@ -27,34 +25,10 @@ const DEFAULT_BUDGET_MS = 5 * 60_000;
 export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
 	const node = this.getNode();
 	const manual = this.getMode() === 'manual';
-	const folder = folderValue(this.getNodeParameter('folder'));
-	const options = this.getNodeParameter('options', {}) as IDataObject;
-	const output: OutputOptions = {
-		output: this.getNodeParameter('output', 'simple') as OutputFormat,
-		downloadAttachments: this.getNodeParameter('downloadAttachments', false) as boolean,
-		attachmentPrefix: String(options.attachmentPrefix ?? 'attachment_'),
-		includeInlineImages: options.includeInlineImages === true,
-	};
-	const afterEmitChoice = this.getNodeParameter('afterEmit', 'none') as AfterEmit['action'];
-	const afterEmit: AfterEmit =
-		afterEmitChoice === 'move'
-			? { action: 'move', folder: folderValue(this.getNodeParameter('moveTo')) }
-			: { action: afterEmitChoice };
-	const redeliverAfterMinutes = Number(options.redeliverAfterMinutes ?? 0);
-	if (!(redeliverAfterMinutes >= 0)) {
-		throw new NodeOperationError(node, '"Emit Again If Still Unread After" must be 0 or more', {
-			description: 'Set a number of minutes, or 0 to emit every message once.',
-		});
-	}
-
 	let mailbox: Mailbox | undefined;
 	try {
-		const filters = filtersFrom(this.getNodeParameter('filters', {}) as IDataObject);
-		const maxSizeMb = Number(options.maxSizeMb ?? 50);
-		filters.maxSizeBytes =
-			maxSizeMb > 0
-				? Math.min(Math.round(maxSizeMb * 1024 * 1024), MAX_MESSAGE_BYTES)
-				: MAX_MESSAGE_BYTES;
+		const settings = readTriggerSettings(this);
+		const { folder, output } = settings;
 		const connection = await connectNode(this, (name, fallback) =>
 			this.getNodeParameter(name, fallback),
 		);
@@ -67,7 +41,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		mailbox = openMailbox(connection, address, {
 			debug: (message) => this.logger.debug(message),
 		});
-		const source = mailbox.watch({ folder, filters, ...readOptionsFor(output) });
+		const source = mailbox.watch({ folder, filters: settings.filters, ...readOptionsFor(output) });
 		const prepare = async (data: Buffer, name: string, mime: string) =>
 			await this.helpers.prepareBinaryData(data, name, mime);
 
@@ -83,15 +57,7 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 			staticData: this.getWorkflowStaticData('node'),
 			key: `${address}|${folder}`.toLowerCase(),
 			source,
-			options: {
-				afterEmit,
-				startFrom: this.getNodeParameter('startFrom', 'now') as 'now' | 'existing',
-				maxMessages: this.getNodeParameter('maxMessages', 50) as number,
-				maxBytes: Math.max(Number(options.pollBudgetMb ?? 64), 1) * 1024 * 1024,
-				budgetMs,
-				redeliverAfterMs: redeliverAfterMinutes * 60_000,
-				maxAttempts: Math.max(Number(options.maxAttempts ?? 3), 1),
-			},
+			options: { ...settings, budgetMs },
 			build: async (fetched, delivery: Delivery) => {
 				const item = await toItem(fetched, output, prepare);
 				item.json.delivery = { ...delivery } as IDataObject;

@@ -14,9 +14,19 @@ export async function withFolder<T>(
 	work: (open: OpenFolder, folder: ImapFolder) => Promise<T>,
 ): Promise<T> {
 	const folder = await resolveFolder(client, mailbox, folderPath);
+	// A session that has the folder selected already is not selected again: ask for UIDNEXT, which
+	// no untagged answer updates (a long-lived session would otherwise never see new mail).
+	const selected = client.mailbox && client.mailbox.path === folder.serverPath;
 	let lock;
+	let fresh: { uidNext?: number; messages?: number } | false = false;
 	try {
 		lock = await client.getMailboxLock(folder.serverPath, { readOnly: options.readOnly });
+		if (selected) {
+			// NOOP first: the server brings the session's view up to date (Dovecot answers STATUS
+			// on the selected folder from that view).
+			await client.noop();
+			fresh = await client.status(folder.serverPath, { uidNext: true, messages: true });
+		}
 	} catch (error) {
 		assertUsable(client, `opening ${folder.path}`);
 		const e = error as { responseText?: string; message?: string };
@@ -38,8 +48,8 @@ export async function withFolder<T>(
 				mailbox,
 				folder: folder.path,
 				uidValidity: String(state.uidValidity),
-				uidNext: state.uidNext,
-				exists: state.exists,
+				uidNext: (fresh && fresh.uidNext) || state.uidNext,
+				exists: fresh && fresh.messages !== undefined ? fresh.messages : state.exists,
 			},
 			folder,
 		);

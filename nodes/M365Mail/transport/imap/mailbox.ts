@@ -6,7 +6,7 @@ import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError, redactSecrets } from '../auth/errors';
 import type { MailConnection } from '../connection';
-import type { Mailbox, MailSource, ReadOptions, WatchSettings } from '../mailbox';
+import type { ChangeHandlers, Mailbox, MailSource, ReadOptions, WatchSettings } from '../mailbox';
 import { composeMessage, type OutgoingMessage } from '../mime/compose';
 import { sendComposedMessage } from '../smtp/send';
 import {
@@ -23,6 +23,7 @@ import {
 	type SendOutcome,
 } from '../types';
 import { createFolderPath, listFolders, resolveFolder, type ImapFolder } from './folders';
+import { watchFolderIdle } from './idle';
 import { withFolder } from './lock';
 import {
 	changeFlags,
@@ -324,6 +325,11 @@ export class ImapMailbox implements Mailbox {
 			fetch: async (ids) => await fetchByIds(await this.client(), options, ids),
 		};
 	}
+
+	readonly instant = {
+		watch: async (folder: string, handlers: ChangeHandlers) =>
+			await watchFolderIdle({ ...this.connection, mailbox: this.address }, folder, handlers),
+	};
 
 	async probe(): Promise<void> {
 		await (await this.client()).mailboxOpen('INBOX', { readOnly: true });

@@ -31,6 +31,8 @@ export interface ImapSessionOptions {
 	allowUnauthorizedCerts?: boolean;
 	connectionTimeoutMs?: number;
 	socketTimeoutMs?: number;
+	/** A session that stays in IDLE: IDLE is broken and entered again this often (before the server's timeout). */
+	maxIdleTimeMs?: number;
 	/** Called with errors the client emits after connecting (socket resets...). */
 	onError?: (error: Error) => void;
 }
@@ -55,6 +57,7 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		greetingTimeout: 16_000,
 		socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
 		emitLogs: false,
+		...(options.maxIdleTimeMs ? { maxIdleTime: options.maxIdleTimeMs } : {}),
 	});
 	// imapflow emits 'error' on socket failures; without a listener the process would crash.
 	client.on('error', (error: Error) => options.onError?.(error));

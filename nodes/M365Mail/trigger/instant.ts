@@ -1,0 +1,271 @@
+/**
+ * The instant trigger: the same delivery engine as the poll, driven by notice of new mail (IMAP IDLE)
+ * instead of n8n's poll timer, with one execution per message and the "after" action applied only
+ * when that execution succeeded. A run that fails (or is cancelled, or does not finish in time)
+ * leaves the message as it is: the engine's ledger emits it again after the delay, up to the attempts,
+ * then a failed execution names it. A message whose run has not finished is never emitted again.
+ */
+import {
+	NodeOperationError,
+	type IDataObject,
+	type INodeExecutionData,
+	type IRun,
+	type ITriggerFunctions,
+	type ITriggerResponse,
+} from 'n8n-workflow';
+
+import { connectNode, resolveMailbox } from '../shared/connection';
+import { toNodeError } from '../shared/errors';
+import { readOptionsFor, toItem } from '../shared/output';
+import { redactSecrets } from '../transport/auth/errors';
+import { requireCapability, type FolderWatch } from '../transport/mailbox';
+import { openMailbox } from '../transport/open';
+import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
+import { readTriggerSettings } from './settings';
+
+/** Even without notice, look this often (a missed EXISTS, a notice lost in a reconnect). */
+const SAFETY_CHECK_MS = 5 * 60_000;
+
+type Outcome = 'success' | 'failed' | 'timeout';
+
+/** What n8n's finished run means for the message: success, or not (it is then emitted again). */
+export function outcomeOf(run: IRun | undefined, waitingCountsAsSuccess: boolean): Outcome {
+	if (!run) return 'failed';
+	if (run.data?.resultData?.error) return 'failed';
+	if (run.status === 'success') return 'success';
+	if (run.status === 'waiting') return waitingCountsAsSuccess ? 'success' : 'failed';
+	return 'failed';
+}
+
+/** n8n's deferred promise: `emit` resolves it with the finished run. */
+interface Deferred<T> {
+	promise: Promise<T>;
+	resolve: (value: T | PromiseLike<T>) => void;
+	reject: (error: Error) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+	let resolve!: (value: T | PromiseLike<T>) => void;
+	let reject!: (error: Error) => void;
+	const promise = new Promise<T>((res, rej) => {
+		resolve = res;
+		reject = rej;
+	});
+	return { promise, resolve, reject };
+}
+
+export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+	const node = this.getNode();
+	const settings = (() => {
+		try {
+			return readTriggerSettings(this);
+		} catch (error) {
+			throw toNodeError(node, error);
+		}
+	})();
+	const { folder, output } = settings;
+	const waitingCountsAsSuccess = settings.options.waitingCountsAsSuccess !== false;
+	const maxWaitMs = Math.max(Number(settings.options.maxWaitMinutes ?? 60), 1) * 60_000;
+	let connection;
+	let address: string;
+	try {
+		connection = await connectNode(this, (name, fallback) => this.getNodeParameter(name, fallback));
+		address = await resolveMailbox(node, connection, this.getNodeParameter('mailbox') as string);
+	} catch (error) {
+		throw toNodeError(node, error);
+	}
+	const mailbox = openMailbox(connection, address, {
+		debug: (message) => this.logger.debug(message),
+	});
+	const source = mailbox.watch({ folder, filters: settings.filters, ...readOptionsFor(output) });
+	const prepare = async (data: Buffer, name: string, mime: string) =>
+		await this.helpers.prepareBinaryData(data, name, mime);
+	const build = async (fetched: Parameters<typeof toItem>[0], delivery: Delivery) => {
+		const item = await toItem(fetched, output, prepare);
+		item.json.delivery = { ...delivery } as IDataObject;
+		return item;
+	};
+
+	if (this.getMode() === 'manual') {
+		// "Fetch Test Event" / a manual run: the newest matching message, nothing changed.
+		const manualTriggerFunction = async () => {
+			try {
+				const sample = await source.sample();
+				if (!sample) {
+					throw new NodeOperationError(node, `No message in "${folder}" matches the filters`, {
+						description: 'Send a message to the folder, or loosen the filters, and try again.',
+					});
+				}
+				this.emit([
+					[await build(sample, { attempt: 1, firstEmittedAt: new Date().toISOString() })],
+				]);
+			} catch (error) {
+				throw toNodeError(node, error);
+			} finally {
+				await mailbox.close();
+			}
+		};
+		return { manualTriggerFunction, closeFunction: async () => await mailbox.close() };
+	}
+
+	let instant;
+	try {
+		instant = requireCapability(mailbox, mailbox.instant, 'Instant notice of new mail', {
+			protocol: 'IMAP',
+			fix: 'Use the Microsoft 365 Mail Trigger (it polls, also over Microsoft Graph), or a credential with IMAP access. Microsoft Graph change notifications are not built into this trigger yet.',
+		});
+	} catch (error) {
+		await mailbox.close();
+		throw toNodeError(node, error);
+	}
+
+	const staticData = this.getWorkflowStaticData('node');
+	const key = `${address}|${folder}`.toLowerCase();
+	const workflow = this.getWorkflow();
+	const flightKey = `instant:${workflow.id ?? ''}:${node.id ?? node.name}`;
+	/** Messages whose run has not finished. */
+	const running = new Set<string>();
+	/** Successes to record: applied between catch-ups, so a catch-up's commit check holds. */
+	let acks: string[] = [];
+	let closed = false;
+	let cycle: Promise<void> | undefined;
+	let again = false;
+	const timers = new Set<NodeJS.Timeout>();
+	const later = (ms: number, work: () => void) => {
+		const timer = setTimeout(() => {
+			timers.delete(timer);
+			work();
+		}, ms);
+		timers.add(timer);
+	};
+
+	/** Emits one message as its own execution and settles it when n8n says how the run went. */
+	const handOver = async (item: INodeExecutionData) => {
+		const id = String(item.json.id);
+		running.add(id);
+		const done = deferred<IRun>();
+		let outcome: Outcome;
+		try {
+			this.emit([[item]], undefined, done);
+			let timer: NodeJS.Timeout | undefined;
+			const timeout = new Promise<'timeout'>((resolve) => {
+				timer = setTimeout(() => resolve('timeout'), maxWaitMs);
+			});
+			const run = await Promise.race([done.promise.catch(() => undefined), timeout]);
+			clearTimeout(timer);
+			outcome = run === 'timeout' ? 'timeout' : outcomeOf(run, waitingCountsAsSuccess);
+		} catch {
+			outcome = 'failed';
+		}
+		try {
+			if (closed) return;
+			if (outcome === 'success') {
+				await source.apply(settings.afterEmit, [id]);
+				acks.push(id);
+				if (!cycle) look();
+			} else {
+				this.logger.info(
+					`Microsoft 365 Mail Trigger (Instant): the run of ${id} ${outcome === 'timeout' ? 'did not finish in time' : 'did not succeed'}; ${settings.redeliverAfterMs > 0 ? `it is emitted again in ${settings.redeliverAfterMs / 60_000} minute(s)` : 'it is not emitted again (Emit Again After a Failed Run is 0)'}`,
+				);
+				if (settings.redeliverAfterMs > 0) later(settings.redeliverAfterMs + 1000, look);
+			}
+		} catch (error) {
+			// The action failed: the message stays, and is emitted again if it is still unread.
+			this.logger.warn(
+				`Microsoft 365 Mail Trigger (Instant): the run of ${id} succeeded but the action failed: ${redactSecrets((error as Error).message)}`,
+			);
+		} finally {
+			running.delete(id);
+		}
+	};
+
+	/** One catch-up: the engine finds what is new (and what is due again) and each becomes a run. */
+	const catchUp = async () => {
+		if (acks.length) {
+			acknowledge(staticData, key, acks);
+			acks = [];
+		}
+		const result = await deliver({
+			flightKey,
+			staticData,
+			key,
+			source,
+			options: {
+				...settings,
+				afterEmit: { action: 'none' },
+				budgetMs: 5 * 60_000,
+				holding: (id) => running.has(id),
+			},
+			build,
+			log: this.logger,
+		});
+		if (result.kind === 'failed') {
+			const error = toNodeError(node, result.error);
+			if (result.error instanceof GaveUpError) this.saveFailedExecution(error as never);
+			else if (result.trouble) this.emitError(error);
+			else this.saveFailedExecution(error as never);
+			return;
+		}
+		if (result.kind !== 'items') return;
+		for (const item of result.items) void handOver(item);
+		// More than one catch-up's worth waiting: go on at once.
+		if (result.items.length >= settings.maxMessages) again = true;
+	};
+
+	/** Runs a catch-up now, or right after the one running. */
+	const look = (): void => {
+		if (closed) return;
+		if (cycle) {
+			again = true;
+			return;
+		}
+		cycle = (async () => {
+			do {
+				again = false;
+				try {
+					await catchUp();
+				} catch (error) {
+					this.logger.warn(
+						`Microsoft 365 Mail Trigger (Instant): ${redactSecrets((error as Error).message)}`,
+					);
+				}
+			} while (again && !closed);
+		})().finally(() => {
+			cycle = undefined;
+		});
+	};
+
+	// The first catch-up runs at activation: a wrong folder or credential fails the activation.
+	try {
+		await catchUp();
+	} catch (error) {
+		await mailbox.close();
+		throw toNodeError(node, error);
+	}
+	let watch: FolderWatch;
+	try {
+		watch = await instant.watch(folder, {
+			onChange: look,
+			onTrouble: (error, attempt, retryInMs) => {
+				const message = `Microsoft 365 Mail Trigger (Instant): the IDLE session failed (${attempt} in a row): ${redactSecrets(error.message)}; trying again in ${Math.round(retryInMs / 1000)} s`;
+				if (attempt >= 10) this.emitError(toNodeError(node, error));
+				else this.logger.warn(message);
+			},
+		});
+	} catch (error) {
+		await mailbox.close();
+		throw toNodeError(node, error);
+	}
+	const safety = setInterval(look, SAFETY_CHECK_MS);
+
+	return {
+		closeFunction: async () => {
+			closed = true;
+			clearInterval(safety);
+			for (const timer of timers) clearTimeout(timer);
+			await watch.stop();
+			await cycle?.catch(() => undefined);
+			await mailbox.close();
+		},
+	};
+}

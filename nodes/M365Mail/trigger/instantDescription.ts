@@ -1,0 +1,73 @@
+/** The instant trigger's parameters: the polling trigger's, worded for "after the run succeeds". */
+import type { INodeProperties } from 'n8n-workflow';
+
+import { triggerProperties } from './description';
+
+const changed: Record<string, Partial<INodeProperties>> = {
+	afterEmit: {
+		displayName: 'After the Run Succeeds',
+		description:
+			'What to do with each message once the execution it started has succeeded. A run that fails, is cancelled or does not finish in time leaves the message as it is, and it is emitted again after "Emit Again After a Failed Run".',
+	},
+	moveTo: { description: 'The folder messages are moved to once their run succeeded' },
+	maxMessages: {
+		displayName: 'Max Messages at Once',
+		description:
+			'How many new messages start executions at once (one execution each); the rest follow as those are handed over, oldest first',
+	},
+};
+
+const changedOptions: Record<string, Partial<INodeProperties>> = {
+	redeliverAfterMinutes: {
+		displayName: 'Emit Again After a Failed Run (Minutes)',
+		default: 5,
+		typeOptions: { minValue: 0, numberPrecision: 2 },
+		description:
+			'A message whose run failed, was cancelled or did not finish in time is emitted again this long after, with delivery.attempt counting up. 0: a failed run is not repeated.',
+	},
+	maxAttempts: {
+		description:
+			'How many times a message is emitted in all. After the last failed run, the trigger stops emitting it and a failed execution names the message.',
+	},
+	pollBudgetMb: {
+		displayName: 'Memory Budget per Catch-Up (MB)',
+		description:
+			'A catch-up stops taking messages once their size passes this, and the next one goes on where it stopped',
+	},
+};
+
+const extraOptions: INodeProperties[] = [
+	{
+		displayName: 'Max Wait for a Run (Minutes)',
+		name: 'maxWaitMinutes',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 60,
+		description:
+			'How long the trigger waits for an execution to finish. One that takes longer counts as not succeeded: the message is emitted again after the delay.',
+	},
+	{
+		displayName: 'Waiting Counts as Success',
+		name: 'waitingCountsAsSuccess',
+		type: 'boolean',
+		default: true,
+		description:
+			'Whether an execution paused by a Wait node counts as succeeded (the after-run action applies then), or as not succeeded',
+	},
+];
+
+export const instantTriggerProperties: INodeProperties[] = triggerProperties
+	.filter((p) => p.name !== 'deleteNotice')
+	.map((p) => {
+		if (p.name !== 'options') return { ...p, ...changed[p.name] } as INodeProperties;
+		const options = (p.options as INodeProperties[]).map(
+			(o) => ({ ...o, ...changedOptions[o.name] }) as INodeProperties,
+		);
+		return {
+			...p,
+			description: 'Further settings of the trigger: add only those you need',
+			options: [...options, ...extraOptions].sort((a, b) =>
+				a.displayName < b.displayName ? -1 : 1,
+			),
+		} as INodeProperties;
+	});

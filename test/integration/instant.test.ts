@@ -1,0 +1,193 @@
+/**
+ * The instant trigger through n8n-core's real TriggerContext against the real Dovecot: notice by
+ * IMAP IDLE, one emit per message, the after-run action only after a successful run, a failed run
+ * emitted again after the delay, and a message whose run has not finished never emitted twice.
+ * `emit` here resolves the done promise the way n8n does once the run finished (real n8n:
+ * test/e2e/instant.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import type {
+	IDataObject,
+	INodeExecutionData,
+	INodeParameters,
+	IRun,
+	ITriggerResponse,
+} from 'n8n-workflow';
+
+import { appendMails, freshFolder, listFolder } from '../harness/mail';
+import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
+import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
+
+const store = new CredentialStore();
+
+type RunResult = 'success' | 'error' | 'waiting' | 'never';
+
+/** Starts the instant trigger; every emit is one "run" whose outcome `decide` picks. */
+async function start(
+	folder: string,
+	parameters: INodeParameters,
+	decide: (subject: string, attempt: number) => RunResult,
+	staticData: IDataObject = {},
+) {
+	const emitted: Array<{ subject: string; attempt: number; at: number }> = [];
+	const failures: Error[] = [];
+	const context = createTriggerContext(
+		triggerNode(folder, parameters, 'alice', 'imap'),
+		store,
+		{
+			emit: (data: INodeExecutionData[][], _response, done) => {
+				for (const item of data[0]) {
+					const subject = String(item.json.subject);
+					const attempt = Number((item.json.delivery as IDataObject).attempt);
+					emitted.push({ subject, attempt, at: Date.now() });
+					const outcome = decide(subject, attempt);
+					if (outcome === 'never') continue;
+					// The run takes a moment, then n8n settles the done promise with it.
+					setTimeout(
+						() =>
+							done?.resolve({
+								status: outcome,
+								data: { resultData: { runData: {} } },
+							} as unknown as IRun),
+						50,
+					);
+				}
+			},
+			emitError: (error) => failures.push(error),
+			saveFailedExecution: (error) => failures.push(error),
+		},
+		{ staticData },
+	);
+	const { M365MailInstantTrigger } = await import(
+		'../../nodes/M365Mail/M365MailInstantTrigger.node.ts'
+	);
+	const response: ITriggerResponse = await new M365MailInstantTrigger().trigger.call(context);
+	return { emitted, failures, response, staticData };
+}
+
+async function until<T>(
+	what: string,
+	probe: () => T | undefined | Promise<T | undefined>,
+	ms = 20_000,
+) {
+	const deadline = Date.now() + ms;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+const unreadIn = async (folder: string) =>
+	(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject);
+
+describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () => {
+	before(async () => {
+		store.set('alice', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
+	});
+
+	const running: ITriggerResponse[] = [];
+	after(async () => {
+		for (const r of running) await r.closeFunction?.();
+	});
+
+	it('new mail is emitted within seconds of its delivery, one emit per message, and marked read after its run succeeded', async () => {
+		const folder = await freshFolder('instant');
+		const t = await start(folder, { afterEmit: 'markRead' }, () => 'success');
+		running.push(t.response);
+		const sent = Date.now();
+		await appendMails(folder, [{ subject: 'first' }, { subject: 'second' }]);
+		await until('two emits', () => (t.emitted.length >= 2 ? true : undefined));
+		assert.ok(t.emitted.every((e) => e.at - sent < 10_000));
+		await until('both read', async () =>
+			(await unreadIn(folder)).length === 0 ? true : undefined,
+		);
+		assert.deepEqual(
+			t.emitted.map((e) => [e.subject, e.attempt]),
+			[
+				['first', 1],
+				['second', 1],
+			],
+		);
+		await t.response.closeFunction?.();
+	});
+
+	it('a failed run leaves the message unread; it is emitted again after the delay and marked read after the run that succeeded', async () => {
+		const folder = await freshFolder('instant-fail');
+		const t = await start(
+			folder,
+			{ afterEmit: 'markRead', options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 } },
+			(subject, attempt) => (subject === 'flaky' && attempt === 1 ? 'error' : 'success'),
+		);
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'flaky' }, { subject: 'fine' }]);
+		await until('the first runs', () => (t.emitted.length >= 2 ? true : undefined));
+		await new Promise((r) => setTimeout(r, 500));
+		assert.deepEqual(await unreadIn(folder), ['flaky']);
+		await until('flaky again', () =>
+			t.emitted.some((e) => e.subject === 'flaky' && e.attempt === 2) ? true : undefined,
+		);
+		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await new Promise((r) => setTimeout(r, 4000));
+		assert.deepEqual(t.emitted.map((e) => `${e.subject}#${e.attempt}`).sort(), [
+			'fine#1',
+			'flaky#1',
+			'flaky#2',
+		]);
+		assert.deepEqual(t.failures, []);
+		await t.response.closeFunction?.();
+	});
+
+	it('a run that never finishes is not emitted again while it runs; with Do Nothing after success, a successful message is not emitted again', async () => {
+		const folder = await freshFolder('instant-hold');
+		const t = await start(
+			folder,
+			{
+				afterEmit: 'none',
+				options: { redeliverAfterMinutes: 0.03, maxAttempts: 5, maxWaitMinutes: 1 },
+			},
+			(subject) => (subject === 'slow' ? 'never' : 'success'),
+		);
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'slow' }, { subject: 'quick' }]);
+		await until('two emits', () => (t.emitted.length >= 2 ? true : undefined));
+		// Several redelivery delays pass, and new mail makes the trigger look again meanwhile.
+		for (let i = 0; i < 3; i++) {
+			await new Promise((r) => setTimeout(r, 2500));
+			await appendMails(folder, [{ subject: `later ${i}` }]);
+		}
+		await new Promise((r) => setTimeout(r, 2500));
+		const counts = new Map<string, number>();
+		for (const e of t.emitted) counts.set(e.subject, (counts.get(e.subject) ?? 0) + 1);
+		assert.deepEqual(Object.fromEntries(counts), {
+			slow: 1,
+			quick: 1,
+			'later 0': 1,
+			'later 1': 1,
+			'later 2': 1,
+		});
+		await t.response.closeFunction?.();
+	});
+
+	it('over Microsoft Graph the activation fails with an error that names the polling trigger', async () => {
+		const { GRAPH_SCOPES } = await import('../harness/graph');
+		store.set(
+			'alice-graph',
+			delegatedCredential(await signIn('alice@example.test', GRAPH_SCOPES), { access: 'graph' }),
+		);
+		const context = createTriggerContext(triggerNode('Inbox', {}, 'alice-graph', 'graph'), store, {
+			emit: () => undefined,
+		});
+		const { M365MailInstantTrigger } = await import(
+			'../../nodes/M365Mail/M365MailInstantTrigger.node.ts'
+		);
+		await assert.rejects(
+			new M365MailInstantTrigger().trigger.call(context),
+			(e: Error & { description?: string }) =>
+				/needs IMAP/.test(e.message) && /Microsoft 365 Mail Trigger/.test(e.description ?? ''),
+		);
+	});
+});
