@@ -24,6 +24,10 @@ const base = join(root, 'test/e2e/n8n-host/node_modules/n8n-nodes-base/dist/node
 const files = {
 	'ours: M365Mail.node.js': join(root, 'dist/nodes/M365Mail/M365Mail.node.js'),
 	'ours: M365MailTrigger.node.js': join(root, 'dist/nodes/M365Mail/M365MailTrigger.node.js'),
+	'ours: M365MailInstantTrigger.node.js': join(
+		root,
+		'dist/nodes/M365Mail/M365MailInstantTrigger.node.js',
+	),
 	'n8n: MicrosoftOutlookTrigger': join(base, 'Microsoft/Outlook/MicrosoftOutlookTrigger.node.js'),
 	'n8n: EmailReadImap (IMAP trigger)': join(base, 'EmailReadImap/EmailReadImap.node.js'),
 };

@@ -253,3 +253,37 @@ describe('delivery engine: at-least-once', () => {
 		]);
 	});
 });
+
+describe('instant trigger: what a finished run means', () => {
+	it('success, and a Wait node as chosen; an error, a cancel, a crash or no run are not success', async () => {
+		const { outcomeOf } = await import('../../nodes/M365Mail/trigger/instant');
+		const run = (status: string, error?: unknown) =>
+			({ status, data: { resultData: { runData: {}, ...(error ? { error } : {}) } } }) as never;
+		assert.equal(outcomeOf(run('success'), true), 'success');
+		assert.equal(outcomeOf(run('waiting'), true), 'success');
+		assert.equal(outcomeOf(run('waiting'), false), 'failed');
+		for (const status of ['error', 'canceled', 'crashed', 'unknown'])
+			assert.equal(outcomeOf(run(status), true), 'failed', status);
+		assert.equal(outcomeOf(run('success', { message: 'x' }), true), 'failed');
+		assert.equal(outcomeOf(undefined, true), 'failed');
+	});
+});
+
+describe('acknowledge', () => {
+	it('drops acknowledged messages from the ledger with a new top-level object n8n sees', async () => {
+		const { acknowledge } = await import('../../nodes/M365Mail/trigger/engine');
+		const entry = (id: string) => ({ id, first: 'x', last: 'x', attempt: 1 });
+		const data: Record<string, unknown> = {
+			version: 2,
+			folders: { k: { cursor: 1, ledger: [entry('a'), entry('b')] } },
+		};
+		const before = data.folders;
+		acknowledge(data as never, 'k', ['a']);
+		assert.notEqual(data.folders, before);
+		assert.deepEqual((data.folders as never as Record<string, { ledger: unknown[] }>).k.ledger, [
+			entry('b'),
+		]);
+		acknowledge(data as never, 'k', ['b']);
+		assert.equal('ledger' in (data.folders as Record<string, object>).k, false);
+	});
+});

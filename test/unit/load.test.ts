@@ -27,6 +27,7 @@ describe('what loading a node file pulls in', () => {
 	for (const file of [
 		'nodes/M365Mail/M365Mail.node.ts',
 		'nodes/M365Mail/M365MailTrigger.node.ts',
+		'nodes/M365Mail/M365MailInstantTrigger.node.ts',
 		'credentials/M365MailOAuth2Api.credentials.ts',
 		'credentials/M365MailAppOnlyApi.credentials.ts',
 	]) {
@@ -56,7 +57,7 @@ describe('what loading a node file pulls in', () => {
 				'the file itself loaded',
 			);
 			const early = ours.filter((m) =>
-				/^(transport\/(imap|graph|smtp)\/|transport\/(open|connection)\.ts|actions\/router\.ts|trigger\/(poll|engine|state)\.ts|methods\/(listSearch|credentialTest)\.ts)/.test(
+				/^(transport\/(imap|graph|smtp)\/|transport\/(open|connection)\.ts|actions\/router\.ts|trigger\/(poll|engine|state|instant)\.ts|methods\/(listSearch|credentialTest)\.ts)/.test(
 					m,
 				),
 			);
