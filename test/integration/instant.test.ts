@@ -16,7 +16,7 @@ import type {
 	ITriggerResponse,
 } from 'n8n-workflow';
 
-import { appendMails, freshFolder, listFolder } from '../harness/mail';
+import { appendMails, freshFolder, listFolder, restartDovecot } from '../harness/mail';
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
 import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 
@@ -169,6 +169,31 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			'later 1': 1,
 			'later 2': 1,
 		});
+		await t.response.closeFunction?.();
+	});
+
+	it('Dovecot restarted while the trigger watches: the IDLE session comes back by itself and the mail of the gap and after it comes, each once', async () => {
+		const folder = await freshFolder('instant-restart');
+		const t = await start(folder, { afterEmit: 'markRead' }, () => 'success');
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'before' }]);
+		await until('before', () => (t.emitted.length >= 1 ? true : undefined));
+		await restartDovecot();
+		// Appended at once: the new IDLE session's catch-up (or its EXISTS) finds it.
+		await appendMails(folder, [{ subject: 'gap' }]);
+		await until(
+			'gap',
+			() => (t.emitted.some((e) => e.subject === 'gap') ? true : undefined),
+			30_000,
+		);
+		await appendMails(folder, [{ subject: 'after' }]);
+		await until('after', () => (t.emitted.some((e) => e.subject === 'after') ? true : undefined));
+		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		assert.deepEqual(
+			t.emitted.map((e) => e.subject),
+			['before', 'gap', 'after'],
+		);
+		assert.deepEqual(t.failures, []);
 		await t.response.closeFunction?.();
 	});
 
