@@ -106,7 +106,7 @@ describe('real n8n with the package installed as a community package', () => {
 		await model.stop();
 	});
 
-	it('loads both nodes and both credentials, and offers the action node as an AI tool', async () => {
+	it('loads the three nodes and both credentials, and offers the action node as an AI tool', async () => {
 		const types = (await n8n.rest('GET', '/types/nodes.json')) as Array<{
 			name: string;
 			usableAsTool?: boolean;
@@ -114,6 +114,7 @@ describe('real n8n with the package installed as a community package', () => {
 		const names = types.map((t) => t.name);
 		assert.ok(names.includes(`${PKG}.m365Mail`), 'action node loaded');
 		assert.ok(names.includes(`${PKG}.m365MailTrigger`), 'trigger loaded');
+		assert.ok(names.includes(`${PKG}.m365MailInstantTrigger`), 'instant trigger loaded');
 		assert.ok(
 			names.includes(`${PKG}.m365MailTool`),
 			'n8n generated the AI tool variant (usableAsTool)',
@@ -126,13 +127,15 @@ describe('real n8n with the package installed as a community package', () => {
 		// Lazy loading: n8n read dist/known and dist/types instead of requiring the node files at start.
 		assert.match(n8n.output(), /Lazy-loading nodes and credentials from n8n-nodes-m365-mail/);
 		// The editor's icons, from the paths the generated descriptions name.
-		const trigger = types.find((t) => t.name === `${PKG}.m365MailTrigger`) as unknown as {
-			iconUrl: { light: string; dark: string };
-		};
-		for (const icon of [trigger.iconUrl.light, trigger.iconUrl.dark]) {
-			const response = await fetch(`${n8n.url}/${icon}`);
-			assert.equal(response.status, 200, icon);
-			assert.match(await response.text(), /<svg/);
+		for (const name of ['m365MailTrigger', 'm365MailInstantTrigger', 'm365Mail']) {
+			const node = types.find((t) => t.name === `${PKG}.${name}`) as unknown as {
+				iconUrl: { light: string; dark: string };
+			};
+			for (const icon of [node.iconUrl.light, node.iconUrl.dark]) {
+				const response = await fetch(`${n8n.url}/${icon}`);
+				assert.equal(response.status, 200, icon);
+				assert.match(await response.text(), /<svg/);
+			}
 		}
 	});
 
