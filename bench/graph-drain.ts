@@ -5,18 +5,15 @@
  * Usage: npm run bench:graph -- [--messages 5000]
  */
 /* eslint-disable no-console */
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import type { IDataObject } from 'n8n-workflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 
-import { ensureCertificates } from '../test/stack/certs';
 import { startStack } from '../test/stack/index';
+import { numberOption, runTrustingStack } from './run';
 
-const args = process.argv.slice(2);
-const at = args.indexOf('--messages');
-const MESSAGES = at >= 0 ? Number(args[at + 1]) : 5000;
+const MESSAGES = numberOption('messages', 5000);
 const ALICE = 'alice@example.test';
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -175,17 +172,4 @@ async function main(): Promise<void> {
 	}
 }
 
-// Node reads NODE_EXTRA_CA_CERTS only at start: run again trusting the stack's test CA.
-const certs = ensureCertificates(resolve(__dirname, '../.tmp/bench-stack/certs'));
-if (process.env.NODE_EXTRA_CA_CERTS !== certs.caCertPath) {
-	const child = spawn(process.execPath, process.execArgv.concat(process.argv.slice(1)), {
-		stdio: 'inherit',
-		env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCertPath },
-	});
-	child.on('exit', (code) => process.exit(code ?? 0));
-} else {
-	void main().catch((error: unknown) => {
-		console.error(error);
-		process.exit(1);
-	});
-}
+runTrustingStack(main);

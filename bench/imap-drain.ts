@@ -14,12 +14,9 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { startStack } from '../test/stack/index';
 import { TENANT_ID } from '../test/stack/directory';
+import { numberOption } from './run';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = numberOption;
 const MESSAGES = option('messages', 10_000);
 const RUNS = option('runs', 3);
 const SIZE_MB = option('size-mb', 0);

@@ -6,21 +6,15 @@
  * Usage: npm run bench:instant -- [--messages 30] [--every-ms 2000]
  */
 /* eslint-disable no-console */
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import { ImapFlow } from 'imapflow';
 
-import { ensureCertificates } from '../test/stack/certs';
 import { startStack } from '../test/stack/index';
+import { numberOption, runTrustingStack } from './run';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-	const i = args.indexOf(`--${name}`);
-	return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const MESSAGES = option('messages', 30);
-const EVERY_MS = option('every-ms', 2000);
+const MESSAGES = numberOption('messages', 30);
+const EVERY_MS = numberOption('every-ms', 2000);
 const USER = 'alice@example.test';
 
 const percentile = (values: number[], p: number) =>
@@ -134,17 +128,4 @@ async function main(): Promise<void> {
 	}
 }
 
-// Node reads NODE_EXTRA_CA_CERTS only at start: run again trusting the stack's test CA.
-const certs = ensureCertificates(resolve(__dirname, '../.tmp/bench-stack/certs'));
-if (process.env.NODE_EXTRA_CA_CERTS !== certs.caCertPath) {
-	const child = spawn(process.execPath, process.execArgv.concat(process.argv.slice(1)), {
-		stdio: 'inherit',
-		env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCertPath },
-	});
-	child.on('exit', (code) => process.exit(code ?? 0));
-} else {
-	void main().catch((error: unknown) => {
-		console.error(error);
-		process.exit(1);
-	});
-}
+runTrustingStack(main);

@@ -31,7 +31,7 @@ import * as messageReply from './actions/message/reply.operation';
 import * as messageSend from './actions/message/send.operation';
 import * as messageSetCategories from './actions/message/setCategories.operation';
 import * as messageUnflag from './actions/message/unflag.operation';
-import { searchFolders, testAppOnlyCredential } from './methods';
+import { nodeMethods } from './methods';
 
 export class M365Mail implements INodeType {
 	description: INodeTypeDescription = {
@@ -226,10 +226,7 @@ export class M365Mail implements INodeType {
 		],
 	};
 
-	methods = {
-		credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
-		listSearch: { searchFolders },
-	};
+	methods = nodeMethods;
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		// The operations' code and the transports load on the first run, not with the node file.

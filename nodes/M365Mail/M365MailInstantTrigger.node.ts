@@ -6,8 +6,8 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
-import { searchFolders, testAppOnlyCredential } from './methods';
+import { FOLDER_SUBTITLE, NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
+import { nodeMethods } from './methods';
 import { instantTriggerProperties } from './trigger/instantDescription';
 
 export class M365MailInstantTrigger implements INodeType {
@@ -17,8 +17,7 @@ export class M365MailInstantTrigger implements INodeType {
 		icon: NODE_ICON,
 		group: ['trigger'],
 		version: 1,
-		subtitle:
-			'={{"Folder: " + ($parameter["folder"].cachedResultName || $parameter["folder"].value || $parameter["folder"])}}',
+		subtitle: FOLDER_SUBTITLE,
 		description:
 			'Starts the workflow within seconds of new mail in a Microsoft 365 mailbox folder (IMAP IDLE), one execution per message, and marks or moves it only when that execution succeeded',
 		defaults: { name: 'Microsoft 365 Mail Instant Trigger' },
@@ -28,10 +27,7 @@ export class M365MailInstantTrigger implements INodeType {
 		properties: instantTriggerProperties,
 	};
 
-	methods = {
-		credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
-		listSearch: { searchFolders },
-	};
+	methods = nodeMethods;
 
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		// The engine and the transports load on activation, not with the node file.

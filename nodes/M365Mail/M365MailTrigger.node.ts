@@ -6,8 +6,8 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
-import { searchFolders, testAppOnlyCredential } from './methods';
+import { FOLDER_SUBTITLE, NODE_CREDENTIALS, NODE_ICON } from './shared/descriptions';
+import { nodeMethods } from './methods';
 import { triggerProperties } from './trigger/description';
 
 export class M365MailTrigger implements INodeType {
@@ -17,9 +17,7 @@ export class M365MailTrigger implements INodeType {
 		icon: NODE_ICON,
 		group: ['trigger'],
 		version: 1,
-		// The canvas may hand a resource locator over as its object or as its value alone.
-		subtitle:
-			'={{"Folder: " + ($parameter["folder"].cachedResultName || $parameter["folder"].value || $parameter["folder"])}}',
+		subtitle: FOLDER_SUBTITLE,
 		description:
 			'Starts the workflow when new unread mail arrives in a Microsoft 365 mailbox folder (each message once)',
 		defaults: { name: 'Microsoft 365 Mail Trigger' },
@@ -30,10 +28,7 @@ export class M365MailTrigger implements INodeType {
 		properties: triggerProperties,
 	};
 
-	methods = {
-		credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
-		listSearch: { searchFolders },
-	};
+	methods = nodeMethods;
 
 	async poll(this: IPollFunctions): Promise<INodeExecutionData[][] | null> {
 		// The engine and the transports load on the first poll, not with the node file.

@@ -96,23 +96,14 @@ async function assertNoneLostOrDuplicated(
 	return seen;
 }
 
-function instantNode(folder: string, parameters: Json = {}): Json {
-	return {
-		id: 'instant-trigger',
-		name: 'New Mail',
-		type: 'n8n-nodes-m365-mail.m365MailInstantTrigger',
-		typeVersion: 1,
-		position: [0, 0],
-		parameters: {
-			authentication: 'delegated',
-			mailbox: '',
-			folder: { __rl: true, mode: 'path', value: folder },
-			afterEmit: 'markRead',
-			...parameters,
-		},
-		credentials: imapRef,
-	};
-}
+const instantNode = (folder: string, parameters: Json = {}): Json =>
+	triggerWorkflowNode(
+		'New Mail',
+		folder,
+		imapRef,
+		{ afterEmit: 'markRead', ...parameters },
+		'm365MailInstantTrigger',
+	);
 
 function codeNode(jsCode: string): Json {
 	return {

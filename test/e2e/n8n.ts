@@ -363,21 +363,22 @@ export class N8nInstance {
 
 const PACKAGE = 'n8n-nodes-m365-mail';
 
-/** A workflow node for our trigger, polling every minute, watching `folder` by path. */
+/** A workflow node for our trigger (polling every minute, or the instant one), watching `folder`. */
 export function triggerWorkflowNode(
 	name: string,
 	folder: string,
 	credentials: Json,
 	parameters: Json = {},
+	type: 'm365MailTrigger' | 'm365MailInstantTrigger' = 'm365MailTrigger',
 ): Json {
 	return {
 		id: `${name}-trigger`.replace(/\W+/g, '-'),
 		name,
-		type: `${PACKAGE}.m365MailTrigger`,
+		type: `${PACKAGE}.${type}`,
 		typeVersion: 1,
 		position: [0, 0],
 		parameters: {
-			pollTimes: { item: [{ mode: 'everyMinute' }] },
+			...(type === 'm365MailTrigger' ? { pollTimes: { item: [{ mode: 'everyMinute' }] } } : {}),
 			authentication: 'delegated',
 			mailbox: '',
 			folder: { __rl: true, mode: 'path', value: folder },

@@ -25,3 +25,9 @@ export async function testAppOnlyCredential(
 	const method = await import('./credentialTest');
 	return await method.testAppOnlyCredential.call(this, credential);
 }
+
+/** The methods every node of this package offers. */
+export const nodeMethods = {
+	credentialTest: { m365MailAppOnlyTest: testAppOnlyCredential },
+	listSearch: { searchFolders },
+};

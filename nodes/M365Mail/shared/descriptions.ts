@@ -14,6 +14,10 @@ export const NODE_ICON = {
 	dark: 'file:../../icons/m365mail.dark.svg',
 } as const;
 
+/** The triggers' subtitle: the folder (the canvas may hand a locator over as its object or its value). */
+export const FOLDER_SUBTITLE =
+	'={{"Folder: " + ($parameter["folder"].cachedResultName || $parameter["folder"].value || $parameter["folder"])}}';
+
 /** Both nodes take either credential, chosen by the Authentication parameter. */
 export const NODE_CREDENTIALS: INodeCredentialDescription[] = [
 	{

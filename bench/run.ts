@@ -1,0 +1,33 @@
+/** What the bench scripts share: their command-line options, and running trusting the stack's CA. */
+/* eslint-disable no-console */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+import { ensureCertificates } from '../test/stack/certs';
+
+/** `--name N` from the command line, or the fallback. */
+export function numberOption(name: string, fallback: number): number {
+	const args = process.argv.slice(2);
+	const i = args.indexOf(`--${name}`);
+	return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+/**
+ * Runs `main` in a process that trusts the bench stack's test CA: Node reads NODE_EXTRA_CA_CERTS
+ * only at start, so the script starts itself again with it set.
+ */
+export function runTrustingStack(main: () => Promise<void>): void {
+	const certs = ensureCertificates(resolve(__dirname, '../.tmp/bench-stack/certs'));
+	if (process.env.NODE_EXTRA_CA_CERTS !== certs.caCertPath) {
+		const child = spawn(process.execPath, process.execArgv.concat(process.argv.slice(1)), {
+			stdio: 'inherit',
+			env: { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCertPath },
+		});
+		child.on('exit', (code) => process.exit(code ?? 0));
+		return;
+	}
+	void main().catch((error: unknown) => {
+		console.error(error);
+		process.exit(1);
+	});
+}
