@@ -197,6 +197,50 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await t.response.closeFunction?.();
 	});
 
+	it('after the last failed attempt the message is flagged and moved as chosen, and a failed execution names it', async () => {
+		const folder = await freshFolder('instant-giveup');
+		const failed = await freshFolder('instant-failed');
+		const t = await start(
+			folder,
+			{
+				afterEmit: 'markRead',
+				options: {
+					redeliverAfterMinutes: 0.03,
+					maxAttempts: 2,
+					giveUpFlag: true,
+					giveUpMoveTo: failed,
+				},
+			},
+			(subject) => (subject === 'hopeless' ? 'error' : 'success'),
+		);
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'hopeless' }, { subject: 'fine' }]);
+		const moved = await until(
+			'the give-up move',
+			async () => {
+				const there = await listFolder(failed);
+				return there.length ? there : undefined;
+			},
+			30_000,
+		);
+		assert.deepEqual(
+			moved.map((m) => [m.subject, m.flags.includes('\\Flagged'), m.flags.includes('\\Seen')]),
+			[['hopeless', true, false]],
+		);
+		assert.deepEqual(
+			(await listFolder(folder)).map((m) => m.subject),
+			['fine'],
+		);
+		assert.deepEqual(t.emitted.map((e) => `${e.subject}#${e.attempt}`).sort(), [
+			'fine#1',
+			'hopeless#1',
+			'hopeless#2',
+		]);
+		assert.equal(t.failures.length, 1);
+		assert.match(t.failures[0].message, /emitted 2 times/);
+		await t.response.closeFunction?.();
+	});
+
 	it('over Microsoft Graph the activation fails with an error that names the polling trigger', async () => {
 		const { GRAPH_SCOPES } = await import('../harness/graph');
 		store.set(

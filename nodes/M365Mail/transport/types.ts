@@ -151,6 +151,8 @@ export interface SendOutcome {
 export type AfterEmit =
 	| { action: 'none' }
 	| { action: 'markRead' }
+	/** The instant trigger's give-up: Outlook's flag on a message whose last run failed. */
+	| { action: 'flag' }
 	| { action: 'move'; folder: string }
 	/** Moves to Deleted Items (recoverable), as Outlook's Delete does. */
 	| { action: 'delete' };

@@ -179,6 +179,24 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		}
 	};
 
+	/** The chosen give-up actions for messages whose last attempt failed (flag first, then move). */
+	const giveUp = async (ids: string[]) => {
+		const moveTo = String(settings.options.giveUpMoveTo ?? '').trim();
+		const actions = [
+			...(settings.options.giveUpFlag === true ? [{ action: 'flag' as const }] : []),
+			...(moveTo ? [{ action: 'move' as const, folder: moveTo }] : []),
+		];
+		for (const action of actions) {
+			try {
+				await source.apply(action, ids);
+			} catch (error) {
+				this.logger.warn(
+					`Microsoft 365 Mail Trigger (Instant): the action after the last failed run failed: ${redactSecrets((error as Error).message)}`,
+				);
+			}
+		}
+	};
+
 	/** One catch-up: the engine finds what is new (and what is due again) and each becomes a run. */
 	const catchUp = async () => {
 		if (acks.length) {
@@ -201,8 +219,10 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		});
 		if (result.kind === 'failed') {
 			const error = toNodeError(node, result.error);
-			if (result.error instanceof GaveUpError) this.saveFailedExecution(error as never);
-			else if (result.trouble) this.emitError(error);
+			if (result.error instanceof GaveUpError) {
+				await giveUp(result.error.entries.map((e) => e.id));
+				this.saveFailedExecution(error as never);
+			} else if (result.trouble) this.emitError(error);
 			else this.saveFailedExecution(error as never);
 			return;
 		}

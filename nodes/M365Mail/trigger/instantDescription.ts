@@ -38,6 +38,23 @@ const changedOptions: Record<string, Partial<INodeProperties>> = {
 
 const extraOptions: INodeProperties[] = [
 	{
+		displayName: 'Flag After the Last Failed Run',
+		name: 'giveUpFlag',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to flag a message whose last attempt failed, so that it stands out in Outlook',
+	},
+	{
+		displayName: 'Move After the Last Failed Run To',
+		name: 'giveUpMoveTo',
+		type: 'string',
+		default: '',
+		placeholder: 'Inbox/Failed',
+		description:
+			'The folder a message whose last attempt failed is moved to (full path with "/"); empty leaves it in the watched folder',
+	},
+	{
 		displayName: 'Max Wait for a Run (Minutes)',
 		name: 'maxWaitMinutes',
 		type: 'number',

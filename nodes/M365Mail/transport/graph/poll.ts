@@ -16,6 +16,7 @@ import {
 	MESSAGE_SELECT,
 	messageFromGraph,
 	moveGraphMessage,
+	setGraphFlag,
 	setGraphRead,
 	SIZE_EXPAND,
 	sizeOf,
@@ -276,7 +277,7 @@ export async function applyGraphAction(
 	if (action.action === 'none' || !ids.length) return;
 	const watched = await resolveGraphFolder(client, watchedFolder);
 	const destination =
-		action.action === 'markRead'
+		action.action === 'markRead' || action.action === 'flag'
 			? undefined
 			: await resolveGraphFolder(client, action.action === 'move' ? action.folder : 'deleteditems');
 	if (destination && destination.id === watched.id) {
@@ -292,7 +293,8 @@ export async function applyGraphAction(
 		: undefined;
 	for (const id of ids) {
 		try {
-			if (!destination) await setGraphRead(client, id, true);
+			if (!destination && action.action === 'flag') await setGraphFlag(client, id, 'flagged');
+			else if (!destination) await setGraphRead(client, id, true);
 			else if (movable!.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
 		} catch (error) {
 			if (!isGone(error)) throw error;

@@ -274,8 +274,10 @@ export async function applyAction(
 		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
 		const present = await searchUids(open, { uid: wanted.join(',') });
 		if (!present.length) return;
-		if (action.action === 'markRead') {
-			await changeFlags(open, present, { add: ['\\Seen'] });
+		if (action.action === 'markRead' || action.action === 'flag') {
+			await changeFlags(open, present, {
+				add: [action.action === 'flag' ? '\\Flagged' : '\\Seen'],
+			});
 			return;
 		}
 		const destination = await resolveFolder(
