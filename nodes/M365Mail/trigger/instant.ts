@@ -37,23 +37,6 @@ export function outcomeOf(run: IRun | undefined, waitingCountsAsSuccess: boolean
 	return 'failed';
 }
 
-/** n8n's deferred promise: `emit` resolves it with the finished run. */
-interface Deferred<T> {
-	promise: Promise<T>;
-	resolve: (value: T | PromiseLike<T>) => void;
-	reject: (error: Error) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-	let resolve!: (value: T | PromiseLike<T>) => void;
-	let reject!: (error: Error) => void;
-	const promise = new Promise<T>((res, rej) => {
-		resolve = res;
-		reject = rej;
-	});
-	return { promise, resolve, reject };
-}
-
 export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 	const node = this.getNode();
 	const settings = (() => {
@@ -143,7 +126,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	const handOver = async (item: INodeExecutionData) => {
 		const id = String(item.json.id);
 		running.add(id);
-		const done = deferred<IRun>();
+		const done = this.helpers.createDeferredPromise<IRun>();
 		let outcome: Outcome;
 		try {
 			this.emit([[item]], undefined, done);

@@ -5,18 +5,23 @@ import { MailServiceError } from '../auth/errors';
 import { resolveFolder, type ImapFolder } from './folders';
 import { assertUsable, type OpenFolder } from './messages';
 
-/** Selects the folder (read-only unless asked), runs `work`, and always releases the lock. */
+/**
+ * Selects the folder (read-only unless asked), runs `work`, and always releases the lock. With
+ * `currentUidNext`, UIDNEXT is the server's current one even on a session that selected the folder
+ * earlier (only a poll for new mail needs it; other work is not slowed by the two round trips).
+ */
 export async function withFolder<T>(
 	client: ImapFlow,
 	mailbox: string,
 	folderPath: string,
-	options: { readOnly: boolean },
+	options: { readOnly: boolean; currentUidNext?: boolean },
 	work: (open: OpenFolder, folder: ImapFolder) => Promise<T>,
 ): Promise<T> {
 	const folder = await resolveFolder(client, mailbox, folderPath);
 	// A session that has the folder selected already is not selected again: ask for UIDNEXT, which
 	// no untagged answer updates (a long-lived session would otherwise never see new mail).
-	const selected = client.mailbox && client.mailbox.path === folder.serverPath;
+	const selected =
+		options.currentUidNext && client.mailbox && client.mailbox.path === folder.serverPath;
 	let lock;
 	let fresh: { uidNext?: number; messages?: number } | false = false;
 	try {
@@ -63,6 +68,13 @@ export async function readingFolder<T>(
 	client: ImapFlow,
 	where: { mailbox: string; folder: string },
 	work: (open: OpenFolder) => Promise<T>,
+	options: { currentUidNext?: boolean } = {},
 ): Promise<T> {
-	return await withFolder(client, where.mailbox, where.folder, { readOnly: true }, work);
+	return await withFolder(
+		client,
+		where.mailbox,
+		where.folder,
+		{ readOnly: true, ...options },
+		work,
+	);
 }

@@ -146,96 +146,101 @@ export async function pollNewMessages(
 	client: ImapFlow,
 	options: PollOptions,
 ): Promise<PollOutcome> {
-	return await readingFolder(client, options, async (open) => {
-		// UIDNEXT bounds the search: mail arriving during the poll waits for the next one.
-		const top = open.uidNext > 0 ? open.uidNext - 1 : Number.MAX_SAFE_INTEGER;
-		const none = { messages: [], skippedTooLarge: [], more: false };
-		let cursor = options.cursor;
-		let baseline: PollOutcome['baseline'];
-		if (!cursor) {
-			if (options.startFrom === 'now')
-				return {
-					...none,
-					cursor: { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) },
-					baseline: 'first',
+	return await readingFolder(
+		client,
+		options,
+		async (open) => {
+			// UIDNEXT bounds the search: mail arriving during the poll waits for the next one.
+			const top = open.uidNext > 0 ? open.uidNext - 1 : Number.MAX_SAFE_INTEGER;
+			const none = { messages: [], skippedTooLarge: [], more: false };
+			let cursor = options.cursor;
+			let baseline: PollOutcome['baseline'];
+			if (!cursor) {
+				if (options.startFrom === 'now')
+					return {
+						...none,
+						cursor: { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) },
+						baseline: 'first',
+					};
+				cursor = { uidValidity: open.uidValidity, lastUid: 0 };
+			} else if (cursor.uidValidity !== open.uidValidity) {
+				// The folder was recreated or the server reset its UIDs: old UIDs mean nothing now. Start at
+				// the mail received since the last completed poll (the engine drops what it already emitted).
+				baseline = 'uidValidityChanged';
+				const first = options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0;
+				cursor = {
+					uidValidity: open.uidValidity,
+					lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
 				};
-			cursor = { uidValidity: open.uidValidity, lastUid: 0 };
-		} else if (cursor.uidValidity !== open.uidValidity) {
-			// The folder was recreated or the server reset its UIDs: old UIDs mean nothing now. Start at
-			// the mail received since the last completed poll (the engine drops what it already emitted).
-			baseline = 'uidValidityChanged';
-			const first = options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0;
-			cursor = {
-				uidValidity: open.uidValidity,
-				lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
-			};
-		}
-		// Nothing has arrived since the last poll: no SEARCH, no FETCH.
-		if (top <= cursor.lastUid) return { ...none, cursor, baseline };
-
-		const lastUid = cursor.lastUid;
-		const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
-		const maxSize = options.filters.maxSizeBytes;
-		const unread = { ...options.filters, unreadOnly: true, maxSizeBytes: undefined };
-		const envelopeCheck = needsEnvelopeCheck(options.filters);
-		const candidates = (await searchUids(open, searchQuery(unread, range))).filter(
-			(uid) => uid > lastUid && uid <= top,
-		);
-
-		const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
-		const selected: Array<{ uid: number; size: number; envelope?: MessageMetadata['envelope'] }> =
-			[];
-		// Every filter ran in SEARCH and the output needs whole messages: sizes are all the limits
-		// need, and the download brings the envelope with it (one pass, as fast as fetching alone).
-		const onePass = !envelopeCheck && options.content !== 'summary';
-		let examined = lastUid;
-		let bytes = 0;
-		let more = false;
-		outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
-			if (options.deadline && Date.now() > options.deadline && selected.length) {
-				more = true;
-				break;
 			}
-			const read = onePass ? await fetchSizes(open, batch) : await fetchMetadata(open, batch);
-			for (const m of read as Array<Partial<MessageMetadata> & { uid: number; size: number }>) {
-				if (selected.length >= options.maxMessages) {
+			// Nothing has arrived since the last poll: no SEARCH, no FETCH.
+			if (top <= cursor.lastUid) return { ...none, cursor, baseline };
+
+			const lastUid = cursor.lastUid;
+			const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
+			const maxSize = options.filters.maxSizeBytes;
+			const unread = { ...options.filters, unreadOnly: true, maxSizeBytes: undefined };
+			const envelopeCheck = needsEnvelopeCheck(options.filters);
+			const candidates = (await searchUids(open, searchQuery(unread, range))).filter(
+				(uid) => uid > lastUid && uid <= top,
+			);
+
+			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
+			const selected: Array<{ uid: number; size: number; envelope?: MessageMetadata['envelope'] }> =
+				[];
+			// Every filter ran in SEARCH and the output needs whole messages: sizes are all the limits
+			// need, and the download brings the envelope with it (one pass, as fast as fetching alone).
+			const onePass = !envelopeCheck && options.content !== 'summary';
+			let examined = lastUid;
+			let bytes = 0;
+			let more = false;
+			outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
+				if (options.deadline && Date.now() > options.deadline && selected.length) {
 					more = true;
-					break outer;
+					break;
 				}
-				if (maxSize && m.size > maxSize) {
+				const read = onePass ? await fetchSizes(open, batch) : await fetchMetadata(open, batch);
+				for (const m of read as Array<Partial<MessageMetadata> & { uid: number; size: number }>) {
+					if (selected.length >= options.maxMessages) {
+						more = true;
+						break outer;
+					}
+					if (maxSize && m.size > maxSize) {
+						examined = m.uid;
+						skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope?.subject ?? '' });
+						continue;
+					}
+					if (options.maxBytes && selected.length && bytes + m.size > options.maxBytes) {
+						more = true;
+						break outer;
+					}
 					examined = m.uid;
-					skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope?.subject ?? '' });
-					continue;
+					if (envelopeCheck && !matchesFilters(m as MessageMetadata, unread)) continue;
+					bytes += m.size;
+					selected.push(m);
 				}
-				if (options.maxBytes && selected.length && bytes + m.size > options.maxBytes) {
-					more = true;
-					break outer;
-				}
-				examined = m.uid;
-				if (envelopeCheck && !matchesFilters(m as MessageMetadata, unread)) continue;
-				bytes += m.size;
-				selected.push(m);
 			}
-		}
-		const messages = onePass
-			? await downloadIsolated(
-					open,
-					selected.map((m) => m.uid),
-					options.content as 'parsed' | 'raw',
-					options,
-				)
-			: await fetchIsolated(open, selected as MessageMetadata[], options.content, options);
-		return {
-			messages,
-			skippedTooLarge,
-			more,
-			baseline,
-			cursor: {
-				uidValidity: open.uidValidity,
-				lastUid: more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined),
-			},
-		};
-	});
+			const messages = onePass
+				? await downloadIsolated(
+						open,
+						selected.map((m) => m.uid),
+						options.content as 'parsed' | 'raw',
+						options,
+					)
+				: await fetchIsolated(open, selected as MessageMetadata[], options.content, options);
+			return {
+				messages,
+				skippedTooLarge,
+				more,
+				baseline,
+				cursor: {
+					uidValidity: open.uidValidity,
+					lastUid: more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined),
+				},
+			};
+		},
+		{ currentUidNext: true },
+	);
 }
 
 /** The ids that belong to the open folder as it is now, by UID, ascending (other ids are ignored). */
