@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine: Dovecot (IMAP with XOAUTH2
-# and Lua), curl, openssl and Chromium (the editor tests) from Debian's packages, then the npm
-# dependencies from the lockfile.
+# and Lua), curl, openssl, Chromium (the editor tests), PostgreSQL and Redis (n8n's queue mode) from
+# Debian's packages, then the npm dependencies from the lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates chromium fonts-liberation; do
+for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates chromium fonts-liberation postgresql redis-server; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,9 +16,12 @@ if [ ${#need[@]} -gt 0 ]; then
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# The package's own system service is not used: the tests start their own Dovecot on other ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then
-	systemctl stop dovecot || true
+# The packages' own system services are not used: the tests start their own Dovecot, PostgreSQL and
+# Redis on other ports, each in a temporary directory.
+if command -v systemctl >/dev/null 2>&1; then
+	for service in dovecot postgresql redis-server; do
+		systemctl is-active --quiet "$service" 2>/dev/null && { systemctl stop "$service" || true; }
+	done
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

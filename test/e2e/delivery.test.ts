@@ -24,6 +24,7 @@ import {
 	runData,
 	triggerWorkflowNode,
 } from './n8n';
+import { codeNode, count, countingFor, names, percentile, tally } from './counting';
 
 type Json = Record<string, unknown>;
 
@@ -34,68 +35,6 @@ const graphRef = { m365MailOAuth2Api: GRAPH_CREDENTIAL };
 
 let n8n: N8nInstance;
 
-/** Subjects a node output in the workflow's executions (status filter optional), in order. */
-async function processed(workflowId: string, node: string, status?: string): Promise<string[]> {
-	const list = (await n8n.executions(workflowId))
-		.filter((e) => e.mode === 'trigger' && e.stoppedAt && (!status || e.status === status))
-		.reverse();
-	const result: string[] = [];
-	for (const execution of list) {
-		const data = execution.data as { resultData: { runData: Record<string, unknown> } };
-		if (!data.resultData.runData[node]) continue;
-		result.push(...runData(execution, node).map((i) => String(i.json.subject)));
-	}
-	return result;
-}
-
-/** Lost and duplicated among `expected`, as counted in `seen`. */
-function count(expected: string[], seen: string[]): { lost: string[]; duplicated: string[] } {
-	const times = new Map<string, number>();
-	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
-	return {
-		lost: expected.filter((s) => !times.has(s)),
-		duplicated: [...times].filter(([, n]) => n > 1).map(([s]) => s),
-	};
-}
-
-async function waitForAll(workflowId: string, node: string, expected: string[], timeoutMs: number) {
-	return await n8n
-		.waitFor(
-			`${expected.length} messages through ${node}`,
-			async () => {
-				const seen = await processed(workflowId, node, 'success');
-				return count(expected, seen).lost.length === 0 ? seen : undefined;
-			},
-			timeoutMs,
-		)
-		.catch(async (error: Error) => {
-			const list = (await n8n.executions(workflowId)).map((e) => ({
-				status: e.status,
-				mode: e.mode,
-				error: JSON.stringify(
-					(e.data as { resultData?: { error?: unknown } })?.resultData?.error ?? '',
-				).slice(0, 400),
-			}));
-			throw new Error(`${error.message.slice(0, 200)}\nexecutions: ${JSON.stringify(list)}`);
-		});
-}
-
-/** One more poll (it applies what the last emit owes), then the counts: 0 lost, 0 duplicated. */
-async function assertNoneLostOrDuplicated(
-	workflowId: string,
-	expected: string[],
-): Promise<string[]> {
-	await n8n.pollNow(workflowId);
-	await new Promise((r) => setTimeout(r, 1500));
-	const seen = await processed(workflowId, 'New Mail');
-	const { lost, duplicated } = count(expected, seen);
-	assert.deepEqual(
-		{ lost: lost.length, duplicated: duplicated.length },
-		{ lost: 0, duplicated: 0 },
-	);
-	return seen;
-}
-
 const instantNode = (folder: string, parameters: Json = {}): Json =>
 	triggerWorkflowNode(
 		'New Mail',
@@ -105,71 +44,12 @@ const instantNode = (folder: string, parameters: Json = {}): Json =>
 		'm365MailInstantTrigger',
 	);
 
-function codeNode(jsCode: string): Json {
-	return {
-		id: 'code-node',
-		name: 'Process',
-		type: 'n8n-nodes-base.code',
-		typeVersion: 2,
-		position: [250, 0],
-		parameters: { mode: 'runOnceForEachItem', jsCode },
-	};
-}
-
 const instantConnections = {
 	'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
 };
 
-/** Per subject: the start times of the executions whose Process node ran it, by status. */
-async function instantRuns(
-	workflowId: string,
-): Promise<Array<{ subject: string; status: string; startedAt: number }>> {
-	const result = [];
-	for (const execution of await n8n.executions(workflowId)) {
-		if (execution.mode !== 'trigger' || !execution.stoppedAt) continue;
-		const data = execution.data as { resultData: { runData: Record<string, unknown> } };
-		if (!data.resultData.runData['New Mail']) continue;
-		for (const item of runData(execution, 'New Mail')) {
-			result.push({
-				subject: String(item.json.subject),
-				status: String(execution.status),
-				startedAt: Date.parse(String(execution.startedAt)),
-			});
-		}
-	}
-	return result;
-}
-
-function tally(expected: string[], seen: string[]) {
-	const times = new Map<string, number>();
-	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
-	return {
-		lost: expected.filter((s) => !times.has(s)).length,
-		duplicated: [...times].filter(([, n]) => n > 1).length,
-	};
-}
-
-async function succeededRuns(workflowId: string, expected: string[], timeoutMs: number) {
-	return await n8n.waitFor(
-		`${expected.length} successful runs`,
-		async () => {
-			const done = (await instantRuns(workflowId)).filter((r) => r.status === 'success');
-			return tally(
-				expected,
-				done.map((r) => r.subject),
-			).lost === 0
-				? done
-				: undefined;
-		},
-		timeoutMs,
-	);
-}
-
-const percentile = (values: number[], p: number) =>
-	[...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
-
-const names = (prefix: string, n: number, from = 0) =>
-	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
+const { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns } =
+	countingFor(() => n8n);
 
 describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	const stack = stackInfo();

@@ -121,6 +121,10 @@ export interface N8nStartOptions {
 	logFile?: string;
 	/** n8n's N8N_LOG_LEVEL (info by default). */
 	logLevel?: string;
+	/** `start` (main, by default) or `worker` (queue mode: runs executions from Redis). */
+	command?: 'start' | 'worker';
+	/** More environment (queue mode: database, Redis, EXECUTIONS_MODE), over the defaults. */
+	env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -177,6 +181,11 @@ export class N8nInstance {
 			N8N_LOG_OUTPUT: 'console',
 			NODE_EXTRA_CA_CERTS: this.options.caCertPath,
 			NODE_ENV: 'production',
+			// A worker has no editor: its health server (on this port) tells when it is ready.
+			...(this.options.command === 'worker'
+				? { QUEUE_HEALTH_CHECK_ACTIVE: 'true', QUEUE_HEALTH_CHECK_PORT: String(this.port) }
+				: {}),
+			...this.options.env,
 		});
 	}
 
@@ -189,11 +198,16 @@ export class N8nInstance {
 	async start(): Promise<void> {
 		if (!this.port) this.port = this.options.port ?? (await freePort());
 		const log = this.options.logFile;
-		this.child = spawn('node', [N8N_BIN, 'start'], {
-			env: await this.env(),
-			detached: true,
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
+		const command = this.options.command ?? 'start';
+		this.child = spawn(
+			'node',
+			[N8N_BIN, command, ...(command === 'worker' ? ['--concurrency=5'] : [])],
+			{
+				env: await this.env(),
+				detached: true,
+				stdio: ['ignore', 'pipe', 'pipe'],
+			},
+		);
 		let output = '';
 		const append = (d: Buffer) => {
 			output += d.toString();

@@ -1,0 +1,153 @@
+/**
+ * Counting delivery in real n8n: which messages each workflow's executions emitted and processed, and
+ * how many of those expected were lost or came more than once. Shared by the single-process and the
+ * queue-mode end-to-end tests.
+ */
+import assert from 'node:assert/strict';
+
+import { runData, type N8nInstance } from './n8n';
+
+type Json = Record<string, unknown>;
+
+/** Lost and duplicated among `expected`, as counted in `seen`. */
+export function count(
+	expected: string[],
+	seen: string[],
+): { lost: string[]; duplicated: string[] } {
+	const times = new Map<string, number>();
+	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
+	return {
+		lost: expected.filter((s) => !times.has(s)),
+		duplicated: [...times].filter(([, n]) => n > 1).map(([s]) => s),
+	};
+}
+
+/** The numbers of lost and duplicated messages. */
+export function tally(expected: string[], seen: string[]): { lost: number; duplicated: number } {
+	const { lost, duplicated } = count(expected, seen);
+	return { lost: lost.length, duplicated: duplicated.length };
+}
+
+export const percentile = (values: number[], p: number) =>
+	[...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+
+export const names = (prefix: string, n: number, from = 0) =>
+	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
+
+/** n8n's Code node, named "Process", one run per item. */
+export function codeNode(jsCode: string): Json {
+	return {
+		id: 'code-node',
+		name: 'Process',
+		type: 'n8n-nodes-base.code',
+		typeVersion: 2,
+		position: [250, 0],
+		parameters: { mode: 'runOnceForEachItem', jsCode },
+	};
+}
+
+export interface Run {
+	executionId: string;
+	subject: string;
+	status: string;
+	startedAt: number;
+}
+
+/** Counting helpers for the n8n instance `current()` returns (it may be restarted between calls). */
+export function countingFor(current: () => N8nInstance) {
+	/** Subjects a node output in the workflow's executions (status filter optional), in order. */
+	async function processed(workflowId: string, node: string, status?: string): Promise<string[]> {
+		const list = (await current().executions(workflowId))
+			.filter((e) => e.mode === 'trigger' && e.stoppedAt && (!status || e.status === status))
+			.reverse();
+		const result: string[] = [];
+		for (const execution of list) {
+			const data = execution.data as { resultData: { runData: Record<string, unknown> } };
+			if (!data.resultData.runData[node]) continue;
+			result.push(...runData(execution, node).map((i) => String(i.json.subject)));
+		}
+		return result;
+	}
+
+	async function waitForAll(
+		workflowId: string,
+		node: string,
+		expected: string[],
+		timeoutMs: number,
+	): Promise<string[]> {
+		const n8n = current();
+		return await n8n
+			.waitFor(
+				`${expected.length} messages through ${node}`,
+				async () => {
+					const seen = await processed(workflowId, node, 'success');
+					return count(expected, seen).lost.length === 0 ? seen : undefined;
+				},
+				timeoutMs,
+			)
+			.catch(async (error: Error) => {
+				const list = (await n8n.executions(workflowId)).map((e) => ({
+					status: e.status,
+					mode: e.mode,
+					error: JSON.stringify(
+						(e.data as { resultData?: { error?: unknown } })?.resultData?.error ?? '',
+					).slice(0, 400),
+				}));
+				throw new Error(`${error.message.slice(0, 200)}\nexecutions: ${JSON.stringify(list)}`);
+			});
+	}
+
+	/** One more poll (it applies what the last emit owes), then the counts: 0 lost, 0 duplicated. */
+	async function assertNoneLostOrDuplicated(
+		workflowId: string,
+		expected: string[],
+	): Promise<string[]> {
+		await current().pollNow(workflowId);
+		await new Promise((r) => setTimeout(r, 1500));
+		const seen = await processed(workflowId, 'New Mail');
+		assert.deepEqual(tally(expected, seen), { lost: 0, duplicated: 0 });
+		return seen;
+	}
+
+	/** Per subject the trigger emitted: its execution, status and start time. */
+	async function instantRuns(workflowId: string): Promise<Run[]> {
+		const result: Run[] = [];
+		for (const execution of await current().executions(workflowId)) {
+			if (execution.mode !== 'trigger' || !execution.stoppedAt) continue;
+			const data = execution.data as { resultData: { runData: Record<string, unknown> } };
+			if (!data.resultData.runData['New Mail']) continue;
+			for (const item of runData(execution, 'New Mail')) {
+				result.push({
+					executionId: String(execution.id),
+					subject: String(item.json.subject),
+					status: String(execution.status),
+					startedAt: Date.parse(String(execution.startedAt)),
+				});
+			}
+		}
+		return result;
+	}
+
+	/** Waits until every expected subject has a successful run; returns the successful runs. */
+	async function succeededRuns(
+		workflowId: string,
+		expected: string[],
+		timeoutMs: number,
+	): Promise<Run[]> {
+		return await current().waitFor(
+			`${expected.length} successful runs`,
+			async () => {
+				const done = (await instantRuns(workflowId)).filter((r) => r.status === 'success');
+				return tally(
+					expected,
+					done.map((r) => r.subject),
+				).lost === 0
+					? done
+					: undefined;
+			},
+			timeoutMs,
+		);
+	}
+
+	return { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns };
+}
