@@ -7,7 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+	closeSync,
+	cpSync,
+	mkdirSync,
+	mkdtempSync,
+	openSync,
+	readSync,
+	statSync,
+	writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -15,7 +24,14 @@ import { simpleParser } from 'mailparser';
 
 import { GRAPH_SCOPES, graphDeliver, graphFolder } from '../harness/graph';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
-import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
+import {
+	delegatedCredential,
+	IMAP_SCOPES,
+	oauthSettings,
+	signIn,
+	stackInfo,
+	tokenRequestCounts,
+} from '../harness/stack';
 import { codeNode, countingFor, names, tally } from './counting';
 import {
 	actionWorkflowNode,
@@ -61,6 +77,27 @@ async function executionsByProcess(workflowId: string): Promise<Record<string, n
 	return tallyBy;
 }
 
+/** Delegated credentials for alice, signed in at the local OAuth2 server, imported into n8n. */
+async function importCredentials(
+	list: Array<{ id: string; name: string; scopes: string; access?: 'graph' }>,
+): Promise<Array<{ id: string; name: string }>> {
+	const file = join(main.options.userFolder, `credentials-${randomUUID().slice(0, 8)}.json`);
+	const data = [];
+	for (const { id, name, scopes, access } of list)
+		data.push({
+			id,
+			name,
+			type: 'm365MailOAuth2Api',
+			data: delegatedCredential(
+				await signIn('alice@example.test', scopes),
+				access ? { access } : {},
+			),
+		});
+	writeFileSync(file, JSON.stringify(data));
+	await main.cli(['import:credentials', `--input=${file}`]);
+	return list.map(({ id, name }) => ({ id, name }));
+}
+
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () => {
@@ -71,6 +108,11 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		EXECUTIONS_MODE: 'queue',
 		N8N_DEFAULT_BINARY_DATA_MODE: 'database',
 		QUEUE_BULL_PREFIX: `m365-${randomUUID().slice(0, 8)}`,
+		// A dead worker's job is found stalled after its lock lapses (60 s and a 30 s check by
+		// default): shortened so the worker-kill test is quick.
+		QUEUE_WORKER_LOCK_DURATION: '10000',
+		QUEUE_WORKER_LOCK_RENEW_TIME: '2500',
+		QUEUE_WORKER_STALLED_INTERVAL: '5000',
 	});
 
 	before(async () => {
@@ -109,25 +151,10 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		}
 		await Promise.all(workers.map((w) => w.start()));
 		await main.login();
-		const file = join(mainFolder, 'credentials.json');
-		writeFileSync(
-			file,
-			JSON.stringify([
-				{
-					...IMAP_CREDENTIAL,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
-				},
-				{
-					...GRAPH_CREDENTIAL,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', GRAPH_SCOPES), {
-						access: 'graph',
-					}),
-				},
-			]),
-		);
-		await main.cli(['import:credentials', `--input=${file}`]);
+		await importCredentials([
+			{ ...IMAP_CREDENTIAL, scopes: IMAP_SCOPES },
+			{ ...GRAPH_CREDENTIAL, scopes: GRAPH_SCOPES, access: 'graph' },
+		]);
 	});
 
 	after(async () => {
@@ -342,5 +369,260 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			assert.equal(byProcess.main, undefined, `${JSON.stringify(byProcess)}: no execution on main`);
 			await main.api('POST', `/workflows/${wf}/deactivate`);
 		}
+	});
+	it('a worker killed in the middle of a run: n8n fails the run, the instant trigger emits the message again, the other worker processes it once', async () => {
+		const folder = await freshFolder('queue-worker-kill');
+		const id = await main.createWorkflow(
+			'Queue: worker killed',
+			[
+				triggerWorkflowNode(
+					'New Mail',
+					folder,
+					imapRef,
+					{
+						afterEmit: 'markRead',
+						options: { redeliverAfterMinutes: 0.05, maxAttempts: 3, maxWaitMinutes: 2 },
+					},
+					'm365MailInstantTrigger',
+				),
+				codeNode(
+					"if ($json.subject.startsWith('slow') && $json.delivery.attempt === 1) {\n  await new Promise((r) => setTimeout(r, 60000));\n}\nreturn { json: { subject: $json.subject, attempt: $json.delivery.attempt } };",
+				),
+			],
+			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+		);
+		await main.api('POST', `/workflows/${id}/activate`);
+		await new Promise((r) => setTimeout(r, 1500));
+		const expected = ['slow 000', ...names('quick', 4)];
+		await appendMails(
+			folder,
+			expected.map((subject) => ({ subject })),
+		);
+		// The worker running the slow message's execution is killed while the Code node waits.
+		const victim = await main.waitFor('the slow run to start on a worker', async () => {
+			const running = (await main.executions(id)).filter((e) => e.status === 'running');
+			for (const e of running) {
+				const process = ranOn().get(String(e.id));
+				if (process) return { process, execution: String(e.id) };
+			}
+			return undefined;
+		});
+		await new Promise((r) => setTimeout(r, 1000));
+		const index = Number(victim.process.slice(-1)) - 1;
+		const killedAt = Date.now();
+		await workers[index].kill();
+		try {
+			const runs = await succeededRuns(id, expected, 240_000);
+			const all = await instantRuns(id);
+			assert.deepEqual(
+				tally(
+					expected,
+					runs.map((r) => r.subject),
+				),
+				{ lost: 0, duplicated: 0 },
+				'each message processed successfully once',
+			);
+			const killed = (await main.executions(id)).find((e) => String(e.id) === victim.execution);
+			const slowRuns = all.filter((r) => r.subject === 'slow 000');
+			console.log(
+				`worker killed mid-run: the killed execution ${victim.execution} shows "${String(killed?.status)}"; the message was emitted ${slowRuns.length} time(s) and succeeded ${Math.round((Date.now() - killedAt) / 1000)} s or less after the kill`,
+			);
+			await main.waitFor('every message marked read', async () =>
+				(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+			);
+		} finally {
+			await workers[index].start();
+			await main.api('POST', `/workflows/${id}/deactivate`);
+		}
+	});
+
+	it('one delegated credential refreshed at once by main and both workers while its tokens expire: every run succeeds and the credential stays connected (Microsoft’s rotation); strict rotation reported', async () => {
+		const folder = await freshFolder('queue-tokens');
+		const [tokenCredential] = await importCredentials([
+			{ id: 'M365QueueToken001', name: 'Alice (IMAP, tokens)', scopes: IMAP_SCOPES },
+		]);
+		const ref = { m365MailOAuth2Api: tokenCredential };
+		// Access tokens live 60 s, under the 5-minute margin: every use of the credential refreshes it.
+		const saved = await oauthSettings({ accessTokenLifetime: 60 });
+		try {
+			const id = await main.createWorkflow(
+				'Queue: shared credential',
+				[
+					triggerWorkflowNode(
+						'New Mail',
+						folder,
+						ref,
+						{ afterEmit: 'markRead', maxMessages: 50 },
+						'm365MailInstantTrigger',
+					),
+					actionWorkflowNode('Flag', 1, ref, {
+						resource: 'message',
+						operation: 'flag',
+						messageId: '={{ $json.id }}',
+					}),
+				],
+				{ 'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] } },
+			);
+			// A polling trigger on main with the same credential, polled during the bursts.
+			const pollerFolder = await freshFolder('queue-tokens-poll');
+			const poller = await main.createWorkflow(
+				'Queue: shared credential (poll)',
+				[triggerWorkflowNode('New Mail', pollerFolder, ref, { maxMessages: 50 })],
+				{},
+			);
+			await main.api('POST', `/workflows/${id}/activate`);
+			await main.api('POST', `/workflows/${poller}/activate`);
+			await new Promise((r) => setTimeout(r, 1500));
+			const before = await tokenRequestCounts();
+			const expected = names('token', 40);
+			for (const burst of [expected.slice(0, 20), expected.slice(20)]) {
+				await appendMails(
+					folder,
+					burst.map((subject) => ({ subject })),
+				);
+				await appendMails(pollerFolder, [{ subject: `poll ${burst[0]}` }]);
+				await main.pollNow(poller);
+			}
+			const runs = await succeededRuns(id, expected, 120_000);
+			const refreshes = (await tokenRequestCounts()).refresh_token - before.refresh_token;
+			const all = await instantRuns(id);
+			assert.deepEqual(
+				{
+					failed: all.filter((r) => r.status !== 'success').length,
+					...tally(
+						expected,
+						all.map((r) => r.subject),
+					),
+				},
+				{ failed: 0, lost: 0, duplicated: 0 },
+			);
+			const byProcess = await executionsByProcess(id);
+			console.log(
+				`shared credential, Microsoft's rotation: ${runs.length} runs succeeded (${JSON.stringify(byProcess)}), ${refreshes} refresh-token requests`,
+			);
+			assert.ok(byProcess['worker 1'] > 0 && byProcess['worker 2'] > 0, 'both workers refreshed');
+			const flagged = (await listFolder(folder)).filter((m) => m.flags.includes('\\Flagged'));
+			assert.equal(flagged.length, 40);
+			// Still connected: the poller on main polls with what n8n stored last.
+			await appendMails(pollerFolder, [{ subject: 'poll after' }]);
+			await main.pollNow(poller);
+			await waitForAll(poller, 'New Mail', ['poll after'], 30_000);
+
+			// Strict rotation (not Microsoft's rule): a used refresh token is revoked. Reported, not a guarantee.
+			await oauthSettings({ strictRotation: true });
+			const strict = names('strict', 20);
+			await appendMails(
+				folder,
+				strict.map((subject) => ({ subject })),
+			);
+			await main.pollNow(poller);
+			await main
+				.waitFor(
+					'the strict-rotation runs to finish',
+					async () => {
+						const done = (await instantRuns(id)).filter((r) => strict.includes(r.subject));
+						return new Set(done.map((r) => r.subject)).size === strict.length ? done : undefined;
+					},
+					120_000,
+				)
+				.catch(() => undefined);
+			const strictRuns = (await instantRuns(id)).filter((r) => strict.includes(r.subject));
+			const errors = new Set<string>();
+			for (const e of await main.executions(id)) {
+				const error = (e.data as { resultData?: { error?: { message?: string } } })?.resultData
+					?.error?.message;
+				if (error) errors.add(error.slice(0, 160));
+			}
+			console.log(
+				`shared credential, strict rotation: ${strictRuns.filter((r) => r.status === 'success').length} of ${strict.length} runs succeeded, ${strictRuns.filter((r) => r.status !== 'success').length} failed; errors: ${JSON.stringify([...errors])}`,
+			);
+			for (const message of errors)
+				assert.doesNotMatch(message, /eyJ|refresh_token=|access_token=/);
+			await main.api('POST', `/workflows/${id}/deactivate`);
+			await main.api('POST', `/workflows/${poller}/deactivate`);
+		} finally {
+			await oauthSettings(saved);
+		}
+	});
+
+	it('durable scheduler and durable cursors: main killed the moment a scheduled poll hands its mail over; the backlog, larger than one poll, drains over several: 0 lost, 0 duplicated', async () => {
+		await main.stop();
+		main.options.logLevel = 'debug'; // to see the moment n8n hands a poll's items over
+		Object.assign(main.options.env ?? {}, {
+			N8N_SCHEDULER_ENABLED: 'true',
+			N8N_SCHEDULER_POLL_TRIGGERS_ENABLED: 'true',
+			N8N_POLLER_DURABLE_CURSORS_ENABLED: 'true',
+			N8N_USE_WORKFLOW_PUBLICATION_SERVICE: 'true',
+		});
+		await main.start();
+		await main.login();
+		const folder = await freshFolder('queue-durable');
+		const id = await main.createWorkflow(
+			'Queue: durable cursors',
+			[
+				triggerWorkflowNode('New Mail', folder, imapRef, {
+					afterEmit: 'markRead',
+					maxMessages: 25,
+				}),
+			],
+			{},
+		);
+		await main.api('POST', `/workflows/${id}/activate`);
+		// Mail after the activation: "start from now" must still emit it (the activation poll's node
+		// data is not kept in this mode).
+		const expected = names('durable', 50);
+		await appendMails(
+			folder,
+			expected.map((subject) => ({ subject })),
+		);
+		// n8n's first scheduled poll takes 25. As soon as n8n logs that it handed them over (it then
+		// writes the execution and the cursor, in one transaction in this mode), main is killed.
+		const log = main.options.logFile!;
+		let offset = statSync(log).size;
+		let tail = '';
+		const deadline = Date.now() + 150_000;
+		for (;;) {
+			const size = statSync(log).size;
+			if (size > offset) {
+				const chunk = Buffer.alloc(size - offset);
+				const fd = openSync(log, 'r');
+				try {
+					readSync(fd, chunk, 0, chunk.length, offset);
+				} finally {
+					closeSync(fd);
+				}
+				offset = size;
+				tail = (tail + chunk.toString()).slice(-20_000);
+				const at = tail.search(
+					new RegExp(`Poll returned new data; handed off.*"workflowId":"${id}"`),
+				);
+				if (at >= 0) {
+					await main.kill();
+					tail = tail.slice(at);
+					break;
+				}
+			}
+			if (Date.now() > deadline) throw new Error('no scheduled poll handed mail over in 150 s');
+			await new Promise((r) => setTimeout(r, 5));
+		}
+		const writtenBeforeKill = /Enqueued execution/.test(tail);
+		await main.start();
+		await main.login();
+		await waitForAll(id, 'New Mail', expected, 180_000);
+		// One more poll (a re-activation polls at once): nothing comes twice.
+		await main.pollNow(id);
+		await new Promise((r) => setTimeout(r, 3000));
+		const seen = await processed(id, 'New Mail');
+		assert.deepEqual(tally(expected, seen), { lost: 0, duplicated: 0 });
+		const executions = (await main.executions(id)).filter((e) => e.mode === 'trigger');
+		console.log(
+			`durable cursors: ${executions.length} executions for 50 messages; n8n had ${writtenBeforeKill ? '' : 'not '}logged the killed poll's execution when main was killed`,
+		);
+		assert.ok(executions.length >= 2, 'the backlog took several polls');
+		const rows = postgres.query(`SELECT count(*) FROM poller_state WHERE "workflowId" = '${id}'`);
+		assert.deepEqual(rows, [['1']], 'the cursor is in n8n’s durable cursor table');
+		const left = await listFolder(folder);
+		assert.equal(left.filter((m) => !m.flags.includes('\\Seen')).length, 0);
+		await main.api('POST', `/workflows/${id}/deactivate`);
 	});
 });

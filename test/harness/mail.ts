@@ -78,13 +78,15 @@ export async function appendMails(
 	mails: Array<TestMail | Buffer>,
 	mailbox = 'alice@example.test',
 	flags: string[] = [],
+	/** The server's received time (INTERNALDATE); now by default. */
+	receivedAt?: Date,
 ): Promise<number[]> {
 	const client = await testImap(mailbox);
 	const uids: number[] = [];
 	try {
 		for (const mail of mails) {
 			const raw = Buffer.isBuffer(mail) ? mail : await buildMail(mail);
-			const result = await client.append(serverPath(folder), raw, flags);
+			const result = await client.append(serverPath(folder), raw, flags, receivedAt);
 			if (!result) throw new Error('append failed');
 			uids.push(result.uid ?? 0);
 		}

@@ -408,6 +408,57 @@ export async function discardingPoll(
 	return result?.[0] ?? [];
 }
 
+/** What n8n keeps for a polling trigger under its durable scheduler with durable cursors. */
+export interface DurableDatabase {
+	/** The workflow's static data outside the node's (workflow_entity.staticData). */
+	global: IDataObject;
+	/** The node's cursor row (poller_state), created empty by the first poll. */
+	cursor?: IDataObject;
+}
+
+/**
+ * One poll as n8n 2.41 runs it under `N8N_SCHEDULER_ENABLED`, `N8N_SCHEDULER_POLL_TRIGGERS_ENABLED`
+ * and `N8N_POLLER_DURABLE_CURSORS_ENABLED` (read in poll-cursor.service.js, poll-trigger-executor.js,
+ * poll-trigger-task-handler.js and trigger-execution-context.factory.js): every poll builds the
+ * Workflow from the database; the node's static data is a staged copy of its cursor row, committed
+ * with the execution of an emit or after an empty scheduled poll, never after the poll at activation
+ * (`testingTrigger`); the workflow's other static data is written after the activation and at an
+ * emit when n8n's change tracking saw a change. The real-n8n test is test/e2e/queue.test.ts.
+ */
+export async function durablePoll(
+	spec: HarnessNode,
+	store: CredentialStore,
+	database: DurableDatabase,
+	activating: boolean,
+): Promise<INodeExecutionData[]> {
+	const node = buildNode({ type: 'm365MailTrigger', ...spec });
+	const workflow = buildWorkflow(node, JSON.parse(JSON.stringify(database.global)) as IDataObject);
+	database.cursor ??= {};
+	const staged = JSON.parse(JSON.stringify(database.cursor)) as IDataObject;
+	const context = new PollContext(
+		workflow,
+		node,
+		buildAdditionalData(workflow, node, store),
+		'trigger',
+		activating ? 'activate' : 'update',
+		undefined,
+		undefined,
+		undefined,
+		undefined,
+		() => staged,
+		() => 36_000,
+	);
+	const result = await NODE_TYPES['n8n-nodes-m365-mail.m365MailTrigger'].poll!.call(context);
+	if (result !== null || !activating) database.cursor = JSON.parse(JSON.stringify(staged));
+	const data = workflow.staticData as IDataObject & { __dataChanged?: boolean };
+	if ((result !== null || activating) && data.__dataChanged === true) {
+		const saved = JSON.parse(JSON.stringify(data)) as IDataObject;
+		for (const key of Object.keys(saved)) if (key.startsWith('node:')) delete saved[key];
+		database.global = saved;
+	}
+	return result?.[0] ?? [];
+}
+
 /**
  * A trigger node watching `folder` with the given credential ("app" = the app-only one, any other
  * name = a delegated credential in the store) over `protocol`.

@@ -53,6 +53,18 @@ export async function tokenRequestCounts(): Promise<Record<string, number>> {
 	>;
 }
 
+/** Changes the local OAuth2 server's token lifetime or rotation rule; returns the settings before. */
+export async function oauthSettings(settings: {
+	accessTokenLifetime?: number;
+	strictRotation?: boolean;
+}): Promise<{ accessTokenLifetime: number; strictRotation: boolean }> {
+	const response = await fetch(`${stackInfo().oauthUrl}/_test/settings`, {
+		method: 'POST',
+		body: JSON.stringify(settings),
+	});
+	return (await response.json()) as { accessTokenLifetime: number; strictRotation: boolean };
+}
+
 export async function ageRefreshToken(token: string, how: 'revoke' | 'expire'): Promise<void> {
 	await fetch(`${stackInfo().oauthUrl}/_test/refresh-token`, {
 		method: 'POST',

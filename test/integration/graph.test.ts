@@ -27,6 +27,8 @@ import {
 import {
 	authenticatedRequests,
 	CredentialStore,
+	durablePoll,
+	type DurableDatabase,
 	pollTrigger,
 	restartN8n,
 	runActionNode,
@@ -106,6 +108,23 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		const before = await graphRequests();
 		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
 		assert.equal((await graphRequests()) - before, 1, 'one delta request when nothing changed');
+	});
+
+	it('under n8n’s durable cursors, which drop the activation poll’s starting point: the first scheduled poll emits what arrived since the activation, not older mail', async () => {
+		const folder = await freshGraphFolder('g-durable');
+		const tenMinutesAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+		await graphDeliver(ALICE, { subject: 'before' }, folder, tenMinutesAgo);
+		const database: DurableDatabase = { global: {} };
+		assert.deepEqual(await durablePoll(trigger(folder), store, database, true), []);
+		await graphDeliver(ALICE, { subject: 'after 1' }, folder);
+		await graphDeliver(ALICE, { subject: 'after 2' }, folder);
+		const items = await durablePoll(trigger(folder), store, database, false);
+		assert.deepEqual(subjects(items), ['after 1', 'after 2']);
+		assert.deepEqual(await durablePoll(trigger(folder), store, database, false), []);
+		await graphDeliver(ALICE, { subject: 'after 3' }, folder);
+		assert.deepEqual(subjects(await durablePoll(trigger(folder), store, database, false)), [
+			'after 3',
+		]);
 	});
 
 	it('a message moved in by a rule (old received time) and a burst within one second are all emitted once', async () => {

@@ -6,6 +6,8 @@ import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import {
 	CredentialStore,
 	discardingPoll,
+	durablePoll,
+	type DurableDatabase,
 	pollTrigger,
 	restartN8n,
 	triggerNode,
@@ -45,6 +47,29 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		const items = await pollTrigger(trigger(folder), store, state);
 		assert.deepEqual(subjects(items), ['new 1', 'new 2']);
 		assert.deepEqual(await pollTrigger(trigger(folder), store, state), []);
+	});
+
+	it('under n8n’s durable cursors, which drop the starting point of the poll at activation: the first scheduled poll still emits the mail received since the activation, and not older mail', async () => {
+		const folder = await freshFolder('durable-now');
+		const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+		await appendMails(
+			folder,
+			[{ subject: 'before 1' }, { subject: 'before 2' }],
+			undefined,
+			[],
+			tenMinutesAgo,
+		);
+		const database: DurableDatabase = { global: {} };
+		assert.deepEqual(await durablePoll(trigger(folder), store, database, true), []);
+		assert.deepEqual(database.cursor, {}, 'n8n did not keep the node data of the activation poll');
+		await appendMails(folder, [{ subject: 'after 1' }, { subject: 'after 2' }]);
+		const items = await durablePoll(trigger(folder), store, database, false);
+		assert.deepEqual(subjects(items), ['after 1', 'after 2']);
+		assert.deepEqual(await durablePoll(trigger(folder), store, database, false), []);
+		await appendMails(folder, [{ subject: 'after 3' }]);
+		assert.deepEqual(subjects(await durablePoll(trigger(folder), store, database, false)), [
+			'after 3',
+		]);
 	});
 
 	it('"include unread mail already there" emits existing unread mail, oldest first, and skips read mail', async () => {

@@ -117,6 +117,11 @@ export class OAuthTestServer {
 		token_requests: 0,
 	};
 	accessTokenLifetime: number;
+	/**
+	 * Off (as Microsoft): a rotated refresh token stays valid. On: using a refresh token revokes it, as
+	 * identity providers with strict rotation do (tests of concurrent refreshes).
+	 */
+	strictRotation = false;
 	port = 0;
 
 	constructor(private readonly options: OAuthServerOptions) {
@@ -252,6 +257,18 @@ export class OAuthTestServer {
 		}
 		if (req.method === 'GET' && url.pathname === '/_test/counts') {
 			sendJson(res, 200, this.counts);
+			return;
+		}
+		if (req.method === 'POST' && url.pathname === '/_test/settings') {
+			const previous = {
+				accessTokenLifetime: this.accessTokenLifetime,
+				strictRotation: this.strictRotation,
+			};
+			const next = JSON.parse((await readBody(req)) || '{}') as Partial<typeof previous>;
+			if (typeof next.accessTokenLifetime === 'number')
+				this.accessTokenLifetime = next.accessTokenLifetime;
+			if (typeof next.strictRotation === 'boolean') this.strictRotation = next.strictRotation;
+			sendJson(res, 200, previous);
 			return;
 		}
 		if (req.method === 'POST' && url.pathname === '/_test/refresh-token') {
@@ -574,6 +591,7 @@ export class OAuthTestServer {
 			const requested = (form.get('scope') ?? '').split(' ').filter(Boolean);
 			// Without a scope the token is for the resource the grant was consented for.
 			const scopes = requested.length ? requested : stored.scopes;
+			if (this.strictRotation) stored.revoked = true;
 			return await this.issueUserTokens(stored.upn, app, scopes);
 		}
 		throw new OAuthFailure(

@@ -28,15 +28,28 @@ class ScriptedSource implements MailSource<number> {
 	failWith?: Error;
 	gate?: Promise<void>;
 
+	/** When each message arrived (epoch ms), by number. */
+	arrivedAt: number[] = [];
+	clock = 0;
+
 	arrive(count: number): void {
-		for (let i = 0; i < count; i++) this.unread.add(`m${++this.arrived}`);
+		for (let i = 0; i < count; i++) {
+			this.unread.add(`m${++this.arrived}`);
+			this.arrivedAt[this.arrived] = this.clock;
+		}
 	}
 	async sample() {
 		return undefined;
 	}
-	async next(cursor: number | undefined, request: { maxMessages: number }) {
+	async next(cursor: number | undefined, request: { maxMessages: number; startedAt?: Date }) {
 		await this.gate;
 		if (this.failWith) throw this.failWith;
+		if (cursor === undefined && request.startedAt) {
+			// Mail received since then is new: start before the first message that arrived since.
+			const since = request.startedAt.getTime();
+			cursor = 0;
+			while (cursor < this.arrived && this.arrivedAt[cursor + 1] < since) cursor++;
+		}
 		if (cursor === undefined)
 			return { messages: [], cursor: this.arrived, more: false, skipped: [], baseline: true };
 		const to = Math.min(this.arrived, cursor + request.maxMessages);
@@ -104,10 +117,12 @@ async function run(
 	staticData: IDataObject,
 	extra: Partial<DeliveryOptions> = {},
 	flightKey = 'wf:n',
+	global?: IDataObject,
 ) {
 	const result = await deliver({
 		flightKey,
 		staticData,
+		starts: global ? { data: global, key: 'n|box|inbox' } : undefined,
 		key: 'box|inbox',
 		source,
 		options: options(extra),
@@ -213,6 +228,52 @@ describe('delivery engine', () => {
 		open();
 		assert.deepEqual(await stale, []);
 		assert.equal(JSON.stringify(data), committed);
+	});
+});
+
+describe('delivery engine: "start from now" when the first starting point is dropped', () => {
+	it('a poll with no cursor starts from when the first poll began (n8n’s durable cursors drop the activation poll’s node data), then forgets that moment', async () => {
+		const source = new ScriptedSource();
+		const global: IDataObject = {};
+		const at = (ms: number) => ({ now: () => ms });
+		source.clock = 500;
+		source.arrive(2); // before the trigger started: never emitted
+		// The poll at activation: a starting point in the node data (dropped below) and the moment in
+		// the workflow's global data (kept: n8n writes it after the activation).
+		const activation = nodeStaticData();
+		assert.deepEqual(await run(source, activation.data, at(1000), 'wf:n', global), []);
+		assert.deepEqual(global.m365MailStarts, { 'n|box|inbox': new Date(1000).toISOString() });
+		source.clock = 2000;
+		source.arrive(3);
+		// The first scheduled poll gets empty node data: the mail since the activation still comes.
+		const scheduled = nodeStaticData();
+		assert.deepEqual(
+			(await run(source, scheduled.data, at(60_000), 'wf:n', global))?.map((i) => i.id),
+			['m3', 'm4', 'm5'],
+		);
+		// Once the node has its cursor, the moment is removed (a new top-level object n8n sees).
+		source.arrive(1);
+		assert.deepEqual(
+			(await run(source, scheduled.data, at(120_000), 'wf:n', global))?.map((i) => i.id),
+			['m6'],
+		);
+		assert.deepEqual(global.m365MailStarts, {});
+	});
+
+	it('without the moment (or with "start from existing") nothing changes: a first poll sets the starting point', async () => {
+		const source = new ScriptedSource();
+		source.arrive(2);
+		const global: IDataObject = {};
+		const { data } = nodeStaticData();
+		assert.deepEqual(await run(source, data, { startFrom: 'existing' }, 'wf:n', global), []);
+		assert.equal(global.m365MailStarts, undefined, 'only "start from now" records a moment');
+		const plain = nodeStaticData();
+		assert.deepEqual(await run(source, plain.data), []);
+		source.arrive(1);
+		assert.deepEqual(
+			(await run(source, plain.data))?.map((i) => i.id),
+			['m3'],
+		);
 	});
 });
 

@@ -47,6 +47,11 @@ export interface NextRequest {
 	deadline: number;
 	/** When the last completed poll began: after a reset, mail received since then is recovered. */
 	recoverSince?: Date;
+	/**
+	 * With "start from now" and no cursor: when the trigger began watching, because a starting point set
+	 * then never reached n8n's database. Mail received since then (less a minute for clocks) is new.
+	 */
+	startedAt?: Date;
 	/** Emitted before (by id or Message-ID): skip it. */
 	emitted: (id: string, messageId: string | null) => boolean;
 }

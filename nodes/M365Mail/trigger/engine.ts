@@ -5,8 +5,11 @@
  *
  * - single flight: a poll that starts while another poll of the same node runs here does nothing;
  * - hand-over first: the cursor moves only with the items n8n receives, and "after emitting"
- *   actions are recorded with it and applied by the next poll, once n8n has stored the emit. The
- *   worst case after a crash is a message emitted and not yet marked, never one marked and lost;
+ *   actions are recorded with it and applied by the next poll, once n8n has stored the emit. After
+ *   a crash the worst case is a message emitted and not yet marked (a crash inside n8n's own emit,
+ *   between its static-data write and the execution row, is beyond a poll node: README);
+ * - "start from now" keeps the moment it began in the workflow's global static data until the
+ *   node's cursor is stored, since n8n's durable cursors drop the activation poll's node data;
  * - at-least-once (option): a message still unread that long after its emit is emitted again, up to
  *   a number of attempts, then a failed execution names it;
  * - re-baselines (UIDVALIDITY change, expired delta, recreated folder) recover what arrived since
@@ -86,6 +89,12 @@ export type DeliveryResult<T> =
 export async function deliver<C, T>(input: {
 	flightKey: string;
 	staticData: IDataObject;
+	/**
+	 * The workflow's global static data and this node's key in it: where "start from now" keeps the
+	 * moment it began watching until the node's own cursor has reached n8n's database. n8n's durable
+	 * cursors drop the node data of the poll at activation, but write the global data.
+	 */
+	starts?: { data: IDataObject; key: string };
 	key: string;
 	source: MailSource<C>;
 	options: DeliveryOptions;
@@ -107,7 +116,17 @@ export async function deliver<C, T>(input: {
 	const store = new TriggerStore(input.staticData);
 	const before = store.get(key);
 	try {
-		const items = await pollOnce(store, key, before, source, options, input.build, log, started);
+		const startedAt = startingPoint(input.starts, before, options, started);
+		const items = await pollOnce(
+			store,
+			key,
+			before,
+			source,
+			{ ...options, startedAt },
+			input.build,
+			log,
+			started,
+		);
 		return { kind: 'items', items };
 	} catch (error) {
 		// Count passing trouble in memory (it reaches the database with the next emit).
@@ -160,12 +179,42 @@ export class GaveUpError extends MailServiceError {
 	}
 }
 
+const STARTS = 'm365MailStarts';
+
+/**
+ * "Start from now": the first poll of a folder records when it began, outside the node's cursor. A
+ * later poll that finds no cursor (its starting point never reached n8n's database) starts from that
+ * moment instead of from its own; once a cursor is there, the record is removed.
+ */
+function startingPoint(
+	starts: { data: IDataObject; key: string } | undefined,
+	before: FolderState | undefined,
+	options: DeliveryOptions,
+	started: number,
+): Date | undefined {
+	if (!starts || options.startFrom !== 'now') return undefined;
+	const all = (starts.data[STARTS] ?? {}) as Record<string, string>;
+	const recorded = all[starts.key];
+	if (before?.cursor !== undefined) {
+		if (recorded !== undefined) {
+			const rest = { ...all };
+			delete rest[starts.key];
+			starts.data[STARTS] = rest;
+		}
+		return undefined;
+	}
+	if (recorded !== undefined && !Number.isNaN(Date.parse(recorded))) return new Date(recorded);
+	// A new top-level object: n8n's change tracking sees it.
+	starts.data[STARTS] = { ...all, [starts.key]: new Date(started).toISOString() };
+	return undefined;
+}
+
 async function pollOnce<C, T>(
 	store: TriggerStore,
 	key: string,
 	before: FolderState | undefined,
 	source: MailSource<C>,
-	options: DeliveryOptions,
+	options: DeliveryOptions & { startedAt?: Date },
 	build: BuildItem<T>,
 	log: DeliveryLog,
 	started: number,
@@ -212,6 +261,7 @@ async function pollOnce<C, T>(
 	const room = Math.max(options.maxMessages - redeliver.length, 0);
 	const found = await source.next(state.cursor as C | undefined, {
 		startFrom: options.startFrom,
+		startedAt: options.startedAt,
 		maxMessages: Math.max(room, 1),
 		maxBytes: options.maxBytes,
 		deadline: started + Math.max(options.budgetMs * 0.6, 10_000),

@@ -55,6 +55,10 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		const result = await deliver({
 			flightKey: `${workflow.id ?? ''}:${node.id ?? node.name}`,
 			staticData: this.getWorkflowStaticData('node'),
+			starts: {
+				data: this.getWorkflowStaticData('global'),
+				key: `${node.id ?? node.name}|${address}|${folder}`.toLowerCase(),
+			},
 			key: `${address}|${folder}`.toLowerCase(),
 			source,
 			options: { ...settings, budgetMs },

@@ -49,6 +49,8 @@ export interface GraphPollOptions {
 	keepRaw?: boolean;
 	/** After a reset: mail received since then is recovered. */
 	recoverSince?: Date;
+	/** With "start from now" and no cursor: the trigger began watching then (see NextRequest). */
+	startedAt?: Date;
 	/** Emitted before: not a candidate (delta replays, messages moved out and back in). */
 	emitted?: (id: string, messageId: string | null) => boolean;
 }
@@ -84,6 +86,8 @@ const DELTA_SELECT =
 	'id,subject,from,sender,toRecipients,ccRecipients,replyTo,receivedDateTime,internetMessageId,isRead,importance,hasAttachments,parentFolderId';
 
 const RECOVERY_SKEW_MS = 5 * 60_000;
+/** "Start from now" with a known start: our clock and Graph's may differ by this much. */
+const STARTED_SKEW_MS = 60_000;
 
 /** Graph writes received times to the second: compare as times, never as strings. */
 const receivedAt = (m: { receivedDateTime?: string }) => Date.parse(m.receivedDateTime ?? '') || 0;
@@ -125,7 +129,9 @@ export async function pollGraph(
 		collectFrom: reset
 			? (since(options.recoverSince) ?? thisMoment())
 			: options.startFrom === 'now'
-				? thisMoment()
+				? options.startedAt
+					? new Date(options.startedAt.getTime() - STARTED_SKEW_MS).toISOString()
+					: thisMoment()
 				: undefined,
 	});
 	const baseline = !cursor && !reset;

@@ -56,6 +56,8 @@ export interface PollOptions {
 	deadline?: number;
 	/** After a UIDVALIDITY change: recover the unread mail received since then. */
 	recoverSince?: Date;
+	/** With "start from now" and no cursor: the trigger began watching then (see NextRequest). */
+	startedAt?: Date;
 }
 
 export interface PollOutcome {
@@ -74,6 +76,8 @@ const DEFAULT_BATCH = 500;
 
 /** INTERNALDATE and our clock may differ a little: recovery looks this much further back. */
 const RECOVERY_SKEW_MS = 5 * 60_000;
+/** "Start from now" with a known start: our clock and the server's may differ by this much. */
+const STARTED_SKEW_MS = 60_000;
 
 function chunks<T>(list: T[], size: number): T[][] {
 	const result: T[][] = [];
@@ -82,8 +86,8 @@ function chunks<T>(list: T[], size: number): T[][] {
 }
 
 /** The first UID of mail received since `since` in the open folder (0 when there is none). */
-async function firstUidSince(open: OpenFolder, since: Date): Promise<number> {
-	const from = new Date(since.getTime() - RECOVERY_SKEW_MS);
+async function firstUidSince(open: OpenFolder, since: Date, skewMs = RECOVERY_SKEW_MS): Promise<number> {
+	const from = new Date(since.getTime() - skewMs);
 	// SEARCH SINCE is by day: narrow it by INTERNALDATE.
 	const uids = await searchUids(open, { since: from });
 	for (const batch of chunks(uids, DEFAULT_BATCH)) {
@@ -156,13 +160,20 @@ export async function pollNewMessages(
 			let cursor = options.cursor;
 			let baseline: PollOutcome['baseline'];
 			if (!cursor) {
-				if (options.startFrom === 'now')
+				if (options.startFrom === 'now' && !options.startedAt)
 					return {
 						...none,
 						cursor: { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) },
 						baseline: 'first',
 					};
-				cursor = { uidValidity: open.uidValidity, lastUid: 0 };
+				const first =
+					options.startFrom === 'now' && options.startedAt
+						? await firstUidSince(open, options.startedAt, STARTED_SKEW_MS)
+						: 1;
+				cursor = {
+					uidValidity: open.uidValidity,
+					lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
+				};
 			} else if (cursor.uidValidity !== open.uidValidity) {
 				// The folder was recreated or the server reset its UIDs: old UIDs mean nothing now. Start at
 				// the mail received since the last completed poll (the engine drops what it already emitted).
