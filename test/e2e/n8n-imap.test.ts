@@ -20,6 +20,7 @@ import {
 } from '../harness/stack';
 import {
 	actionWorkflowNode,
+	flagThenMove,
 	runData,
 	e2eInstalled,
 	installPackage,
@@ -180,24 +181,11 @@ describe('real n8n with the package installed as a community package', () => {
 		const folder = await freshFolder('e2e');
 		const done = await freshFolder('e2e-done');
 		await appendMails(folder, [{ subject: 'Already there' }]);
-		const nodes = [
+		const { nodes, connections } = flagThenMove(
 			triggerWorkflowNode('New Mail', folder, credentialRef, { downloadAttachments: true }),
-			actionWorkflowNode('Flag', 1, credentialRef, {
-				resource: 'message',
-				operation: 'flag',
-				messageId: '={{ $json.id }}',
-			}),
-			actionWorkflowNode('Move', 2, credentialRef, {
-				resource: 'message',
-				operation: 'move',
-				messageId: '={{ $json.id }}',
-				destination: { __rl: true, mode: 'path', value: done },
-			}),
-		];
-		const connections = {
-			'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
-			Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
-		};
+			credentialRef,
+			done,
+		);
 		const id = await n8n.createWorkflow('E2E IMAP trigger', nodes, connections);
 
 		// Fetch Test Event: the newest message, nothing changed in the mailbox by it alone... then the
@@ -251,27 +239,12 @@ describe('real n8n with the package installed as a community package', () => {
 		await graphFolder('alice@example.test', folder);
 		await graphFolder('alice@example.test', done);
 		const graphRef = { m365MailOAuth2Api: DELEGATED_GRAPH };
-		const id = await n8n.createWorkflow(
-			'E2E Graph trigger',
-			[
-				triggerWorkflowNode('New Mail', folder, graphRef, { downloadAttachments: true }),
-				actionWorkflowNode('Flag', 1, graphRef, {
-					resource: 'message',
-					operation: 'flag',
-					messageId: '={{ $json.id }}',
-				}),
-				actionWorkflowNode('Move', 2, graphRef, {
-					resource: 'message',
-					operation: 'move',
-					messageId: '={{ $json.id }}',
-					destination: { __rl: true, mode: 'path', value: done },
-				}),
-			],
-			{
-				'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
-				Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
-			},
+		const { nodes: graphNodes, connections: graphConnections } = flagThenMove(
+			triggerWorkflowNode('New Mail', folder, graphRef, { downloadAttachments: true }),
+			graphRef,
+			done,
 		);
+		const id = await n8n.createWorkflow('E2E Graph trigger', graphNodes, graphConnections);
 		await n8n.api('POST', `/workflows/${id}/activate`);
 		await graphDeliver(
 			'alice@example.test',

@@ -149,6 +149,11 @@ export class N8nInstance {
 
 	constructor(readonly options: N8nStartOptions) {}
 
+	/** The process (and process group) id of the running n8n. */
+	get pid(): number | undefined {
+		return this.child?.exitCode === null ? this.child.pid : undefined;
+	}
+
 	get url(): string {
 		return `http://127.0.0.1:${this.port}`;
 	}
@@ -429,6 +434,37 @@ export function actionWorkflowNode(
 		position: [250 * column, 0],
 		parameters: { authentication: 'delegated', ...parameters },
 		credentials,
+	};
+}
+
+/**
+ * "New mail -> flag -> move": the trigger node (named "New Mail"), then the action node's Flag and
+ * Move (to `done`) on each message, with their connections.
+ */
+export function flagThenMove(
+	trigger: Json,
+	credentials: Json,
+	done: string,
+): { nodes: Json[]; connections: Json } {
+	return {
+		nodes: [
+			trigger,
+			actionWorkflowNode('Flag', 1, credentials, {
+				resource: 'message',
+				operation: 'flag',
+				messageId: '={{ $json.id }}',
+			}),
+			actionWorkflowNode('Move', 2, credentials, {
+				resource: 'message',
+				operation: 'move',
+				messageId: '={{ $json.id }}',
+				destination: { __rl: true, mode: 'path', value: done },
+			}),
+		],
+		connections: {
+			'New Mail': { main: [[{ node: 'Flag', type: 'main', index: 0 }]] },
+			Flag: { main: [[{ node: 'Move', type: 'main', index: 0 }]] },
+		},
 	};
 }
 

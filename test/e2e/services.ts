@@ -64,52 +64,27 @@ export class Postgres {
 			`-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
 			'start',
 		]);
-		const exists = execFileSync(
-			join(bin, 'psql'),
-			[
-				'-h',
-				'127.0.0.1',
-				'-p',
-				String(this.port),
-				'-U',
-				this.user,
-				'-tAc',
-				`SELECT 1 FROM pg_database WHERE datname='${this.database}'`,
-			],
+		const exists = this.run('psql', [
+			'-d',
+			'postgres',
+			'-tAc',
+			`SELECT 1 FROM pg_database WHERE datname='${this.database}'`,
+		]).trim();
+		if (exists !== '1') this.run('createdb', [this.database]);
+	}
+
+	/** A PostgreSQL client program against this server, as its superuser. */
+	private run(program: 'psql' | 'createdb', args: string[]): string {
+		return execFileSync(
+			join(postgresBin(), program),
+			['-h', '127.0.0.1', '-p', String(this.port), '-U', this.user, ...args],
 			{ encoding: 'utf8' },
-		).trim();
-		if (exists !== '1')
-			execFileSync(join(bin, 'createdb'), [
-				'-h',
-				'127.0.0.1',
-				'-p',
-				String(this.port),
-				'-U',
-				this.user,
-				this.database,
-			]);
+		);
 	}
 
 	/** One SQL query's rows, tab-separated (for checks of what n8n stored). */
 	query(sql: string): string[][] {
-		const out = execFileSync(
-			join(postgresBin(), 'psql'),
-			[
-				'-h',
-				'127.0.0.1',
-				'-p',
-				String(this.port),
-				'-U',
-				this.user,
-				'-d',
-				this.database,
-				'-tAF',
-				'\t',
-				'-c',
-				sql,
-			],
-			{ encoding: 'utf8' },
-		);
+		const out = this.run('psql', ['-d', this.database, '-tAF', '\t', '-c', sql]);
 		return out
 			.split('\n')
 			.filter(Boolean)
