@@ -148,8 +148,14 @@ async function main(): Promise<void> {
 			);
 			const finished = Date.now();
 			const cpuAfter = cpuByPart(parts);
-			const executions = (await main.executions(id)).filter((e) => e.mode === 'trigger');
+			const executions = (await main.allExecutions(id)).filter((e) => e.mode === 'trigger');
 			const failed = executions.filter((e) => e.status !== 'success').length;
+			// How long one execution took on its worker, on average: longer with more workers means
+			// they wait on something they share (the mailbox, the database), not on their own CPU.
+			const durations = executions.map(
+				(e) => Date.parse(String(e.stoppedAt)) - Date.parse(String(e.startedAt)),
+			);
+			const meanMs = durations.reduce((a, b) => a + b, 0) / Math.max(durations.length, 1);
 			const minutes = (finished - started) / 60_000;
 			const cpu = Object.entries(cpuAfter)
 				.map(([part, seconds]) => [part, seconds - (cpuBefore[part] ?? 0)] as const)
@@ -162,10 +168,10 @@ async function main(): Promise<void> {
 				)
 				.join(', ');
 			console.log(
-				`${workerCount} worker(s): ${MESSAGES} messages in ${wallSeconds.toFixed(1)} s (delivery took ${((delivered - started) / 1000).toFixed(1)} s): ${(MESSAGES / minutes).toFixed(0)} executions/min, ${failed} failed; CPU: ${cpuText}`,
+				`${workerCount} worker(s): ${MESSAGES} messages in ${wallSeconds.toFixed(1)} s (delivery took ${((delivered - started) / 1000).toFixed(1)} s): ${(MESSAGES / minutes).toFixed(0)} executions/min, ${executions.length} executions, ${failed} failed, ${meanMs.toFixed(0)} ms per execution; CPU: ${cpuText}`,
 			);
 			rows.push(
-				`| ${workerCount} | ${MESSAGES} | ${wallSeconds.toFixed(1)} | ${(MESSAGES / minutes).toFixed(0)} | ${failed} | ${cpuText} |`,
+				`| ${workerCount} | ${MESSAGES} | ${wallSeconds.toFixed(1)} | ${(MESSAGES / minutes).toFixed(0)} | ${failed} | ${meanMs.toFixed(0)} | ${cpuText} |`,
 			);
 		} finally {
 			await Promise.all(workers.map((w) => w.stop()));
@@ -176,9 +182,9 @@ async function main(): Promise<void> {
 	}
 	await stack.stop();
 	console.log(
-		'\n| workers | messages | seconds | executions/min | failed | CPU seconds by part (% of one core) |',
+		'\n| workers | messages | seconds | executions/min | failed | ms per execution | CPU seconds by part (% of one core) |',
 	);
-	console.log('|---|---|---|---|---|---|');
+	console.log('|---|---|---|---|---|---|---|');
 	for (const row of rows) console.log(row);
 }
 

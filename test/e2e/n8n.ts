@@ -285,6 +285,21 @@ export class N8nInstance {
 		return answer.data as Json[];
 	}
 
+	/** Every execution of the workflow (all pages, without their data), newest first. */
+	async allExecutions(workflowId: string): Promise<Json[]> {
+		const result: Json[] = [];
+		let cursor = '';
+		do {
+			const page = await this.api(
+				'GET',
+				`/executions?workflowId=${workflowId}&limit=250${cursor ? `&cursor=${cursor}` : ''}`,
+			);
+			result.push(...(page.data as Json[]));
+			cursor = String(page.nextCursor ?? '');
+		} while (cursor);
+		return result;
+	}
+
 	async createWorkflow(name: string, nodes: Json[], connections: Json): Promise<string> {
 		const created = await this.api('POST', '/workflows', {
 			name,

@@ -86,7 +86,11 @@ function chunks<T>(list: T[], size: number): T[][] {
 }
 
 /** The first UID of mail received since `since` in the open folder (0 when there is none). */
-async function firstUidSince(open: OpenFolder, since: Date, skewMs = RECOVERY_SKEW_MS): Promise<number> {
+async function firstUidSince(
+	open: OpenFolder,
+	since: Date,
+	skewMs = RECOVERY_SKEW_MS,
+): Promise<number> {
 	const from = new Date(since.getTime() - skewMs);
 	// SEARCH SINCE is by day: narrow it by INTERNALDATE.
 	const uids = await searchUids(open, { since: from });
