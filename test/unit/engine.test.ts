@@ -241,20 +241,20 @@ describe('delivery engine: "start from now" when the first starting point is dro
 		// The poll at activation: a starting point in the node data (dropped below) and the moment in
 		// the workflow's global data (kept: n8n writes it after the activation).
 		const activation = nodeStaticData();
-		assert.deepEqual(await run(source, activation.data, at(1000), 'wf:n', global), []);
-		assert.deepEqual(global.m365MailStarts, { 'n|box|inbox': new Date(1000).toISOString() });
-		source.clock = 2000;
+		assert.deepEqual(await run(source, activation.data, at(100_000), 'wf:n', global), []);
+		assert.deepEqual(global.m365MailStarts, { 'n|box|inbox': new Date(100_000).toISOString() });
+		source.clock = 150_000;
 		source.arrive(3);
 		// The first scheduled poll gets empty node data: the mail since the activation still comes.
 		const scheduled = nodeStaticData();
 		assert.deepEqual(
-			(await run(source, scheduled.data, at(60_000), 'wf:n', global))?.map((i) => i.id),
+			(await run(source, scheduled.data, at(160_000), 'wf:n', global))?.map((i) => i.id),
 			['m3', 'm4', 'm5'],
 		);
 		// Once the node has its cursor, the moment is removed (a new top-level object n8n sees).
 		source.arrive(1);
 		assert.deepEqual(
-			(await run(source, scheduled.data, at(120_000), 'wf:n', global))?.map((i) => i.id),
+			(await run(source, scheduled.data, at(220_000), 'wf:n', global))?.map((i) => i.id),
 			['m6'],
 		);
 		assert.deepEqual(global.m365MailStarts, {});

@@ -49,7 +49,7 @@ export interface NextRequest {
 	recoverSince?: Date;
 	/**
 	 * With "start from now" and no cursor: when the trigger began watching, because a starting point set
-	 * then never reached n8n's database. Mail received since then (less a minute for clocks) is new.
+	 * then never reached n8n's database (less a minute, for clocks). Mail received since then is new.
 	 */
 	startedAt?: Date;
 	/** Emitted before (by id or Message-ID): skip it. */

@@ -180,6 +180,8 @@ export class GaveUpError extends MailServiceError {
 }
 
 const STARTS = 'm365MailStarts';
+/** Our clock and the server's may differ: a recorded start counts from this much earlier. */
+const STARTED_SKEW_MS = 60_000;
 
 /**
  * "Start from now": the first poll of a folder records when it began, outside the node's cursor. A
@@ -203,7 +205,8 @@ function startingPoint(
 		}
 		return undefined;
 	}
-	if (recorded !== undefined && !Number.isNaN(Date.parse(recorded))) return new Date(recorded);
+	if (recorded !== undefined && !Number.isNaN(Date.parse(recorded)))
+		return new Date(Date.parse(recorded) - STARTED_SKEW_MS);
 	// A new top-level object: n8n's change tracking sees it.
 	starts.data[STARTS] = { ...all, [starts.key]: new Date(started).toISOString() };
 	return undefined;

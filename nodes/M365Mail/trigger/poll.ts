@@ -52,14 +52,16 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		const budgetMs =
 			typeof this.getPollBudgetMs === 'function' ? this.getPollBudgetMs() : DEFAULT_BUDGET_MS;
 		const workflow = this.getWorkflow();
+		const nodeKey = node.id ?? node.name;
+		const key = `${address}|${folder}`.toLowerCase();
 		const result = await deliver({
-			flightKey: `${workflow.id ?? ''}:${node.id ?? node.name}`,
+			flightKey: `${workflow.id ?? ''}:${nodeKey}`,
 			staticData: this.getWorkflowStaticData('node'),
 			starts: {
 				data: this.getWorkflowStaticData('global'),
-				key: `${node.id ?? node.name}|${address}|${folder}`.toLowerCase(),
+				key: `${nodeKey}|${key}`.toLowerCase(),
 			},
-			key: `${address}|${folder}`.toLowerCase(),
+			key,
 			source,
 			options: { ...settings, budgetMs },
 			build: async (fetched, delivery: Delivery) => {

@@ -86,8 +86,6 @@ const DELTA_SELECT =
 	'id,subject,from,sender,toRecipients,ccRecipients,replyTo,receivedDateTime,internetMessageId,isRead,importance,hasAttachments,parentFolderId';
 
 const RECOVERY_SKEW_MS = 5 * 60_000;
-/** "Start from now" with a known start: our clock and Graph's may differ by this much. */
-const STARTED_SKEW_MS = 60_000;
 
 /** Graph writes received times to the second: compare as times, never as strings. */
 const receivedAt = (m: { receivedDateTime?: string }) => Date.parse(m.receivedDateTime ?? '') || 0;
@@ -129,9 +127,7 @@ export async function pollGraph(
 		collectFrom: reset
 			? (since(options.recoverSince) ?? thisMoment())
 			: options.startFrom === 'now'
-				? options.startedAt
-					? new Date(options.startedAt.getTime() - STARTED_SKEW_MS).toISOString()
-					: thisMoment()
+				? (options.startedAt?.toISOString() ?? thisMoment())
 				: undefined,
 	});
 	const baseline = !cursor && !reset;

@@ -76,8 +76,6 @@ const DEFAULT_BATCH = 500;
 
 /** INTERNALDATE and our clock may differ a little: recovery looks this much further back. */
 const RECOVERY_SKEW_MS = 5 * 60_000;
-/** "Start from now" with a known start: our clock and the server's may differ by this much. */
-const STARTED_SKEW_MS = 60_000;
 
 function chunks<T>(list: T[], size: number): T[][] {
 	const result: T[][] = [];
@@ -161,32 +159,28 @@ export async function pollNewMessages(
 			// UIDNEXT bounds the search: mail arriving during the poll waits for the next one.
 			const top = open.uidNext > 0 ? open.uidNext - 1 : Number.MAX_SAFE_INTEGER;
 			const none = { messages: [], skippedTooLarge: [], more: false };
+			/** A cursor just before UID `first` (0: nothing received since then, start after `top`). */
+			const before = (first: number): ImapCursor => ({
+				uidValidity: open.uidValidity,
+				lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
+			});
 			let cursor = options.cursor;
 			let baseline: PollOutcome['baseline'];
 			if (!cursor) {
-				if (options.startFrom === 'now' && !options.startedAt)
+				if (options.startFrom === 'existing') cursor = before(1);
+				else if (options.startedAt)
+					cursor = before(await firstUidSince(open, options.startedAt, 0));
+				else
 					return {
 						...none,
 						cursor: { uidValidity: open.uidValidity, lastUid: Math.max(top, 0) },
 						baseline: 'first',
 					};
-				const first =
-					options.startFrom === 'now' && options.startedAt
-						? await firstUidSince(open, options.startedAt, STARTED_SKEW_MS)
-						: 1;
-				cursor = {
-					uidValidity: open.uidValidity,
-					lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
-				};
 			} else if (cursor.uidValidity !== open.uidValidity) {
 				// The folder was recreated or the server reset its UIDs: old UIDs mean nothing now. Start at
 				// the mail received since the last completed poll (the engine drops what it already emitted).
 				baseline = 'uidValidityChanged';
-				const first = options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0;
-				cursor = {
-					uidValidity: open.uidValidity,
-					lastUid: first > 0 ? first - 1 : Math.max(top === Number.MAX_SAFE_INTEGER ? 0 : top, 0),
-				};
+				cursor = before(options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0);
 			}
 			// Nothing has arrived since the last poll: no SEARCH, no FETCH.
 			if (top <= cursor.lastUid) return { ...none, cursor, baseline };
