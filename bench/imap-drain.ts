@@ -14,12 +14,15 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { startStack } from '../test/stack/index';
 import { TENANT_ID } from '../test/stack/directory';
-import { numberOption } from './run';
+import { numberOption, stringOption } from './run';
 
 const option = numberOption;
 const MESSAGES = option('messages', 10_000);
 const RUNS = option('runs', 3);
 const SIZE_MB = option('size-mb', 0);
+/** `--only a,b`: just those scenarios; `--cpu-prof DIR`: a V8 CPU profile of each child in DIR. */
+const ONLY = stringOption('only');
+const CPU_PROF = stringOption('cpu-prof');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -115,7 +118,16 @@ function runChild(
 	args: string[],
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
 	return new Promise((done) => {
-		const child = spawn(process.execPath, ['--import', 'tsx', 'bench/imap-scenario.ts', ...args], {
+		const child = spawn(
+			process.execPath,
+			[
+				...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []),
+				'--import',
+				'tsx',
+				'bench/imap-scenario.ts',
+				...args,
+			],
+			{
 			cwd,
 			env,
 		});
@@ -146,9 +158,11 @@ async function main(): Promise<void> {
 			M365_STACK: JSON.stringify(stack.info),
 			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
 		};
-		const scenarios = SIZE_MB
-			? ['imapflow-parse', 'ours-full', 'ours-simple']
-			: ['imapflow-fetch', 'imapflow-parse', 'n8n-imap-20', 'ours-full', 'ours-simple'];
+		const scenarios = (
+			SIZE_MB
+				? ['imapflow-parse', 'ours-full', 'ours-simple']
+				: ['imapflow-fetch', 'imapflow-parse', 'n8n-imap-20', 'ours-full', 'ours-simple']
+		).filter((s) => !ONLY || ONLY.split(',').includes(s));
 		const results: Record<
 			string,
 			Array<{
@@ -173,8 +187,10 @@ async function main(): Promise<void> {
 			}
 		}
 		const rate = (ms: number) => Math.round((MESSAGES / ms) * 1000);
-		const parseCeiling = median(results['imapflow-parse'].map((r) => rate(r.ms)));
-		const anchor = SIZE_MB ? NaN : median(results['n8n-imap-20'].map((r) => rate(r.ms)));
+		const rateOf = (name: string) =>
+			results[name] ? median(results[name].map((r) => rate(r.ms))) : NaN;
+		const parseCeiling = rateOf('imapflow-parse');
+		const anchor = SIZE_MB ? NaN : rateOf('n8n-imap-20');
 		const growth = (r: { maxRssMB: number; startRssMB: number }) => r.maxRssMB - r.startRssMB;
 		console.log(
 			`| path | msgs/s best / median | vs parse ceiling | vs @n8n/imap | client CPU s (median) | peak RSS MB (max) | RSS at start MB | RSS growth MB (max) | polls | largest poll MB |`,

@@ -12,6 +12,13 @@ export function numberOption(name: string, fallback: number): number {
 	return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
+/** `--name VALUE` from the command line, or undefined. */
+export function stringOption(name: string): string | undefined {
+	const args = process.argv.slice(2);
+	const i = args.indexOf(`--${name}`);
+	return i >= 0 ? args[i + 1] : undefined;
+}
+
 /**
  * Runs `main` in a process that trusts the bench stack's test CA: Node reads NODE_EXTRA_CA_CERTS
  * only at start, so the script starts itself again with it set.

@@ -49,6 +49,35 @@ describe('text parts are decoded as mailparser would', () => {
 		assert.equal(decodeTextPart(part, Buffer.from('100=% sure =ZZ')), '100=% sure =ZZ');
 	});
 
+	it('quoted-printable agrees with a reference decoder on random input', () => {
+		// The rule, as a regular expression read left to right: "=" before a line break is a soft
+		// break, "=" before two hex digits is that byte, any other "=" stays.
+		const reference = (bytes: Buffer) =>
+			Buffer.from(
+				bytes
+					.toString('latin1')
+					.replace(/=(\r\n|\n|[0-9A-Fa-f]{2})/g, (_, escape: string) =>
+						escape.endsWith('\n') ? '' : String.fromCharCode(parseInt(escape, 16)),
+					),
+				'latin1',
+			);
+		const alphabet = ['=', '=', '\r', '\n', 'A', 'f', '3', 'x', ' ', '\u00e9'];
+		let seed = 7;
+		const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+		const part = {
+			type: 'text/plain',
+			encoding: 'quoted-printable',
+			parameters: { charset: 'latin1' },
+		};
+		for (let n = 0; n < 2000; n++) {
+			const length = Math.floor(random() * 40);
+			const text = Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]);
+			const input = Buffer.from(text.join(''), 'latin1');
+			const expected = normalizeText(reference(input).toString('latin1'));
+			assert.equal(decodeTextPart(part, input), expected, JSON.stringify(text.join('')));
+		}
+	});
+
 	it('base64 in ISO-8859-1, and an unknown charset read as UTF-8', () => {
 		const latin = { type: 'text/plain', encoding: 'base64', parameters: { charset: 'iso-8859-1' } };
 		assert.equal(
@@ -229,5 +258,28 @@ describe('filters: Power Automate semantics', () => {
 		assert.ok(!matchesFilters(message(), { importance: 'high' }));
 		assert.ok(!matchesFilters(message(), { hasAttachments: true }));
 		assert.ok(!matchesFilters(message({ flags: ['\\Seen'] }), { unreadOnly: true }));
+	});
+});
+
+describe('reading address lists from a whole message', () => {
+	it('the shortcut for plain addresses agrees with the full parser', async () => {
+		const { addressList, splitTools } = await import('../../nodes/M365Mail/transport/mime/split');
+		const tools = await splitTools();
+		const inputs = [
+			'alice@example.test',
+			'  alice@example.test  ',
+			'<alice@example.test>',
+			'Sender 12 <sender12@example.test>',
+			'Sender_12-x   <s.x+tag@sub.example.test>',
+			'Alice<alice@example.test>',
+			'"Doe, John" <john@example.test>',
+			'=?utf-8?B?w4Rtw6Rs?= <a@example.test>',
+			'a@example.test, b@example.test',
+			'Team: a@example.test;',
+			'J. Doe <j@example.test>',
+			'Name (comment) <c@example.test>',
+		];
+		for (const input of inputs)
+			assert.deepEqual(addressList(tools, input), addressList(tools, input, false), input);
 	});
 });

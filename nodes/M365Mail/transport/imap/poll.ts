@@ -21,6 +21,7 @@ import {
 	changeFlags,
 	fetchCompleteMessages,
 	fetchMessages,
+	fetchSimpleMessages,
 	fetchSizes,
 	fetchMetadata,
 	searchUids,
@@ -147,6 +148,23 @@ async function downloadIsolated(
 	return await fetchIsolated(open, await fetchMetadata(open, uids), content, options);
 }
 
+/** As downloadIsolated, for the simple output of messages whose sizes are known. */
+async function simpleIsolated(
+	open: OpenFolder,
+	selected: Array<{ uid: number; size: number }>,
+): Promise<FetchedMessage[]> {
+	try {
+		return await fetchSimpleMessages(open, selected);
+	} catch {
+		assertUsable(open.client, 'downloading messages');
+	}
+	const metadata = await fetchMetadata(
+		open,
+		selected.map((m) => m.uid),
+	);
+	return await fetchIsolated(open, metadata, 'summary', {});
+}
+
 /** One poll: the new unread messages above the cursor, oldest first, and the cursor after them. */
 export async function pollNewMessages(
 	client: ImapFlow,
@@ -197,9 +215,10 @@ export async function pollNewMessages(
 			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
 			const selected: Array<{ uid: number; size: number; envelope?: MessageMetadata['envelope'] }> =
 				[];
-			// Every filter ran in SEARCH and the output needs whole messages: sizes are all the limits
-			// need, and the download brings the envelope with it (one pass, as fast as fetching alone).
-			const onePass = !envelopeCheck && options.content !== 'summary';
+			// Every filter ran in SEARCH: sizes are all the limits need, and the download brings the
+			// envelope with it (one pass, as fast as fetching alone; the simple output reads small
+			// messages whole too, and large ones by structure).
+			const onePass = !envelopeCheck;
 			let examined = lastUid;
 			let bytes = 0;
 			let more = false;
@@ -229,14 +248,16 @@ export async function pollNewMessages(
 					selected.push(m);
 				}
 			}
-			const messages = onePass
-				? await downloadIsolated(
-						open,
-						selected.map((m) => m.uid),
-						options.content as 'parsed' | 'raw',
-						options,
-					)
-				: await fetchIsolated(open, selected as MessageMetadata[], options.content, options);
+			const messages = !onePass
+				? await fetchIsolated(open, selected as MessageMetadata[], options.content, options)
+				: options.content === 'summary'
+					? await simpleIsolated(open, selected)
+					: await downloadIsolated(
+							open,
+							selected.map((m) => m.uid),
+							options.content,
+							options,
+						);
 			return {
 				messages,
 				skippedTooLarge,

@@ -31,32 +31,35 @@ function hexValue(byte: number | undefined): number {
 	return -1;
 }
 
-/** Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is). */
+/**
+ * Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is). The runs
+ * between "=" signs are copied natively: text is mostly such runs.
+ */
 function decodeQuotedPrintable(input: Buffer): Buffer {
+	let eq = input.indexOf(0x3d);
+	if (eq < 0) return input;
 	const out = Buffer.allocUnsafe(input.length);
 	let o = 0;
-	for (let i = 0; i < input.length; i++) {
-		const c = input[i];
-		if (c !== 0x3d) {
-			out[o++] = c;
-			continue;
+	let from = 0;
+	while (eq >= 0) {
+		o += input.copy(out, o, from, eq);
+		const a = input[eq + 1];
+		if (a === 0x0d && input[eq + 2] === 0x0a) from = eq + 3;
+		else if (a === 0x0a) from = eq + 2;
+		else {
+			const high = hexValue(a);
+			const low = hexValue(input[eq + 2]);
+			if (high >= 0 && low >= 0) {
+				out[o++] = high * 16 + low;
+				from = eq + 3;
+			} else {
+				out[o++] = 0x3d;
+				from = eq + 1;
+			}
 		}
-		const a = input[i + 1];
-		if (a === 0x0d && input[i + 2] === 0x0a) {
-			i += 2;
-			continue;
-		}
-		if (a === 0x0a) {
-			i += 1;
-			continue;
-		}
-		const high = hexValue(a);
-		const low = hexValue(input[i + 2]);
-		if (high >= 0 && low >= 0) {
-			out[o++] = high * 16 + low;
-			i += 2;
-		} else out[o++] = c;
+		eq = from < input.length ? input.indexOf(0x3d, from) : -1;
 	}
+	if (from < input.length) o += input.copy(out, o, from);
 	return out.subarray(0, o);
 }
 

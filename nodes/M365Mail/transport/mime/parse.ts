@@ -260,21 +260,31 @@ export interface StructureSummary {
 	textPart?: BodyPart;
 	htmlPart?: BodyPart;
 	attachments: AttachmentInfo[];
+	/** The IMAP section that holds a text part's body (BODY[section]). */
+	section(part: BodyPart): string;
 }
 
 /** Finds the text and HTML bodies and the attachments in a body structure, without any download. */
 export function summarizeStructure(root: BodyPart | undefined): StructureSummary {
-	const summary: StructureSummary = { attachments: [] };
-	const walk = (node: BodyPart, related: boolean) => {
+	// The body of a single-part message is section 1; a leaf that is an attached message's whole
+	// body shares its wrapper's number, and its body without the headers is section N.TEXT.
+	const encapsulated = new Set<BodyPart>();
+	const summary: StructureSummary = {
+		attachments: [],
+		section: (part) => (encapsulated.has(part) ? `${part.part ?? '1'}.TEXT` : (part.part ?? '1')),
+	};
+	const walk = (node: BodyPart, related: boolean, inMessage: boolean) => {
 		const type = node.type.toLowerCase();
 		if (node.childNodes?.length) {
-			for (const child of node.childNodes) walk(child, related || type === 'multipart/related');
+			for (const child of node.childNodes)
+				walk(child, related || type === 'multipart/related', type === 'message/rfc822');
 			return;
 		}
 		const disposition = (node.disposition ?? '').toLowerCase();
 		const filename = node.dispositionParameters?.filename ?? node.parameters?.name ?? undefined;
 		const isBody =
 			disposition !== 'attachment' && !filename && (type === 'text/plain' || type === 'text/html');
+		if (isBody && inMessage && node.part) encapsulated.add(node);
 		if (isBody && type === 'text/plain' && !summary.textPart) summary.textPart = node;
 		else if (isBody && type === 'text/html' && !summary.htmlPart) summary.htmlPart = node;
 		else if (!isBody) {
@@ -290,7 +300,7 @@ export function summarizeStructure(root: BodyPart | undefined): StructureSummary
 			});
 		}
 	};
-	if (root) walk(root, false);
+	if (root) walk(root, false, false);
 	return summary;
 }
 

@@ -1,0 +1,140 @@
+/**
+ * The simple output over IMAP: envelope, flags, the text and HTML bodies and a list of attachments,
+ * never an attachment's bytes. Small messages are read whole in one FETCH and split here
+ * (transport/mime/split.ts); large ones by the server's structure, with at most TEXT_LIMIT_BYTES of
+ * each text part. Both ways give the same item (test/integration/split.test.ts).
+ */
+import type { BodyPart } from '../mime/decode';
+import { decodeTextPart } from '../mime/decode';
+import { messageFromEnvelope, pickHeaders, summarizeStructure } from '../mime/parse';
+import { splitMessage, splitTools } from '../mime/split';
+import { htmlToPlainText } from '../mime/text';
+import { TEXT_LIMIT_BYTES, type FetchedMessage } from '../types';
+import {
+	envelopeOf,
+	fetchAllChecked,
+	fetchInBatches,
+	fetchMetadata,
+	SOURCE_BATCH,
+	type MessageMetadata,
+	type OpenFolder,
+} from './fetch';
+
+function partKey(summary: ReturnType<typeof summarizeStructure>): string[] {
+	return [summary.textPart, summary.htmlPart]
+		.filter((part): part is BodyPart => part !== undefined)
+		.map((part) => summary.section(part));
+}
+
+/** Summaries with text and HTML bodies, downloading only the text parts (grouped by part number). */
+async function fetchSummariesByStructure(
+	open: OpenFolder,
+	metadata: MessageMetadata[],
+): Promise<FetchedMessage[]> {
+	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
+	const groups = new Map<string, number[]>();
+	for (const m of metadata) {
+		const key = partKey(summaries.get(m.uid)!).join(',');
+		if (!key) continue;
+		groups.set(key, [...(groups.get(key) ?? []), m.uid]);
+	}
+	const bodies = new Map<number, Map<string, Buffer>>();
+	for (const [key, uids] of groups) {
+		// A partial FETCH: a sender's 100 MB "text" part costs TEXT_LIMIT_BYTES at most.
+		const parts = key.split(',').map((part) => ({ key: part, maxLength: TEXT_LIMIT_BYTES }));
+		const fetched = await fetchAllChecked(
+			open,
+			uids,
+			{ uid: true, bodyParts: parts as unknown as string[] },
+			'reading message bodies',
+		);
+		// Keyed by section in lower case ("1.text"), however the server spelled it.
+		for (const m of fetched)
+			bodies.set(m.uid, new Map([...(m.bodyParts ?? [])].map(([k, v]) => [k.toLowerCase(), v])));
+	}
+	const result: FetchedMessage[] = [];
+	for (const m of metadata) {
+		const parts = bodies.get(m.uid);
+		const summary = summaries.get(m.uid)!;
+		result.push(
+			await summaryOf(m, summary, (part) => parts?.get(summary.section(part).toLowerCase())),
+		);
+	}
+	return result;
+}
+
+/** The simple output of one message, from its structure and a reader of its text parts' bodies. */
+async function summaryOf(
+	m: MessageMetadata,
+	summary: ReturnType<typeof summarizeStructure>,
+	bodyOf: (part: BodyPart) => Buffer | undefined,
+): Promise<FetchedMessage> {
+	const message = messageFromEnvelope(m.envelope, m.headers);
+	const read = (part: BodyPart | undefined) => (part ? decodeTextPart(part, bodyOf(part)) : null);
+	message.text = read(summary.textPart);
+	message.html = read(summary.htmlPart);
+	if ([summary.textPart, summary.htmlPart].some((p) => (p?.size ?? 0) > TEXT_LIMIT_BYTES))
+		message.truncated = true;
+	message.attachments = summary.attachments;
+	message.hasAttachments = summary.attachments.some((a) => !a.inline);
+	// HTML-only mail still gets a text rendering, as the parsed outputs have.
+	if (message.text === null && message.html) message.text = await htmlToPlainText(message.html);
+	return { message, attachments: [] };
+}
+
+/**
+ * Messages up to this size are read whole for the simple output (one FETCH each, split here): the
+ * server's ENVELOPE and BODYSTRUCTURE cost more to parse than such a message costs to download.
+ * Larger ones are read by structure, with at most TEXT_LIMIT_BYTES of each text part.
+ */
+export const WHOLE_MESSAGE_LIMIT = TEXT_LIMIT_BYTES;
+
+/** The simple output of small messages from one download each (transport/mime/split.ts). */
+async function fetchWholeSummaries(open: OpenFolder, uids: number[]): Promise<FetchedMessage[]> {
+	const tools = await splitTools();
+	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
+	const result: FetchedMessage[] = [];
+	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
+		for (const fetched of batch) {
+			if (!fetched.source) continue;
+			const split = splitMessage(tools, fetched.source);
+			const metadata: MessageMetadata = {
+				uid: fetched.uid,
+				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
+				headers: pickHeaders(split.header),
+				structure: split.structure,
+				size: fetched.size ?? fetched.source.length,
+			};
+			result.push(await summaryOf(metadata, summarizeStructure(split.structure), split.body));
+		}
+	}
+	return result;
+}
+
+/**
+ * The simple output of the selected messages (sizes known), oldest first: small ones read whole,
+ * large ones by structure.
+ */
+export async function fetchSimpleMessages(
+	open: OpenFolder,
+	selected: Array<{ uid: number; size: number }>,
+): Promise<FetchedMessage[]> {
+	const whole = selected.filter((m) => m.size <= WHOLE_MESSAGE_LIMIT).map((m) => m.uid);
+	const large = selected.filter((m) => m.size > WHOLE_MESSAGE_LIMIT).map((m) => m.uid);
+	const result = await fetchWholeSummaries(open, whole);
+	if (large.length) result.push(...(await fetchSummaries(open, await fetchMetadata(open, large))));
+	return result.sort((a, b) => (a.message.uid ?? 0) - (b.message.uid ?? 0));
+}
+
+/** The simple output by structure, in batches: a poll of hundreds must not hold them all at once. */
+export async function fetchSummaries(
+	open: OpenFolder,
+	metadata: MessageMetadata[],
+): Promise<FetchedMessage[]> {
+	const result: FetchedMessage[] = [];
+	for (let i = 0; i < metadata.length; i += SOURCE_BATCH * 2)
+		result.push(
+			...(await fetchSummariesByStructure(open, metadata.slice(i, i + SOURCE_BATCH * 2))),
+		);
+	return result;
+}
