@@ -16,6 +16,7 @@ import type {
 	MailMessage,
 } from '../types';
 import { attachmentName, safeFileName, safeMimeType } from './filename';
+import { fullTools, parseWhole } from './full';
 
 const loadMailparser = lazy(() => import('mailparser'));
 
@@ -195,24 +196,35 @@ function isInline(a: ParsedMail['attachments'][number]): boolean {
 export async function parseRawMessage(
 	raw: Buffer,
 	envelope: MessageEnvelope,
-	options: { full?: boolean } = {},
+	/** `mailparser`: never the whole-message reader (for tests that compare the two). */
+	options: { full?: boolean; reader?: 'mailparser' } = {},
 ): Promise<ParsedMessage> {
-	let parsed: ParsedMail;
-	try {
-		// No auto-linking of URLs in textAsHtml (slow, and rarely wanted in automations); textAsHtml
-		// itself only when the full output shows it.
-		const { simpleParser } = await loadMailparser();
-		parsed = await simpleParser(raw, {
-			skipImageLinks: true,
-			skipTextLinks: true,
-			skipTextToHtml: !options.full,
-			maxHtmlLengthToParse: 2_000_000,
-		});
-	} catch (error) {
-		const message = messageFromEnvelope(envelope, pickHeaders(raw.subarray(0, 64 * 1024)));
-		message.parseError = (error as Error).message;
-		return { message, attachments: [] };
+	let parsed: ParsedMail | undefined;
+	if (options.reader !== 'mailparser') {
+		try {
+			// Mail of the common shapes is read from one split of the whole message (full.ts): the
+			// same result as mailparser's, which reads the rest.
+			parsed = parseWhole(await fullTools(), raw, { full: Boolean(options.full) });
+		} catch {
+			parsed = undefined;
+		}
 	}
+	if (!parsed)
+		try {
+			// No auto-linking of URLs in textAsHtml (slow, and rarely wanted in automations); textAsHtml
+			// itself only when the full output shows it.
+			const { simpleParser } = await loadMailparser();
+			parsed = await simpleParser(raw, {
+				skipImageLinks: true,
+				skipTextLinks: true,
+				skipTextToHtml: !options.full,
+				maxHtmlLengthToParse: 2_000_000,
+			});
+		} catch (error) {
+			const message = messageFromEnvelope(envelope, pickHeaders(raw.subarray(0, 64 * 1024)));
+			message.parseError = (error as Error).message;
+			return { message, attachments: [] };
+		}
 	// From the raw lines: mailparser folds Importance/X-Priority into "priority" and List-* into "list".
 	const headers = pickHeaders(parsed.headerLines.map((h) => h.line).join('\r\n'));
 	const attachments: AttachmentContent[] = parsed.attachments.map((a, index) => ({

@@ -48,15 +48,22 @@ export interface SplitMessage {
 	envelope: Envelope;
 	/** The undecoded body of a leaf of `structure`. */
 	body(part: BodyPart): Buffer | undefined;
+	/**
+	 * Whether a multipart of `structure` is plain: closed by its close delimiter, and no delimiter
+	 * line carried padding after the boundary (readers disagree on such lines).
+	 */
+	plain(part: BodyPart): boolean;
+	/** Whether a part of `structure` had a valid Content-Type header (not a default). */
+	hasContentType(part: BodyPart): boolean;
 }
 
-interface Tools {
+export interface SplitTools {
 	libmime: typeof Libmime;
 	parseAddresses: (typeof import('nodemailer/lib/addressparser'))['default'];
 }
 
 /** Loads what splitting needs (once per process); `splitMessage` is synchronous after it. */
-export async function splitTools(): Promise<Tools> {
+export async function splitTools(): Promise<SplitTools> {
 	const [libmime, addressparser] = await Promise.all([loadLibmime(), loadAddressParser()]);
 	return { libmime, parseAddresses: addressparser.default };
 }
@@ -108,7 +115,7 @@ function contentFields(raw: Buffer, start: number, end: number): Map<string, str
 
 /** Parameters as imapflow hands them on: names in lower case, values with encoded words decoded. */
 function parameters(
-	tools: Tools,
+	tools: SplitTools,
 	parsed: ReturnType<typeof Libmime.parseHeaderValue>,
 ): Record<string, string> | undefined {
 	const decoded = new Set<string>(
@@ -125,10 +132,12 @@ function parameters(
 }
 
 interface Context {
-	tools: Tools;
+	tools: SplitTools;
 	raw: Buffer;
 	parts: number;
 	bodies: Map<BodyPart, [number, number]>;
+	unplain: Set<BodyPart>;
+	typed: Set<BodyPart>;
 }
 
 /** Finds the parts of a multipart body: [start, end) of each, delimiter line breaks excluded. */
@@ -137,11 +146,12 @@ function splitMultipart(
 	start: number,
 	end: number,
 	boundary: string,
-): Array<[number, number]> {
+): { parts: Array<[number, number]>; plain: boolean } {
 	const delimiter = Buffer.from(`--${boundary}`, 'utf8');
 	const parts: Array<[number, number]> = [];
 	let partStart = -1;
 	let from = start;
+	let padded = false;
 	for (;;) {
 		const hit = raw.indexOf(delimiter, from);
 		if (hit < 0 || hit + delimiter.length > end) break;
@@ -151,20 +161,22 @@ function splitMultipart(
 		const close = after + 1 < end && raw[after] === DASH && raw[after + 1] === DASH;
 		// "--b" must not match the line "--b1": only padding may follow a delimiter.
 		if (!close && after < end && ![CR, LF, 32, 9].includes(raw[after])) continue;
+		const lineEnd = after + (close ? 2 : 0);
+		if (lineEnd < end && raw[lineEnd] !== CR && raw[lineEnd] !== LF) padded = true;
 		if (partStart >= 0) {
 			let partEnd = hit;
 			if (partEnd > partStart && raw[partEnd - 1] === LF) partEnd--;
 			if (partEnd > partStart && raw[partEnd - 1] === CR) partEnd--;
 			parts.push([partStart, partEnd]);
 		}
-		if (close) return parts;
+		if (close) return { parts, plain: !padded };
 		const nl = raw.indexOf(LF, after);
 		partStart = nl < 0 || nl >= end ? end : nl + 1;
 		from = partStart;
 	}
 	// Never closed: the last part runs to the end.
 	if (partStart >= 0) parts.push([partStart, end]);
-	return parts;
+	return { parts, plain: false };
 }
 
 function entity(
@@ -189,8 +201,10 @@ function entity(
 	if (parsedType) {
 		const typeValue = parsedType.value.trim().toLowerCase();
 		// As Dovecot: a type that is not token/token is reported as "/", without its parameters.
-		if (TYPE.test(typeValue)) node.type = typeValue;
-		else if (typeValue) {
+		if (TYPE.test(typeValue)) {
+			node.type = typeValue;
+			context.typed.add(node);
+		} else if (typeValue) {
 			node.type = '/';
 			params = undefined;
 		}
@@ -200,9 +214,12 @@ function entity(
 	if (node.type.startsWith('multipart/') && bounded) {
 		node.childNodes = [];
 		const childType = node.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-		const found = params?.boundary ? splitMultipart(raw, bodyStart, end, params.boundary) : [];
+		const found = params?.boundary
+			? splitMultipart(raw, bodyStart, end, params.boundary)
+			: { parts: [], plain: false };
+		if (!found.plain) context.unplain.add(node);
 		let index = 0;
-		for (const [s, e] of found) {
+		for (const [s, e] of found.parts) {
 			if (context.parts >= MAX_PARTS) break;
 			node.childNodes.push(entity(context, s, e, path.concat(++index), depth + 1, childType));
 		}
@@ -240,7 +257,7 @@ function entity(
 	return node;
 }
 
-function decodeText(tools: Tools, value: string): string {
+function decodeText(tools: SplitTools, value: string): string {
 	const decoded = tools.libmime.decodeWords(value);
 	return decoded.length > 2 && decoded.startsWith('"') && decoded.endsWith('"')
 		? decoded.slice(1, -1)
@@ -257,7 +274,7 @@ const PLAIN_ADDRESS =
  * (for tests: the shortcut must agree with it).
  */
 export function addressList(
-	tools: Tools,
+	tools: SplitTools,
 	value: string | undefined,
 	fast = true,
 ): Array<{ name: string; address: string }> | undefined {
@@ -277,7 +294,7 @@ export function addressList(
 }
 
 /** The envelope from the top-level header, as the server builds ENVELOPE and imapflow reads it. */
-function envelopeOf(tools: Tools, fields: Map<string, string>): Envelope {
+function envelopeOf(tools: SplitTools, fields: Map<string, string>): Envelope {
 	const envelope: Envelope = {};
 	const date = fields.get('date');
 	if (date) {
@@ -302,8 +319,15 @@ function envelopeOf(tools: Tools, fields: Map<string, string>): Envelope {
 }
 
 /** Splits a whole message (after `splitTools()` has loaded). Never throws on malformed MIME. */
-export function splitMessage(tools: Tools, raw: Buffer): SplitMessage {
-	const context: Context = { tools, raw, parts: 0, bodies: new Map() };
+export function splitMessage(tools: SplitTools, raw: Buffer): SplitMessage {
+	const context: Context = {
+		tools,
+		raw,
+		parts: 0,
+		bodies: new Map(),
+		unplain: new Set(),
+		typed: new Set(),
+	};
 	const { headerEnd } = headerBounds(raw, 0, raw.length);
 	const fields = headerFields(raw.toString('utf8', 0, headerEnd));
 	const structure = entity(context, 0, raw.length, [], 0, 'text/plain', fields);
@@ -315,5 +339,7 @@ export function splitMessage(tools: Tools, raw: Buffer): SplitMessage {
 			const range = context.bodies.get(part);
 			return range ? raw.subarray(range[0], range[1]) : undefined;
 		},
+		plain: (part) => !context.unplain.has(part),
+		hasContentType: (part) => context.typed.has(part),
 	};
 }

@@ -1,0 +1,284 @@
+/**
+ * The parsed and full outputs of mail of the common shapes, read from the whole-message split
+ * (split.ts) instead of mailparser's stream: the same result mailparser gives (the header map by
+ * mailparser's own header rules, the same text, HTML and attachments), without reading every byte
+ * through a chain of streams. Anything of another shape (an attached message, a digest, flowed
+ * text, a charset other than UTF-8 or ASCII, an unclosed multipart, an mbox line, …) returns
+ * undefined and goes to mailparser. test/integration/split.test.ts and test/unit/full.test.ts hold
+ * the two to the same result.
+ */
+import type { ParsedMail } from 'mailparser';
+
+import { lazy } from '../lazy';
+import type { BodyPart } from './decode';
+import { splitMessage, splitTools, type SplitMessage } from './split';
+
+interface MailParserInternals {
+	processHeaders(lines: HeaderLine[]): Map<string, unknown>;
+	textToHtml(text: string): string;
+}
+
+interface HeaderLine {
+	key: string;
+	line: string;
+}
+
+/** mailparser's options as parseRawMessage passes them (the parser is used for its header rules). */
+export interface FullOptions {
+	full: boolean;
+}
+
+const MAX_HTML_LENGTH = 2_000_000;
+
+const loadTools = lazy(async () => {
+	const [split, mailparser, htmlToText] = await Promise.all([
+		splitTools(),
+		import('mailparser'),
+		import('html-to-text'),
+	]);
+	const parser = (full: boolean) =>
+		new mailparser.MailParser({
+			skipImageLinks: true,
+			skipTextLinks: true,
+			skipTextToHtml: !full,
+			maxHtmlLengthToParse: MAX_HTML_LENGTH,
+		}) as unknown as MailParserInternals;
+	return {
+		split,
+		parsers: { full: parser(true), parsed: parser(false) },
+		htmlToText: htmlToText.convert,
+	};
+});
+
+export type FullTools = Awaited<ReturnType<typeof loadTools>>;
+
+/** Loads the parser's pieces once per process; `parseWhole` is synchronous after it. */
+export async function fullTools(): Promise<FullTools> {
+	return await loadTools();
+}
+
+/** The header block as mailsplit reads it: one entry per header, folding kept, bytes as latin1. */
+function headerLines(header: Buffer): HeaderLine[] | undefined {
+	const raw = header.toString('binary').replace(/[\r\n]+$/, '');
+	// No header at all: mailparser reports one empty line; left to it.
+	if (!raw) return undefined;
+	const lines: HeaderLine[] = [];
+	const rows = raw.split(/\r?\n/);
+	// An mbox or HTTP preamble, or a message that starts folded: mailparser's own business.
+	if (/^(From |POST )/i.test(rows[0]) || /^[ \t]/.test(rows[0])) return undefined;
+	for (const row of rows) {
+		if (row.startsWith(' ') || row.startsWith('\t')) {
+			const last = lines[lines.length - 1];
+			last.line += `\r\n${row}`;
+			if (!last.key) last.key = last.line.slice(0, last.line.indexOf(':')).trim().toLowerCase();
+		} else {
+			const colon = row.indexOf(':');
+			lines.push({ key: colon < 0 ? '' : row.slice(0, colon).trim().toLowerCase(), line: row });
+		}
+	}
+	return lines;
+}
+
+interface Leaf {
+	node: BodyPart;
+	related: boolean;
+	alternative: boolean;
+	root: boolean;
+	attachment: boolean;
+	disposition: string;
+}
+
+const SIMPLE_CHARSETS = new Set(['ascii', 'usascii', 'utf8']);
+const ENCODINGS = new Set(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+const MULTIPARTS = new Set(['multipart/mixed', 'multipart/alternative', 'multipart/related']);
+
+/**
+ * The leaves in mailparser's order with its attachment rule, or undefined when the message is of a
+ * shape this reader leaves to mailparser.
+ */
+function leavesOf(split: SplitMessage, raw: Buffer): Leaf[] | undefined {
+	const leaves: Leaf[] = [];
+	let ok = true;
+	const walk = (node: BodyPart, related: boolean, alternative: boolean, depth: number) => {
+		if (!ok) return;
+		if (node.childNodes?.length) {
+			if (!MULTIPARTS.has(node.type) || depth > 8 || !split.plain(node)) {
+				ok = false;
+				return;
+			}
+			for (const child of node.childNodes)
+				walk(
+					child,
+					related || node.type === 'multipart/related',
+					alternative || node.type === 'multipart/alternative',
+					depth + 1,
+				);
+			return;
+		}
+		const type = node.type;
+		const explicitType = split.hasContentType(node);
+		const charset = (node.parameters?.charset ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '');
+		if (
+			type === '/' ||
+			type.startsWith('message/') ||
+			type.startsWith('multipart/') ||
+			!ENCODINGS.has(node.encoding ?? '') ||
+			(!explicitType && node.dispositionParameters?.filename) ||
+			(node.parameters?.format ?? '').toLowerCase().trim() === 'flowed' ||
+			leaves.length >= 64
+		) {
+			ok = false;
+			return;
+		}
+		let disposition = node.disposition ?? '';
+		const textType = type === 'text/plain' || type === 'text/html';
+		if (disposition && disposition !== 'attachment' && disposition !== 'inline')
+			disposition = 'attachment';
+		if (!disposition) disposition = textType ? 'inline' : 'attachment';
+		const attachment = !textType || disposition !== 'inline';
+		if (!attachment && charset && !SIMPLE_CHARSETS.has(charset)) {
+			ok = false;
+			return;
+		}
+		leaves.push({ node, related, alternative, root: !node.part, attachment, disposition });
+	};
+	walk(split.structure, false, false, 0);
+	return ok && raw.length > 0 ? leaves : undefined;
+}
+
+/** Quoted-printable as libqp decodes it (trailing blanks dropped, soft breaks removed, =XX). */
+function decodeQuotedPrintable(body: Buffer): Buffer {
+	const text = body
+		.toString('binary')
+		.replace(/[\t ]+$/gm, '')
+		.replace(/=(?:\r?\n|$)/g, '');
+	return Buffer.from(
+		text.replace(/=([\da-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+		'binary',
+	);
+}
+
+/** Base64 as libbase64's stream decodes it; undefined when padding sits mid-stream. */
+function decodeBase64(body: Buffer): Buffer | undefined {
+	const text = body.toString('latin1').replace(/[^a-zA-Z0-9+/=]+/g, '');
+	const padding = text.indexOf('=');
+	if (padding >= 0 && padding < text.length - 2) return undefined;
+	return Buffer.from(text, 'base64');
+}
+
+function decoded(leaf: Leaf, body: Buffer): Buffer | undefined {
+	const encoding = leaf.node.encoding;
+	if (encoding === 'base64') return decodeBase64(body);
+	if (encoding === 'quoted-printable') return decodeQuotedPrintable(body);
+	return body;
+}
+
+/** Whether html-to-text may be handed this HTML as mailparser hands it (its limits not reached). */
+function convertible(html: string): boolean {
+	if (html.length > MAX_HTML_LENGTH) return false;
+	// Fewer than 1,000 tags cannot nest 1,000 deep (mailparser's limit); more: mailparser decides.
+	let tags = 0;
+	for (let i = html.indexOf('<'); i >= 0 && tags < 1000; i = html.indexOf('<', i + 1)) tags++;
+	return tags < 1000;
+}
+
+/**
+ * The message as mailparser's simpleParser reads it, or undefined when it is not of the common
+ * shapes (the caller then runs mailparser).
+ */
+export function parseWhole(
+	tools: FullTools,
+	raw: Buffer,
+	options: FullOptions,
+): ParsedMail | undefined {
+	const split = splitMessage(tools.split, raw);
+	const lines = headerLines(split.header);
+	const leaves = lines && leavesOf(split, raw);
+	if (!lines || !leaves) return undefined;
+	const parser = options.full ? tools.parsers.full : tools.parsers.parsed;
+
+	const texts: Array<{ leaf: Leaf; text: string }> = [];
+	const attachments: ParsedMail['attachments'] = [];
+	for (const leaf of leaves) {
+		const content = decoded(leaf, split.body(leaf.node) ?? Buffer.alloc(0));
+		if (!content) return undefined;
+		if (!leaf.attachment) {
+			texts.push({ leaf, text: content.toString().replace(/\r?\n/g, '\n') });
+			continue;
+		}
+		const node = leaf.node;
+		const filename = node.dispositionParameters?.filename ?? node.parameters?.name;
+		const attachment: Record<string, unknown> = {
+			type: 'attachment',
+			content,
+			contentType:
+				node.type === 'application/octet-stream' && filename
+					? tools.split.libmime.detectMimeType(filename) || node.type
+					: node.type,
+			partId: node.part ?? '1',
+			release: null,
+			contentDisposition: leaf.disposition,
+			size: content.length,
+			checksum: '',
+			headers: new Map(),
+		};
+		if (filename) attachment.filename = filename;
+		if (node.id) {
+			attachment.contentId = node.id;
+			attachment.cid = node.id.trim().replace(/^<|>$/g, '').trim();
+			if (leaf.related) attachment.related = true;
+		}
+		attachments.push(attachment as unknown as ParsedMail['attachments'][number]);
+	}
+
+	// mailparser's getTextContent, for trees without attached messages.
+	const hasText = texts.some((t) => t.leaf.node.type === 'text/plain');
+	const hasHtml = texts.some((t) => t.leaf.node.type === 'text/html');
+	const text: string[] = [];
+	const html: string[] = [];
+	for (const { leaf, text: content } of texts) {
+		if (!content) continue;
+		if (leaf.node.type === 'text/plain') {
+			text.push(content);
+			if (!leaf.alternative && hasHtml) html.push(parser.textToHtml(content));
+		} else {
+			if ((!leaf.alternative && hasText) || (leaf.root && !hasText)) {
+				if (!convertible(content)) return undefined;
+				try {
+					text.push(tools.htmlToText(content, { limits: { maxDepth: 1000 } }));
+				} catch {
+					return undefined;
+				}
+			}
+			html.push(content);
+		}
+	}
+
+	const headers = parser.processHeaders(lines);
+	const mail: Record<string, unknown> = {
+		attachments,
+		headers,
+		headerLines: lines,
+	};
+	if (html.length) mail.html = html.join('<br/>\n');
+	if (text.length) {
+		mail.text = text.join('\n');
+		if (options.full) mail.textAsHtml = text.map((t) => parser.textToHtml(t)).join('<br/>\n');
+	}
+	for (const key of [
+		'subject',
+		'references',
+		'date',
+		'to',
+		'from',
+		'cc',
+		'bcc',
+		'message-id',
+		'in-reply-to',
+		'reply-to',
+	]) {
+		if (headers.has(key))
+			mail[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = headers.get(key);
+	}
+	return mail as unknown as ParsedMail;
+}
