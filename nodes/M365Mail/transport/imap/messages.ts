@@ -10,7 +10,6 @@ import {
 	pickHeaders,
 	summarizeStructure,
 } from '../mime/parse';
-import type { BodyPart } from '../mime/decode';
 import type { FetchedMessage, MessageContent } from '../types';
 import {
 	assertUsable,
@@ -21,6 +20,7 @@ import {
 	type OpenFolder,
 } from './fetch';
 import { fetchSummaries } from './simple';
+import { splitMessage, splitTools, type SplitMessage } from '../mime/split';
 
 export {
 	assertUsable,
@@ -35,7 +35,7 @@ async function fromSource(
 	m: MessageMetadata,
 	raw: Buffer,
 	content: 'parsed' | 'raw',
-	options: { full?: boolean; keepRaw?: boolean },
+	options: { full?: boolean; keepRaw?: boolean; split?: SplitMessage },
 ): Promise<FetchedMessage> {
 	if (content === 'raw') {
 		const message = messageFromEnvelope(m.envelope, m.headers);
@@ -87,28 +87,23 @@ export async function fetchCompleteMessages(
 	content: 'parsed' | 'raw',
 	options: { full?: boolean; keepRaw?: boolean } = {},
 ): Promise<FetchedMessage[]> {
-	const query = {
-		uid: true,
-		flags: true,
-		envelope: true,
-		internalDate: true,
-		size: true,
-		source: true,
-		bodyStructure: content === 'raw',
-	};
+	// No ENVELOPE or BODYSTRUCTURE from the server: both come from the split of the message, which
+	// the reader needs anyway, and are the same (test/integration/split.test.ts).
+	const tools = await splitTools();
+	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
 	const result: FetchedMessage[] = [];
 	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
 		for (const fetched of batch) {
 			if (!fetched.source) continue;
-			const headerEnd = fetched.source.indexOf('\r\n\r\n');
+			const split = splitMessage(tools, fetched.source);
 			const metadata: MessageMetadata = {
 				uid: fetched.uid,
-				envelope: envelopeOf(open, fetched),
-				headers: pickHeaders(fetched.source.subarray(0, headerEnd < 0 ? 64 * 1024 : headerEnd)),
-				structure: fetched.bodyStructure as BodyPart | undefined,
+				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
+				headers: pickHeaders(split.header),
+				structure: split.structure,
 				size: fetched.size ?? fetched.source.length,
 			};
-			result.push(await fromSource(metadata, fetched.source, content, options));
+			result.push(await fromSource(metadata, fetched.source, content, { ...options, split }));
 		}
 	}
 	return result;

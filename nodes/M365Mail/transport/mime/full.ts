@@ -148,21 +148,24 @@ function leavesOf(split: SplitMessage, raw: Buffer): Leaf[] | undefined {
 
 /** Quoted-printable as libqp decodes it (trailing blanks dropped, soft breaks removed, =XX). */
 function decodeQuotedPrintable(body: Buffer): Buffer {
-	const text = body
-		.toString('binary')
-		.replace(/[\t ]+$/gm, '')
-		.replace(/=(?:\r?\n|$)/g, '');
-	return Buffer.from(
-		text.replace(/=([\da-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
-		'binary',
-	);
+	let text = body.toString('binary');
+	// Blanks before a line end are dropped first (a latin1 string has no other line terminators).
+	if (/[\t ](?:[\r\n]|$)/.test(text)) text = text.replace(/[\t ]+(?=[\r\n]|$)/g, '');
+	text = text.replace(/=(?:\r?\n|$)/g, '');
+	if (text.includes('='))
+		text = text.replace(/=([\da-fA-F]{2})/g, (_, hex: string) =>
+			String.fromCharCode(parseInt(hex, 16)),
+		);
+	return Buffer.from(text, 'binary');
 }
 
 /** Base64 as libbase64's stream decodes it; undefined when padding sits mid-stream. */
 function decodeBase64(body: Buffer): Buffer | undefined {
-	const text = body.toString('latin1').replace(/[^a-zA-Z0-9+/=]+/g, '');
+	let text = body.toString('latin1');
+	if (/[^a-zA-Z0-9+/=\r\n]/.test(text)) text = text.replace(/[^a-zA-Z0-9+/=]+/g, '');
 	const padding = text.indexOf('=');
-	if (padding >= 0 && padding < text.length - 2) return undefined;
+	if (padding >= 0 && /[a-zA-Z0-9+/]/.test(text.slice(padding))) return undefined;
+	// Node skips the line breaks itself.
 	return Buffer.from(text, 'base64');
 }
 
@@ -190,8 +193,11 @@ export function parseWhole(
 	tools: FullTools,
 	raw: Buffer,
 	options: FullOptions,
+	/** The split of `raw`, when the caller has it already. */
+	split: SplitMessage = splitMessage(tools.split, raw),
 ): ParsedMail | undefined {
-	const split = splitMessage(tools.split, raw);
+	// mailparser refuses a header block over 1 MB (a parse error): its business.
+	if (split.largestHeader > 512 * 1024) return undefined;
 	const lines = headerLines(split.header);
 	const leaves = lines && leavesOf(split, raw);
 	if (!lines || !leaves) return undefined;
@@ -200,10 +206,14 @@ export function parseWhole(
 	const texts: Array<{ leaf: Leaf; text: string }> = [];
 	const attachments: ParsedMail['attachments'] = [];
 	for (const leaf of leaves) {
-		const content = decoded(leaf, split.body(leaf.node) ?? Buffer.alloc(0));
+		const body = split.body(leaf.node) ?? Buffer.alloc(0);
+		const content = decoded(leaf, body);
 		if (!content) return undefined;
 		if (!leaf.attachment) {
-			texts.push({ leaf, text: content.toString().replace(/\r?\n/g, '\n') });
+			// mailparser reads an empty text part as a line break: its business.
+			if (!body.length) return undefined;
+			const text = content.toString();
+			texts.push({ leaf, text: text.includes('\r') ? text.replaceAll('\r\n', '\n') : text });
 			continue;
 		}
 		const node = leaf.node;

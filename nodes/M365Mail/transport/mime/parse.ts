@@ -17,6 +17,7 @@ import type {
 } from '../types';
 import { attachmentName, safeFileName, safeMimeType } from './filename';
 import { fullTools, parseWhole } from './full';
+import type { SplitMessage } from './split';
 
 const loadMailparser = lazy(() => import('mailparser'));
 
@@ -197,14 +198,14 @@ export async function parseRawMessage(
 	raw: Buffer,
 	envelope: MessageEnvelope,
 	/** `mailparser`: never the whole-message reader (for tests that compare the two). */
-	options: { full?: boolean; reader?: 'mailparser' } = {},
+	options: { full?: boolean; reader?: 'mailparser'; split?: SplitMessage } = {},
 ): Promise<ParsedMessage> {
 	let parsed: ParsedMail | undefined;
 	if (options.reader !== 'mailparser') {
 		try {
 			// Mail of the common shapes is read from one split of the whole message (full.ts): the
 			// same result as mailparser's, which reads the rest.
-			parsed = parseWhole(await fullTools(), raw, { full: Boolean(options.full) });
+			parsed = parseWhole(await fullTools(), raw, { full: Boolean(options.full) }, options.split);
 		} catch {
 			parsed = undefined;
 		}

@@ -53,6 +53,8 @@ export interface SplitMessage {
 	 * line carried padding after the boundary (readers disagree on such lines).
 	 */
 	plain(part: BodyPart): boolean;
+	/** The size of the largest header block, the message's or a part's. */
+	largestHeader: number;
 	/** Whether a part of `structure` had a valid Content-Type header (not a default). */
 	hasContentType(part: BodyPart): boolean;
 }
@@ -137,6 +139,7 @@ interface Context {
 	parts: number;
 	bodies: Map<BodyPart, [number, number]>;
 	unplain: Set<BodyPart>;
+	largestHeader: number;
 	typed: Set<BodyPart>;
 }
 
@@ -191,6 +194,7 @@ function entity(
 	const { raw, tools } = context;
 	context.parts++;
 	const { headerEnd, bodyStart } = headerBounds(raw, start, end);
+	context.largestHeader = Math.max(context.largestHeader, headerEnd - start);
 	const header = fields ?? contentFields(raw, start, headerEnd);
 	const node: BodyPart = { type: defaultType };
 	if (path.length) node.part = path.join('.');
@@ -326,6 +330,7 @@ export function splitMessage(tools: SplitTools, raw: Buffer): SplitMessage {
 		parts: 0,
 		bodies: new Map(),
 		unplain: new Set(),
+		largestHeader: 0,
 		typed: new Set(),
 	};
 	const { headerEnd } = headerBounds(raw, 0, raw.length);
@@ -340,6 +345,7 @@ export function splitMessage(tools: SplitTools, raw: Buffer): SplitMessage {
 			return range ? raw.subarray(range[0], range[1]) : undefined;
 		},
 		plain: (part) => !context.unplain.has(part),
+		largestHeader: context.largestHeader,
 		hasContentType: (part) => context.typed.has(part),
 	};
 }
