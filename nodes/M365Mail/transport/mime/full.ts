@@ -146,11 +146,14 @@ function leavesOf(split: SplitMessage, raw: Buffer): Leaf[] | undefined {
 	return ok && raw.length > 0 ? leaves : undefined;
 }
 
+const BLANK_BEFORE_BREAK = [' \r', ' \n', '\t\r', '\t\n'];
+
 /** Quoted-printable as libqp decodes it (trailing blanks dropped, soft breaks removed, =XX). */
 function decodeQuotedPrintable(body: Buffer): Buffer {
 	let text = body.toString('binary');
 	// Blanks before a line end are dropped first (a latin1 string has no other line terminators).
-	if (/[\t ](?:[\r\n]|$)/.test(text)) text = text.replace(/[\t ]+(?=[\r\n]|$)/g, '');
+	if (BLANK_BEFORE_BREAK.some((pair) => text.includes(pair)) || /[\t ]$/.test(text))
+		text = text.replace(/[\t ]+(?=[\r\n]|$)/g, '');
 	text = text.replace(/=(?:\r?\n|$)/g, '');
 	if (text.includes('='))
 		text = text.replace(/=([\da-fA-F]{2})/g, (_, hex: string) =>
@@ -161,11 +164,10 @@ function decodeQuotedPrintable(body: Buffer): Buffer {
 
 /** Base64 as libbase64's stream decodes it; undefined when padding sits mid-stream. */
 function decodeBase64(body: Buffer): Buffer | undefined {
-	let text = body.toString('latin1');
-	if (/[^a-zA-Z0-9+/=\r\n]/.test(text)) text = text.replace(/[^a-zA-Z0-9+/=]+/g, '');
+	// Node skips what is not base64 (line breaks, junk) as libbase64 removes it first.
+	const text = body.toString('latin1');
 	const padding = text.indexOf('=');
 	if (padding >= 0 && /[a-zA-Z0-9+/]/.test(text.slice(padding))) return undefined;
-	// Node skips the line breaks itself.
 	return Buffer.from(text, 'base64');
 }
 
@@ -185,6 +187,21 @@ function convertible(html: string): boolean {
 	return tags < 1000;
 }
 
+/** Text that HTML encoding leaves as it is: printable ASCII and line breaks (not tabs), no " & ' < > `. */
+const NEEDS_ENCODING = /[^\n\r\x20-\x7e]|["&'<>`]/;
+
+/**
+ * mailparser's textToHtml (links not detected), with its HTML encoding skipped when it would change
+ * nothing and its trailing-blank rule skipped when nothing matches: the same string, faster.
+ */
+function textToHtml(parser: MailParserInternals, text: string): string {
+	if (NEEDS_ENCODING.test(text)) return parser.textToHtml(text);
+	let html = text.replace(/\r?\n/g, '\n').trim();
+	if (/[ \t](?=[\n\r]|$)/.test(html))
+		html = html.replace(/(^|[^ \t])[ \t]+(?=[\n\r\u2028\u2029]|$)/g, '$1');
+	return `<p>${html.trim().replace(/\n\n+/g, '</p><p>').trim().replace(/\n/g, '<br/>')}</p>`;
+}
+
 /**
  * The message as mailparser's simpleParser reads it, or undefined when it is not of the common
  * shapes (the caller then runs mailparser).
@@ -202,6 +219,7 @@ export function parseWhole(
 	const leaves = lines && leavesOf(split, raw);
 	if (!lines || !leaves) return undefined;
 	const parser = options.full ? tools.parsers.full : tools.parsers.parsed;
+	const toHtml = (text: string) => (options.full ? textToHtml(parser, text) : '');
 
 	const texts: Array<{ leaf: Leaf; text: string }> = [];
 	const attachments: ParsedMail['attachments'] = [];
@@ -250,7 +268,7 @@ export function parseWhole(
 		if (!content) continue;
 		if (leaf.node.type === 'text/plain') {
 			text.push(content);
-			if (!leaf.alternative && hasHtml) html.push(parser.textToHtml(content));
+			if (!leaf.alternative && hasHtml) html.push(toHtml(content));
 		} else {
 			if ((!leaf.alternative && hasText) || (leaf.root && !hasText)) {
 				if (!convertible(content)) return undefined;
@@ -273,7 +291,7 @@ export function parseWhole(
 	if (html.length) mail.html = html.join('<br/>\n');
 	if (text.length) {
 		mail.text = text.join('\n');
-		if (options.full) mail.textAsHtml = text.map((t) => parser.textToHtml(t)).join('<br/>\n');
+		if (options.full) mail.textAsHtml = text.map(toHtml).join('<br/>\n');
 	}
 	for (const key of [
 		'subject',
