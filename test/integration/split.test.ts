@@ -21,7 +21,7 @@ import { splitMessage, splitTools } from '../../nodes/M365Mail/transport/mime/sp
 import type { BodyPart } from '../../nodes/M365Mail/transport/mime/decode';
 import { hostileCorpus } from '../fixtures/hostile';
 import { wellFormedCorpus } from '../fixtures/wellformed';
-import { appendMails, freshFolder, testImap } from '../harness/mail';
+import { appendMails, buildMail, freshFolder, testImap } from '../harness/mail';
 
 /** What the comparison looks at: imapflow's fields that our code reads. */
 function comparable(node: BodyPart | undefined): unknown {
@@ -120,6 +120,52 @@ describe('splitting a whole message, against the server', () => {
 					}
 				}
 				assert.deepEqual(differences, []);
+			});
+		} finally {
+			await client.logout();
+		}
+	});
+
+	it('reads a message over the whole-message limit by parts: its text, never its attachment', async () => {
+		const big = await buildMail({
+			subject: 'over the limit',
+			text: 'short text',
+			attachments: [{ filename: 'big.bin', content: Buffer.alloc(WHOLE_MESSAGE_LIMIT, 1) }],
+		});
+		const small = await buildMail({ subject: 'under the limit', text: 'small text' });
+		const where = await freshFolder('limit');
+		const [bigUid, smallUid] = await appendMails(where, [big, small]);
+		const client = await testImap();
+		try {
+			await readingFolder(client, { mailbox: '', folder: where }, async (open) => {
+				const queries: Array<{ uids: unknown; query: Record<string, unknown> }> = [];
+				const fetchAll = open.client.fetchAll.bind(open.client);
+				open.client.fetchAll = ((
+					uids: unknown,
+					query: Record<string, unknown>,
+					options: unknown,
+				) => {
+					queries.push({ uids, query });
+					return fetchAll(uids as never, query as never, options as never);
+				}) as typeof open.client.fetchAll;
+				const sizes = (await fetchMetadata(open, [bigUid, smallUid])).map((m) => ({
+					uid: m.uid,
+					size: m.size,
+				}));
+				assert.ok(sizes[0].size > WHOLE_MESSAGE_LIMIT);
+				const [bigItem, smallItem] = await fetchSimpleMessages(open, sizes);
+				assert.equal(bigItem.message.text, 'short text');
+				assert.equal(bigItem.message.attachments[0].filename, 'big.bin');
+				assert.equal(smallItem.message.text, 'small text');
+				// The whole of the small one; of the big one, its text part only, and at most 1 MB of it.
+				const whole = queries.filter((q) => q.query.source);
+				assert.deepEqual(
+					whole.map((q) => q.uids),
+					[[smallUid]],
+				);
+				const parts = queries.filter((q) => q.query.bodyParts);
+				assert.equal(parts.length, 1);
+				assert.deepEqual(parts[0].query.bodyParts, [{ key: '1', maxLength: WHOLE_MESSAGE_LIMIT }]);
 			});
 		} finally {
 			await client.logout();

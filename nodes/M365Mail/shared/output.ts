@@ -34,6 +34,7 @@ export function readOptionsFor(options: OutputOptions): ReadOptions {
 		content: contentFor(options),
 		full: options.output === 'full',
 		keepRaw: options.output === 'raw',
+		attachmentContent: Boolean(options.downloadAttachments),
 	};
 }
 

@@ -25,6 +25,11 @@ export interface ReadOptions {
 	full?: boolean;
 	/** The bytes as well as the parsed message. */
 	keepRaw?: boolean;
+	/**
+	 * `false`: the attachments' bytes are dropped once read (no binary output needs them), so a poll
+	 * of parsed mail holds only what its items show.
+	 */
+	attachmentContent?: boolean;
 	/** Message-ID and References are needed (a reply threads under the original). */
 	threading?: boolean;
 }

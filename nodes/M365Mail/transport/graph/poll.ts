@@ -47,6 +47,8 @@ export interface GraphPollOptions {
 	content: MessageContent;
 	full?: boolean;
 	keepRaw?: boolean;
+	/** `false`: attachment bytes are dropped once read (see ReadOptions). */
+	attachmentContent?: boolean;
 	/** After a reset: mail received since then is recovered. */
 	recoverSince?: Date;
 	/** With "start from now" and no cursor: the trigger began watching then (see NextRequest). */
@@ -244,6 +246,8 @@ export async function pollGraph(
 					options.content,
 					options,
 				);
+				// No binary output: the attachments' bytes are not kept for the rest of the poll.
+				if (options.attachmentContent === false) fetched.attachments = [];
 				bytes += fetched.raw?.length ?? fetched.message.size ?? 0;
 				bytes += (fetched.message.text?.length ?? 0) + (fetched.message.html?.length ?? 0);
 				messages.push(fetched);

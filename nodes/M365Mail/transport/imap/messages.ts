@@ -35,7 +35,7 @@ async function fromSource(
 	m: MessageMetadata,
 	raw: Buffer,
 	content: 'parsed' | 'raw',
-	options: { full?: boolean; keepRaw?: boolean; split?: SplitMessage },
+	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean; split?: SplitMessage },
 ): Promise<FetchedMessage> {
 	if (content === 'raw') {
 		const message = messageFromEnvelope(m.envelope, m.headers);
@@ -45,6 +45,7 @@ async function fromSource(
 		return { message, attachments: [], raw };
 	}
 	const parsed = await parseRawMessage(raw, m.envelope, options);
+	if (options.attachmentContent === false) parsed.attachments = [];
 	return options.keepRaw ? { ...parsed, raw } : parsed;
 }
 
@@ -53,7 +54,7 @@ export async function fetchMessages(
 	open: OpenFolder,
 	metadata: MessageMetadata[],
 	content: MessageContent,
-	options: { full?: boolean; keepRaw?: boolean } = {},
+	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean } = {},
 ): Promise<FetchedMessage[]> {
 	if (!metadata.length) return [];
 	if (content === 'summary') {
@@ -85,7 +86,7 @@ export async function fetchCompleteMessages(
 	open: OpenFolder,
 	uids: number[],
 	content: 'parsed' | 'raw',
-	options: { full?: boolean; keepRaw?: boolean } = {},
+	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean } = {},
 ): Promise<FetchedMessage[]> {
 	// No ENVELOPE or BODYSTRUCTURE from the server: both come from the split of the message, which
 	// the reader needs anyway, and are the same (test/integration/split.test.ts).

@@ -51,6 +51,8 @@ export interface PollOptions {
 	full?: boolean;
 	/** Keep the raw bytes of parsed messages (for raw output with attachments). */
 	keepRaw?: boolean;
+	/** `false`: attachment bytes are dropped once read (see ReadOptions). */
+	attachmentContent?: boolean;
 	/** Metadata is read in batches of this many UIDs. */
 	batchSize?: number;
 	/** Epoch ms after which no further batch is started (n8n's poll budget). */
@@ -110,7 +112,7 @@ async function fetchIsolated(
 	open: OpenFolder,
 	selected: MessageMetadata[],
 	content: MessageContent,
-	options: { full?: boolean; keepRaw?: boolean },
+	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean },
 ): Promise<FetchedMessage[]> {
 	try {
 		return await fetchMessages(open, selected, content, options);
@@ -137,7 +139,7 @@ async function downloadIsolated(
 	open: OpenFolder,
 	uids: number[],
 	content: 'parsed' | 'raw',
-	options: { full?: boolean; keepRaw?: boolean },
+	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean },
 ): Promise<FetchedMessage[]> {
 	try {
 		return await fetchCompleteMessages(open, uids, content, options);
