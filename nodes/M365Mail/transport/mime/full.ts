@@ -196,8 +196,8 @@ const NEEDS_ENCODING = /[^\n\r\x20-\x7e]|["&'<>`]/;
  */
 function textToHtml(parser: MailParserInternals, text: string): string {
 	if (NEEDS_ENCODING.test(text)) return parser.textToHtml(text);
-	let html = text.replace(/\r?\n/g, '\n').trim();
-	if (/[ \t](?=[\n\r]|$)/.test(html))
+	let html = (text.includes('\r') ? text.replace(/\r?\n/g, '\n') : text).trim();
+	if (BLANK_BEFORE_BREAK.some((pair) => html.includes(pair)) || /[ \t]$/.test(html))
 		html = html.replace(/(^|[^ \t])[ \t]+(?=[\n\r\u2028\u2029]|$)/g, '$1');
 	return `<p>${html.trim().replace(/\n\n+/g, '</p><p>').trim().replace(/\n/g, '<br/>')}</p>`;
 }
