@@ -8,6 +8,7 @@ import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { MailServiceError } from '../auth/errors';
 import type { BodyPart } from '../mime/decode';
 import { HEADERS_OF_INTEREST, pickHeaders, type MessageEnvelope } from '../mime/parse';
+import { splitMessage, splitTools, type SplitMessage } from '../mime/split';
 import { encodeImapMessageId } from '../types';
 
 /** An opened folder: the session, where it is, and its UIDVALIDITY. */
@@ -144,5 +145,36 @@ export async function* fetchInBatches(
 			next.catch(() => undefined);
 		}
 		yield fetched.sort((x, y) => x.uid - y.uid);
+	}
+}
+
+/** A message downloaded whole, with the envelope and structure read from its split. */
+export interface WholeMessage {
+	metadata: MessageMetadata;
+	split: SplitMessage;
+	source: Buffer;
+}
+
+/**
+ * Downloads whole messages in batches, oldest first, without the server's ENVELOPE or BODYSTRUCTURE:
+ * both come from the split of the message (the same; test/integration/split.test.ts), which every
+ * reader of whole messages needs anyway.
+ */
+export async function* fetchWhole(open: OpenFolder, uids: number[]): AsyncGenerator<WholeMessage> {
+	const tools = await splitTools();
+	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
+	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
+		for (const fetched of batch) {
+			if (!fetched.source) continue;
+			const split = splitMessage(tools, fetched.source);
+			const metadata: MessageMetadata = {
+				uid: fetched.uid,
+				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
+				headers: pickHeaders(split.header),
+				structure: split.structure,
+				size: fetched.size ?? fetched.source.length,
+			};
+			yield { metadata, split, source: fetched.source };
+		}
 	}
 }

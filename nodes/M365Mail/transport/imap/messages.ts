@@ -4,23 +4,18 @@
  */
 import type { SearchObject } from 'imapflow';
 
-import {
-	messageFromEnvelope,
-	parseRawMessage,
-	pickHeaders,
-	summarizeStructure,
-} from '../mime/parse';
+import { messageFromEnvelope, parseRawMessage, summarizeStructure } from '../mime/parse';
+import type { SplitMessage } from '../mime/split';
 import type { FetchedMessage, MessageContent } from '../types';
 import {
 	assertUsable,
-	envelopeOf,
 	fetchInBatches,
+	fetchWhole,
 	serverFailed,
 	type MessageMetadata,
 	type OpenFolder,
 } from './fetch';
 import { fetchSummaries } from './simple';
-import { splitMessage, splitTools, type SplitMessage } from '../mime/split';
 
 export {
 	assertUsable,
@@ -88,25 +83,9 @@ export async function fetchCompleteMessages(
 	content: 'parsed' | 'raw',
 	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean } = {},
 ): Promise<FetchedMessage[]> {
-	// No ENVELOPE or BODYSTRUCTURE from the server: both come from the split of the message, which
-	// the reader needs anyway, and are the same (test/integration/split.test.ts).
-	const tools = await splitTools();
-	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
 	const result: FetchedMessage[] = [];
-	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
-		for (const fetched of batch) {
-			if (!fetched.source) continue;
-			const split = splitMessage(tools, fetched.source);
-			const metadata: MessageMetadata = {
-				uid: fetched.uid,
-				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
-				headers: pickHeaders(split.header),
-				structure: split.structure,
-				size: fetched.size ?? fetched.source.length,
-			};
-			result.push(await fromSource(metadata, fetched.source, content, { ...options, split }));
-		}
-	}
+	for await (const { metadata, split, source } of fetchWhole(open, uids))
+		result.push(await fromSource(metadata, source, content, { ...options, split }));
 	return result;
 }
 

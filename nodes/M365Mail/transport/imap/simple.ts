@@ -6,15 +6,13 @@
  */
 import type { BodyPart } from '../mime/decode';
 import { decodeTextPart } from '../mime/decode';
-import { messageFromEnvelope, pickHeaders, summarizeStructure } from '../mime/parse';
-import { splitMessage, splitTools } from '../mime/split';
+import { messageFromEnvelope, summarizeStructure } from '../mime/parse';
 import { htmlToPlainText } from '../mime/text';
 import { TEXT_LIMIT_BYTES, type FetchedMessage } from '../types';
 import {
-	envelopeOf,
 	fetchAllChecked,
-	fetchInBatches,
 	fetchMetadata,
+	fetchWhole,
 	SOURCE_BATCH,
 	type MessageMetadata,
 	type OpenFolder,
@@ -91,23 +89,9 @@ export const WHOLE_MESSAGE_LIMIT = TEXT_LIMIT_BYTES;
 
 /** The simple output of small messages from one download each (transport/mime/split.ts). */
 async function fetchWholeSummaries(open: OpenFolder, uids: number[]): Promise<FetchedMessage[]> {
-	const tools = await splitTools();
-	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
 	const result: FetchedMessage[] = [];
-	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
-		for (const fetched of batch) {
-			if (!fetched.source) continue;
-			const split = splitMessage(tools, fetched.source);
-			const metadata: MessageMetadata = {
-				uid: fetched.uid,
-				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
-				headers: pickHeaders(split.header),
-				structure: split.structure,
-				size: fetched.size ?? fetched.source.length,
-			};
-			result.push(await summaryOf(metadata, summarizeStructure(split.structure), split.body));
-		}
-	}
+	for await (const { metadata, split } of fetchWhole(open, uids))
+		result.push(await summaryOf(metadata, summarizeStructure(split.structure), split.body));
 	return result;
 }
 
