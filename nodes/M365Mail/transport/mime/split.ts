@@ -13,7 +13,6 @@ import type Libmime from 'libmime';
 
 import { lazy } from '../lazy';
 import type { BodyPart } from './decode';
-import type { MessageEnvelope } from './parse';
 
 const loadLibmime = lazy(async () => {
 	const module = (await import('libmime')) as unknown as { default?: typeof Libmime };
@@ -25,19 +24,21 @@ const loadAddressParser = lazy(() => import('nodemailer/lib/addressparser'));
 export const MAX_DEPTH = 100;
 export const MAX_PARTS = 10_000;
 
-type Envelope = Pick<
-	MessageEnvelope,
-	| 'date'
-	| 'subject'
-	| 'from'
-	| 'sender'
-	| 'replyTo'
-	| 'to'
-	| 'cc'
-	| 'bcc'
-	| 'inReplyTo'
-	| 'messageId'
->;
+type Address = { name?: string; address?: string };
+
+/** The envelope fields (parse.ts's MessageEnvelope reads them), as imapflow reads ENVELOPE. */
+type Envelope = {
+	date?: Date | string;
+	subject?: string;
+	from?: Address[];
+	sender?: Address[];
+	replyTo?: Address[];
+	to?: Address[];
+	cc?: Address[];
+	bcc?: Address[];
+	inReplyTo?: string;
+	messageId?: string;
+};
 
 export interface SplitMessage {
 	/** The top-level header block, without the blank line after it. */
