@@ -120,6 +120,13 @@ describe('splitting a whole message, against the server', () => {
 					}
 				}
 				assert.deepEqual(differences, []);
+				// Both ways read what the structure path once missed: a single-part HTML message, and
+				// the body (not the headers) of a message inside a digest.
+				const bySubject = (subject: string) =>
+					byStructure.find((m) => m.message.subject === subject)!.message;
+				assert.equal(bySubject('html only').html, '<p>only <b>html</b></p>');
+				assert.equal(bySubject('html only').text, 'only html');
+				assert.equal(bySubject('digest').text, 'first body');
 			});
 		} finally {
 			await client.logout();
