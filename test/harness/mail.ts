@@ -1,11 +1,20 @@
 /** Test-side mail tools: build messages, put them into the local Dovecot, read folders back. */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import {
+	connect as tlsConnect,
+	createServer as createTlsServer,
+	type Server as TlsServer,
+	type TLSSocket,
+} from 'node:tls';
 
 import { ImapFlow } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
 
+import { ensureCertificates } from '../stack/certs';
 import { mintToken, stackInfo } from './stack';
 
 export interface TestMail {
@@ -168,6 +177,25 @@ export async function restartDovecot(): Promise<void> {
 }
 
 /**
+ * SIGKILL for every IMAP session process of the stack's Dovecot (its `imap` children): the sessions
+ * die without a BYE, as when a server process crashes. Returns how many were killed.
+ */
+export function killImapProcesses(): number {
+	const master = execFileSync('pgrep', ['-o', '-f', `dovecot -c ${stackInfo().dovecotConfig}`])
+		.toString()
+		.trim();
+	const pids = (() => {
+		try {
+			return execFileSync('pgrep', ['-x', '-P', master, 'imap']).toString().trim().split('\n');
+		} catch {
+			return [];
+		}
+	})().filter(Boolean);
+	for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+	return pids.length;
+}
+
+/**
  * A TCP proxy in front of Dovecot's IMAPS port that can cut a connection in the middle of a
  * download: armed with a byte count, it destroys the next connection once the server has sent
  * that many bytes through it.
@@ -217,6 +245,69 @@ export class CuttingProxy {
 	}
 
 	async stop(): Promise<void> {
+		await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+	}
+}
+
+/**
+ * A TLS-terminating proxy in front of Dovecot's IMAPS port, so a test can speak as the server does:
+ * `byeAll` ends every open session with an untagged BYE, as Exchange Online does when a session's
+ * access token expires ("* BYE Session invalidated - AccessTokenExpired").
+ */
+export class ImapTlsProxy {
+	private server?: TlsServer;
+	private readonly live = new Set<{ client: TLSSocket; upstream: TLSSocket }>();
+	connections = 0;
+	byes = 0;
+	port = 0;
+
+	async start(): Promise<void> {
+		const info = stackInfo();
+		const certs = ensureCertificates(join(info.dir, 'certs'));
+		this.server = createTlsServer({ cert: certs.cert, key: certs.key }, (client) => {
+			this.connections++;
+			const upstream = tlsConnect({
+				host: '127.0.0.1',
+				port: info.imapsPort,
+				ca: readFileSync(info.caCertPath),
+				servername: 'localhost',
+			});
+			const pair = { client, upstream };
+			this.live.add(pair);
+			client.pipe(upstream);
+			upstream.pipe(client);
+			const close = () => {
+				this.live.delete(pair);
+				client.destroy();
+				upstream.destroy();
+			};
+			for (const socket of [client, upstream]) {
+				socket.on('error', close);
+				socket.on('close', close);
+			}
+		});
+		await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+		this.port = (this.server.address() as { port: number }).port;
+	}
+
+	/** Ends every open session with `* BYE <text>`, then closes it. */
+	byeAll(text: string): number {
+		let ended = 0;
+		for (const { client, upstream } of [...this.live]) {
+			upstream.unpipe(client);
+			upstream.destroy();
+			client.end(`* BYE ${text}\r\n`);
+			ended++;
+		}
+		this.byes += ended;
+		return ended;
+	}
+
+	async stop(): Promise<void> {
+		for (const { client, upstream } of [...this.live]) {
+			client.destroy();
+			upstream.destroy();
+		}
 		await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
 	}
 }

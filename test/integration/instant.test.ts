@@ -16,7 +16,14 @@ import type {
 	ITriggerResponse,
 } from 'n8n-workflow';
 
-import { appendMails, freshFolder, listFolder, restartDovecot } from '../harness/mail';
+import {
+	appendMails,
+	freshFolder,
+	ImapTlsProxy,
+	killImapProcesses,
+	listFolder,
+	restartDovecot,
+} from '../harness/mail';
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
 import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 
@@ -30,11 +37,12 @@ async function start(
 	parameters: INodeParameters,
 	decide: (subject: string, attempt: number) => RunResult,
 	staticData: IDataObject = {},
+	credential = 'alice',
 ) {
 	const emitted: Array<{ subject: string; attempt: number; at: number }> = [];
 	const failures: Error[] = [];
 	const context = createTriggerContext(
-		triggerNode(folder, parameters, 'alice', 'imap'),
+		triggerNode(folder, parameters, credential, 'imap'),
 		store,
 		{
 			emit: (data: INodeExecutionData[][], _response, done) => {
@@ -196,6 +204,65 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		assert.deepEqual(t.failures, []);
 		await t.response.closeFunction?.();
 	});
+
+	const endings = {
+		'the server ends the IDLE session with BYE AccessTokenExpired (as Exchange Online does)': (
+			proxy: ImapTlsProxy,
+		) => proxy.byeAll('Session invalidated - AccessTokenExpired'),
+		"the server's IMAP session process is killed (no BYE)": () => killImapProcesses(),
+	};
+	for (const [how, end] of Object.entries(endings)) {
+		it(`${how}: the trigger signs in again and the mail around it comes, each once`, async () => {
+			const proxy = new ImapTlsProxy();
+			await proxy.start();
+			try {
+				store.set(
+					'alice-proxy',
+					delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+						customImapPort: proxy.port,
+					}),
+				);
+				const folder = await freshFolder('instant-end');
+				const t = await start(
+					folder,
+					{ afterEmit: 'markRead' },
+					() => 'success',
+					{},
+					'alice-proxy',
+				);
+				running.push(t.response);
+				await appendMails(folder, [{ subject: 'before' }]);
+				await until('before', () => (t.emitted.length >= 1 ? true : undefined));
+				await until('before read', async () =>
+					(await unreadIn(folder)).length === 0 ? true : undefined,
+				);
+				const connections = proxy.connections;
+				assert.ok(end(proxy) >= 1, 'a session was ended');
+				await appendMails(folder, [{ subject: 'gap' }]);
+				await until(
+					'gap',
+					() => (t.emitted.some((e) => e.subject === 'gap') ? true : undefined),
+					30_000,
+				);
+				await appendMails(folder, [{ subject: 'after' }]);
+				await until('after', () =>
+					t.emitted.some((e) => e.subject === 'after') ? true : undefined,
+				);
+				await until('all read', async () =>
+					(await unreadIn(folder)).length === 0 ? true : undefined,
+				);
+				assert.deepEqual(
+					t.emitted.map((e) => e.subject),
+					['before', 'gap', 'after'],
+				);
+				assert.ok(proxy.connections > connections, 'signed in again');
+				assert.deepEqual(t.failures, []);
+				await t.response.closeFunction?.();
+			} finally {
+				await proxy.stop();
+			}
+		});
+	}
 
 	it('after the last failed attempt the message is flagged and moved as chosen, and a failed execution names it', async () => {
 		const folder = await freshFolder('instant-giveup');
