@@ -149,6 +149,38 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await t.response.closeFunction?.();
 	});
 
+	it('a run that outlasts Max Wait for a Run counts as failed: the message stays unread until then, is emitted again after the delay, and is marked read after that run succeeds', async () => {
+		const folder = await freshFolder('instant-maxwait');
+		const t = await start(
+			folder,
+			{
+				afterEmit: 'markRead',
+				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3, maxWaitMinutes: 1 },
+			},
+			(_subject, attempt) => (attempt === 1 ? 'never' : 'success'),
+		);
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'slow' }]);
+		await until('the first run', () => (t.emitted.length >= 1 ? true : undefined));
+		const first = t.emitted[0].at;
+		// Still running at 50 s: neither emitted again nor marked read.
+		await new Promise((r) => setTimeout(r, 50_000));
+		assert.equal(t.emitted.length, 1);
+		assert.deepEqual(await unreadIn(folder), ['slow']);
+		await until('the second run', () => (t.emitted.length >= 2 ? true : undefined), 30_000);
+		assert.ok(
+			t.emitted[1].at - first >= 60_000,
+			`emitted again after ${t.emitted[1].at - first} ms`,
+		);
+		await until('read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		assert.deepEqual(
+			t.emitted.map((e) => `${e.subject}#${e.attempt}`),
+			['slow#1', 'slow#2'],
+		);
+		assert.deepEqual(t.failures, []);
+		await t.response.closeFunction?.();
+	});
+
 	it('a run that never finishes is not emitted again while it runs; with Do Nothing after success, a successful message is not emitted again', async () => {
 		const folder = await freshFolder('instant-hold');
 		const t = await start(
