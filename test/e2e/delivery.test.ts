@@ -423,4 +423,72 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
+	it('instant trigger: a run that waits in a Wait node counts as success (marked read while it waits); a run cancelled in n8n leaves the message unread, it is emitted again and marked read after that run succeeds', async () => {
+		const waitFolder = await freshFolder('e2e-instant-wait');
+		const waiting = await n8n.createWorkflow(
+			'Instant: Wait node',
+			[
+				instantNode(waitFolder),
+				{
+					id: 'wait-node',
+					name: 'Process',
+					type: 'n8n-nodes-base.wait',
+					typeVersion: 1.1,
+					position: [250, 0],
+					parameters: { amount: 10, unit: 'minutes' },
+				},
+			],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${waiting}/activate`);
+		await appendMails(waitFolder, [{ subject: 'waits' }]);
+		const parked = await n8n.waitFor('a waiting execution', async () => {
+			const list = (await n8n.executions(waiting)).filter((e) => e.status === 'waiting');
+			return list.length ? list : undefined;
+		});
+		assert.equal(parked.length, 1);
+		await n8n.waitFor('the waiting run’s message marked read', async () =>
+			(await listFolder(waitFolder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+		);
+		await n8n.api('POST', `/workflows/${waiting}/deactivate`);
+
+		const cancelFolder = await freshFolder('e2e-instant-cancel');
+		const cancelled = await n8n.createWorkflow(
+			'Instant: cancelled run',
+			[
+				instantNode(cancelFolder, { options: { redeliverAfterMinutes: 0.1, maxAttempts: 3 } }),
+				codeNode(
+					'if ($json.delivery.attempt === 1) await new Promise((r) => setTimeout(r, 120000));\nreturn { json: $json };',
+				),
+			],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${cancelled}/activate`);
+		await appendMails(cancelFolder, [{ subject: 'cancelled once' }]);
+		// n8n's public API lists running executions only when asked for them.
+		const running = await n8n.waitFor('the running execution', async () => {
+			const list = await n8n.api(
+				'GET',
+				`/executions?workflowId=${cancelled}&status=running&limit=10`,
+			);
+			return (list.data as Json[])[0];
+		});
+		await n8n.api('POST', `/executions/${running.id}/stop`);
+		await n8n.waitFor('the cancelled run', async () => {
+			const list = await n8n.allExecutions(cancelled);
+			return list.some((e) => e.id === running.id && e.status === 'canceled') ? true : undefined;
+		});
+		assert.deepEqual(
+			(await listFolder(cancelFolder)).map((m) => m.flags.includes('\\Seen')),
+			[false],
+		);
+		const done = await succeededRuns(cancelled, ['cancelled once'], 60_000);
+		assert.equal(done.length, 1);
+		await n8n.waitFor('marked read after the run that succeeded', async () =>
+			(await listFolder(cancelFolder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+		);
+		const statuses = (await n8n.allExecutions(cancelled)).map((e) => String(e.status)).sort();
+		assert.deepEqual(statuses, ['canceled', 'success']);
+		await n8n.api('POST', `/workflows/${cancelled}/deactivate`);
+	});
 });
