@@ -128,9 +128,10 @@ function runChild(
 				...args,
 			],
 			{
-			cwd,
-			env,
-		});
+				cwd,
+				env,
+			},
+		);
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (d) => (stdout += d));
