@@ -97,7 +97,7 @@ function headerBounds(
 	}
 }
 
-/** Unfolded header lines as [lower-case name, value] (first occurrence wins in `first`). */
+/** Unfolded header fields by lower-case name (the first occurrence of a name wins). */
 function headerFields(text: string): Map<string, string> {
 	const fields = new Map<string, string>();
 	const unfolded = text.replace(/\r?\n(?=[ \t])/g, '');
@@ -152,13 +152,15 @@ function splitMultipart(
 	boundary: string,
 ): { parts: Array<[number, number]>; plain: boolean } {
 	const delimiter = Buffer.from(`--${boundary}`, 'utf8');
+	// Searched within this part only: a boundary that never comes must not cost a scan of the rest.
+	const within = raw.subarray(0, end);
 	const parts: Array<[number, number]> = [];
 	let partStart = -1;
 	let from = start;
 	let padded = false;
 	for (;;) {
-		const hit = raw.indexOf(delimiter, from);
-		if (hit < 0 || hit + delimiter.length > end) break;
+		const hit = within.indexOf(delimiter, from);
+		if (hit < 0) break;
 		from = hit + 1;
 		if (hit !== start && raw[hit - 1] !== LF) continue;
 		const after = hit + delimiter.length;
