@@ -177,25 +177,6 @@ export async function restartDovecot(): Promise<void> {
 }
 
 /**
- * SIGKILL for every IMAP session process of the stack's Dovecot (its `imap` children): the sessions
- * die without a BYE, as when a server process crashes. Returns how many were killed.
- */
-export function killImapProcesses(): number {
-	const master = execFileSync('pgrep', ['-o', '-f', `dovecot -c ${stackInfo().dovecotConfig}`])
-		.toString()
-		.trim();
-	const pids = (() => {
-		try {
-			return execFileSync('pgrep', ['-x', '-P', master, 'imap']).toString().trim().split('\n');
-		} catch {
-			return [];
-		}
-	})().filter(Boolean);
-	for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
-	return pids.length;
-}
-
-/**
  * A TCP proxy in front of Dovecot's IMAPS port that can cut a connection in the middle of a
  * download: armed with a byte count, it destroys the next connection once the server has sent
  * that many bytes through it.

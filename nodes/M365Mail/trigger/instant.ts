@@ -48,7 +48,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	})();
 	const { folder, output } = settings;
 	const waitingCountsAsSuccess = settings.options.waitingCountsAsSuccess !== false;
-	const maxWaitMs = Math.max(Number(settings.options.maxWaitMinutes ?? 60), 1) * 60_000;
+	const maxWaitMs = Math.max(Number(settings.options.maxWaitMinutes ?? 60), 0.1) * 60_000;
 	let connection;
 	let address: string;
 	try {

@@ -58,7 +58,7 @@ const extraOptions: INodeProperties[] = [
 		displayName: 'Max Wait for a Run (Minutes)',
 		name: 'maxWaitMinutes',
 		type: 'number',
-		typeOptions: { minValue: 1 },
+		typeOptions: { minValue: 0.1, numberPrecision: 2 },
 		default: 60,
 		description:
 			'How long the trigger waits for an execution to finish. One that takes longer counts as not succeeded: the message is emitted again after the delay.',
