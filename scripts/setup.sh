@@ -9,19 +9,18 @@ need=()
 for pkg in dovecot-core dovecot-imapd dovecot-auth-lua curl openssl ca-certificates chromium fonts-liberation postgresql redis-server; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
+# Debian's packages install in the background while npm installs (neither needs the other): on a
+# fresh machine that is minutes of a CI run.
+apt_pid=""
 if [ ${#need[@]} -gt 0 ]; then
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 	echo "Installing Debian packages: ${need[*]}"
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-# The packages' own system services are not used: the tests start their own Dovecot, PostgreSQL and
-# Redis on other ports, each in a temporary directory.
-if command -v systemctl >/dev/null 2>&1; then
-	for service in dovecot postgresql redis-server; do
-		systemctl is-active --quiet "$service" 2>/dev/null && { systemctl stop "$service" || true; }
-	done
+	(
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+		$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	) &
+	apt_pid=$!
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -34,3 +33,15 @@ fi
 
 # Real n8n (pinned) on Node 24 for the end-to-end tests and the demo.
 bash scripts/e2e-setup.sh
+
+if [ -n "$apt_pid" ]; then
+	wait "$apt_pid" || { echo "Installing Debian packages failed" >&2; exit 1; }
+	echo "Debian packages installed"
+fi
+# The packages' own system services are not used: the tests start their own Dovecot, PostgreSQL and
+# Redis on other ports, each in a temporary directory.
+if command -v systemctl >/dev/null 2>&1; then
+	for service in dovecot postgresql redis-server; do
+		systemctl is-active --quiet "$service" 2>/dev/null && { systemctl stop "$service" || true; }
+	done
+fi

@@ -86,14 +86,28 @@ export function countingFor(current: () => N8nInstance) {
 				timeoutMs,
 			)
 			.catch(async (error: Error) => {
-				const list = (await n8n.executions(workflowId)).map((e) => ({
-					status: e.status,
-					mode: e.mode,
-					error: JSON.stringify(
-						(e.data as { resultData?: { error?: unknown } })?.resultData?.error ?? '',
-					).slice(0, 400),
-				}));
-				throw new Error(`${error.message.slice(0, 200)}\nexecutions: ${JSON.stringify(list)}`);
+				const executions = await n8n.executions(workflowId);
+				const seen = await processed(workflowId, node, 'success');
+				const { lost, duplicated } = count(expected, seen);
+				// Per execution: what it carried at the node, so a lost emit shows apart from a late one.
+				const list = executions.map((e) => {
+					const data = e.data as { resultData?: { error?: unknown; runData?: Json } };
+					const items = data?.resultData?.runData?.[node]
+						? runData(e, node).map((i) => String(i.json.subject))
+						: [];
+					return {
+						id: e.id,
+						status: e.status,
+						mode: e.mode,
+						startedAt: e.startedAt,
+						stoppedAt: e.stoppedAt,
+						items: items.length ? `${items.length}: ${items[0]} .. ${items.at(-1)}` : 0,
+						error: JSON.stringify(data?.resultData?.error ?? '').slice(0, 300),
+					};
+				});
+				throw new Error(
+					`${error.message.slice(0, 200)}\nat ${new Date().toISOString()}: lost ${lost.length} (${lost.slice(0, 5).join(', ')}), duplicated ${duplicated.length}\nexecutions: ${JSON.stringify(list)}`,
+				);
 			});
 	}
 

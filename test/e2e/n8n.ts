@@ -268,9 +268,12 @@ export class N8nInstance {
 	): Promise<T> {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
+			// Read before the probe: a probe that answers slowly is followed by one more, so the last
+			// look always starts after the deadline (a slow answer is never taken for a timeout).
+			const late = Date.now() > deadline;
 			const value = await probe();
 			if (value !== undefined) return value;
-			if (Date.now() > deadline)
+			if (late)
 				throw new Error(`timed out waiting for ${what}\n${this.output().slice(-3000)}`);
 			await new Promise((r) => setTimeout(r, 500));
 		}

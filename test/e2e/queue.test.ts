@@ -66,6 +66,19 @@ function ranOn(): Map<string, string> {
 	return result;
 }
 
+/** main's log lines on starting, activating and handing executions over (the last 40). */
+function startupLines(log: string): string {
+	return log
+		.split('\n')
+		.filter((line) =>
+			/n8n ready|Start Active Workflows|ctivat|Issue on initial|Enqueued execution|Execution \d+ .*finished|leader/i.test(
+				line,
+			),
+		)
+		.slice(-40)
+		.join(' | ');
+}
+
 /** The trigger executions of a workflow, each with the process that ran it. */
 async function executionsByProcess(workflowId: string): Promise<Record<string, number>> {
 	const where = ranOn();
@@ -358,10 +371,12 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		// n8n writes the static data of an emit without waiting for it: give that write a moment, so
 		// the kill lands after n8n's emit and not inside it (the README's known window).
 		await new Promise((r) => setTimeout(r, 2000));
+		const killedAt = new Date().toISOString();
 		await main.kill();
 		await arrive('kill', 30, 60);
 		await main.start();
 		await main.login();
+		const restartedAt = new Date().toISOString();
 		try {
 			// The restarted main polls on n8n's own minute schedule, then a worker runs the execution:
 			// in one CI run the last execution existed just after a 90 s wait (all 90 were there).
@@ -376,9 +391,12 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 				`SELECT id, left("staticData"::text, 1500) FROM workflow_entity WHERE id IN ('${imapId}', '${graphId}')`,
 			);
 			throw new Error(
-				`${(error as Error).message.slice(0, 300)}\nexecutions ${JSON.stringify(rows)}\nstatic data ${JSON.stringify(data)}`,
+				`${(error as Error).message.slice(0, 3000)}\nkilled at ${killedAt}, started again at ${restartedAt}, now ${new Date().toISOString()}\nmain's log: ${startupLines(main.output())}\nexecutions ${JSON.stringify(rows)}\nstatic data ${JSON.stringify(data)}`,
 			);
 		}
+		console.log(
+			`main killed at ${killedAt}, started again at ${restartedAt}, all 90 seen by ${new Date().toISOString()}`,
+		);
 		await assertNoneLostOrDuplicated(imapId, imapExpected);
 		await assertNoneLostOrDuplicated(graphId, graphExpected);
 		const left = await listFolder(folder);
