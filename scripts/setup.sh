@@ -23,6 +23,11 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt_pid=$!
 fi
 
+# Real n8n (pinned) on Node 24 for the end-to-end tests and the demo, in the background too: its own
+# folders, its own lockfiles (npm's cache takes concurrent installs).
+bash scripts/e2e-setup.sh &
+e2e_pid=$!
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	# --ignore-scripts: a lint plugin's preinstall insists on pnpm, and nothing here needs an install script.
 	# npm ci refuses a lockfile whose optional platform bindings this registry mirror does not list;
@@ -31,8 +36,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 		npm install --ignore-scripts --no-audit --no-fund --no-save
 fi
 
-# Real n8n (pinned) on Node 24 for the end-to-end tests and the demo.
-bash scripts/e2e-setup.sh
+wait "$e2e_pid" || { echo "Installing n8n for the end-to-end tests failed" >&2; exit 1; }
 
 if [ -n "$apt_pid" ]; then
 	wait "$apt_pid" || { echo "Installing Debian packages failed" >&2; exit 1; }

@@ -39,28 +39,36 @@ async function start(
 	credential = 'alice',
 ) {
 	const emitted: Array<{ subject: string; attempt: number; at: number }> = [];
+	/** Each emit is one run: its items as "subject#attempt". */
+	const runs: string[][] = [];
 	const failures: Error[] = [];
 	const context = createTriggerContext(
 		triggerNode(folder, parameters, credential, 'imap'),
 		store,
 		{
 			emit: (data: INodeExecutionData[][], _response, done) => {
+				const outcomes: RunResult[] = [];
+				const run: string[] = [];
 				for (const item of data[0]) {
 					const subject = String(item.json.subject);
 					const attempt = Number((item.json.delivery as IDataObject).attempt);
 					emitted.push({ subject, attempt, at: Date.now() });
-					const outcome = decide(subject, attempt);
-					if (outcome === 'never') continue;
-					// The run takes a moment, then n8n settles the done promise with it.
-					setTimeout(
-						() =>
-							done?.resolve({
-								status: outcome,
-								data: { resultData: { runData: {} } },
-							} as unknown as IRun),
-						50,
-					);
+					run.push(`${subject}#${attempt}`);
+					outcomes.push(decide(subject, attempt));
 				}
+				runs.push(run);
+				// One run for all the items: it fails if any item's does.
+				const outcome = (['never', 'error', 'waiting'] as const).find((o) => outcomes.includes(o));
+				if (outcome === 'never') return;
+				// The run takes a moment, then n8n settles the done promise with it.
+				setTimeout(
+					() =>
+						done?.resolve({
+							status: outcome ?? 'success',
+							data: { resultData: { runData: {} } },
+						} as unknown as IRun),
+					50,
+				);
 			},
 			emitError: (error) => failures.push(error),
 			saveFailedExecution: (error) => failures.push(error),
@@ -71,7 +79,7 @@ async function start(
 		'../../nodes/M365Mail/M365MailInstantTrigger.node.ts'
 	);
 	const response: ITriggerResponse = await new M365MailInstantTrigger().trigger.call(context);
-	return { emitted, failures, response, staticData };
+	return { emitted, runs, failures, response, staticData };
 }
 
 async function until<T>(
@@ -143,6 +151,39 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			'fine#1',
 			'flaky#1',
 			'flaky#2',
+		]);
+		assert.deepEqual(t.failures, []);
+		await t.response.closeFunction?.();
+	});
+
+	it('Messages per Execution 3: messages found together share executions of up to 3; a failed execution emits all of its messages again, and each is marked read only after its execution succeeded', async () => {
+		const folder = await freshFolder('instant-batch');
+		const subjects = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'];
+		await appendMails(
+			folder,
+			subjects.map((subject) => ({ subject })),
+		);
+		const t = await start(
+			folder,
+			{
+				afterEmit: 'markRead',
+				startFrom: 'existing',
+				options: { messagesPerRun: 3, redeliverAfterMinutes: 0.05, maxAttempts: 3 },
+			},
+			(subject, attempt) => (subject === 'm5' && attempt === 1 ? 'error' : 'success'),
+		);
+		running.push(t.response);
+		await until('the first runs', () => (t.runs.length >= 3 ? true : undefined));
+		await new Promise((r) => setTimeout(r, 500));
+		// The execution with m5 failed: its three messages stay unread, the others are read.
+		assert.deepEqual((await unreadIn(folder)).sort(), ['m4', 'm5', 'm6']);
+		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await new Promise((r) => setTimeout(r, 4000));
+		assert.deepEqual(t.runs, [
+			['m1#1', 'm2#1', 'm3#1'],
+			['m4#1', 'm5#1', 'm6#1'],
+			['m7#1'],
+			['m4#2', 'm5#2', 'm6#2'],
 		]);
 		assert.deepEqual(t.failures, []);
 		await t.response.closeFunction?.();

@@ -1,9 +1,10 @@
 /**
  * The instant trigger: the same delivery engine as the poll, driven by notice of new mail (IMAP IDLE)
- * instead of n8n's poll timer, with one execution per message and the "after" action applied only
- * when that execution succeeded. A run that fails (or is cancelled, or does not finish in time)
- * leaves the message as it is: the engine's ledger emits it again after the delay, up to the attempts,
- * then a failed execution names it. A message whose run has not finished is never emitted again.
+ * instead of n8n's poll timer, with one execution per message (or per small batch, as an option)
+ * and the "after" action applied only when that execution succeeded. A run that fails (or is
+ * cancelled, or does not finish in time) leaves its messages as they are: the engine's ledger emits
+ * them again after the delay, up to the attempts, then a failed execution names them. A message
+ * whose run has not finished is never emitted again.
  */
 import {
 	NodeOperationError,
@@ -49,6 +50,10 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	const { folder, output } = settings;
 	const waitingCountsAsSuccess = settings.options.waitingCountsAsSuccess !== false;
 	const maxWaitMs = Math.max(Number(settings.options.maxWaitMinutes ?? 60), 0.1) * 60_000;
+	const perRun = Math.min(
+		Math.max(Math.floor(Number(settings.options.messagesPerRun ?? 1)), 1),
+		100,
+	);
 	let connection;
 	let address: string;
 	try {
@@ -122,14 +127,19 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		timers.add(timer);
 	};
 
-	/** Emits one message as its own execution and settles it when n8n says how the run went. */
-	const handOver = async (item: INodeExecutionData) => {
-		const id = String(item.json.id);
-		running.add(id);
+	/**
+	 * Emits one execution (one message, or a small batch of them as its items) and settles its
+	 * messages when n8n says how the run went: all of them after a success, none otherwise.
+	 */
+	const handOver = async (items: INodeExecutionData[]) => {
+		const ids = items.map((item) => String(item.json.id));
+		for (const id of ids) running.add(id);
 		const done = this.helpers.createDeferredPromise<IRun>();
+		const named =
+			ids.length === 1 ? ids[0] : `${ids.length} messages (${ids.join(', ').slice(0, 300)})`;
 		let outcome: Outcome;
 		try {
-			this.emit([[item]], undefined, done);
+			this.emit([items], undefined, done);
 			let timer: NodeJS.Timeout | undefined;
 			const timeout = new Promise<'timeout'>((resolve) => {
 				timer = setTimeout(() => resolve('timeout'), maxWaitMs);
@@ -143,22 +153,22 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		try {
 			if (closed) return;
 			if (outcome === 'success') {
-				await source.apply(settings.afterEmit, [id]);
-				acks.push(id);
+				await source.apply(settings.afterEmit, ids);
+				acks.push(...ids);
 				if (!cycle) look();
 			} else {
 				this.logger.info(
-					`Microsoft 365 Mail Trigger (Instant): the run of ${id} ${outcome === 'timeout' ? 'did not finish in time' : 'did not succeed'}; ${settings.redeliverAfterMs > 0 ? `it is emitted again in ${settings.redeliverAfterMs / 60_000} minute(s)` : 'it is not emitted again (Emit Again After a Failed Run is 0)'}`,
+					`Microsoft 365 Mail Trigger (Instant): the run of ${named} ${outcome === 'timeout' ? 'did not finish in time' : 'did not succeed'}; ${settings.redeliverAfterMs > 0 ? `it is emitted again in ${settings.redeliverAfterMs / 60_000} minute(s)` : 'it is not emitted again (Emit Again After a Failed Run is 0)'}`,
 				);
 				if (settings.redeliverAfterMs > 0) later(settings.redeliverAfterMs + 1000, look);
 			}
 		} catch (error) {
 			// The action failed: the message stays, and is emitted again if it is still unread.
 			this.logger.warn(
-				`Microsoft 365 Mail Trigger (Instant): the run of ${id} succeeded but the action failed: ${redactSecrets((error as Error).message)}`,
+				`Microsoft 365 Mail Trigger (Instant): the run of ${named} succeeded but the action failed: ${redactSecrets((error as Error).message)}`,
 			);
 		} finally {
-			running.delete(id);
+			for (const id of ids) running.delete(id);
 		}
 	};
 
@@ -210,7 +220,10 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			return;
 		}
 		if (result.kind !== 'items') return;
-		for (const item of result.items) void handOver(item);
+		// One execution per message, or per small batch of the messages this catch-up found (it does
+		// not wait for more mail to fill a batch).
+		for (let i = 0; i < result.items.length; i += perRun)
+			void handOver(result.items.slice(i, i + perRun));
 		// More than one catch-up's worth waiting: go on at once.
 		if (result.items.length >= settings.maxMessages) again = true;
 	};

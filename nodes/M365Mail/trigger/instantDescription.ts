@@ -13,7 +13,7 @@ const changed: Record<string, Partial<INodeProperties>> = {
 	maxMessages: {
 		displayName: 'Max Messages at Once',
 		description:
-			'How many new messages start executions at once (one execution each); the rest follow as those are handed over, oldest first',
+			'How many new messages start executions at once (one execution each, or per "Messages per Execution"); the rest follow as those are handed over, oldest first',
 	},
 };
 
@@ -62,6 +62,15 @@ const extraOptions: INodeProperties[] = [
 		default: 60,
 		description:
 			'How long the trigger waits for an execution to finish. One that takes longer counts as not succeeded: the message is emitted again after the delay.',
+	},
+	{
+		displayName: 'Messages per Execution',
+		name: 'messagesPerRun',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 100 },
+		default: 1,
+		description:
+			'How many messages one execution gets, one item each (1 to 100). With more than 1, messages that arrive together share an execution: the after-run action applies to all of them once it succeeded, and if it fails all of them are emitted again. The trigger does not wait for more mail to fill a batch.',
 	},
 	{
 		displayName: 'Waiting Counts as Success',
