@@ -51,6 +51,7 @@ export interface Run {
 	subject: string;
 	status: string;
 	startedAt: number;
+	stoppedAt: number;
 }
 
 /** Counting helpers for the n8n instance `current()` returns (it may be restarted between calls). */
@@ -136,6 +137,7 @@ export function countingFor(current: () => N8nInstance) {
 					subject: String(item.json.subject),
 					status: String(execution.status),
 					startedAt: Date.parse(String(execution.startedAt)),
+					stoppedAt: Date.parse(String(execution.stoppedAt)),
 				});
 			}
 		}

@@ -367,6 +367,70 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
+	it('instant trigger: n8n killed (SIGKILL) mid-burst and started again: none lost, all read; a message runs twice only if its run had succeeded just before the kill (at least once)', async () => {
+		const folder = await freshFolder('e2e-instant-kill');
+		const id = await n8n.createWorkflow(
+			'Instant: n8n killed mid-burst',
+			[
+				instantNode(folder, {
+					maxMessages: 50,
+					options: { redeliverAfterMinutes: 0.1, maxAttempts: 5 },
+				}),
+				codeNode('await new Promise((r) => setTimeout(r, 300));\nreturn { json: $json };'),
+			],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		await new Promise((r) => setTimeout(r, 1500));
+		const burst = names('killed', 40);
+		await appendMails(
+			folder,
+			burst.map((subject) => ({ subject })),
+		);
+		// Killed once some runs succeeded while others are still running.
+		await n8n.waitFor('the first successful runs', async () =>
+			(await instantRuns(id)).filter((r) => r.status === 'success').length >= 5 ? true : undefined,
+		);
+		const killedAt = Date.now();
+		await n8n.kill();
+		const more = names('after the kill', 10);
+		await appendMails(
+			folder,
+			more.map((subject) => ({ subject })),
+		);
+		await n8n.start();
+		await n8n.login();
+		const expected = [...burst, ...more];
+		await succeededRuns(id, expected, 120_000);
+		await n8n.waitFor('every message marked read', async () =>
+			(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+		);
+		// Longer than "Emit Again After a Failed Run": anything wrongly emitted again shows now.
+		await new Promise((r) => setTimeout(r, 9000));
+		const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
+		const { lost, duplicated } = count(
+			expected,
+			successes.map((r) => r.subject),
+		);
+		const before = successes.filter((r) => r.stoppedAt <= killedAt).length;
+		const firstEnd = (subject: string) =>
+			Math.min(...successes.filter((r) => r.subject === subject).map((r) => r.stoppedAt));
+		console.log(
+			`instant trigger, n8n killed mid-burst: ${before} runs had succeeded before the kill; lost ${lost.length}, ran twice ${duplicated.length} (${duplicated.map((s) => `${s}: first run ended ${killedAt - firstEnd(s)} ms before the kill`).join(', ')})`,
+		);
+		assert.deepEqual(lost, []);
+		// A second successful run only for a message whose first run finished right before the kill,
+		// in the moment between n8n's "succeeded" and the trigger's mark as read.
+		for (const subject of duplicated) {
+			const gap = killedAt - firstEnd(subject);
+			assert.ok(
+				gap >= 0 && gap < 5000,
+				`${subject} ran twice, its first run ended ${gap} ms before the kill`,
+			);
+		}
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
 	it('instant trigger: a downstream failure leaves the message unread; it is emitted again and marked read only after its run succeeded: processed successfully exactly once', async () => {
 		const folder = await freshFolder('e2e-instant-fail');
 		const id = await n8n.createWorkflow(
