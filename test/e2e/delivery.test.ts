@@ -431,6 +431,65 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
+	it('instant trigger, Messages per Execution 4: 8 unread messages at activation start two executions of 4; the one that fails is emitted again as one execution of the same 4; each read only after its execution succeeded', async () => {
+		const folder = await freshFolder('e2e-instant-batch');
+		const subjects = names('batch', 8);
+		await appendMails(
+			folder,
+			subjects.map((subject) => ({ subject })),
+		);
+		const id = await n8n.createWorkflow(
+			'Instant: Messages per Execution',
+			[
+				instantNode(folder, {
+					startFrom: 'existing',
+					options: { messagesPerRun: 4, redeliverAfterMinutes: 0.1, maxAttempts: 3 },
+				}),
+				codeNode(
+					"if ($json.subject === 'batch 005' && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
+				),
+			],
+			instantConnections,
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const failed = await n8n.waitFor('the failed execution', async () => {
+			const runs = (await instantRuns(id)).filter((r) => r.status === 'error');
+			return runs.length ? runs : undefined;
+		});
+		// Unread after the failure, unless the second execution already succeeded.
+		const retried = (await instantRuns(id)).some(
+			(r) => r.subject === 'batch 005' && r.status === 'success',
+		);
+		if (!retried) {
+			const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
+			for (const { subject } of failed)
+				assert.ok(
+					unread.some((m) => m.subject === subject),
+					`${subject} is unread`,
+				);
+		}
+		await succeededRuns(id, subjects, 60_000);
+		await n8n.waitFor('every message marked read', async () =>
+			(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+		);
+		// Longer than "Emit Again After a Failed Run": anything wrongly emitted again shows now.
+		await new Promise((r) => setTimeout(r, 8000));
+		const byExecution = new Map<string, string[]>();
+		for (const run of await instantRuns(id)) {
+			const key = `${run.executionId}|${run.status}`;
+			byExecution.set(key, [...(byExecution.get(key) ?? []), run.subject]);
+		}
+		const shape = [...byExecution].map(
+			([key, list]) => `${key.split('|')[1]}: ${[...list].sort().join(', ')}`,
+		);
+		assert.deepEqual(shape.sort(), [
+			'error: batch 004, batch 005, batch 006, batch 007',
+			'success: batch 000, batch 001, batch 002, batch 003',
+			'success: batch 004, batch 005, batch 006, batch 007',
+		]);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
 	it('instant trigger: a downstream failure leaves the message unread; it is emitted again and marked read only after its run succeeded: processed successfully exactly once', async () => {
 		const folder = await freshFolder('e2e-instant-fail');
 		const id = await n8n.createWorkflow(

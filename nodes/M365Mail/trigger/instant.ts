@@ -128,6 +128,38 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	};
 
 	/**
+	 * The after-run action for messages whose run succeeded. Those that succeed while one is being
+	 * applied wait and go together in the next (a burst costs a few rounds of IMAP commands, not one
+	 * per message, and a run's success is marked sooner).
+	 */
+	let waiting: Array<{ ids: string[]; settle: (error?: Error) => void }> = [];
+	let applying = false;
+	const applyAfterSuccess = async (ids: string[]) =>
+		await new Promise<void>((resolve, reject) => {
+			waiting.push({ ids, settle: (error) => (error ? reject(error) : resolve()) });
+			if (applying) return;
+			applying = true;
+			void (async () => {
+				while (waiting.length) {
+					const group = waiting;
+					waiting = [];
+					let failure: Error | undefined;
+					try {
+						if (closed) throw new Error('the trigger was stopped');
+						await source.apply(
+							settings.afterEmit,
+							group.flatMap((w) => w.ids),
+						);
+					} catch (error) {
+						failure = error as Error;
+					}
+					for (const w of group) w.settle(failure);
+				}
+				applying = false;
+			})();
+		});
+
+	/**
 	 * Emits one execution (one message, or a small batch of them as its items) and settles its
 	 * messages when n8n says how the run went: all of them after a success, none otherwise.
 	 */
@@ -153,7 +185,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		try {
 			if (closed) return;
 			if (outcome === 'success') {
-				await source.apply(settings.afterEmit, ids);
+				await applyAfterSuccess(ids);
 				acks.push(...ids);
 				if (!cycle) look();
 			} else {
@@ -164,6 +196,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			}
 		} catch (error) {
 			// The action failed: the message stays, and is emitted again if it is still unread.
+			if (closed) return;
 			this.logger.warn(
 				`Microsoft 365 Mail Trigger (Instant): the run of ${named} succeeded but the action failed: ${redactSecrets((error as Error).message)}`,
 			);
