@@ -241,6 +241,8 @@ export class ImapTlsProxy {
 	connections = 0;
 	byes = 0;
 	port = 0;
+	/** Client commands seen, by name (`UID STORE`, `SELECT`, ...), counted from the command lines. */
+	readonly commands = new Map<string, number>();
 
 	async start(): Promise<void> {
 		const info = stackInfo();
@@ -255,6 +257,20 @@ export class ImapTlsProxy {
 			});
 			const pair = { client, upstream };
 			this.live.add(pair);
+			let pending = '';
+			client.on('data', (chunk: Buffer) => {
+				// "<tag> [UID] <COMMAND> ..." lines; literals and tokens are not commands, and a line cut
+				// between two chunks is joined first.
+				const lines = (pending + chunk.toString('latin1')).split('\r\n');
+				pending = lines.pop()!.slice(-200);
+				for (const line of lines) {
+					const match = /^\S+ ((?:UID )?[A-Z]+)\b/i.exec(line);
+					if (match) {
+						const name = match[1].toUpperCase();
+						this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
+					}
+				}
+			});
 			client.pipe(upstream);
 			upstream.pipe(client);
 			const close = () => {

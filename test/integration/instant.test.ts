@@ -277,6 +277,43 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await t.response.closeFunction?.();
 	});
 
+	it('runs that succeed together are marked read together: 30 successes take a few UID STOREs, not 30', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			store.set(
+				'alice-counted',
+				delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+					customImapPort: proxy.port,
+				}),
+			);
+			const folder = await freshFolder('instant-together');
+			const subjects = Array.from({ length: 30 }, (_, i) => `together ${i}`);
+			await appendMails(
+				folder,
+				subjects.map((subject) => ({ subject })),
+			);
+			const t = await start(
+				folder,
+				{ afterEmit: 'markRead', startFrom: 'existing' },
+				() => 'success',
+				{},
+				'alice-counted',
+			);
+			running.push(t.response);
+			await until('all read', async () =>
+				(await unreadIn(folder)).length === 0 ? true : undefined,
+			);
+			const stores = proxy.commands.get('UID STORE') ?? 0;
+			console.log(`30 successful runs marked read with ${stores} UID STORE command(s)`);
+			assert.ok(stores >= 1 && stores <= 5, `${stores} UID STOREs`);
+			assert.deepEqual(t.emitted.map((e) => e.subject).sort(), [...subjects].sort());
+			await t.response.closeFunction?.();
+		} finally {
+			await proxy.stop();
+		}
+	});
+
 	const endings = {
 		'the server ends the IDLE session with BYE AccessTokenExpired (as Exchange Online does)': (
 			proxy: ImapTlsProxy,
