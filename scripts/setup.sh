@@ -46,6 +46,7 @@ fi
 # Redis on other ports, each in a temporary directory.
 if command -v systemctl >/dev/null 2>&1; then
 	for service in dovecot postgresql redis-server; do
-		systemctl is-active --quiet "$service" 2>/dev/null && { systemctl stop "$service" || true; }
+		if systemctl is-active --quiet "$service" 2>/dev/null; then systemctl stop "$service" || true; fi
 	done
 fi
+echo "setup: done"
