@@ -82,6 +82,24 @@ async function start(
 	return { emitted, runs, failures, response, staticData };
 }
 
+/** A TLS proxy in front of Dovecot, and a credential `name` for alice that signs in through it. */
+async function throughProxy(name: string): Promise<ImapTlsProxy> {
+	const proxy = new ImapTlsProxy();
+	await proxy.start();
+	try {
+		store.set(
+			name,
+			delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+				customImapPort: proxy.port,
+			}),
+		);
+	} catch (error) {
+		await proxy.stop();
+		throw error;
+	}
+	return proxy;
+}
+
 async function until<T>(
 	what: string,
 	probe: () => T | undefined | Promise<T | undefined>,
@@ -278,15 +296,8 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 	});
 
 	it('runs that succeed together are marked read together: 30 successes take a few UID STOREs, not 30', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
+		const proxy = await throughProxy('alice-counted');
 		try {
-			store.set(
-				'alice-counted',
-				delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
-					customImapPort: proxy.port,
-				}),
-			);
 			const folder = await freshFolder('instant-together');
 			const subjects = Array.from({ length: 30 }, (_, i) => `together ${i}`);
 			await appendMails(
@@ -321,15 +332,8 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 	};
 	for (const [how, end] of Object.entries(endings)) {
 		it(`${how}: the trigger signs in again and the mail around it comes, each once`, async () => {
-			const proxy = new ImapTlsProxy();
-			await proxy.start();
+			const proxy = await throughProxy('alice-proxy');
 			try {
-				store.set(
-					'alice-proxy',
-					delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
-						customImapPort: proxy.port,
-					}),
-				);
 				const folder = await freshFolder('instant-end');
 				const t = await start(
 					folder,
