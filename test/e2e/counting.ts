@@ -54,11 +54,20 @@ export interface Run {
 	stoppedAt: number;
 }
 
-/** Counting helpers for the n8n instance `current()` returns (it may be restarted between calls). */
-export function countingFor(current: () => N8nInstance) {
+/**
+ * Counting helpers for the n8n instance `current()` returns (it may be restarted between calls).
+ * `list` reads a workflow's executions (newest first), by default through n8n's list endpoint.
+ */
+export function countingFor(
+	current: () => N8nInstance,
+	list?: (workflowId: string) => Promise<Json[]>,
+) {
+	const executionsOf = async (workflowId: string) =>
+		list ? await list(workflowId) : await current().executions(workflowId);
+
 	/** Subjects a node output in the workflow's executions (status filter optional), in order. */
 	async function processed(workflowId: string, node: string, status?: string): Promise<string[]> {
-		const list = (await current().executions(workflowId))
+		const list = (await executionsOf(workflowId))
 			.filter((e) => e.mode === 'trigger' && e.stoppedAt && (!status || e.status === status))
 			.reverse();
 		const result: string[] = [];
@@ -87,7 +96,7 @@ export function countingFor(current: () => N8nInstance) {
 				timeoutMs,
 			)
 			.catch(async (error: Error) => {
-				const executions = await n8n.executions(workflowId);
+				const executions = await executionsOf(workflowId);
 				const seen = await processed(workflowId, node, 'success');
 				const { lost, duplicated } = count(expected, seen);
 				// Per execution: what it carried at the node, so a lost emit shows apart from a late one.
@@ -127,7 +136,7 @@ export function countingFor(current: () => N8nInstance) {
 	/** Per subject the trigger emitted: its execution, status and start time. */
 	async function instantRuns(workflowId: string): Promise<Run[]> {
 		const result: Run[] = [];
-		for (const execution of await current().executions(workflowId)) {
+		for (const execution of await executionsOf(workflowId)) {
 			if (execution.mode !== 'trigger' || !execution.stoppedAt) continue;
 			const data = execution.data as { resultData: { runData: Record<string, unknown> } };
 			if (!data.resultData.runData['New Mail']) continue;
