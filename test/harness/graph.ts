@@ -96,3 +96,30 @@ export async function graphRaw(mailbox: string, id: string): Promise<Buffer> {
 	const url = `raw?mailbox=${encodeURIComponent(mailbox)}&id=${encodeURIComponent(id)}`;
 	return Buffer.from((await control<{ raw: string }>(url)).raw, 'base64');
 }
+
+export interface EmulatedSubscription {
+	id: string;
+	notificationUrl: string;
+	lifecycleNotificationUrl?: string;
+	expirationDateTime: string;
+	folderId: string;
+	upn: string;
+}
+
+/** The emulator's live change-notification subscriptions, and what it sent (by outcome). */
+export async function graphSubscriptions(): Promise<{
+	subscriptions: EmulatedSubscription[];
+	counts: Record<string, number>;
+}> {
+	return await control('subscriptions');
+}
+
+/** Sends a lifecycle event (reauthorizationRequired, subscriptionRemoved, missed) to one or all. */
+export async function graphLifecycle(event: string, id?: string): Promise<number> {
+	return (await control<{ sent: number }>('lifecycle', { event, id })).sent;
+}
+
+/** The next `count` change notifications are not sent (what a `missed` event then reports). */
+export async function graphMuteNotifications(count: number): Promise<void> {
+	await control('mute-notifications', { count });
+}

@@ -20,6 +20,7 @@ import { simpleParser, type AddressObject } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { APPS, DELEGATED_GRANTS, MAILBOXES } from './directory';
+import { GraphSubscriptions, SubscriptionError } from './graph-subscriptions';
 import type { OAuthTestServer } from './oauth-server';
 
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
@@ -166,12 +167,15 @@ export class GraphEmulator {
 	/** Delta rounds still to answer with the previous round's changes again (Graph's documented replays). */
 	private replays = 0;
 	private readonly uploads = new Map<string, UploadSession>();
+	/** Change-notification subscriptions, and the notifications they send. */
+	readonly subscriptions: GraphSubscriptions;
 
 	constructor(
-		private readonly tls: { cert: string; key: string },
+		private readonly tls: { cert: string; key: string; ca?: string },
 		private readonly oauth: OAuthTestServer,
 	) {
 		for (const upn of MAILBOXES) this.mailbox(upn);
+		this.subscriptions = new GraphSubscriptions(tls.ca);
 	}
 
 	get url(): string {
@@ -216,6 +220,7 @@ export class GraphEmulator {
 	}
 
 	async stop(): Promise<void> {
+		this.subscriptions.stop();
 		for (const server of [this.server, this.inner]) {
 			server?.closeAllConnections?.();
 			await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -305,6 +310,7 @@ export class GraphEmulator {
 			attachments,
 			arrivedSeq: ++this.seq,
 		});
+		this.subscriptions.messageCreated(upn, target.id, id);
 		return id;
 	}
 
@@ -317,6 +323,7 @@ export class GraphEmulator {
 		stored.folderId = target.id;
 		stored.message.parentFolderId = target.id;
 		stored.arrivedSeq = ++this.seq;
+		this.subscriptions.messageCreated(upn, target.id, id);
 	}
 
 	createFolderPath(upn: string, path: string): string {
@@ -645,6 +652,8 @@ export class GraphEmulator {
 		}
 		if (url.pathname.startsWith('/upload/')) return await this.uploadRange(req, res, url);
 		if (url.pathname === '/v1.0/$batch' && req.method === 'POST') return await this.batch(req, res);
+		if (/^\/v1\.0\/subscriptions(\/|$)/.test(url.pathname))
+			return await this.subscription(req, res, url);
 		const match = /^\/v1\.0\/(me|users\/([^/]+))(\/.*)?$/.exec(url.pathname);
 		if (!match)
 			throw new GraphFailure(
@@ -782,6 +791,7 @@ export class GraphEmulator {
 					stored.folderId = destination.id;
 					stored.message.parentFolderId = destination.id;
 					stored.arrivedSeq = ++this.seq;
+					this.subscriptions.messageCreated(upn, destination.id, stored.id);
 					return this.sendJson(res, 201, stored.message);
 				}
 				const id = newId('msg');
@@ -793,6 +803,7 @@ export class GraphEmulator {
 					arrivedSeq: ++this.seq,
 				};
 				box.messages.set(id, copy);
+				this.subscriptions.messageCreated(upn, destination.id, id);
 				return this.sendJson(res, 201, copy.message);
 			}
 			if (action === 'send' && req.method === 'POST') {
@@ -1167,6 +1178,67 @@ export class GraphEmulator {
 		res.end();
 	}
 
+	/** POST /subscriptions, GET / PATCH / DELETE /subscriptions/{id}. */
+	private async subscription(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+		const id = url.pathname.split('/')[3];
+		this.count(`${req.method} /subscriptions${id ? '/{id}' : ''}`);
+		try {
+			if (!id && req.method === 'POST') {
+				const body = parseJson<Record<string, unknown>>(await readBody(req));
+				const resource = String(body.resource ?? '');
+				const match =
+					/^\/?(me|users\/([^/]+))\/mailFolders(?:\('([^']+)'\)|\/([^/]+))\/messages$/i.exec(
+						resource,
+					);
+				if (!match)
+					throw new SubscriptionError(
+						400,
+						'InvalidRequest',
+						`Resource '${resource}' is not supported for this subscription.`,
+					);
+				const upn = await this.authorize(req, match[2] ?? 'me');
+				const folder = this.folderById(this.mailbox(upn), match[3] ?? match[4]);
+				const claims = JSON.parse(
+					Buffer.from(
+						String(req.headers.authorization).split('.')[1] ?? '',
+						'base64url',
+					).toString(),
+				) as { appid?: string };
+				const sub = await this.subscriptions.create(body, {
+					upn,
+					folderId: folder.id,
+					applicationId: String(claims.appid ?? ''),
+				});
+				return this.sendJson(res, 201, this.subscriptions.json(sub));
+			}
+			const sub = id ? this.subscriptions.get(id) : undefined;
+			if (!sub)
+				throw new SubscriptionError(
+					404,
+					'ResourceNotFound',
+					`The object was not found. Subscription '${id ?? ''}'.`,
+				);
+			await this.authorize(req, encodeURIComponent(sub.upn));
+			if (req.method === 'GET') return this.sendJson(res, 200, this.subscriptions.json(sub));
+			if (req.method === 'PATCH') {
+				const body = parseJson<Record<string, unknown>>(await readBody(req));
+				const renewed = this.subscriptions.renew(sub.id, body.expirationDateTime);
+				return this.sendJson(res, 200, this.subscriptions.json(renewed));
+			}
+			if (req.method === 'DELETE') {
+				this.subscriptions.remove(sub.id);
+				res.writeHead(204);
+				res.end();
+				return;
+			}
+			throw new SubscriptionError(405, 'MethodNotAllowed', 'The method is not allowed.');
+		} catch (error) {
+			if (error instanceof SubscriptionError)
+				throw new GraphFailure(error.status, error.code, error.message);
+			throw error;
+		}
+	}
+
 	private async control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
 		const body =
 			req.method === 'POST'
@@ -1229,6 +1301,18 @@ export class GraphEmulator {
 						String(url.searchParams.get('folder')),
 					),
 				});
+			case '/_test/subscriptions':
+				return this.sendJson(res, 200, this.subscriptions.summary());
+			case '/_test/lifecycle':
+				return this.sendJson(res, 200, {
+					sent: this.subscriptions.lifecycle(
+						String(body.event),
+						body.id === undefined ? undefined : String(body.id),
+					),
+				});
+			case '/_test/mute-notifications':
+				this.subscriptions.muteNext(Number(body.count ?? 1));
+				return this.sendJson(res, 200, {});
 			case '/_test/counts':
 				return this.sendJson(res, 200, {
 					requests: this.requests,

@@ -1,6 +1,6 @@
 /** Starts and stops the whole local stack: OAuth2 server, Dovecot, SMTP server. */
 import { createServer } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ensureCertificates, type TestCertificates } from './certs';
@@ -86,7 +86,10 @@ export async function startStack(
 		dovecot,
 	);
 	await smtp.start();
-	const graph = new GraphEmulator({ cert: certs.cert, key: certs.key }, oauth);
+	const graph = new GraphEmulator(
+		{ cert: certs.cert, key: certs.key, ca: readFileSync(certs.caCertPath, 'utf8') },
+		oauth,
+	);
 	await graph.start();
 	const info: StackInfo = {
 		dir,

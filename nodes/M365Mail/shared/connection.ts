@@ -6,6 +6,8 @@ import {
 	type INode,
 	type IPollFunctions,
 	type ITriggerFunctions,
+	type IHookFunctions,
+	type IWebhookFunctions,
 } from 'n8n-workflow';
 
 import {
@@ -17,7 +19,13 @@ import {
 	type MailTransportKind,
 } from '../transport/connection';
 
-type N8nContext = IExecuteFunctions | IPollFunctions | ILoadOptionsFunctions | ITriggerFunctions;
+type N8nContext =
+	| IExecuteFunctions
+	| IPollFunctions
+	| ILoadOptionsFunctions
+	| ITriggerFunctions
+	| IHookFunctions
+	| IWebhookFunctions;
 
 /** Reads a node parameter that does not vary by item. */
 export type NodeParameter = (name: string, fallback: unknown) => unknown;

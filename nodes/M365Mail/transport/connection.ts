@@ -9,6 +9,8 @@ import type {
 	ILoadOptionsFunctions,
 	IPollFunctions,
 	ITriggerFunctions,
+	IHookFunctions,
+	IWebhookFunctions,
 } from 'n8n-workflow';
 
 import { resolveCloud, type CloudEndpoints, type CloudSettings } from './auth/clouds';
@@ -62,7 +64,13 @@ export function graphClientFor(connection: MailConnection, mailbox: string): Gra
 
 export type MailTransportKind = 'graph' | 'imap';
 
-type N8nContext = IPollFunctions | IExecuteFunctions | ILoadOptionsFunctions | ITriggerFunctions;
+type N8nContext =
+	| IPollFunctions
+	| IExecuteFunctions
+	| ILoadOptionsFunctions
+	| ITriggerFunctions
+	| IHookFunctions
+	| IWebhookFunctions;
 
 /** Builds app-only settings from decrypted credential data (also used by the credential test). */
 export function appOnlyProviderFromData(data: ICredentialDataDecryptedObject): {

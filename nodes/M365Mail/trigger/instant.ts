@@ -19,7 +19,7 @@ import { connectNode, resolveMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
 import { redactSecrets } from '../transport/auth/errors';
-import { requireCapability, type FolderWatch } from '../transport/mailbox';
+import { requireCapability, type FolderWatch, type InstantNotice } from '../transport/mailbox';
 import { openMailbox } from '../transport/open';
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { readTriggerSettings } from './settings';
@@ -96,12 +96,26 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		return { manualTriggerFunction, closeFunction: async () => await mailbox.close() };
 	}
 
-	let instant;
+	const graphNotice = this.getNodeParameter('notice', 'imapIdle') === 'graph';
+	let instant: InstantNotice | undefined;
 	try {
-		instant = requireCapability(mailbox, mailbox.instant, 'Instant notice of new mail', {
-			protocol: 'IMAP',
-			fix: 'Use the Microsoft 365 Mail Trigger (it polls, also over Microsoft Graph), or a credential with IMAP access. Microsoft Graph change notifications are not built into this trigger yet.',
-		});
+		if (graphNotice) {
+			if (connection.transport !== 'graph') {
+				throw new NodeOperationError(
+					node,
+					'New Mail Notice "Microsoft Graph" needs a credential with Microsoft Graph access',
+					{
+						description:
+							'Choose a credential whose Access is Microsoft Graph (or, app-only, Protocol "Microsoft Graph"), or set New Mail Notice to "IMAP IDLE".',
+					},
+				);
+			}
+		} else {
+			instant = requireCapability(mailbox, mailbox.instant, 'Instant notice of new mail', {
+				protocol: 'IMAP',
+				fix: 'Set New Mail Notice to "Microsoft Graph Change Notifications" (n8n must then be reachable over https), use the Microsoft 365 Mail Trigger (it polls), or a credential with IMAP access.',
+			});
+		}
 	} catch (error) {
 		await mailbox.close();
 		throw toNodeError(node, error);
@@ -293,14 +307,31 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	}
 	let watch: FolderWatch;
 	try {
-		watch = await instant.watch(folder, {
-			onChange: look,
-			onTrouble: (error, attempt, retryInMs) => {
-				const message = `Microsoft 365 Mail Trigger (Instant): the IDLE session failed (${attempt} in a row): ${redactSecrets(error.message)}; trying again in ${Math.round(retryInMs / 1000)} s`;
-				if (attempt >= 10) this.emitError(toNodeError(node, error));
-				else this.logger.warn(message);
-			},
-		});
+		if (instant) {
+			watch = await instant.watch(folder, {
+				onChange: look,
+				onTrouble: (error, attempt, retryInMs) => {
+					const message = `Microsoft 365 Mail Trigger (Instant): the IDLE session failed (${attempt} in a row): ${redactSecrets(error.message)}; trying again in ${Math.round(retryInMs / 1000)} s`;
+					if (attempt >= 10) this.emitError(toNodeError(node, error));
+					else this.logger.warn(message);
+				},
+			});
+		} else {
+			// Graph: n8n's webhook methods made the subscription; its notices reach this process's
+			// webhook, which says "look now". The subscription is kept alive from here.
+			const { graphTarget, keepSubscription, listen, listenerKey } = await import(
+				'./notifications'
+			);
+			const { client, folderId } = await graphTarget(this);
+			const kept = keepSubscription(this, client, folderId, look);
+			const unlisten = listen(listenerKey(workflow.id, node.name), kept.listener);
+			watch = {
+				stop: async () => {
+					unlisten();
+					await kept.stop();
+				},
+			};
+		}
 	} catch (error) {
 		await mailbox.close();
 		throw toNodeError(node, error);

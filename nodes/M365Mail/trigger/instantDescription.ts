@@ -82,8 +82,34 @@ const extraOptions: INodeProperties[] = [
 	},
 ];
 
+/** How the trigger hears of new mail. */
+export const noticeProperty: INodeProperties = {
+	displayName: 'New Mail Notice',
+	name: 'notice',
+	type: 'options',
+	noDataExpression: true,
+	options: [
+		{
+			name: 'IMAP IDLE',
+			value: 'imapIdle',
+			description:
+				'A live IMAP connection that the server tells of new mail. Needs IMAP access; no public URL.',
+		},
+		{
+			name: 'Microsoft Graph Change Notifications',
+			value: 'graph',
+			description:
+				"Graph calls n8n's webhook when mail arrives. Needs Microsoft Graph access and n8n reachable from the internet over https (WEBHOOK_URL).",
+		},
+	],
+	default: 'imapIdle',
+	description:
+		'How the trigger learns of new mail. Either way it reads the folder itself (IMAP cursor or Graph delta), so a lost or repeated notice never loses or repeats mail.',
+};
+
 export const instantTriggerProperties: INodeProperties[] = triggerProperties
 	.filter((p) => p.name !== 'deleteNotice')
+	.flatMap((p) => (p.name === 'mailbox' ? [p, noticeProperty] : [p]))
 	.map((p) => {
 		if (p.name !== 'options') return { ...p, ...changed[p.name] } as INodeProperties;
 		const options = (p.options as INodeProperties[]).map(
