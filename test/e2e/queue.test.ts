@@ -64,9 +64,19 @@ async function storedExecutions(workflowId: string): Promise<Array<Record<string
 		.query(`SELECT id FROM execution_entity WHERE "workflowId" = '${workflowId}' ORDER BY id DESC`)
 		.map((row) => row[0]);
 	const result = [];
-	for (const id of ids) result.push(await main.api('GET', `/executions/${id}?includeData=true`));
+	for (const id of ids) {
+		// A finished execution does not change: read once (a probe every 500 ms reads only new ones).
+		let execution = finished.get(String(id));
+		if (!execution) {
+			execution = await main.api('GET', `/executions/${id}?includeData=true`);
+			if (execution.stoppedAt && !['new', 'running', 'waiting'].includes(String(execution.status)))
+				finished.set(String(id), execution);
+		}
+		result.push(execution);
+	}
 	return result;
 }
+const finished = new Map<string, Record<string, unknown>>();
 
 const { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns } =
 	countingFor(() => main, storedExecutions);

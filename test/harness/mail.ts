@@ -177,6 +177,26 @@ export async function restartDovecot(): Promise<void> {
 }
 
 /**
+ * Kills (SIGKILL) every Dovecot IMAP session process, as a crash would: the clients' connections
+ * close without a BYE. Returns how many were killed.
+ */
+export function killImapProcesses(): number {
+	const list = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+	const pids = list
+		.split('\n')
+		.map((line) => /^\s*(\d+)\s+dovecot\/imap(?:\s|$)/.exec(line)?.[1])
+		.filter((pid): pid is string => pid !== undefined);
+	for (const pid of pids) {
+		try {
+			process.kill(Number(pid), 'SIGKILL');
+		} catch {
+			// gone meanwhile
+		}
+	}
+	return pids.length;
+}
+
+/**
  * A TCP proxy in front of Dovecot's IMAPS port that can cut a connection in the middle of a
  * download: armed with a byte count, it destroys the next connection once the server has sent
  * that many bytes through it.

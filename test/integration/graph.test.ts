@@ -450,6 +450,27 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.equal(delta('batched GET /messages/{id}'), 45);
 	});
 
+	it('"mark as read" after emitting goes twenty messages per request (JSON batching), none one by one', async () => {
+		const folder = await freshGraphFolder('g-batch-read');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 100, afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		for (let i = 0; i < 45; i++) await graphDeliver(ALICE, { subject: `r${i}` }, folder);
+		assert.equal((await pollTrigger(node, store, state)).length, 45);
+		const before = await graphCounts();
+		// The next poll marks them, once n8n has the items.
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		const after = await graphCounts();
+		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		assert.equal(delta('PATCH /messages/{id}'), 0, 'no message marked one by one');
+		assert.equal(delta('batched PATCH /messages/{id}'), 45);
+		assert.ok(delta('POST /$batch') >= 3, 'three batches of at most 20');
+		assert.deepEqual(
+			(await graphList(ALICE, folder)).filter((m) => !m.isRead).map((m) => m.subject),
+			[],
+		);
+	});
+
 	it('a folder deleted and created again under the same path: found by its path again, its new mail emitted', async () => {
 		const folder = await freshGraphFolder('g-recreate');
 		const state: IDataObject = {};

@@ -21,6 +21,7 @@ import {
 	freshFolder,
 	ImapTlsProxy,
 	listFolder,
+	killImapProcesses,
 	restartDovecot,
 } from '../harness/mail';
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
@@ -295,6 +296,32 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await t.response.closeFunction?.();
 	});
 
+	it('the IMAP process serving the IDLE session killed (no BYE, as a crash): the session comes back by itself and the mail of the gap and after it comes, each once', async () => {
+		const folder = await freshFolder('instant-killed');
+		const t = await start(folder, { afterEmit: 'markRead' }, () => 'success');
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'before kill' }]);
+		await until('before kill', () => (t.emitted.length >= 1 ? true : undefined));
+		assert.ok(killImapProcesses() >= 1, 'an IMAP process was killed');
+		await appendMails(folder, [{ subject: 'gap after kill' }]);
+		await until(
+			'gap after kill',
+			() => (t.emitted.some((e) => e.subject === 'gap after kill') ? true : undefined),
+			30_000,
+		);
+		await appendMails(folder, [{ subject: 'after kill' }]);
+		await until('after kill', () =>
+			t.emitted.some((e) => e.subject === 'after kill') ? true : undefined,
+		);
+		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		assert.deepEqual(
+			t.emitted.map((e) => e.subject),
+			['before kill', 'gap after kill', 'after kill'],
+		);
+		assert.deepEqual(t.failures, []);
+		await t.response.closeFunction?.();
+	});
+
 	it('runs that succeed together are marked read together: 30 successes take a few UID STOREs, not 30', async () => {
 		const proxy = await throughProxy('alice-counted');
 		try {
@@ -420,7 +447,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await t.response.closeFunction?.();
 	});
 
-	it('over Microsoft Graph the activation fails with an error that names the polling trigger', async () => {
+	it('over Microsoft Graph with New Mail Notice "IMAP IDLE" the activation fails with an error that names Graph change notifications and the polling trigger', async () => {
 		const { GRAPH_SCOPES } = await import('../harness/graph');
 		store.set(
 			'alice-graph',
@@ -435,7 +462,9 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await assert.rejects(
 			new M365MailInstantTrigger().trigger.call(context),
 			(e: Error & { description?: string }) =>
-				/needs IMAP/.test(e.message) && /Microsoft 365 Mail Trigger/.test(e.description ?? ''),
+				/needs IMAP/.test(e.message) &&
+				/Microsoft Graph Change Notifications/.test(e.description ?? '') &&
+				/Microsoft 365 Mail Trigger/.test(e.description ?? ''),
 		);
 	});
 });

@@ -600,11 +600,21 @@ export class GraphEmulator {
 				method: string;
 				url: string;
 				headers?: Record<string, string>;
+				body?: unknown;
 			}>;
 		}>(await readBody(req));
 		const requests = body.requests ?? [];
 		if (!requests.length || requests.length > 20)
 			throw new GraphFailure(400, 'BadRequest', 'A batch holds between 1 and 20 requests.');
+		// Graph: a request with a body must say its Content-Type in its own headers.
+		const typed = (r: (typeof requests)[number]) =>
+			Object.keys(r.headers ?? {}).some((h) => h.toLowerCase() === 'content-type');
+		if (requests.some((r) => r.body !== undefined && !typed(r)))
+			throw new GraphFailure(
+				400,
+				'BadRequest',
+				'Content-Type header must be specified when a request in a batch has a body.',
+			);
 		const responses = [];
 		for (const r of requests) {
 			const inner = `http://127.0.0.1:${(this.inner!.address() as AddressInfo).port}`;
@@ -615,6 +625,12 @@ export class GraphEmulator {
 					authorization: String(req.headers.authorization ?? ''),
 					'x-emulator-batched': '1',
 				},
+				body:
+					r.body === undefined
+						? undefined
+						: typeof r.body === 'string'
+							? r.body
+							: JSON.stringify(r.body),
 			});
 			const text = await answer.text();
 			const headers: Record<string, string> = {};

@@ -107,6 +107,33 @@ export interface InstantNotice {
 	watch(folder: string, handlers: ChangeHandlers): Promise<FolderWatch>;
 }
 
+/** A change-notification subscription on a folder's new messages (Microsoft Graph). */
+export interface MailSubscription {
+	id: string;
+	/** The secret Graph sends back with every notification. */
+	clientState: string;
+	expirationDateTime: string;
+	notificationUrl: string;
+	/** What it watches (the mailbox and folder), to tell whether it still fits the parameters. */
+	resource: string;
+}
+
+/** Notice of new mail through a webhook the service calls (Microsoft Graph change notifications). */
+export interface ChangeSubscriptions {
+	/** Subscribes the URL (the service validates it first) to new messages in the folder. */
+	subscribe(folder: string, notificationUrl: string): Promise<MailSubscription>;
+	/** What a subscription of the folder would watch. */
+	resourceOf(folder: string): Promise<string>;
+	/** The subscription as the service has it, or undefined when it is gone. */
+	read(id: string): Promise<{ expirationDateTime: string; notificationUrl: string } | undefined>;
+	/** Extends (and reauthorizes) it; the new expiry. */
+	renew(id: string): Promise<string>;
+	/** Deletes it; one already gone is fine. */
+	unsubscribe(id: string): Promise<void>;
+	/** Whether it should be renewed now. */
+	needsRenewal(expirationDateTime: string): boolean;
+}
+
 /** Outlook's follow-up flag with dates, and its "complete" state (Graph only). */
 export interface FollowUpFlags {
 	flag(id: string, dates: { dueDate?: Date; startDate?: Date }): Promise<MessageStatus>;
@@ -168,6 +195,7 @@ export interface Mailbox {
 	readonly followUp?: FollowUpFlags;
 	readonly categories?: Categories;
 	readonly instant?: InstantNotice;
+	readonly changeNotifications?: ChangeSubscriptions;
 
 	/** Closes what this mailbox opened (an IMAP session); safe to call twice. */
 	close(): Promise<void>;

@@ -19,9 +19,15 @@ import { connectNode, resolveMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
 import { redactSecrets } from '../transport/auth/errors';
-import { requireCapability, type FolderWatch, type InstantNotice } from '../transport/mailbox';
+import {
+	requireCapability,
+	type ChangeSubscriptions,
+	type FolderWatch,
+	type InstantNotice,
+} from '../transport/mailbox';
 import { openMailbox } from '../transport/open';
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
+import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
 import { readTriggerSettings } from './settings';
 
 /** Even without notice, look this often (a missed EXISTS, a notice lost in a reconnect). */
@@ -98,18 +104,14 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 
 	const graphNotice = this.getNodeParameter('notice', 'imapIdle') === 'graph';
 	let instant: InstantNotice | undefined;
+	let subscriptions: ChangeSubscriptions | undefined;
 	try {
 		if (graphNotice) {
-			if (connection.transport !== 'graph') {
-				throw new NodeOperationError(
-					node,
-					'New Mail Notice "Microsoft Graph" needs a credential with Microsoft Graph access',
-					{
-						description:
-							'Choose a credential whose Access is Microsoft Graph (or, app-only, Protocol "Microsoft Graph"), or set New Mail Notice to "IMAP IDLE".',
-					},
-				);
-			}
+			subscriptions = requireCapability(
+				mailbox,
+				mailbox.changeNotifications,
+				...GRAPH_NOTICE_NEEDS,
+			);
 		} else {
 			instant = requireCapability(mailbox, mailbox.instant, 'Instant notice of new mail', {
 				protocol: 'IMAP',
@@ -319,11 +321,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		} else {
 			// Graph: n8n's webhook methods made the subscription; its notices reach this process's
 			// webhook, which says "look now". The subscription is kept alive from here.
-			const { graphTarget, keepSubscription, listen, listenerKey } = await import(
-				'./notifications'
-			);
-			const { client, folderId } = await graphTarget(this);
-			const kept = keepSubscription(this, client, folderId, look);
+			const kept = keepSubscription(this, subscriptions!, folder, look);
 			const unlisten = listen(listenerKey(workflow.id, node.name), kept.listener);
 			watch = {
 				stop: async () => {

@@ -99,7 +99,7 @@ export const noticeProperty: INodeProperties = {
 			name: 'Microsoft Graph Change Notifications',
 			value: 'graph',
 			description:
-				"Graph calls n8n's webhook when mail arrives. Needs Microsoft Graph access and n8n reachable from the internet over https (WEBHOOK_URL).",
+				"Graph calls n8n's webhook when mail arrives. Needs Microsoft Graph access and n8n reachable from the internet over https (N8N_WEBHOOK_URL).",
 		},
 	],
 	default: 'imapIdle',

@@ -29,18 +29,11 @@ import { folderValue } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
 import { redactSecrets } from '../transport/auth/errors';
-import type { GraphClient } from '../transport/graph/client';
-import { resolveGraphFolder } from '../transport/graph/folders';
 import {
-	createMailSubscription,
-	deleteSubscription,
-	folderResource,
-	needsRenewal,
-	readSubscription,
-	renewSubscription,
+	requireCapability,
+	type ChangeSubscriptions,
 	type MailSubscription,
-} from '../transport/graph/subscriptions';
-import { graphClientFor } from '../transport/connection';
+} from '../transport/mailbox';
 import { openMailbox } from '../transport/open';
 import { readTriggerSettings } from './settings';
 
@@ -52,6 +45,15 @@ const MAX_TOKEN_LENGTH = 1024;
 export const RENEW_CHECK_MS = 60 * 60_000;
 
 type HookOrWebhook = IHookFunctions | IWebhookFunctions;
+
+/** What a mailbox without change notifications is told (IMAP). */
+export const GRAPH_NOTICE_NEEDS = [
+	'New Mail Notice "Microsoft Graph Change Notifications"',
+	{
+		protocol: 'Microsoft Graph',
+		fix: 'Choose a credential whose Access is Microsoft Graph (or, app-only, Protocol "Microsoft Graph"), or set New Mail Notice to "IMAP IDLE".',
+	},
+] as const;
 
 /** A running instant trigger on this process, as the webhook reaches it. */
 export interface NoticeListener {
@@ -87,31 +89,24 @@ function store(staticData: IDataObject, subscription: MailSubscription | undefin
 	else delete staticData[STATE_KEY];
 }
 
-/** The Graph client and watched folder's id of this node's credential and parameters. */
+/** The subscriptions of this node's mailbox (Graph only), and the folder it watches. */
 export async function graphTarget(
 	ctx: HookOrWebhook | ITriggerFunctions,
-): Promise<{ client: GraphClient; folderId: string }> {
+): Promise<{ subscriptions: ChangeSubscriptions; folder: string }> {
 	const connection = await connectNode(ctx, (name, fallback) =>
 		ctx.getNodeParameter(name, fallback),
 	);
-	if (connection.transport !== 'graph') {
-		throw new NodeOperationError(
-			ctx.getNode(),
-			'New Mail Notice "Microsoft Graph" needs a credential with Microsoft Graph access',
-			{
-				description:
-					'Choose a credential whose Access is Microsoft Graph (or, app-only, Protocol "Microsoft Graph"), or set New Mail Notice to "IMAP IDLE".',
-			},
-		);
-	}
 	const address = await resolveMailbox(
 		ctx.getNode(),
 		connection,
 		ctx.getNodeParameter('mailbox', '') as string,
 	);
-	const client = graphClientFor(connection, address);
-	const folder = await resolveGraphFolder(client, folderValue(ctx.getNodeParameter('folder')));
-	return { client, folderId: folder.id };
+	// Over Graph the mailbox opens nothing that needs closing.
+	const mailbox = openMailbox(connection, address);
+	return {
+		subscriptions: requireCapability(mailbox, mailbox.changeNotifications, ...GRAPH_NOTICE_NEEDS),
+		folder: folderValue(ctx.getNodeParameter('folder')),
+	};
 }
 
 /**
@@ -125,7 +120,7 @@ export function checkNotificationUrl(node: INode, url: string): void {
 			`Microsoft Graph cannot send change notifications to n8n's webhook URL ${url}: it is not https`,
 			{
 				description:
-					'Graph delivers change notifications only to a public https URL. Set n8n\'s WEBHOOK_URL to its public https address (behind a reverse proxy or tunnel), or use New Mail Notice "IMAP IDLE" or the Microsoft 365 Mail Trigger (polling), which need no public URL.',
+					'Graph delivers change notifications only to a public https URL. Set n8n\'s N8N_WEBHOOK_URL (or WEBHOOK_URL) to its public https address (behind a reverse proxy or tunnel), or use New Mail Notice "IMAP IDLE" or the Microsoft 365 Mail Trigger (polling), which need no public URL.',
 			},
 		);
 	}
@@ -138,23 +133,23 @@ export async function subscriptionExists(this: IHookFunctions): Promise<boolean>
 	const stored = storedSubscription(staticData);
 	if (!stored) return false;
 	try {
-		const { client, folderId } = await graphTarget(this);
+		const { subscriptions, folder } = await graphTarget(this);
 		const url = this.getNodeWebhookUrl('default') ?? '';
-		const found = await readSubscription(client, stored.id);
+		const found = await subscriptions.read(stored.id);
 		if (
 			!found ||
-			stored.resource !== folderResource(client, folderId) ||
+			stored.resource !== (await subscriptions.resourceOf(folder)) ||
 			stored.notificationUrl !== url
 		) {
 			// Gone, or made for another folder, mailbox or URL: a new one is made.
-			if (found) await deleteSubscription(client, stored.id);
+			if (found) await subscriptions.unsubscribe(stored.id);
 			store(staticData, undefined);
 			return false;
 		}
-		if (needsRenewal(found.expirationDateTime)) {
+		if (subscriptions.needsRenewal(found.expirationDateTime)) {
 			store(staticData, {
 				...stored,
-				expirationDateTime: await renewSubscription(client, stored.id),
+				expirationDateTime: await subscriptions.renew(stored.id),
 			});
 		}
 		return true;
@@ -167,8 +162,8 @@ export async function createSubscription(this: IHookFunctions): Promise<boolean>
 	const url = this.getNodeWebhookUrl('default') ?? '';
 	checkNotificationUrl(this.getNode(), url);
 	try {
-		const { client, folderId } = await graphTarget(this);
-		store(this.getWorkflowStaticData('node'), await createMailSubscription(client, folderId, url));
+		const { subscriptions, folder } = await graphTarget(this);
+		store(this.getWorkflowStaticData('node'), await subscriptions.subscribe(folder, url));
 		return true;
 	} catch (error) {
 		throw toNodeError(this.getNode(), error);
@@ -180,8 +175,8 @@ export async function removeSubscription(this: IHookFunctions): Promise<boolean>
 	const stored = storedSubscription(staticData);
 	if (!stored) return true;
 	try {
-		const { client } = await graphTarget(this);
-		await deleteSubscription(client, stored.id);
+		const { subscriptions } = await graphTarget(this);
+		await subscriptions.unsubscribe(stored.id);
 	} catch (error) {
 		// Deactivation goes on: an orphan subscription expires within days, and its notifications
 		// are refused (unknown subscription id).
@@ -315,8 +310,8 @@ async function sample(ctx: IWebhookFunctions) {
  */
 export function keepSubscription(
 	ctx: ITriggerFunctions,
-	client: GraphClient,
-	folderId: string,
+	subscriptions: ChangeSubscriptions,
+	folder: string,
 	look: () => void,
 ): { listener: NoticeListener; stop: () => Promise<void> } {
 	const staticData = ctx.getWorkflowStaticData('node');
@@ -338,7 +333,7 @@ export function keepSubscription(
 		const old = storedSubscription(staticData);
 		if (!old) return;
 		try {
-			const fresh = await createMailSubscription(client, folderId, old.notificationUrl);
+			const fresh = await subscriptions.subscribe(folder, old.notificationUrl);
 			store(staticData, fresh);
 			made.add(fresh.id);
 			ctx.logger.info(
@@ -350,11 +345,11 @@ export function keepSubscription(
 	};
 	const renew = async (force: boolean) => {
 		const current = storedSubscription(staticData);
-		if (!current || (!force && !needsRenewal(current.expirationDateTime))) return;
+		if (!current || (!force && !subscriptions.needsRenewal(current.expirationDateTime))) return;
 		try {
 			store(staticData, {
 				...current,
-				expirationDateTime: await renewSubscription(client, current.id),
+				expirationDateTime: await subscriptions.renew(current.id),
 			});
 		} catch (error) {
 			if ((error as { httpStatus?: number }).httpStatus === 404) await subscribeAgain();
@@ -384,7 +379,7 @@ export function keepSubscription(
 			await busy.catch(() => undefined);
 			for (const id of made) {
 				try {
-					await deleteSubscription(client, id);
+					await subscriptions.unsubscribe(id);
 				} catch (error) {
 					warn('could not delete the Graph subscription', error);
 				}

@@ -296,6 +296,24 @@ export class GraphClient {
 	async getMany<T>(
 		requests: Array<{ path: string; query?: Record<string, string> }>,
 	): Promise<Array<T | MailServiceError>> {
+		return await this.batch<T>(requests.map((r) => ({ ...r, method: 'GET' as const })));
+	}
+
+	/** PATCH requests (each safe to send twice) in batches of 20, answered as `getMany` answers. */
+	async patchMany(
+		requests: Array<{ path: string; body: Record<string, unknown> }>,
+	): Promise<Array<unknown | MailServiceError>> {
+		return await this.batch(requests.map((r) => ({ ...r, method: 'PATCH' as const })));
+	}
+
+	private async batch<T>(
+		requests: Array<{
+			method: 'GET' | 'PATCH';
+			path: string;
+			query?: Record<string, string>;
+			body?: Record<string, unknown>;
+		}>,
+	): Promise<Array<T | MailServiceError>> {
 		const results: Array<T | MailServiceError> = new Array(requests.length);
 		const root = new URL(this.base);
 		const prefix = root.pathname.replace(/^\/v1\.0/, '');
@@ -309,9 +327,13 @@ export class GraphClient {
 						const query = new URLSearchParams(request.query ?? {}).toString();
 						return {
 							id: String(index),
-							method: 'GET',
+							method: request.method,
 							url: `${prefix}${request.path}${query ? `?${query}` : ''}`,
-							headers: { Prefer: 'IdType="ImmutableId"' },
+							headers: {
+								Prefer: 'IdType="ImmutableId"',
+								...(request.body && { 'Content-Type': 'application/json' }),
+							},
+							body: request.body,
 						};
 					}),
 				};

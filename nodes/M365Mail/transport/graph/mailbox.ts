@@ -3,7 +3,13 @@
  * its id. Follow-up flags with dates, "complete" and categories are Graph's own capabilities.
  */
 import { MailServiceError } from '../auth/errors';
-import type { Mailbox, MailSource, ReadOptions, WatchSettings } from '../mailbox';
+import type {
+	ChangeSubscriptions,
+	Mailbox,
+	MailSource,
+	ReadOptions,
+	WatchSettings,
+} from '../mailbox';
 import { composeMessage, type OutgoingMessage } from '../mime/compose';
 import type {
 	AttachmentContent,
@@ -44,6 +50,14 @@ import {
 	type GraphCursor,
 } from './poll';
 import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from './send';
+import {
+	createMailSubscription,
+	deleteSubscription,
+	folderResource,
+	needsRenewal,
+	readSubscription,
+	renewSubscription,
+} from './subscriptions';
 
 /** The id as Graph takes it; an IMAP id or none is refused with the fix. */
 export function checkGraphMessageId(value: string): string {
@@ -74,6 +88,22 @@ export class GraphMailbox implements Mailbox {
 	constructor(private readonly client: GraphClient) {
 		this.address = client.mailbox;
 	}
+
+	/** Change notifications on a folder's new messages, through a webhook Graph calls. */
+	readonly changeNotifications: ChangeSubscriptions = {
+		subscribe: async (folder, url) =>
+			await createMailSubscription(
+				this.client,
+				(await resolveGraphFolder(this.client, folder)).id,
+				url,
+			),
+		resourceOf: async (folder) =>
+			folderResource(this.client, (await resolveGraphFolder(this.client, folder)).id),
+		read: async (id) => await readSubscription(this.client, id),
+		renew: async (id) => await renewSubscription(this.client, id),
+		unsubscribe: async (id) => await deleteSubscription(this.client, id),
+		needsRenewal: (expirationDateTime) => needsRenewal(expirationDateTime),
+	};
 
 	identify(id: string): MessageIdentity {
 		return { id: checkGraphMessageId(id), mailbox: this.address };

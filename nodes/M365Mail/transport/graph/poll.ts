@@ -16,8 +16,6 @@ import {
 	MESSAGE_SELECT,
 	messageFromGraph,
 	moveGraphMessage,
-	setGraphFlag,
-	setGraphRead,
 	SIZE_EXPAND,
 	sizeOf,
 	type SizedMessage,
@@ -297,11 +295,19 @@ export async function applyGraphAction(
 	const movable = destination
 		? new Set((await stillInFolder(client, watched.id, ids, 'id,parentFolderId')).keys())
 		: undefined;
+	if (!destination) {
+		// Read or flagged: twenty messages per request (Graph's $batch).
+		const body = action.action === 'flag' ? { flag: { flagStatus: 'flagged' } } : { isRead: true };
+		const answers = await client.patchMany(
+			ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, body })),
+		);
+		const failed = answers.find((a) => a instanceof MailServiceError && !isGone(a));
+		if (failed) throw failed;
+		return;
+	}
 	for (const id of ids) {
 		try {
-			if (!destination && action.action === 'flag') await setGraphFlag(client, id, 'flagged');
-			else if (!destination) await setGraphRead(client, id, true);
-			else if (movable!.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
+			if (movable!.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
 		} catch (error) {
 			if (!isGone(error)) throw error;
 		}

@@ -6,20 +6,13 @@
 import { randomBytes } from 'node:crypto';
 
 import { MailServiceError } from '../auth/errors';
+import type { MailSubscription } from '../mailbox';
 import type { GraphClient } from './client';
 
 /** How long a subscription lives (Microsoft's limit for messages is 10,080 minutes). */
 export const SUBSCRIPTION_LIFETIME_MS = 3 * 24 * 60 * 60_000;
 /** Renew once less than this is left (checked every hour, and on reauthorizationRequired). */
 export const RENEW_WHEN_LEFT_MS = 2 * 24 * 60 * 60_000;
-
-export interface MailSubscription {
-	id: string;
-	clientState: string;
-	expirationDateTime: string;
-	notificationUrl: string;
-	resource: string;
-}
 
 /** The subscriptions endpoint of the client's Graph root (not below the mailbox). */
 function subscriptionsUrl(client: GraphClient, id?: string): string {
@@ -72,7 +65,7 @@ export async function createMailSubscription(
 		if (error instanceof MailServiceError && error.code === 'ValidationError') {
 			throw new MailServiceError(
 				`Microsoft Graph could not deliver change notifications to n8n at ${notificationUrl}: ${error.message}`,
-				'Graph must reach n8n\'s webhook URL from the internet over https with a valid certificate: set WEBHOOK_URL to n8n\'s public https address. Without one, use New Mail Notice "IMAP IDLE" or the Microsoft 365 Mail Trigger (polling).',
+				'Graph must reach n8n\'s webhook URL from the internet over https with a valid certificate: set N8N_WEBHOOK_URL (or WEBHOOK_URL) to n8n\'s public https address. Without one, use New Mail Notice "IMAP IDLE" or the Microsoft 365 Mail Trigger (polling).',
 				'input',
 				error.code,
 				error.httpStatus,
