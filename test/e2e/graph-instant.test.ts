@@ -107,6 +107,19 @@ async function deactivate(id: string) {
 	active.delete(id);
 }
 
+/** Waits until one subscription to n8n is left, another than this one, and returns it. */
+async function replacementOf(id: string, timeoutMs: number) {
+	const [found] = await n8n.waitFor(
+		'a new subscription',
+		async () => {
+			const subs = await subscriptionsFor(front.url);
+			return subs.length === 1 && subs[0].id !== id ? subs : undefined;
+		},
+		timeoutMs,
+	);
+	return found;
+}
+
 const unreadIn = async (folder: string) =>
 	(await graphList(MAILBOX, folder)).filter((m) => !m.isRead).map((m) => m.subject);
 
@@ -250,14 +263,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 
 		// 3. subscriptionRemoved: Graph deleted it; the trigger subscribes again and mail flows.
 		await graphLifecycle('subscriptionRemoved', first.id);
-		const [second] = await n8n.waitFor(
-			'a new subscription',
-			async () => {
-				const subs = await subscriptionsFor(front.url);
-				return subs.length === 1 && subs[0].id !== first.id ? subs : undefined;
-			},
-			20_000,
-		);
+		const second = await replacementOf(first.id, 20_000);
 		assert.ok(second);
 		await arrive(names('lifecycle after removal', 3));
 		await succeededRuns(id, expected, 30_000);
@@ -363,14 +369,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		await graphDeliver(MAILBOX, { subject: 'graph while gone' }, folder);
 		await n8n.start();
 		await n8n.login();
-		await n8n.waitFor(
-			'a new subscription',
-			async () => {
-				const subs = await subscriptionsFor(front.url);
-				return subs.length === 1 && subs[0].id !== subscription.id ? subs : undefined;
-			},
-			30_000,
-		);
+		await replacementOf(subscription.id, 30_000);
 		await graphDeliver(MAILBOX, { subject: 'graph after resubscribe' }, folder);
 		const all = [...expected, 'graph after restart', 'graph while gone', 'graph after resubscribe'];
 		await succeededRuns(id, all, 30_000);

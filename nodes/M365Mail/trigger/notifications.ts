@@ -89,10 +89,8 @@ function store(staticData: IDataObject, subscription: MailSubscription | undefin
 	else delete staticData[STATE_KEY];
 }
 
-/** The subscriptions of this node's mailbox (Graph only), and the folder it watches. */
-export async function graphTarget(
-	ctx: HookOrWebhook | ITriggerFunctions,
-): Promise<{ subscriptions: ChangeSubscriptions; folder: string }> {
+/** This node's mailbox, as its credential and Mailbox parameter name it. */
+async function nodeMailbox(ctx: HookOrWebhook | ITriggerFunctions) {
 	const connection = await connectNode(ctx, (name, fallback) =>
 		ctx.getNodeParameter(name, fallback),
 	);
@@ -101,8 +99,15 @@ export async function graphTarget(
 		connection,
 		ctx.getNodeParameter('mailbox', '') as string,
 	);
+	return openMailbox(connection, address);
+}
+
+/** The subscriptions of this node's mailbox (Graph only), and the folder it watches. */
+export async function graphTarget(
+	ctx: HookOrWebhook | ITriggerFunctions,
+): Promise<{ subscriptions: ChangeSubscriptions; folder: string }> {
 	// Over Graph the mailbox opens nothing that needs closing.
-	const mailbox = openMailbox(connection, address);
+	const mailbox = await nodeMailbox(ctx);
 	return {
 		subscriptions: requireCapability(mailbox, mailbox.changeNotifications, ...GRAPH_NOTICE_NEEDS),
 		folder: folderValue(ctx.getNodeParameter('folder')),
@@ -266,15 +271,7 @@ export async function receiveNotification(this: IWebhookFunctions): Promise<IWeb
 
 async function sample(ctx: IWebhookFunctions) {
 	const settings = readTriggerSettings(ctx as unknown as ITriggerFunctions);
-	const connection = await connectNode(ctx, (name, fallback) =>
-		ctx.getNodeParameter(name, fallback),
-	);
-	const address = await resolveMailbox(
-		ctx.getNode(),
-		connection,
-		ctx.getNodeParameter('mailbox', '') as string,
-	);
-	const mailbox = openMailbox(connection, address);
+	const mailbox = await nodeMailbox(ctx);
 	try {
 		const source = mailbox.watch({
 			folder: settings.folder,
