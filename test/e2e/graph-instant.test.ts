@@ -6,9 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 
@@ -23,6 +20,7 @@ import {
 } from '../harness/graph';
 import { delegatedCredential, signIn, stackInfo } from '../harness/stack';
 import { codeNode, countingFor, names, percentile, tally } from './counting';
+import { httpsFront, type HttpsFront } from './https-front';
 import {
 	e2eInstalled,
 	freePort,
@@ -39,40 +37,8 @@ const MAILBOX = 'alice@example.test';
 const GRAPH_CREDENTIAL = { id: 'M365GraphNotice1', name: 'Alice (Graph, notifications)' };
 const graphRef = { m365MailOAuth2Api: GRAPH_CREDENTIAL };
 
-/** An https front for n8n (what a reverse proxy with a certificate is in production). */
-async function httpsFront(target: () => number, cert: string, key: string) {
-	const server: Server = createServer({ cert, key }, (req, res) => {
-		const upstream = httpRequest(
-			{
-				host: '127.0.0.1',
-				port: target(),
-				method: req.method,
-				path: req.url,
-				headers: req.headers,
-			},
-			(answer) => {
-				res.writeHead(answer.statusCode ?? 502, answer.headers);
-				answer.pipe(res);
-			},
-		);
-		upstream.on('error', () => {
-			res.writeHead(502);
-			res.end();
-		});
-		req.pipe(upstream);
-	});
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	return {
-		url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-		close: async () => {
-			server.closeAllConnections();
-			await new Promise<void>((resolve) => server.close(() => resolve()));
-		},
-	};
-}
-
 let n8n: N8nInstance;
-let front: Awaited<ReturnType<typeof httpsFront>>;
+let front: HttpsFront;
 const { instantRuns, succeededRuns } = countingFor(() => n8n);
 
 const graphNoticeNode = (folder: string, parameters: Json = {}): Json => ({
