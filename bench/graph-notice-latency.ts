@@ -9,7 +9,7 @@
  */
 /* eslint-disable no-console */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { startStack } from '../test/stack/index';
@@ -52,18 +52,13 @@ async function main(): Promise<void> {
 		await n8n.start();
 		await n8n.login();
 		const credential = { id: 'M365BenchGraph01', name: 'Alice (bench, Graph)' };
-		const file = join(userFolder, 'credentials.json');
-		writeFileSync(
-			file,
-			JSON.stringify([
-				{
-					...credential,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn(MAILBOX, GRAPH_SCOPES), { access: 'graph' }),
-				},
-			]),
-		);
-		await n8n.cli(['import:credentials', `--input=${file}`]);
+		await n8n.importCredentials([
+			{
+				...credential,
+				type: 'm365MailOAuth2Api',
+				data: delegatedCredential(await signIn(MAILBOX, GRAPH_SCOPES), { access: 'graph' }),
+			},
+		]);
 		const ref = { m365MailOAuth2Api: credential };
 		const folder = `Inbox/bench-graph-notice-${Date.now()}`;
 		await graphFolder(MAILBOX, folder);

@@ -7,7 +7,7 @@
  * Usage: npm run bench:queue -- [--messages 500] [--max-workers 2]
  */
 /* eslint-disable no-console */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, cpSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, cpSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { startStack } from '../test/stack/index';
@@ -96,18 +96,13 @@ async function main(): Promise<void> {
 			await Promise.all(workers.map((w) => w.start()));
 			await main.login();
 			const credential = { id: 'M365BenchQueue01', name: 'Alice (bench)' };
-			const file = join(mainFolder, 'credentials.json');
-			writeFileSync(
-				file,
-				JSON.stringify([
-					{
-						...credential,
-						type: 'm365MailOAuth2Api',
-						data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
-					},
-				]),
-			);
-			await main.cli(['import:credentials', `--input=${file}`]);
+			await main.importCredentials([
+				{
+					...credential,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
+				},
+			]);
 			const ref = { m365MailOAuth2Api: credential };
 			const folder = await freshFolder('bench-queue');
 			const done = await freshFolder('bench-queue-done');

@@ -34,6 +34,13 @@ export const percentile = (values: number[], p: number) =>
 export const names = (prefix: string, n: number, from = 0) =>
 	Array.from({ length: n }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
 
+/** A "Process" Code node that fails the first attempt of the messages whose subject contains `part`. */
+export function failsFirstAttempt(part: string): Json {
+	return codeNode(
+		`if ($json.subject.includes(${JSON.stringify(part)}) && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };`,
+	);
+}
+
 /** n8n's Code node, named "Process", one run per item. */
 export function codeNode(jsCode: string): Json {
 	return {

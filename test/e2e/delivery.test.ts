@@ -7,7 +7,6 @@
  * from delivery to execution start, a burst, and a failed run retried until it succeeds.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -17,14 +16,20 @@ import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail'
 import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
 import {
 	actionWorkflowNode,
-	e2eInstalled,
-	installPackage,
+	freshUserFolder,
 	N8nInstance,
-	ROOT,
 	runData,
 	triggerWorkflowNode,
 } from './n8n';
-import { codeNode, count, countingFor, names, percentile, tally } from './counting';
+import {
+	codeNode,
+	count,
+	countingFor,
+	failsFirstAttempt,
+	names,
+	percentile,
+	tally,
+} from './counting';
 
 type Json = Record<string, unknown>;
 
@@ -55,10 +60,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	const stack = stackInfo();
 
 	before(async () => {
-		if (!e2eInstalled()) throw new Error('n8n is not installed: run scripts/e2e-setup.sh');
-		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-delivery-'));
-		installPackage(userFolder);
+		const userFolder = freshUserFolder('e2e-delivery');
 		n8n = new N8nInstance({
 			userFolder,
 			caCertPath: stack.caCertPath,
@@ -66,25 +68,20 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		});
 		await n8n.start();
 		await n8n.login();
-		const file = join(userFolder, 'credentials.json');
-		writeFileSync(
-			file,
-			JSON.stringify([
-				{
-					...IMAP_CREDENTIAL,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
-				},
-				{
-					...GRAPH_CREDENTIAL,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', GRAPH_SCOPES), {
-						access: 'graph',
-					}),
-				},
-			]),
-		);
-		await n8n.cli(['import:credentials', `--input=${file}`]);
+		await n8n.importCredentials([
+			{
+				...IMAP_CREDENTIAL,
+				type: 'm365MailOAuth2Api',
+				data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
+			},
+			{
+				...GRAPH_CREDENTIAL,
+				type: 'm365MailOAuth2Api',
+				data: delegatedCredential(await signIn('alice@example.test', GRAPH_SCOPES), {
+					access: 'graph',
+				}),
+			},
+		]);
 	});
 
 	after(async () => {
@@ -144,18 +141,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 				afterEmit: 'none',
 				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
 			}),
-			{
-				id: 'code-node',
-				name: 'Process',
-				type: 'n8n-nodes-base.code',
-				typeVersion: 2,
-				position: [250, 0],
-				parameters: {
-					mode: 'runOnceForEachItem',
-					jsCode:
-						"if ($json.subject.includes('fails once') && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
-				},
-			},
+			failsFirstAttempt('fails once'),
 			actionWorkflowNode('Mark Read', 2, imapRef, {
 				resource: 'message',
 				operation: 'markAsRead',
@@ -445,9 +431,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 					startFrom: 'existing',
 					options: { messagesPerRun: 4, redeliverAfterMinutes: 0.1, maxAttempts: 3 },
 				}),
-				codeNode(
-					"if ($json.subject === 'batch 005' && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
-				),
+				failsFirstAttempt('batch 005'),
 			],
 			instantConnections,
 		);
@@ -496,9 +480,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			'Instant: failure then success',
 			[
 				instantNode(folder, { options: { redeliverAfterMinutes: 0.1, maxAttempts: 3 } }),
-				codeNode(
-					"if ($json.subject.includes('fails once') && $json.delivery.attempt === 1) {\n  throw new Error('downstream failure');\n}\nreturn { json: $json };",
-				),
+				failsFirstAttempt('fails once'),
 			],
 			instantConnections,
 		);

