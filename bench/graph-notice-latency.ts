@@ -9,8 +9,7 @@
  */
 /* eslint-disable no-console */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { startStack } from '../test/stack/index';
 import { numberOption, runTrustingStack } from './run';
@@ -25,29 +24,12 @@ async function main(): Promise<void> {
 	process.env.M365_STACK = JSON.stringify(stack.info);
 	const { GRAPH_SCOPES, graphDeliver, graphFolder } = await import('../test/harness/graph');
 	const { delegatedCredential, signIn } = await import('../test/harness/stack');
-	const { freePort, installPackage, N8nInstance, triggerWorkflowNode } = await import(
-		'../test/e2e/n8n'
-	);
+	const { freshUserFolder, triggerWorkflowNode } = await import('../test/e2e/n8n');
 	const { codeNode, countingFor, names, percentile, tally } = await import('../test/e2e/counting');
-	const { httpsFront } = await import('../test/e2e/https-front');
+	const { n8nBehindHttpsFront } = await import('../test/e2e/https-front');
 
-	mkdirSync(join(root, '.tmp'), { recursive: true });
-	const userFolder = mkdtempSync(join(root, '.tmp/bench-graph-notice-'));
-	installPackage(userFolder);
-	const certs = dirname(stack.info.caCertPath);
-	const port = await freePort();
-	const front = await httpsFront(
-		() => port,
-		readFileSync(join(certs, 'server.crt'), 'utf8'),
-		readFileSync(join(certs, 'server.key'), 'utf8'),
-	);
-	const n8n = new N8nInstance({
-		userFolder,
-		port,
-		caCertPath: stack.info.caCertPath,
-		logFile: join(userFolder, 'n8n.log'),
-		env: { N8N_WEBHOOK_URL: `${front.url}/`, WEBHOOK_URL: `${front.url}/` },
-	});
+	const userFolder = freshUserFolder('bench-graph-notice');
+	const { n8n, front } = await n8nBehindHttpsFront(userFolder, stack.info.caCertPath);
 	try {
 		await n8n.start();
 		await n8n.login();

@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import {
@@ -20,8 +18,8 @@ import {
 } from '../harness/graph';
 import { delegatedCredential, signIn, stackInfo } from '../harness/stack';
 import { codeNode, countingFor, failsFirstAttempt, names, percentile, tally } from './counting';
-import { httpsFront, type HttpsFront } from './https-front';
-import { freePort, freshUserFolder, N8nInstance, runData, triggerWorkflowNode } from './n8n';
+import { n8nBehindHttpsFront, type HttpsFront } from './https-front';
+import { freshUserFolder, N8nInstance, runData, triggerWorkflowNode } from './n8n';
 
 type Json = Record<string, unknown>;
 
@@ -45,12 +43,10 @@ const graphNoticeNode = (folder: string, parameters: Json = {}): Json => ({
 });
 const connections = { 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } };
 
-/** The subscriptions to n8n's webhook URLs (of one trigger node, when its webhookId is given). */
-async function subscriptionsFor(prefix: string, webhookId?: unknown) {
-	return (await graphSubscriptions()).subscriptions.filter(
-		(s) =>
-			s.notificationUrl.startsWith(prefix) &&
-			(webhookId === undefined || s.notificationUrl.includes(`/${String(webhookId)}/`)),
+/** The subscriptions to n8n's webhook URLs. */
+async function subscriptionsFor(prefix: string) {
+	return (await graphSubscriptions()).subscriptions.filter((s) =>
+		s.notificationUrl.startsWith(prefix),
 	);
 }
 
@@ -81,26 +77,20 @@ async function replacementOf(id: string, timeoutMs: number) {
 const unreadIn = async (folder: string) =>
 	(await graphList(MAILBOX, folder)).filter((m) => !m.isRead).map((m) => m.subject);
 
+/** Waits until every message in the folder is read (marked after its run succeeded). */
+const allRead = async (folder: string, timeoutMs?: number) =>
+	await n8n.waitFor(
+		'every message read',
+		async () => ((await unreadIn(folder)).length === 0 ? true : undefined),
+		timeoutMs,
+	);
+
 describe('instant trigger over Microsoft Graph change notifications, in real n8n 2.41.1', () => {
 	const stack = stackInfo();
 
 	before(async () => {
 		const userFolder = freshUserFolder('e2e-graph-notice');
-		const certs = dirname(stack.caCertPath);
-		const port = await freePort();
-		front = await httpsFront(
-			() => port,
-			readFileSync(join(certs, 'server.crt'), 'utf8'),
-			readFileSync(join(certs, 'server.key'), 'utf8'),
-		);
-		n8n = new N8nInstance({
-			userFolder,
-			port,
-			caCertPath: stack.caCertPath,
-			logFile: join(userFolder, 'n8n.log'),
-			// n8n 2.41: N8N_WEBHOOK_URL sets production and test webhook URLs; WEBHOOK_URL only production.
-			env: { N8N_WEBHOOK_URL: `${front.url}/`, WEBHOOK_URL: `${front.url}/` },
-		});
+		({ n8n, front } = await n8nBehindHttpsFront(userFolder, stack.caCertPath));
 		await n8n.start();
 		await n8n.login();
 		await n8n.importCredentials([
@@ -158,11 +148,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		const seen = (await instantRuns(id)).map((r) => r.subject);
 		assert.deepEqual(tally([...steady, ...burst], seen), { lost: 0, duplicated: 0 });
 		// Marked read after the runs succeeded (n8n's done promise comes a moment after the row).
-		await n8n.waitFor(
-			'every message read',
-			async () => ((await unreadIn(folder)).length === 0 ? true : undefined),
-			30_000,
-		);
+		await allRead(folder, 30_000);
 
 		await deactivate(id);
 		assert.deepEqual(await subscriptionsFor(front.url), [], 'deactivation deletes it');
@@ -243,11 +229,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		const successes = runs.filter((r) => r.status === 'success').map((r) => r.subject);
 		assert.deepEqual(tally(expected, successes), { lost: 0, duplicated: 0 });
 		assert.equal(runs.filter((r) => r.subject === 'lifecycle fails once').length, 2);
-		await n8n.waitFor(
-			'every message read',
-			async () => ((await unreadIn(folder)).length === 0 ? true : undefined),
-			30_000,
-		);
+		await allRead(folder, 30_000);
 
 		await deactivate(id);
 		assert.deepEqual(await subscriptionsFor(front.url), []);
@@ -282,9 +264,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		await n8n.login();
 		const expected = [...burst, ...more];
 		await succeededRuns(id, expected, 120_000);
-		await n8n.waitFor('every message read', async () =>
-			(await unreadIn(folder)).length === 0 ? true : undefined,
-		);
+		await allRead(folder);
 		await new Promise((r) => setTimeout(r, 9000));
 		const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
 		const seen = successes.map((r) => r.subject);

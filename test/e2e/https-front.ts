@@ -2,9 +2,13 @@
  * An https front for n8n, as a reverse proxy with a certificate is in production: Microsoft Graph
  * sends change notifications only to https URLs. Used by the Graph notice test and its bench.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+
+import { freePort, N8nInstance } from './n8n';
 
 export interface HttpsFront {
 	url: string;
@@ -45,4 +49,30 @@ export async function httpsFront(
 			await new Promise<void>((resolve) => server.close(() => resolve()));
 		},
 	};
+}
+
+/**
+ * n8n (not started) behind an https front with the local stack's server certificate; its webhook
+ * URLs, production and test, are the front's (in n8n 2.41 N8N_WEBHOOK_URL sets both, WEBHOOK_URL
+ * only the production one).
+ */
+export async function n8nBehindHttpsFront(
+	userFolder: string,
+	caCertPath: string,
+): Promise<{ n8n: N8nInstance; front: HttpsFront }> {
+	const certs = dirname(caCertPath);
+	const port = await freePort();
+	const front = await httpsFront(
+		() => port,
+		readFileSync(join(certs, 'server.crt'), 'utf8'),
+		readFileSync(join(certs, 'server.key'), 'utf8'),
+	);
+	const n8n = new N8nInstance({
+		userFolder,
+		port,
+		caCertPath,
+		logFile: join(userFolder, 'n8n.log'),
+		env: { N8N_WEBHOOK_URL: `${front.url}/`, WEBHOOK_URL: `${front.url}/` },
+	});
+	return { n8n, front };
 }

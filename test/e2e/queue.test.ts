@@ -53,6 +53,9 @@ let main: N8nInstance;
 const workers: N8nInstance[] = [];
 const postgres = new Postgres();
 const redis = new Redis();
+/** Executions read once they had finished (they do not change after). */
+const finished = new Map<string, Record<string, unknown>>();
+
 /**
  * A workflow's executions as n8n stored them, newest first: the ids from PostgreSQL, each read
  * through the API. n8n's list leaves out every execution that main still counts as running: after
@@ -76,7 +79,6 @@ async function storedExecutions(workflowId: string): Promise<Array<Record<string
 	}
 	return result;
 }
-const finished = new Map<string, Record<string, unknown>>();
 
 const { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns } =
 	countingFor(() => main, storedExecutions);

@@ -625,12 +625,7 @@ export class GraphEmulator {
 					authorization: String(req.headers.authorization ?? ''),
 					'x-emulator-batched': '1',
 				},
-				body:
-					r.body === undefined
-						? undefined
-						: typeof r.body === 'string'
-							? r.body
-							: JSON.stringify(r.body),
+				body: r.body === undefined ? undefined : JSON.stringify(r.body),
 			});
 			const text = await answer.text();
 			const headers: Record<string, string> = {};

@@ -1,9 +1,8 @@
 /** Resource-locator lists: the folders of the chosen mailbox, nested ones by full path. */
 import type { ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { connectNode, resolveMailbox } from '../shared/connection';
+import { openNodeMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
-import { openMailbox } from '../transport/open';
 
 export async function searchFolders(
 	this: ILoadOptionsFunctions,
@@ -11,15 +10,7 @@ export async function searchFolders(
 ): Promise<INodeListSearchResult> {
 	const node = this.getNode();
 	try {
-		const connection = await connectNode(this, (name, fallback) =>
-			this.getNodeParameter(name, fallback),
-		);
-		const address = await resolveMailbox(
-			node,
-			connection,
-			(this.getNodeParameter('mailbox', '') as string) ?? '',
-		);
-		const mailbox = openMailbox(connection, address);
+		const mailbox = await openNodeMailbox(this);
 		try {
 			const needle = (filter ?? '').toLowerCase();
 			const folders = (await mailbox.listFolders()).filter(

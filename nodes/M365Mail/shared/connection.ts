@@ -18,6 +18,8 @@ import {
 	type MailConnection,
 	type MailTransportKind,
 } from '../transport/connection';
+import type { Mailbox } from '../transport/mailbox';
+import { openMailbox, type MailboxOptions } from '../transport/open';
 
 type N8nContext =
 	| IExecuteFunctions
@@ -73,4 +75,28 @@ export async function resolveMailbox(
 				? 'App-only credentials have no signed-in user: enter the address of the mailbox granted to the app.'
 				: 'The signed-in account did not reveal its address: enter the mailbox address, or reconnect the credential.',
 	});
+}
+
+/**
+ * The mailbox a trigger, webhook or method works on: the node's credential, and its Mailbox
+ * parameter or the signed-in user. Nothing is opened until first use.
+ */
+export async function openNodeMailbox(
+	ctx:
+		| IPollFunctions
+		| ITriggerFunctions
+		| ILoadOptionsFunctions
+		| IHookFunctions
+		| IWebhookFunctions,
+	options?: MailboxOptions,
+): Promise<Mailbox> {
+	const getParameter: NodeParameter = (name, fallback) =>
+		(ctx as ITriggerFunctions).getNodeParameter(name, fallback);
+	const connection = await connectNode(ctx, getParameter);
+	const address = await resolveMailbox(
+		ctx.getNode(),
+		connection,
+		getParameter('mailbox', '') as string,
+	);
+	return openMailbox(connection, address, options);
 }

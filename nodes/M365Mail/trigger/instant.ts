@@ -15,7 +15,7 @@ import {
 	type ITriggerResponse,
 } from 'n8n-workflow';
 
-import { connectNode, resolveMailbox } from '../shared/connection';
+import { openNodeMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
 import { redactSecrets } from '../transport/auth/errors';
@@ -24,8 +24,8 @@ import {
 	type ChangeSubscriptions,
 	type FolderWatch,
 	type InstantNotice,
+	type Mailbox,
 } from '../transport/mailbox';
-import { openMailbox } from '../transport/open';
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
 import { readTriggerSettings } from './settings';
@@ -60,17 +60,13 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		Math.max(Math.floor(Number(settings.options.messagesPerRun ?? 1)), 1),
 		100,
 	);
-	let connection;
-	let address: string;
+	let mailbox: Mailbox;
 	try {
-		connection = await connectNode(this, (name, fallback) => this.getNodeParameter(name, fallback));
-		address = await resolveMailbox(node, connection, this.getNodeParameter('mailbox') as string);
+		mailbox = await openNodeMailbox(this, { debug: (message) => this.logger.debug(message) });
 	} catch (error) {
 		throw toNodeError(node, error);
 	}
-	const mailbox = openMailbox(connection, address, {
-		debug: (message) => this.logger.debug(message),
-	});
+	const { address } = mailbox;
 	const source = mailbox.watch({ folder, filters: settings.filters, ...readOptionsFor(output) });
 	const prepare = async (data: Buffer, name: string, mime: string) =>
 		await this.helpers.prepareBinaryData(data, name, mime);

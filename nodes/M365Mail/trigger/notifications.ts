@@ -24,7 +24,7 @@ import {
 	type IWebhookResponseData,
 } from 'n8n-workflow';
 
-import { connectNode, resolveMailbox } from '../shared/connection';
+import { openNodeMailbox } from '../shared/connection';
 import { folderValue } from '../shared/descriptions';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
@@ -34,7 +34,6 @@ import {
 	type ChangeSubscriptions,
 	type MailSubscription,
 } from '../transport/mailbox';
-import { openMailbox } from '../transport/open';
 import { readTriggerSettings } from './settings';
 
 /** Where the subscription is kept in the node's static data. */
@@ -89,25 +88,12 @@ function store(staticData: IDataObject, subscription: MailSubscription | undefin
 	else delete staticData[STATE_KEY];
 }
 
-/** This node's mailbox, as its credential and Mailbox parameter name it. */
-async function nodeMailbox(ctx: HookOrWebhook | ITriggerFunctions) {
-	const connection = await connectNode(ctx, (name, fallback) =>
-		ctx.getNodeParameter(name, fallback),
-	);
-	const address = await resolveMailbox(
-		ctx.getNode(),
-		connection,
-		ctx.getNodeParameter('mailbox', '') as string,
-	);
-	return openMailbox(connection, address);
-}
-
 /** The subscriptions of this node's mailbox (Graph only), and the folder it watches. */
-export async function graphTarget(
+async function graphTarget(
 	ctx: HookOrWebhook | ITriggerFunctions,
 ): Promise<{ subscriptions: ChangeSubscriptions; folder: string }> {
 	// Over Graph the mailbox opens nothing that needs closing.
-	const mailbox = await nodeMailbox(ctx);
+	const mailbox = await openNodeMailbox(ctx);
 	return {
 		subscriptions: requireCapability(mailbox, mailbox.changeNotifications, ...GRAPH_NOTICE_NEEDS),
 		folder: folderValue(ctx.getNodeParameter('folder')),
@@ -271,7 +257,7 @@ export async function receiveNotification(this: IWebhookFunctions): Promise<IWeb
 
 async function sample(ctx: IWebhookFunctions) {
 	const settings = readTriggerSettings(ctx as unknown as ITriggerFunctions);
-	const mailbox = await nodeMailbox(ctx);
+	const mailbox = await openNodeMailbox(ctx);
 	try {
 		const source = mailbox.watch({
 			folder: settings.folder,

@@ -11,11 +11,10 @@ import {
 	type JsonObject,
 } from 'n8n-workflow';
 
-import { connectNode, resolveMailbox } from '../shared/connection';
+import { openNodeMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
 import { readOptionsFor, toItem } from '../shared/output';
 import type { Mailbox } from '../transport/mailbox';
-import { openMailbox } from '../transport/open';
 import { deliver, type Delivery } from './engine';
 import { readTriggerSettings } from './settings';
 
@@ -29,18 +28,9 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 	try {
 		const settings = readTriggerSettings(this);
 		const { folder, output } = settings;
-		const connection = await connectNode(this, (name, fallback) =>
-			this.getNodeParameter(name, fallback),
-		);
-		const address = await resolveMailbox(
-			node,
-			connection,
-			this.getNodeParameter('mailbox') as string,
-		);
 		// Nothing is opened until the engine needs it: a poll skipped by single flight costs nothing.
-		mailbox = openMailbox(connection, address, {
-			debug: (message) => this.logger.debug(message),
-		});
+		mailbox = await openNodeMailbox(this, { debug: (message) => this.logger.debug(message) });
+		const { address } = mailbox;
 		const source = mailbox.watch({ folder, filters: settings.filters, ...readOptionsFor(output) });
 		const prepare = async (data: Buffer, name: string, mime: string) =>
 			await this.helpers.prepareBinaryData(data, name, mime);

@@ -291,10 +291,6 @@ export async function applyGraphAction(
 			'input',
 		);
 	}
-	// A move only takes messages still in the watched folder (read twenty at a time).
-	const movable = destination
-		? new Set((await stillInFolder(client, watched.id, ids, 'id,parentFolderId')).keys())
-		: undefined;
 	if (!destination) {
 		// Read or flagged: twenty messages per request (Graph's $batch).
 		const body = action.action === 'flag' ? { flag: { flagStatus: 'flagged' } } : { isRead: true };
@@ -305,9 +301,13 @@ export async function applyGraphAction(
 		if (failed) throw failed;
 		return;
 	}
+	// A move only takes messages still in the watched folder (read twenty at a time).
+	const movable = new Set(
+		(await stillInFolder(client, watched.id, ids, 'id,parentFolderId')).keys(),
+	);
 	for (const id of ids) {
 		try {
-			if (movable!.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
+			if (movable.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
 		} catch (error) {
 			if (!isGone(error)) throw error;
 		}
