@@ -8,7 +8,8 @@ import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { MailServiceError } from '../auth/errors';
 import type { BodyPart } from '../mime/decode';
 import { HEADERS_OF_INTEREST, pickHeaders, type MessageEnvelope } from '../mime/parse';
-import { splitMessage, splitTools, type SplitMessage } from '../mime/split';
+import { splitMessage, splitTools, type SplitMessage, type SplitTools } from '../mime/split';
+import { BULK_MIN_MESSAGES, bulkFetch, canBulkFetch } from './bulk';
 import { encodeImapMessageId } from '../types';
 
 /** An opened folder: the session, where it is, and its UIDVALIDITY. */
@@ -102,6 +103,12 @@ export async function fetchSizes(
 	open: OpenFolder,
 	uids: number[],
 ): Promise<Array<{ uid: number; size: number }>> {
+	if (uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+		const sizes: Array<{ uid: number; size: number }> = [];
+		for await (const batch of bulkFetch(open.client, uids, 'sizes'))
+			for (const m of batch) sizes.push({ uid: m.uid, size: m.size ?? 0 });
+		return sizes.sort((a, b) => a.uid - b.uid);
+	}
 	const fetched = await fetchAllChecked(open, uids, { uid: true, size: true }, 'reading sizes');
 	return fetched.map((m) => ({ uid: m.uid, size: m.size ?? 0 })).sort((a, b) => a.uid - b.uid);
 }
@@ -155,26 +162,46 @@ export interface WholeMessage {
 	source: Buffer;
 }
 
+/** The downloaded message handed on with its envelope and structure from its split. */
+function wholeOf(
+	open: OpenFolder,
+	tools: SplitTools,
+	fetched: Pick<FetchMessageObject, 'uid' | 'flags' | 'internalDate' | 'size'> & { source: Buffer },
+): WholeMessage {
+	const split = splitMessage(tools, fetched.source);
+	const metadata: MessageMetadata = {
+		uid: fetched.uid,
+		envelope: envelopeOf(open, { ...fetched, envelope: split.envelope } as never),
+		headers: pickHeaders(split.header),
+		structure: split.structure,
+		size: fetched.size ?? fetched.source.length,
+	};
+	return { metadata, split, source: fetched.source };
+}
+
 /**
- * Downloads whole messages in batches, oldest first, without the server's ENVELOPE or BODYSTRUCTURE:
- * both come from the split of the message (the same; test/integration/split.test.ts), which every
- * reader of whole messages needs anyway.
+ * Downloads whole messages, oldest first, without the server's ENVELOPE or BODYSTRUCTURE: both come
+ * from the split of the message (the same; test/integration/split.test.ts), which every reader of
+ * whole messages needs anyway. A drain of BULK_MIN_MESSAGES or more is one FETCH read by our own
+ * reader (bulk.ts); fewer go through imapflow in batches.
  */
 export async function* fetchWhole(open: OpenFolder, uids: number[]): AsyncGenerator<WholeMessage> {
 	const tools = await splitTools();
+	if (uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+		const sorted = [...uids].sort((a, b) => a - b);
+		// Servers answer in sequence order, which is UID order: still, hand them on oldest first.
+		for await (const batch of bulkFetch(open.client, sorted, 'whole')) {
+			batch.sort((x, y) => x.uid - y.uid);
+			for (const fetched of batch)
+				if (fetched.source) yield wholeOf(open, tools, { ...fetched, source: fetched.source });
+		}
+		return;
+	}
 	const query = { uid: true, flags: true, internalDate: true, size: true, source: true };
 	for await (const batch of fetchInBatches(open, uids, query, 'downloading messages')) {
 		for (const fetched of batch) {
 			if (!fetched.source) continue;
-			const split = splitMessage(tools, fetched.source);
-			const metadata: MessageMetadata = {
-				uid: fetched.uid,
-				envelope: envelopeOf(open, { ...fetched, envelope: split.envelope as never }),
-				headers: pickHeaders(split.header),
-				structure: split.structure,
-				size: fetched.size ?? fetched.source.length,
-			};
-			yield { metadata, split, source: fetched.source };
+			yield wholeOf(open, tools, { ...fetched, source: fetched.source });
 		}
 	}
 }

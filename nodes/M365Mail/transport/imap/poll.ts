@@ -229,6 +229,11 @@ export async function pollNewMessages(
 					more = true;
 					break;
 				}
+				// Full already: the rest waits for the next poll, unread (no FETCH to find that out).
+				if (selected.length >= options.maxMessages) {
+					more = true;
+					break;
+				}
 				const read = onePass ? await fetchSizes(open, batch) : await fetchMetadata(open, batch);
 				for (const m of read as Array<Partial<MessageMetadata> & { uid: number; size: number }>) {
 					if (selected.length >= options.maxMessages) {

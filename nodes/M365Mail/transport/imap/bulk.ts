@@ -1,0 +1,245 @@
+/**
+ * Whole-message download for a drain: one `UID FETCH … BODY.PEEK[]` written on the session's own
+ * socket and read by a small reader of its own, instead of imapflow's response parser. imapflow reads
+ * every response through a general tokenizer and hands each message over one at a time; on a drain
+ * of hundreds of messages that costs more than the server takes to send them (bench/README.md).
+ *
+ * The session is borrowed, never taken: it is used only between two imapflow commands (the caller
+ * holds the folder's lock; nothing is in flight, the session is not idling), imapflow's reader is
+ * detached from the socket for the one command and attached again after its tagged answer, and every
+ * response that is not a message of ours (EXISTS, EXPUNGE, a flag change, BYE…) is passed on to
+ * imapflow as if it had read it. A refused FETCH leaves the session as it was, so the caller can fall
+ * back to imapflow; a socket that closes fails the download (imapflow sees the close itself).
+ *
+ * The reader trusts nothing in a message: bodies are read as literals by their announced length, so
+ * a message that contains IMAP-looking lines is only bytes. Lines outside literals are capped.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+import type { ImapFlow } from 'imapflow';
+
+import { MailServiceError } from '../auth/errors';
+import { messageOf, QUERIES, uidSet, type BulkMessage, type BulkQuery } from './bulkResponse';
+
+export type { BulkMessage, BulkQuery };
+
+/** Drains this small are left to imapflow: the saving is in the per-message cost. */
+export const BULK_MIN_MESSAGES = 20;
+
+/** A response line (outside literals) longer than this is not IMAP: the download fails. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+/** The reader stops reading the socket while this much is parsed and not yet taken. */
+const HIGH_WATER_BYTES = 16 * 1024 * 1024;
+
+/** What of imapflow's session the borrow needs (imapflow 2.x; checked before use). */
+interface SessionInternals {
+	socket?: Readable & Writable & { destroyed?: boolean };
+	writeSocket?: Writable;
+	_inflate?: Readable | null;
+	streamer?: Writable;
+	usable?: boolean;
+	idling?: boolean;
+	currentRequest?: unknown;
+	requestQueue?: unknown[];
+}
+
+/** Whether the session can be borrowed now (see the top of this file). */
+export function canBulkFetch(client: ImapFlow): boolean {
+	return borrowable(client) !== undefined;
+}
+
+/** The parts of the session to borrow, or undefined when it cannot be borrowed now. */
+function borrowable(client: ImapFlow):
+	| {
+			read: Readable;
+			write: Writable;
+			streamer: Writable;
+	  }
+	| undefined {
+	const s = client as unknown as SessionInternals;
+	const read = s._inflate || s.socket;
+	const write = s.writeSocket || s.socket;
+	if (!read || !write || !s.streamer || !s.usable || s.idling || s.socket?.destroyed) return;
+	if (s.currentRequest || (s.requestQueue && s.requestQueue.length)) return;
+	return { read, write, streamer: s.streamer };
+}
+class Refused extends Error {}
+
+/**
+ * Downloads whole messages with one FETCH on the borrowed session, yielding them in the order the
+ * server sends them, a group at a time; only messages asked for are yielded. Check canBulkFetch
+ * first: a session that cannot be borrowed is an error here. A FETCH the server refuses throws a
+ * MailServiceError with kind 'input' and leaves the session usable; a broken connection throws one
+ * with kind 'network'. A download stopped early closes the session (it is mid-response).
+ */
+export async function* bulkFetch(
+	client: ImapFlow,
+	uids: number[],
+	query: BulkQuery = 'whole',
+	tag = `M365B${Date.now().toString(36)}`,
+): AsyncGenerator<BulkMessage[]> {
+	if (!uids.length) return;
+	const session = borrowable(client);
+	if (!session) throw new Error('bulkFetch: the IMAP session is busy');
+	const wanted = new Set(uids);
+	const { read, write, streamer } = session;
+	const tagPrefix = `${tag} `;
+
+	let queue: BulkMessage[] = [];
+	let queuedBytes = 0;
+	let finished = false;
+	let failure: Error | undefined;
+	let wake: (() => void) | undefined;
+	const notify = () => {
+		const w = wake;
+		wake = undefined;
+		w?.();
+	};
+
+	// The reader: lines and literals, then whole responses.
+	let pending: Buffer[] = [];
+	let pendingBytes = 0;
+	let segments: Array<string | Buffer> = [];
+	let raw: Buffer[] = [];
+	let literalLeft = 0;
+	let literalParts: Buffer[] = [];
+
+	const finishResponse = () => {
+		const message = messageOf(segments, query);
+		if (message && wanted.has(message.uid)) {
+			queue.push(message);
+			queuedBytes += message.source?.length ?? 64;
+			if (queuedBytes > HIGH_WATER_BYTES) read.pause();
+			notify();
+		} else {
+			const head = typeof segments[0] === 'string' ? segments[0] : '';
+			if (head.startsWith(tagPrefix)) {
+				const status = head.slice(tagPrefix.length).trim();
+				if (/^OK\b/i.test(status)) finished = true;
+				else failure = new Refused(status.replace(/[\r\n]+/g, ' ').slice(0, 300));
+				notify();
+			} else {
+				// Not ours: imapflow reads it as if it had come to it (EXISTS, EXPUNGE, BYE…).
+				streamer.write(Buffer.concat(raw));
+			}
+		}
+		segments = [];
+		raw = [];
+	};
+
+	let leftover: Buffer | undefined;
+	const onData = (chunk: Buffer) => {
+		let pos = 0;
+		while (pos < chunk.length) {
+			if (finished || failure) {
+				// After our tagged answer: what follows belongs to imapflow again.
+				leftover = leftover ? Buffer.concat([leftover, chunk.subarray(pos)]) : chunk.subarray(pos);
+				return;
+			}
+			if (literalLeft > 0) {
+				const take = Math.min(literalLeft, chunk.length - pos);
+				const part = chunk.subarray(pos, pos + take);
+				literalParts.push(part);
+				raw.push(part);
+				literalLeft -= take;
+				pos += take;
+				if (literalLeft === 0) {
+					segments.push(
+						literalParts.length === 1 ? Buffer.from(literalParts[0]) : Buffer.concat(literalParts),
+					);
+					literalParts = [];
+				}
+				continue;
+			}
+			const nl = chunk.indexOf(10, pos);
+			if (nl < 0) {
+				pending.push(chunk.subarray(pos));
+				pendingBytes += chunk.length - pos;
+				if (pendingBytes > MAX_LINE_BYTES) fail(new Error('a response line over 1 MB'));
+				return;
+			}
+			const piece = chunk.subarray(pos, nl + 1);
+			const lineBuffer = pending.length ? Buffer.concat([...pending, piece]) : piece;
+			pending = [];
+			pendingBytes = 0;
+			pos = nl + 1;
+			raw.push(Buffer.from(lineBuffer));
+			const line = lineBuffer.toString('latin1');
+			const literal = /~?\{(\d+)\+?\}\r?\n$/.exec(line);
+			segments.push(line);
+			if (literal) {
+				literalLeft = Number(literal[1]);
+				if (!Number.isSafeInteger(literalLeft)) fail(new Error('a literal of impossible size'));
+				if (literalLeft === 0) segments.push(Buffer.alloc(0));
+				continue;
+			}
+			finishResponse();
+		}
+	};
+	const fail = (error: Error) => {
+		if (!failure) failure = error;
+		notify();
+	};
+	const onClose = () => fail(new Error('the connection closed'));
+	const onError = (error: Error) => fail(error);
+
+	// Borrow: imapflow's reader off the socket, ours on; the command written as imapflow would.
+	read.unpipe(streamer);
+	read.on('data', onData);
+	read.on('end', onClose);
+	read.on('close', onClose);
+	read.on('error', onError);
+	read.resume();
+	let given = false;
+	const giveBack = () => {
+		if (given) return;
+		given = true;
+		read.removeListener('data', onData);
+		read.removeListener('end', onClose);
+		read.removeListener('close', onClose);
+		read.removeListener('error', onError);
+		if (failure && !(failure instanceof Refused)) return;
+		read.pause();
+		if (leftover?.length) streamer.write(leftover);
+		read.pipe(streamer);
+	};
+	try {
+		write.write(`${tag} UID FETCH ${uidSet(uids)} ${QUERIES[query]}\r\n`);
+		for (;;) {
+			if (queue.length) {
+				const taken = queue;
+				queue = [];
+				queuedBytes = 0;
+				if (read.isPaused() && !finished && !failure) read.resume();
+				yield taken;
+				continue;
+			}
+			if (failure || finished) break;
+			await new Promise<void>((resolve) => (wake = resolve));
+		}
+		if (failure instanceof Refused) {
+			giveBack();
+			throw new MailServiceError(
+				`The IMAP server refused the download: ${failure.message}`,
+				'Try again; if it keeps failing, a message in the folder may be damaged.',
+				'input',
+			);
+		}
+		if (failure) {
+			throw new MailServiceError(
+				`The IMAP connection failed during the download: ${failure.message}`,
+				'Nothing was lost: the next poll or run starts again from the same place.',
+				'network',
+				'ECONNRESET',
+			);
+		}
+	} finally {
+		if (!given && (finished || failure instanceof Refused)) giveBack();
+		else if (!given) {
+			// Stopped early or broken: the session cannot be trusted to be at a command boundary.
+			giveBack();
+			if (!finished) (client as unknown as { close(): void }).close();
+		}
+	}
+}

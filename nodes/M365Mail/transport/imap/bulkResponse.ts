@@ -1,0 +1,178 @@
+/**
+ * The IMAP answers the bulk FETCH reader (bulk.ts) understands: an untagged FETCH with a UID and a
+ * whole body, or with a size, read from its text and literals. Everything else is not ours.
+ */
+/** A message as the bulk FETCH returns it (imapflow's field names, for the same consumers). */
+export interface BulkMessage {
+	uid: number;
+	flags: Set<string>;
+	internalDate?: Date;
+	size?: number;
+	/** Absent when only sizes were asked for. */
+	source?: Buffer;
+}
+
+/** What a bulk FETCH asks for: whole messages, or only their sizes (for limits before a download). */
+export type BulkQuery = 'whole' | 'sizes';
+
+export const QUERIES: Record<BulkQuery, string> = {
+	whole: '(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])',
+	sizes: '(UID RFC822.SIZE)',
+};
+/** "1:5,7,9:12" from ascending UIDs. */
+export function uidSet(uids: number[]): string {
+	const sorted = [...new Set(uids)].sort((a, b) => a - b);
+	const parts: string[] = [];
+	for (let i = 0; i < sorted.length; ) {
+		let j = i;
+		while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+		parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
+		i = j + 1;
+	}
+	return parts.join(',');
+}
+
+type Token =
+	| { t: 'open' }
+	| { t: 'close' }
+	| { t: 'atom'; v: string }
+	| { t: 'string'; v: string }
+	| { t: 'literal'; v: Buffer };
+
+/** The tokens of one response: text segments with literals between them. */
+function tokenize(segments: Array<string | Buffer>): Token[] {
+	const tokens: Token[] = [];
+	for (const segment of segments) {
+		if (typeof segment !== 'string') {
+			tokens.push({ t: 'literal', v: segment });
+			continue;
+		}
+		let i = 0;
+		const s = segment;
+		while (i < s.length) {
+			const c = s[i];
+			if (c === ' ' || c === '\r' || c === '\n') i++;
+			else if (c === '(') {
+				tokens.push({ t: 'open' });
+				i++;
+			} else if (c === ')') {
+				tokens.push({ t: 'close' });
+				i++;
+			} else if (c === '"') {
+				let v = '';
+				i++;
+				while (i < s.length && s[i] !== '"') {
+					if (s[i] === '\\' && i + 1 < s.length) i++;
+					v += s[i++];
+				}
+				i++;
+				tokens.push({ t: 'string', v });
+			} else if (c === '{' || (c === '~' && s[i + 1] === '{')) {
+				// The literal's announcement: the literal itself is the next segment.
+				i = s.indexOf('}', i) + 1 || s.length;
+			} else {
+				let j = i;
+				// An atom; a section such as BODY[HEADER.FIELDS (A B)] keeps its brackets' content.
+				let depth = 0;
+				while (j < s.length) {
+					const d = s[j];
+					if (d === '[') depth++;
+					else if (d === ']') depth--;
+					else if (depth <= 0 && (d === ' ' || d === '(' || d === ')' || d === '\r' || d === '\n'))
+						break;
+					j++;
+				}
+				tokens.push({ t: 'atom', v: s.slice(i, j) });
+				i = j;
+			}
+		}
+	}
+	return tokens;
+}
+
+const MONTHS: Record<string, number> = {
+	jan: 0,
+	feb: 1,
+	mar: 2,
+	apr: 3,
+	may: 4,
+	jun: 5,
+	jul: 6,
+	aug: 7,
+	sep: 8,
+	oct: 9,
+	nov: 10,
+	dec: 11,
+};
+
+/** INTERNALDATE: "02-Dec-2026 10:04:05 +0100" (RFC 3501 date-time). */
+export function internalDateOf(text: string): Date | undefined {
+	const m =
+		/^\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
+	if (!m) return undefined;
+	const month = MONTHS[m[2].toLowerCase()];
+	if (month === undefined) return undefined;
+	const offset = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9]));
+	const utc = Date.UTC(+m[3], month, +m[1], +m[4], +m[5], +m[6]) - offset * 60_000;
+	return new Date(utc);
+}
+
+/**
+ * The message of an untagged FETCH response that answers the query (a whole body, or a size), or
+ * undefined for any other response (which the session's own reader is given instead).
+ */
+export function messageOf(
+	segments: Array<string | Buffer>,
+	query: BulkQuery = 'whole',
+): BulkMessage | undefined {
+	const head = typeof segments[0] === 'string' ? segments[0] : '';
+	if (!/^\* \d+ FETCH \(/i.test(head)) return undefined;
+	const tokens = tokenize(segments);
+	// "*", the sequence number, "FETCH", "(": the attributes follow.
+	let i = 4;
+	const value = (): unknown => {
+		const token = tokens[i++];
+		if (!token) return undefined;
+		if (token.t === 'open') {
+			const list: unknown[] = [];
+			while (i < tokens.length && tokens[i].t !== 'close') list.push(value());
+			i++;
+			return list;
+		}
+		if (token.t === 'close') return undefined;
+		return token.v;
+	};
+	let uid: number | undefined;
+	let flags = new Set<string>();
+	let internalDate: Date | undefined;
+	let size: number | undefined;
+	let source: Buffer | undefined;
+	while (i < tokens.length && tokens[i].t !== 'close') {
+		const key = tokens[i++];
+		if (key.t !== 'atom') return undefined;
+		const v = value();
+		switch (key.v.toUpperCase()) {
+			case 'UID':
+				uid = Number(v);
+				break;
+			case 'FLAGS':
+				if (Array.isArray(v)) flags = new Set(v.map(String));
+				break;
+			case 'INTERNALDATE':
+				if (typeof v === 'string') internalDate = internalDateOf(v);
+				break;
+			case 'RFC822.SIZE':
+				size = Number(v);
+				break;
+			case 'BODY[]':
+				// NIL is an empty message as far as the reader is concerned.
+				source = Buffer.isBuffer(v)
+					? v
+					: Buffer.from(typeof v === 'string' && v !== 'NIL' ? v : '');
+				break;
+		}
+	}
+	if (uid === undefined || !Number.isSafeInteger(uid) || uid < 1) return undefined;
+	if (query === 'whole' ? source === undefined : !Number.isSafeInteger(size)) return undefined;
+	return { uid, flags, internalDate, size: Number.isSafeInteger(size) ? size : undefined, source };
+}
