@@ -4,7 +4,7 @@
  * order, literals that look like IMAP, a refusal, and a connection that ends mid-answer.
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 
 import type { ImapFlow } from 'imapflow';
@@ -21,17 +21,24 @@ import {
 	uidSet,
 } from '../../nodes/M365Mail/transport/imap/bulkResponse';
 
-/** A session as imapflow has it: the socket piped into its reader. */
+/** A session as imapflow has it: the socket piped into its reader; `server` is the other end. */
 function fakeSession() {
-	const socket = new PassThrough();
 	const written = new PassThrough();
+	const socket = new Duplex({
+		read() {},
+		write(chunk: Buffer, _encoding, done) {
+			written.write(chunk);
+			done();
+		},
+	});
+	const server = { write: (data: Buffer) => socket.push(data), end: () => socket.push(null) };
 	const streamer = new PassThrough();
 	socket.pipe(streamer);
 	let forwarded = '';
 	streamer.on('data', (d: Buffer) => (forwarded += d.toString('latin1')));
 	const session = {
 		socket,
-		writeSocket: written,
+		writeSocket: socket,
 		streamer,
 		usable: true,
 		idling: false,
@@ -43,7 +50,7 @@ function fakeSession() {
 			this.closed = true;
 		},
 	};
-	return { session, socket, written, forwarded: () => forwarded };
+	return { session, server, written, forwarded: () => forwarded };
 }
 
 const BODY_A = Buffer.from(
@@ -81,7 +88,7 @@ async function run(
 		command += d.toString();
 		const tag = command.split(' ')[0];
 		setImmediate(() => {
-			for (const piece of cut(respond(tag))) fake.socket.write(piece);
+			for (const piece of cut(respond(tag))) fake.server.write(piece);
 		});
 	});
 	const got: BulkMessage[] = [];
@@ -204,8 +211,8 @@ describe('bulk FETCH reader', () => {
 		const fake = fakeSession();
 		fake.written.on('data', () =>
 			setImmediate(() => {
-				fake.socket.write(answer('X').subarray(0, 200));
-				fake.socket.end();
+				fake.server.write(answer('X').subarray(0, 200));
+				fake.server.end();
 			}),
 		);
 		const got: BulkMessage[] = [];
@@ -225,7 +232,7 @@ describe('bulk FETCH reader', () => {
 		fake.written.on('data', (d: Buffer) => {
 			const tag = d.toString().split(' ')[0];
 			const data = answer(tag);
-			setImmediate(() => fake.socket.write(data.subarray(0, data.indexOf('* 2 FETCH'))));
+			setImmediate(() => fake.server.write(data.subarray(0, data.indexOf('* 2 FETCH'))));
 		});
 		for await (const group of bulkFetch(fake.session as unknown as ImapFlow, [11, 12])) {
 			assert.equal(group[0].uid, 11);
@@ -243,6 +250,16 @@ describe('bulk FETCH reader', () => {
 			false,
 		);
 		assert.equal(canBulkFetch({ ...fake.session, usable: false } as unknown as ImapFlow), false);
+		// A compressed session (COMPRESS=DEFLATE) is left to imapflow.
+		const inflate = new PassThrough();
+		assert.equal(
+			canBulkFetch({ ...fake.session, _inflate: inflate } as unknown as ImapFlow),
+			false,
+		);
+		assert.equal(
+			canBulkFetch({ ...fake.session, writeSocket: new PassThrough() } as unknown as ImapFlow),
+			false,
+		);
 	});
 
 	it('takes only FETCH answers that carry what was asked', () => {
@@ -250,7 +267,13 @@ describe('bulk FETCH reader', () => {
 		assert.equal(messageOf(['* 1 FETCH (UID 4 FLAGS (\\Seen))\r\n'], 'sizes'), undefined);
 		assert.equal(messageOf(['* 1 EXISTS\r\n']), undefined);
 		assert.equal(messageOf(['* 1 FETCH (UID 0 BODY[] "")\r\n']), undefined);
-		assert.deepEqual(messageOf(['* 1 FETCH (UID 4 BODY[] NIL)\r\n'])?.source, Buffer.alloc(0));
+		assert.equal(messageOf(['* 1 FETCH (UID 4 BODY[] NIL)\r\n']), undefined);
+		assert.equal(messageOf(['* 1 FETCH (UID 4 BODY[] "NIL")\r\n'])?.source?.toString(), 'NIL');
+		assert.deepEqual(messageOf(['* 1 FETCH (UID 4 BODY[] "")\r\n'])?.source, Buffer.alloc(0));
+		assert.deepEqual(
+			messageOf(['* 1 FETCH (UID 4 BODY[] "caf\xe9")\r\n'])?.source,
+			Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+		);
 		assert.equal(
 			messageOf(['* 1 FETCH (UID 4 BODY[] "a \\"quoted\\" body")\r\n'])?.source?.toString(),
 			'a "quoted" body',

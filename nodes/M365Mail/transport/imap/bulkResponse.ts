@@ -140,6 +140,8 @@ export function messageOf(
 			return list;
 		}
 		if (token.t === 'close') return undefined;
+		// NIL, unquoted, is no value; "NIL" in quotes is the text NIL.
+		if (token.t === 'atom' && token.v.toUpperCase() === 'NIL') return null;
 		return token.v;
 	};
 	let uid: number | undefined;
@@ -165,10 +167,10 @@ export function messageOf(
 				size = Number(v);
 				break;
 			case 'BODY[]':
-				// NIL is an empty message as far as the reader is concerned.
-				source = Buffer.isBuffer(v)
-					? v
-					: Buffer.from(typeof v === 'string' && v !== 'NIL' ? v : '');
+				// A body of NIL is no body: the message is left to imapflow's reader, which skips it as
+				// the imapflow path does. A quoted body holds bytes read as latin1.
+				if (Buffer.isBuffer(v)) source = v;
+				else if (typeof v === 'string') source = Buffer.from(v, 'latin1');
 				break;
 		}
 	}
