@@ -15,6 +15,8 @@ import {
 	canBulkFetch,
 	type BulkMessage,
 } from '../../nodes/M365Mail/transport/imap/bulk';
+import { fetchSizes, fetchWhole } from '../../nodes/M365Mail/transport/imap/fetch';
+import { readingFolder } from '../../nodes/M365Mail/transport/imap/lock';
 import { hostileCorpus } from '../fixtures/hostile';
 import { wellFormedCorpus } from '../fixtures/wellformed';
 import { appendMails, freshFolder, testImap } from '../harness/mail';
@@ -144,6 +146,40 @@ describe('bulk FETCH reader, against the server', () => {
 			assert.equal(last && last.uid, added);
 		} finally {
 			lock.release();
+		}
+	});
+
+	it('a download of 20 or more goes by the bulk reader; fewer by imapflow; the same messages', async () => {
+		const original = client.fetchAll.bind(client);
+		let imapflowFetches = 0;
+		client.fetchAll = ((...args: Parameters<ImapFlow['fetchAll']>) => {
+			imapflowFetches++;
+			return original(...args);
+		}) as ImapFlow['fetchAll'];
+		try {
+			await readingFolder(client, { mailbox: '', folder }, async (open) => {
+				const read = async (list: number[]) => {
+					const got: Array<[number, string]> = [];
+					for await (const m of fetchWhole(open, list))
+						got.push([m.metadata.uid, m.metadata.envelope.subject ?? '']);
+					return got;
+				};
+				const many = uids.slice(0, 20);
+				const bulkRead = await read(many);
+				const sizes = await fetchSizes(open, many);
+				assert.equal(
+					imapflowFetches,
+					0,
+					'neither the sizes nor the messages went through imapflow',
+				);
+				assert.equal(sizes.length, 20);
+				const few = uids.slice(0, 19);
+				const imapflowRead = await read(few);
+				assert.ok(imapflowFetches > 0);
+				assert.deepEqual(imapflowRead, bulkRead.slice(0, 19));
+			});
+		} finally {
+			client.fetchAll = original;
 		}
 	});
 
