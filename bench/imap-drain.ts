@@ -23,6 +23,11 @@ const SIZE_MB = option('size-mb', 0);
 /** `--only a,b`: just those scenarios; `--cpu-prof DIR`: a V8 CPU profile of each child in DIR. */
 const ONLY = stringOption('only');
 const CPU_PROF = stringOption('cpu-prof');
+/**
+ * `--gc-each-poll`: our scenarios run a full garbage collection after each poll (--expose-gc), to
+ * tell what a poll keeps from what V8 has not collected yet. Not how n8n runs: for diagnosis only.
+ */
+const GC_EACH_POLL = process.argv.includes('--gc-each-poll');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -122,6 +127,7 @@ function runChild(
 			process.execPath,
 			[
 				...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []),
+				...(GC_EACH_POLL ? ['--expose-gc'] : []),
 				'--import',
 				'tsx',
 				'bench/imap-scenario.ts',
@@ -163,7 +169,10 @@ async function main(): Promise<void> {
 			SIZE_MB
 				? ['imapflow-parse', 'ours-full', 'ours-simple']
 				: ['imapflow-fetch', 'imapflow-parse', 'n8n-imap-20', 'ours-full', 'ours-simple']
-		).filter((s) => !ONLY || ONLY.split(',').includes(s));
+		)
+			// bulk-fetch (our FETCH reader alone, beside imapflow-fetch) runs when asked for by --only.
+			.concat(ONLY?.split(',').includes('bulk-fetch') ? ['bulk-fetch'] : [])
+			.filter((s) => !ONLY || ONLY.split(',').includes(s));
 		const results: Record<
 			string,
 			Array<{

@@ -48,6 +48,22 @@ async function imapflowOnly(parse: boolean): Promise<number> {
 	return n;
 }
 
+/** Our bulk FETCH reader alone (transport/imap/bulk.ts), no parsing: beside imapflow-fetch. */
+async function bulkOnly(): Promise<number> {
+	const { bulkFetch } = await import('../nodes/M365Mail/transport/imap/bulk');
+	const c = await client();
+	let n = 0;
+	const lock = await c.getMailboxLock(folder, { readOnly: true });
+	try {
+		const uids = await c.search({ all: true }, { uid: true });
+		for await (const group of bulkFetch(c, uids || [])) n += group.length;
+	} finally {
+		lock.release();
+		await c.logout();
+	}
+	return n;
+}
+
 /** n8n's Email Trigger path: @n8n/imap search for unseen UIDs, then fetch + parse in batches of 20. */
 async function n8nImap(): Promise<number> {
 	const { ImapSimple, toImapFlowOptions } = await import('@n8n/imap');
@@ -117,6 +133,8 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 		if (!items.length) break;
 		n += items.length;
 		polls++;
+		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing.
+		(globalThis as { gc?: () => void }).gc?.();
 		// What one poll handed to n8n: the size of the messages it read (the budget's measure).
 		const bytes = items.reduce((sum, item) => sum + Number(item.json.size ?? 0), 0);
 		largestPoll = Math.max(largestPoll, bytes);
@@ -127,6 +145,7 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 const run: Record<string, () => Promise<number>> = {
 	'imapflow-fetch': () => imapflowOnly(false),
 	'imapflow-parse': () => imapflowOnly(true),
+	'bulk-fetch': bulkOnly,
 	'n8n-imap-20': n8nImap,
 	'ours-full': () => ours('full'),
 	'ours-simple': () => ours('simple'),
@@ -150,6 +169,7 @@ async function main(): Promise<void> {
 		]);
 	}
 	if (scenario.startsWith('n8n')) await import('@n8n/imap');
+	if (scenario === 'bulk-fetch') await import('../nodes/M365Mail/transport/imap/bulk');
 	const rssBefore = process.memoryUsage().rss;
 	const start = Date.now();
 	const cpuStart = process.cpuUsage();
