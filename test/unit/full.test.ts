@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
-import { fullTools, parseWhole } from '../../nodes/M365Mail/transport/mime/full';
+import { base64Size, fullTools, parseWhole } from '../../nodes/M365Mail/transport/mime/full';
 import { parseRawMessage, type MessageEnvelope } from '../../nodes/M365Mail/transport/mime/parse';
 import { hostileCorpus } from '../fixtures/hostile';
 import { variedCorpus, wellFormedCorpus } from '../fixtures/wellformed';
@@ -73,6 +73,52 @@ describe('reading whole messages as mailparser does', () => {
 		assert.deepEqual(differences, []);
 		// Many random bodies are of shapes left to mailparser (padding mid-stream, empty text).
 		assert.ok(read >= 150, `${read} of 400 read without mailparser`);
+	});
+
+	it('measures the attachments a poll will drop instead of decoding them: the same item', async () => {
+		const differences: string[] = [];
+		let measured = 0;
+		for (const { subject, raw } of corpus) {
+			for (const full of [true, false]) {
+				const decoded = await parseRawMessage(raw, envelope, { full });
+				const sized = await parseRawMessage(raw, envelope, { full, attachmentContent: false });
+				measured += sized.attachments.filter((a) => a.size > 0 && !a.content.length).length;
+				try {
+					assert.deepEqual(sized.message, decoded.message);
+					assert.deepEqual(sized.full, decoded.full);
+					assert.deepEqual(
+						sized.attachments.map((a) => a.size),
+						decoded.attachments.map((a) => a.size),
+					);
+				} catch (error) {
+					differences.push(`${subject}: ${(error as Error).message.slice(0, 800)}`);
+				}
+			}
+		}
+		assert.deepEqual(differences, []);
+		assert.ok(measured > 20, `${measured} attachments measured, not decoded`);
+	});
+
+	it('counts the decoded size of plain base64 as decoding gives it', () => {
+		let seed = 11;
+		const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+		const pieces = ['QUJD', 'ZA==', 'YQ', 'Y', 'w6k=', 'Zm9v', '+/+/', '\r\n', '\n', '=', '-', ' '];
+		let counted = 0;
+		for (let n = 0; n < 2000; n++) {
+			const text = Array.from(
+				{ length: Math.floor(random() * 30) },
+				() => pieces[Math.floor(random() * pieces.length)],
+			).join('');
+			const size = base64Size(Buffer.from(text, 'latin1'));
+			if (size === undefined) continue;
+			counted++;
+			assert.equal(size, Buffer.from(text, 'base64').length, JSON.stringify(text));
+		}
+		assert.ok(counted > 200, `${counted} plain bodies counted`);
+		// Anything else is decoded, not counted.
+		assert.equal(base64Size(Buffer.from('QUJD=QUJD')), undefined);
+		assert.equal(base64Size(Buffer.from('QU JD')), undefined);
+		assert.equal(base64Size(Buffer.from('QU-D')), undefined);
 	});
 
 	it('reads the common shapes itself', async () => {

@@ -30,7 +30,7 @@ export const BULK_MIN_MESSAGES = 20;
 const MAX_LINE_BYTES = 1024 * 1024;
 
 /** The reader stops reading the socket while this much is parsed and not yet taken. */
-const HIGH_WATER_BYTES = 16 * 1024 * 1024;
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 /** What of imapflow's session the borrow needs (imapflow 2.x; checked before use). */
 interface SessionInternals {

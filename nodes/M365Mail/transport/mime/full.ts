@@ -26,6 +26,11 @@ interface HeaderLine {
 /** mailparser's options as parseRawMessage passes them (the parser is used for its header rules). */
 export interface FullOptions {
 	full: boolean;
+	/**
+	 * Attachment bytes are not wanted (a poll without binary output): a plain base64 attachment is
+	 * measured, not decoded; its `content` is empty and its `size` is what decoding would give.
+	 */
+	sizesOnly?: boolean;
 }
 
 const MAX_HTML_LENGTH = 2_000_000;
@@ -171,6 +176,37 @@ function decodeBase64(body: Buffer): Buffer | undefined {
 	return Buffer.from(text, 'base64');
 }
 
+/** Per byte: 0 not plain base64, 1 the alphabet, 2 a line break, 3 "=". */
+const BASE64_KIND = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+	BASE64_KIND[c.charCodeAt(0)] = 1;
+BASE64_KIND[0x0d] = 2;
+BASE64_KIND[0x0a] = 2;
+BASE64_KIND[0x3d] = 3;
+
+/**
+ * The decoded size of plain base64 (the alphabet, line breaks, and "=" only at the end), counted
+ * without decoding; undefined for anything else, which is decoded instead. The same number as
+ * decodeBase64's length (test/unit/full.test.ts checks it on random input).
+ */
+export function base64Size(body: Buffer): number | undefined {
+	let count = 0;
+	let padded = false;
+	const n = body.length;
+	// One table lookup per byte: about twice the time of Node's decoding, without its 7 MB string.
+	for (let i = 0; i < n; i++) {
+		const kind = BASE64_KIND[body[i]];
+		if (kind === 1) {
+			if (padded) return undefined;
+			count++;
+		} else if (kind === 3) padded = true;
+		else if (kind === 0) return undefined;
+	}
+	return Math.floor((count * 3) / 4);
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
 function decoded(leaf: Leaf, body: Buffer): Buffer | undefined {
 	const encoding = leaf.node.encoding;
 	if (encoding === 'base64') return decodeBase64(body);
@@ -225,7 +261,12 @@ export function parseWhole(
 	const attachments: ParsedMail['attachments'] = [];
 	for (const leaf of leaves) {
 		const body = split.body(leaf.node) ?? Buffer.alloc(0);
-		const content = decoded(leaf, body);
+		// An attachment whose bytes are not wanted is measured, not decoded (a 7 MB string less).
+		const measured =
+			leaf.attachment && options.sizesOnly && leaf.node.encoding === 'base64'
+				? base64Size(body)
+				: undefined;
+		const content = measured === undefined ? decoded(leaf, body) : NO_BYTES;
 		if (!content) return undefined;
 		if (!leaf.attachment) {
 			// mailparser reads an empty text part as a line break: its business.
@@ -238,7 +279,7 @@ export function parseWhole(
 		const filename = node.dispositionParameters?.filename ?? node.parameters?.name;
 		const attachment: Record<string, unknown> = {
 			type: 'attachment',
-			content,
+			content: measured === undefined ? content : NO_BYTES,
 			contentType:
 				node.type === 'application/octet-stream' && filename
 					? tools.split.libmime.detectMimeType(filename) || node.type
@@ -246,7 +287,7 @@ export function parseWhole(
 			partId: node.part ?? '1',
 			release: null,
 			contentDisposition: leaf.disposition,
-			size: content.length,
+			size: measured ?? content.length,
 			checksum: '',
 			headers: new Map(),
 		};

@@ -198,14 +198,25 @@ export async function parseRawMessage(
 	raw: Buffer,
 	envelope: MessageEnvelope,
 	/** `mailparser`: never the whole-message reader (for tests that compare the two). */
-	options: { full?: boolean; reader?: 'mailparser'; split?: SplitMessage } = {},
+	options: {
+		full?: boolean;
+		reader?: 'mailparser';
+		split?: SplitMessage;
+		/** `false`: the caller drops attachment bytes; the whole-message reader only measures them. */
+		attachmentContent?: boolean;
+	} = {},
 ): Promise<ParsedMessage> {
 	let parsed: ParsedMail | undefined;
 	if (options.reader !== 'mailparser') {
 		try {
 			// Mail of the common shapes is read from one split of the whole message (full.ts): the
 			// same result as mailparser's, which reads the rest.
-			parsed = parseWhole(await fullTools(), raw, { full: Boolean(options.full) }, options.split);
+			parsed = parseWhole(
+				await fullTools(),
+				raw,
+				{ full: Boolean(options.full), sizesOnly: options.attachmentContent === false },
+				options.split,
+			);
 		} catch {
 			parsed = undefined;
 		}
