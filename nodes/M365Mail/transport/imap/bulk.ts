@@ -32,7 +32,10 @@ const MAX_LINE_BYTES = 1024 * 1024;
 /** The reader stops reading the socket while this much is parsed and not yet taken. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
-/** What of imapflow's session the borrow needs (imapflow 2.x; checked before use). */
+/**
+ * What of imapflow's session the borrow needs: fields of imapflow 2.10.2 (pinned in package.json),
+ * checked before use; a session without them is left to imapflow.
+ */
 interface SessionInternals {
 	socket?: Readable & Writable & { destroyed?: boolean };
 	writeSocket?: Writable;
@@ -195,14 +198,15 @@ export async function* bulkFetch(
 	read.on('error', onError);
 	read.resume();
 	let given = false;
-	const giveBack = () => {
+	/** Our reader off the socket; at a command boundary, imapflow's back on it with what followed. */
+	const giveBack = (atBoundary: boolean) => {
 		if (given) return;
 		given = true;
 		read.removeListener('data', onData);
 		read.removeListener('end', onClose);
 		read.removeListener('close', onClose);
 		read.removeListener('error', onError);
-		if (failure && !(failure instanceof Refused)) return;
+		if (!atBoundary) return;
 		read.pause();
 		if (leftover?.length) streamer.write(leftover);
 		read.pipe(streamer);
@@ -222,7 +226,7 @@ export async function* bulkFetch(
 			await new Promise<void>((resolve) => (wake = resolve));
 		}
 		if (failure instanceof Refused) {
-			giveBack();
+			giveBack(true);
 			throw new MailServiceError(
 				`The IMAP server refused the download: ${failure.message}`,
 				'Try again; if it keeps failing, a message in the folder may be damaged.',
@@ -238,11 +242,11 @@ export async function* bulkFetch(
 			);
 		}
 	} finally {
-		if (!given && (finished || failure instanceof Refused)) giveBack();
+		if (finished || failure instanceof Refused) giveBack(true);
 		else if (!given) {
-			// Stopped early or broken: the session cannot be trusted to be at a command boundary.
-			giveBack();
-			if (!finished) (client as unknown as { close(): void }).close();
+			// Stopped early or broken: the session is mid-answer, never to be given back. Closed.
+			giveBack(false);
+			(client as unknown as { close(): void }).close();
 		}
 	}
 }
