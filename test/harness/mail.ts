@@ -198,12 +198,14 @@ export function killImapProcesses(): number {
 
 /**
  * A TCP proxy in front of Dovecot's IMAPS port that can cut a connection in the middle of a
- * download: armed with a byte count, it destroys the next connection once the server has sent
- * that many bytes through it.
+ * download: armed with a byte count, it destroys the connection the server sends through once it
+ * has sent that many more bytes (the session a trigger kept from its last poll, or a new one).
  */
 export class CuttingProxy {
 	private server?: Server;
 	private cutAfter?: number;
+	private sinceArmed = 0;
+	private readonly live = new Set<Socket>();
 	cuts = 0;
 	connections = 0;
 	port = 0;
@@ -213,11 +215,14 @@ export class CuttingProxy {
 		this.server = createServer((client: Socket) => {
 			this.connections++;
 			const upstream = connect(target, '127.0.0.1');
-			const limit = this.cutAfter;
-			let sent = 0;
+			this.live.add(client).add(upstream);
 			upstream.on('data', (chunk: Buffer) => {
-				sent += chunk.length;
-				if (limit !== undefined && sent > limit) {
+				if (this.cutAfter === undefined) {
+					client.write(chunk);
+					return;
+				}
+				this.sinceArmed += chunk.length;
+				if (this.sinceArmed > this.cutAfter) {
 					this.cutAfter = undefined;
 					this.cuts++;
 					client.destroy();
@@ -228,6 +233,8 @@ export class CuttingProxy {
 			});
 			client.on('data', (chunk: Buffer) => upstream.write(chunk));
 			const close = () => {
+				this.live.delete(client);
+				this.live.delete(upstream);
 				client.destroy();
 				upstream.destroy();
 			};
@@ -240,12 +247,15 @@ export class CuttingProxy {
 		this.port = (this.server.address() as { port: number }).port;
 	}
 
-	/** The next connection is cut once the server has sent more than `bytes` bytes through it. */
+	/** The connection in use (or the next one) is cut once the server has sent `bytes` more. */
 	cutNextAfter(bytes: number): void {
 		this.cutAfter = bytes;
+		this.sinceArmed = 0;
 	}
 
+	/** Closes the connections still open (a session a trigger kept for its next poll), then stops. */
 	async stop(): Promise<void> {
+		for (const socket of this.live) socket.destroy();
 		await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
 	}
 }

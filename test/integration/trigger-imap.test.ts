@@ -18,6 +18,7 @@ import {
 	CuttingProxy,
 	deliverMail,
 	freshFolder,
+	ImapTlsProxy,
 	listFolder,
 	restartDovecot,
 	testImap,
@@ -493,6 +494,59 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			seen,
 			sent.map((m) => m.subject),
 		);
+	});
+
+	it('polls of one trigger share one IMAP session; a session the server ends, or a new token, opens a new one without losing mail', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const signedIn = () =>
+				signIn('alice@example.test', IMAP_SCOPES).then((data) =>
+					delegatedCredential(data, { customImapPort: proxy.port }),
+				);
+			const first = await signedIn();
+			store.set('kept', first);
+			const folder = await freshFolder('kept');
+			// Read and flagged \Deleted, never expunged: leaving the folder between polls must not
+			// remove it (CLOSE would, in a folder opened for marking mail read).
+			await appendMails(folder, [{ subject: 'deleted' }], undefined, ['\\Seen', '\\Deleted']);
+			const state: IDataObject = {};
+			const node = trigger(folder, { afterEmit: 'markRead' }, 'kept');
+			const poll = async () => subjects(await pollTrigger(node, store, state));
+			assert.deepEqual(await poll(), []);
+			for (const subject of ['k1', 'k2', 'k3']) {
+				await appendMails(folder, [{ subject }]);
+				assert.deepEqual(await poll(), [subject]);
+			}
+			assert.equal(proxy.connections, 1, 'four polls, one connection');
+			assert.equal(proxy.commands.get('AUTHENTICATE'), 1);
+
+			// Exchange Online ends a session whose access token expired with an untagged BYE.
+			assert.equal(proxy.byeAll('Session invalidated - AccessTokenExpired'), 1);
+			await appendMails(folder, [{ subject: 'after bye' }]);
+			assert.deepEqual(await poll(), ['after bye']);
+			assert.equal(proxy.connections, 2);
+
+			// The credential connected again (a new token): the old session is not reused.
+			const second = await signedIn();
+			assert.notEqual(
+				(second.oauthTokenData as IDataObject).access_token,
+				(first.oauthTokenData as IDataObject).access_token,
+			);
+			store.set('kept', second);
+			await appendMails(folder, [{ subject: 'new token' }]);
+			assert.deepEqual(await poll(), ['new token']);
+			assert.deepEqual(await poll(), []);
+			assert.equal(proxy.connections, 3);
+			assert.equal(proxy.commands.get('AUTHENTICATE'), 3);
+			const left = await listFolder(folder);
+			assert.ok(left.some((m) => m.subject === 'deleted'));
+			assert.ok(left.filter((m) => m.subject !== 'deleted').every((m) => m.flags.includes('\\Seen')));
+			assert.equal(proxy.commands.get('CLOSE'), undefined);
+			assert.ok((proxy.commands.get('UNSELECT') ?? 0) >= 4);
+		} finally {
+			await proxy.stop();
+		}
 	});
 
 	it('Dovecot restarted between polls: no message lost, none emitted twice', async () => {

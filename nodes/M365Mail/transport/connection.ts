@@ -130,8 +130,18 @@ function mapRefreshError(error: unknown): MailServiceError {
 	return mapAadError(redactSecrets(details));
 }
 
-function delegatedStore(ctx: N8nContext, type: string): DelegatedTokenStore {
-	let latest: OAuthTokenData | undefined;
+/**
+ * The token data of a delegated credential. `read` gives what the node read when it connected (n8n
+ * reads and decrypts a credential on each getCredentials), or what a refresh returned since: an
+ * access token read once stays valid until its expiry, and n8n's refresh reads the credential it
+ * refreshes itself.
+ */
+function delegatedStore(
+	ctx: N8nContext,
+	type: string,
+	initial: OAuthTokenData | undefined,
+): DelegatedTokenStore {
+	let latest: OAuthTokenData | undefined = initial;
 	return {
 		async read() {
 			if (latest) return latest;
@@ -269,7 +279,10 @@ export async function connectionFromContext(
 	const cloud = resolveCloud(data as CloudSettings);
 	validateTenant(data.tenant as string, { appOnly: false });
 	const access: DelegatedAccess = data.access === 'imapSmtp' ? 'imapSmtp' : 'graph';
-	const tokens = new DelegatedTokenProvider(delegatedStore(ctx, credentialType), access);
+	const tokens = new DelegatedTokenProvider(
+		delegatedStore(ctx, credentialType, data.oauthTokenData as OAuthTokenData | undefined),
+		access,
+	);
 	// A credential for IMAP + SMTP keeps the token module's path, whose error names the fix.
 	const graphSender = access === 'graph' ? n8nGraphSender(ctx, credentialType) : undefined;
 	return { credentialType, cloud, tokens, allowUnauthorizedCerts, access, graphSender };

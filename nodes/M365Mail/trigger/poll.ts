@@ -28,8 +28,13 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 	try {
 		const settings = readTriggerSettings(this);
 		const { folder, output } = settings;
+		const flightKey = `${this.getWorkflow().id ?? ''}:${node.id ?? node.name}`;
 		// Nothing is opened until the engine needs it: a poll skipped by single flight costs nothing.
-		mailbox = await openNodeMailbox(this, { debug: (message) => this.logger.debug(message) });
+		// The IMAP session is kept for this trigger's next poll (transport/imap/kept.ts).
+		mailbox = await openNodeMailbox(this, {
+			debug: (message) => this.logger.debug(message),
+			keepSessionAs: manual ? undefined : flightKey,
+		});
 		const { address } = mailbox;
 		const source = mailbox.watch({ folder, filters: settings.filters, ...readOptionsFor(output) });
 		const prepare = async (data: Buffer, name: string, mime: string) =>
@@ -41,11 +46,10 @@ export async function pollTrigger(this: IPollFunctions): Promise<INodeExecutionD
 		}
 		const budgetMs =
 			typeof this.getPollBudgetMs === 'function' ? this.getPollBudgetMs() : DEFAULT_BUDGET_MS;
-		const workflow = this.getWorkflow();
 		const nodeKey = node.id ?? node.name;
 		const key = `${address}|${folder}`.toLowerCase();
 		const result = await deliver({
-			flightKey: `${workflow.id ?? ''}:${nodeKey}`,
+			flightKey,
 			staticData: this.getWorkflowStaticData('node'),
 			starts: {
 				data: this.getWorkflowStaticData('global'),

@@ -22,7 +22,13 @@ import {
 	type MessageStatus,
 	type SendOutcome,
 } from '../types';
-import { createFolderPath, listFolders, resolveFolder, type ImapFolder } from './folders';
+import {
+	createFolderPath,
+	forgetFolders,
+	listFolders,
+	resolveFolder,
+	type ImapFolder,
+} from './folders';
 import { watchFolderIdle } from './idle';
 import { withFolder } from './lock';
 import {
@@ -41,6 +47,7 @@ import {
 	unreadAmong,
 	type ImapCursor,
 } from './poll';
+import { deselect, keepSession, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
 import { openImapSession } from './session';
 
@@ -49,6 +56,11 @@ export interface MailboxOptions {
 	warn?: (message: string) => void;
 	/** Detail for the debug log (an IMAP socket error after connecting). */
 	debug?: (message: string) => void;
+	/**
+	 * Polls of one trigger: the IMAP session is kept for the next poll under this key (the workflow
+	 * and the node), see kept.ts. Graph ignores it.
+	 */
+	keepSessionAs?: string;
 }
 
 const outOfDate = (folder: string) =>
@@ -61,6 +73,8 @@ const outOfDate = (folder: string) =>
 export class ImapMailbox implements Mailbox {
 	readonly protocol = 'IMAP';
 	private session?: Promise<ImapFlow>;
+	/** With keepSessionAs: the fingerprint of the token the session is opened with. */
+	private token?: string;
 
 	constructor(
 		private readonly connection: MailConnection,
@@ -74,6 +88,11 @@ export class ImapMailbox implements Mailbox {
 			const client = await this.session.catch(() => undefined);
 			if (client?.usable) return client;
 		}
+		const kept = await this.keptSession();
+		if (kept) {
+			this.session = Promise.resolve(kept);
+			return kept;
+		}
 		const { debug } = this.options;
 		const session = openImapSession({
 			...this.connection,
@@ -86,6 +105,36 @@ export class ImapMailbox implements Mailbox {
 			if (this.session === session) this.session = undefined;
 		});
 		return await session;
+	}
+
+	/** Where this mailbox's session is kept between polls: the trigger, the mailbox, the endpoint. */
+	private keepKey(): string | undefined {
+		const { keepSessionAs } = this.options;
+		if (!keepSessionAs) return undefined;
+		const { cloud, allowUnauthorizedCerts, allowedMailboxes } = this.connection;
+		return JSON.stringify([
+			keepSessionAs,
+			this.address.toLowerCase(),
+			cloud.imapHost,
+			cloud.imapPort,
+			cloud.imapTls,
+			allowUnauthorizedCerts,
+			allowedMailboxes ?? null,
+		]);
+	}
+
+	/** The session the last poll kept, when it signed in with the token the credential gives now. */
+	private async keptSession(): Promise<ImapFlow | undefined> {
+		const key = this.keepKey();
+		if (!key) return undefined;
+		// A token that cannot be had is openImapSession's to report (with its fix).
+		const token = await this.connection.tokens.getAccessToken('outlook').catch(() => undefined);
+		this.token = token ? tokenFingerprint(token) : undefined;
+		if (!this.token) return undefined;
+		const client = await takeKept(key, this.token);
+		// Folders may have been created, renamed or deleted since: listed again.
+		if (client) forgetFolders(client);
+		return client;
 	}
 
 	identify(id: string): MessageIdentity {
@@ -339,6 +388,10 @@ export class ImapMailbox implements Mailbox {
 		const session = this.session;
 		this.session = undefined;
 		const client = await session?.catch(() => undefined);
-		if (client) await client.logout().catch(() => client.close());
+		if (!client) return;
+		const key = this.keepKey();
+		if (key && this.token && (await deselect(client)) && keepSession(key, this.token, client))
+			return;
+		await client.logout().catch(() => client.close());
 	}
 }

@@ -1,0 +1,142 @@
+/**
+ * Sessions kept between polls (transport/imap/kept.ts), with n8n's clock mocked: which session is
+ * taken back, which is closed, and when. The same behaviour on real Dovecot is in
+ * test/integration/trigger-imap.test.ts ("polls of one trigger share one IMAP session").
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+
+import type { ImapFlow } from 'imapflow';
+
+import {
+	KEEP_IDLE_MS,
+	keepSession,
+	keptSessions,
+	PROBE_TIMEOUT_MS,
+	takeKept,
+	tokenFingerprint,
+} from '../../nodes/M365Mail/transport/imap/kept';
+
+/** A session that records what was asked of it; `noop` answers as told. */
+function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
+	const calls: string[] = [];
+	const socket = {
+		referenced: true,
+		ref() {
+			this.referenced = true;
+		},
+		unref() {
+			this.referenced = false;
+		},
+	};
+	const client = {
+		usable: true,
+		socket,
+		calls,
+		noop: () => {
+			calls.push('noop');
+			if (noop === 'silent') return new Promise(() => undefined);
+			if (noop === 'fails') return Promise.reject(new Error('Connection not available'));
+			return Promise.resolve();
+		},
+		logout: () => {
+			calls.push('logout');
+			client.usable = false;
+			return Promise.resolve();
+		},
+		close: () => {
+			calls.push('close');
+			client.usable = false;
+		},
+	};
+	return client;
+}
+const asFlow = (c: ReturnType<typeof fakeClient>) => c as unknown as ImapFlow;
+
+describe('sessions kept between polls', () => {
+	beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+	afterEach(() => mock.timers.reset());
+
+	it('the same key and token take the session back, once; it holds the process only while in use', async () => {
+		const client = fakeClient();
+		assert.equal(keepSession('k1', 'token-a', asFlow(client)), true);
+		assert.equal(client.socket.referenced, false, 'a kept session does not keep n8n running');
+		assert.equal(keptSessions(), 1);
+		assert.equal(await takeKept('k1', 'token-a'), asFlow(client));
+		assert.equal(client.socket.referenced, true);
+		assert.deepEqual(client.calls, ['noop']);
+		assert.equal(keptSessions(), 0);
+		assert.equal(await takeKept('k1', 'token-a'), undefined, 'one user at a time');
+	});
+
+	it('another token (refreshed, re-connected, another account) closes the kept session', async () => {
+		const client = fakeClient();
+		keepSession('k2', 'token-a', asFlow(client));
+		assert.equal(await takeKept('k2', 'token-b'), undefined);
+		assert.deepEqual(client.calls, ['close']);
+		assert.equal(keptSessions(), 0);
+	});
+
+	it('another key never sees the session', async () => {
+		const client = fakeClient();
+		keepSession('k3', 'token-a', asFlow(client));
+		assert.equal(await takeKept('k3-other', 'token-a'), undefined);
+		assert.equal(await takeKept('k3', 'token-a'), asFlow(client));
+	});
+
+	it('a session the server closed, or whose NOOP fails, is not taken back', async () => {
+		const closed = fakeClient();
+		keepSession('k4', 'token-a', asFlow(closed));
+		closed.usable = false;
+		assert.equal(await takeKept('k4', 'token-a'), undefined);
+		const failing = fakeClient('fails');
+		keepSession('k4', 'token-a', asFlow(failing));
+		assert.equal(await takeKept('k4', 'token-a'), undefined);
+		assert.deepEqual(failing.calls, ['noop', 'close']);
+	});
+
+	it('a silent session (a connection dropped on the way) is given up after PROBE_TIMEOUT_MS', async () => {
+		const silent = fakeClient('silent');
+		keepSession('k5', 'token-a', asFlow(silent));
+		let taken: ImapFlow | undefined | 'pending' = 'pending';
+		const taking = takeKept('k5', 'token-a').then((c) => (taken = c));
+		await Promise.resolve();
+		mock.timers.tick(PROBE_TIMEOUT_MS - 1);
+		await Promise.resolve();
+		assert.equal(taken, 'pending');
+		mock.timers.tick(1);
+		await taking;
+		assert.equal(taken, undefined);
+		assert.deepEqual(silent.calls, ['noop', 'close']);
+	});
+
+	it('a session not taken back within KEEP_IDLE_MS is logged out', async () => {
+		const client = fakeClient();
+		keepSession('k6', 'token-a', asFlow(client));
+		mock.timers.tick(KEEP_IDLE_MS - 1);
+		assert.deepEqual(client.calls, []);
+		mock.timers.tick(1);
+		assert.deepEqual(client.calls, ['logout']);
+		assert.equal(keptSessions(), 0);
+		assert.equal(await takeKept('k6', 'token-a'), undefined);
+	});
+
+	it('keeping a second session under a key logs the first out; an unusable one is not kept', async () => {
+		const first = fakeClient();
+		const second = fakeClient();
+		keepSession('k7', 'token-a', asFlow(first));
+		keepSession('k7', 'token-a', asFlow(second));
+		assert.deepEqual(first.calls, ['logout']);
+		assert.equal(await takeKept('k7', 'token-a'), asFlow(second));
+		const dead = fakeClient();
+		dead.usable = false;
+		assert.equal(keepSession('k7', 'token-a', asFlow(dead)), false);
+		assert.equal(keptSessions(), 0);
+	});
+
+	it('only a fingerprint of the token is kept', () => {
+		const print = tokenFingerprint('eyJhbGciOi.secret.token');
+		assert.match(print, /^[0-9a-f]{64}$/);
+		assert.ok(!print.includes('secret'));
+	});
+});
