@@ -541,7 +541,9 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			assert.equal(proxy.commands.get('AUTHENTICATE'), 3);
 			const left = await listFolder(folder);
 			assert.ok(left.some((m) => m.subject === 'deleted'));
-			assert.ok(left.filter((m) => m.subject !== 'deleted').every((m) => m.flags.includes('\\Seen')));
+			assert.ok(
+				left.filter((m) => m.subject !== 'deleted').every((m) => m.flags.includes('\\Seen')),
+			);
 			assert.equal(proxy.commands.get('CLOSE'), undefined);
 			assert.ok((proxy.commands.get('UNSELECT') ?? 0) >= 4);
 		} finally {
