@@ -11,6 +11,7 @@ import type { ImapFlow } from 'imapflow';
 import {
 	KEEP_IDLE_MS,
 	keepSession,
+	MAX_SESSION_AGE_MS,
 	keptSessions,
 	PROBE_TIMEOUT_MS,
 	takeKept,
@@ -54,7 +55,7 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 const asFlow = (c: ReturnType<typeof fakeClient>) => c as unknown as ImapFlow;
 
 describe('sessions kept between polls', () => {
-	beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+	beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
 	afterEach(() => mock.timers.reset());
 
 	it('the same key and token take the session back, once; it holds the process only while in use', async () => {
@@ -132,6 +133,21 @@ describe('sessions kept between polls', () => {
 		dead.usable = false;
 		assert.equal(keepSession('k7', 'token-a', asFlow(dead)), false);
 		assert.equal(keptSessions(), 0);
+	});
+
+	it('a session signs in again after MAX_SESSION_AGE_MS, however often it was taken back', async () => {
+		const client = fakeClient();
+		let taken: ImapFlow | undefined = asFlow(client);
+		let polls = 0;
+		// A poll every minute: taken back, kept again.
+		while (taken) {
+			keepSession('k8', 'token-a', asFlow(client));
+			mock.timers.tick(60_000);
+			taken = await takeKept('k8', 'token-a');
+			polls++;
+		}
+		assert.equal(polls, MAX_SESSION_AGE_MS / 60_000);
+		assert.equal(client.calls.at(-1), 'close');
 	});
 
 	it('only a fingerprint of the token is kept', () => {

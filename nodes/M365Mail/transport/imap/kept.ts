@@ -7,8 +7,9 @@
  * the mailbox and the endpoint), only while the credential still gives the same access token (a
  * refreshed, re-connected or changed credential opens a new session; the token itself is never kept,
  * only its SHA-256), and only after it answers a NOOP within PROBE_TIMEOUT_MS (a connection that a
- * network device dropped silently is replaced, not waited on). A session nobody took back within
- * KEEP_IDLE_MS is logged out. Kept sessions never keep the process alive.
+ * network device dropped silently is replaced, not waited on), and for MAX_SESSION_AGE_MS at most. A
+ * session nobody took back within KEEP_IDLE_MS is logged out. Kept sessions never keep the process
+ * alive.
  */
 import { createHash } from 'node:crypto';
 
@@ -23,6 +24,15 @@ export const KEEP_IDLE_MS = 3 * 60_000;
 
 /** A kept session must answer a NOOP this fast to be reused. */
 export const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * A session signs in again at least this often: a permission taken away (FullAccess on a shared
+ * mailbox) is checked at sign-in, and reaches a kept session only then.
+ */
+export const MAX_SESSION_AGE_MS = 15 * 60_000;
+
+/** When each kept session was first kept (about when it signed in: the end of its first poll). */
+const firstKept = new WeakMap<ImapFlow, number>();
 
 interface Kept {
 	client: ImapFlow;
@@ -74,8 +84,9 @@ export async function takeKept(key: string, token: string): Promise<ImapFlow | u
 	clearTimeout(entry.timer);
 	const { client } = entry;
 	holdProcess(client, true);
-	if (entry.token === token && client.usable && (await answers(client))) return client;
-	// Stale (another token), closed by the server, or silent: a fresh session replaces it.
+	const young = Date.now() - (firstKept.get(client) ?? 0) < MAX_SESSION_AGE_MS;
+	if (entry.token === token && young && client.usable && (await answers(client))) return client;
+	// Stale (another token, too old), closed by the server, or silent: a fresh session replaces it.
 	client.close();
 	return undefined;
 }
@@ -112,6 +123,7 @@ export function keepSession(key: string, token: string, client: ImapFlow): boole
 	}, KEEP_IDLE_MS);
 	timer.unref();
 	holdProcess(client, false);
+	if (!firstKept.has(client)) firstKept.set(client, Date.now());
 	kept.set(key, { client, token, timer });
 	return true;
 }
