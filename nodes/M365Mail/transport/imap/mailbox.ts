@@ -88,23 +88,26 @@ export class ImapMailbox implements Mailbox {
 			const client = await this.session.catch(() => undefined);
 			if (client?.usable) return client;
 		}
-		const kept = await this.keptSession();
-		if (kept) {
-			this.session = Promise.resolve(kept);
-			return kept;
-		}
-		const { debug } = this.options;
-		const session = openImapSession({
-			...this.connection,
-			mailbox: this.address,
-			onError:
-				debug && ((error) => debug(`IMAP connection error: ${redactSecrets(error.message)}`)),
-		});
+		// Set before anything is awaited: callers at the same time share one session.
+		const session = this.connect();
 		this.session = session;
 		session.catch(() => {
 			if (this.session === session) this.session = undefined;
 		});
 		return await session;
+	}
+
+	/** The session the trigger's last poll kept, or a new one. */
+	private async connect(): Promise<ImapFlow> {
+		const kept = await this.keptSession();
+		if (kept) return kept;
+		const { debug } = this.options;
+		return await openImapSession({
+			...this.connection,
+			mailbox: this.address,
+			onError:
+				debug && ((error) => debug(`IMAP connection error: ${redactSecrets(error.message)}`)),
+		});
 	}
 
 	/** Where this mailbox's session is kept between polls: the trigger, the mailbox, the endpoint. */
