@@ -6,7 +6,7 @@
  * the parse ceiling and our trigger run (the memory budget under large mail).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { ImapFlow } from 'imapflow';
@@ -28,6 +28,14 @@ const CPU_PROF = stringOption('cpu-prof');
  * tell what a poll keeps from what V8 has not collected yet. Not how n8n runs: for diagnosis only.
  */
 const GC_EACH_POLL = process.argv.includes('--gc-each-poll');
+/**
+ * `--same-start`: every scenario loads what ours load (n8n-core's harness, the protocol libraries,
+ * our trigger) before its clock starts, so each starts from the same idle process and the RSS
+ * growths compare drains only. `--trace-gc DIR`: each child runs with V8's --trace-gc, its output
+ * saved as DIR/<scenario>-<run>.log. Both for diagnosis.
+ */
+const SAME_START = process.argv.includes('--same-start');
+const TRACE_GC = stringOption('trace-gc');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -128,6 +136,7 @@ function runChild(
 			[
 				...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []),
 				...(GC_EACH_POLL ? ['--expose-gc'] : []),
+				...(TRACE_GC ? ['--trace-gc'] : []),
 				'--import',
 				'tsx',
 				'bench/imap-scenario.ts',
@@ -164,7 +173,9 @@ async function main(): Promise<void> {
 			...process.env,
 			M365_STACK: JSON.stringify(stack.info),
 			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
+			...(SAME_START ? { BENCH_SAME_START: '1' } : {}),
 		};
+		if (TRACE_GC) mkdirSync(TRACE_GC, { recursive: true });
 		const scenarios = (
 			SIZE_MB
 				? ['imapflow-parse', 'ours-full', 'ours-simple']
@@ -189,10 +200,11 @@ async function main(): Promise<void> {
 				// Async: the OAuth2 server the child signs in against runs in this process.
 				const child = await runChild(root, env, [scenario, FOLDER, String(MESSAGES)]);
 				if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
+				if (TRACE_GC) writeFileSync(resolve(TRACE_GC, `${scenario}-${run + 1}.log`), child.stdout);
 				const result = JSON.parse(child.stdout.trim().split('\n').pop()!);
 				(results[scenario] ??= []).push(result);
 				console.error(
-					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)`,
+					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}`,
 				);
 			}
 		}

@@ -107,6 +107,8 @@ async function n8nImap(): Promise<number> {
 
 let polls = 0;
 let largestPoll = 0;
+/** Heap held by each poll's items (--gc-each-poll only), bytes. */
+const itemsHeap: number[] = [];
 
 async function ours(output: 'simple' | 'full'): Promise<number> {
 	// n8n-core is loaded only here: n8n itself has it loaded anyway.
@@ -133,11 +135,19 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 		if (!items.length) break;
 		n += items.length;
 		polls++;
-		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing.
-		(globalThis as { gc?: () => void }).gc?.();
 		// What one poll handed to n8n: the size of the messages it read (the budget's measure).
 		const bytes = items.reduce((sum, item) => sum + Number(item.json.size ?? 0), 0);
 		largestPoll = Math.max(largestPoll, bytes);
+		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing, and
+		// what this poll's items hold (the heap freed when they are dropped).
+		const gc = (globalThis as { gc?: () => void }).gc;
+		if (gc) {
+			gc();
+			const withItems = process.memoryUsage().heapUsed;
+			items.length = 0;
+			gc();
+			itemsHeap.push(withItems - process.memoryUsage().heapUsed);
+		}
 	}
 	return n;
 }
@@ -153,7 +163,8 @@ const run: Record<string, () => Promise<number>> = {
 
 async function main(): Promise<void> {
 	// Load what the scenario needs before the clock starts (n8n has it loaded anyway).
-	if (scenario.startsWith('ours')) {
+	// BENCH_SAME_START (--same-start): every scenario starts from the process ours start from.
+	if (scenario.startsWith('ours') || process.env.BENCH_SAME_START) {
 		await import('../test/harness/n8n');
 		// The protocol libraries load on first use (not when n8n loads the node file): load them here,
 		// as a running n8n has them after its first poll, so the clock measures polls, not loading.
@@ -190,6 +201,7 @@ async function main(): Promise<void> {
 			startRssMB: Math.round(rssBefore / 1024 / 1024),
 			heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
 			...(polls ? { polls, largestPollMB: Math.round(largestPoll / 1024 / 1024) } : {}),
+			...(itemsHeap.length ? { itemsHeapMB: Math.round(Math.max(...itemsHeap) / 1e5) / 10 } : {}),
 		}),
 	);
 }

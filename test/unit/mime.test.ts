@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import { simpleParser } from 'mailparser';
 
@@ -99,6 +101,59 @@ describe('text parts are decoded as mailparser would', () => {
 			envelope,
 		);
 		assert.equal(parsed.message.text, 'line 1\nline 2');
+	});
+});
+
+describe('the texts a poll holds until n8n has them', () => {
+	// A text turned from CRLF into LF by replace() is, in V8, a rope over the string it came from:
+	// about four times its own size. A poll holds hundreds of them, so each must be one flat copy.
+	setFlagsFromString('--expose-gc');
+	const gc = runInNewContext('gc') as () => void;
+	const lines = (seed: number) =>
+		Array.from({ length: 400 }, (_, i) => `line ${seed}-${i} of a message body`).join('\r\n') +
+		'\r\n';
+
+	/** Heap held per character by 300 results of `make`, which says what it keeps and how many characters. */
+	async function bytesPerChar(
+		make: (seed: number) => Promise<{ keep: unknown; chars: number }>,
+	): Promise<number> {
+		await make(-1); // modules loaded on first use are not what is measured
+		gc();
+		const before = process.memoryUsage().heapUsed;
+		const kept: unknown[] = [];
+		let chars = 0;
+		for (let seed = 0; seed < 300; seed++) {
+			const made = await make(seed);
+			kept.push(made.keep);
+			chars += made.chars;
+		}
+		gc();
+		const held = process.memoryUsage().heapUsed - before;
+		assert.equal(kept.length, 300);
+		assert.ok(chars > 3_000_000, `${chars} characters kept`);
+		return held / chars;
+	}
+	const text = (value: string | null) => ({ keep: value, chars: value?.length ?? 0 });
+
+	it('a decoded text part holds about one byte per character', async () => {
+		const part = { type: 'text/plain', parameters: { charset: 'utf-8' } };
+		const ratio = await bytesPerChar(async (seed) =>
+			text(decodeTextPart(part, Buffer.from(lines(seed)))),
+		);
+		assert.ok(ratio < 1.5, `${ratio.toFixed(2)} bytes of heap per character`);
+	});
+
+	it('the full output holds its text and its HTML rendering compactly', async () => {
+		const ratio = await bytesPerChar(async (seed) => {
+			const raw = Buffer.from(
+				`Subject: ${seed}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n${lines(seed)}`,
+			);
+			const parsed = await parseRawMessage(raw, envelope, { full: true });
+			const kept = [parsed.message.text ?? '', String(parsed.full?.textAsHtml ?? '')];
+			return { keep: kept, chars: kept[0].length + kept[1].length };
+		});
+		// The message's other fields (headers, addresses) are a few hundred bytes each.
+		assert.ok(ratio < 1.5, `${ratio.toFixed(2)} bytes of heap per character`);
 	});
 });
 

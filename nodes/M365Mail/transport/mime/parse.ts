@@ -7,7 +7,7 @@ import { lazy } from '../lazy';
 // Types only at load time: mailparser is required on first parse.
 import type { AddressObject, ParsedMail } from 'mailparser';
 
-import { normalizeText, type BodyPart } from './decode';
+import { compactString, normalizeText, type BodyPart } from './decode';
 import type {
 	AttachmentContent,
 	AttachmentInfo,
@@ -260,7 +260,7 @@ export async function parseRawMessage(
 		replyTo: parsed.replyTo ? parsedAddresses(parsed.replyTo) : base.replyTo,
 		date: iso(parsed.date) ?? base.date,
 		text: normalizeText(parsed.text),
-		html: typeof parsed.html === 'string' ? parsed.html : null,
+		html: typeof parsed.html === 'string' ? compactString(parsed.html) : null,
 		hasAttachments: attachments.some((a) => !a.inline),
 		attachments: attachments.map((a) => withoutContent(a)),
 		inReplyTo: parsed.inReplyTo ?? base.inReplyTo,
@@ -275,7 +275,7 @@ export async function parseRawMessage(
 		full: {
 			allHeaders,
 			headerLines: parsed.headerLines,
-			textAsHtml: parsed.textAsHtml ?? null,
+			textAsHtml: compactString(parsed.textAsHtml ?? null),
 		},
 	};
 }
