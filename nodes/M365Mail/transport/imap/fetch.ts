@@ -98,12 +98,17 @@ export async function fetchAllChecked(
 	return result;
 }
 
+/** Whether these messages are read by our own FETCH reader (bulk.ts) instead of imapflow's. */
+function readInBulk(open: OpenFolder, uids: number[]): boolean {
+	return uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client);
+}
+
 /** The size of each message (RFC822.SIZE), ascending by UID: cheap, for limits before a download. */
 export async function fetchSizes(
 	open: OpenFolder,
 	uids: number[],
 ): Promise<Array<{ uid: number; size: number }>> {
-	if (uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+	if (readInBulk(open, uids)) {
 		const sizes: Array<{ uid: number; size: number }> = [];
 		for await (const batch of bulkFetch(open.client, uids, 'sizes'))
 			for (const m of batch) sizes.push({ uid: m.uid, size: m.size ?? 0 });
@@ -187,7 +192,7 @@ function wholeOf(
  */
 export async function* fetchWhole(open: OpenFolder, uids: number[]): AsyncGenerator<WholeMessage> {
 	const tools = await splitTools();
-	if (uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+	if (readInBulk(open, uids)) {
 		const sorted = [...uids].sort((a, b) => a - b);
 		// Servers answer in sequence order, which is UID order: still, hand them on oldest first.
 		for await (const batch of bulkFetch(open.client, sorted, 'whole')) {
