@@ -107,8 +107,8 @@ async function n8nImap(): Promise<number> {
 
 let polls = 0;
 let largestPoll = 0;
-/** Heap held by each poll's items (--gc-each-poll only), bytes. */
-const itemsHeap: number[] = [];
+/** The most heap one poll's items held (--gc-each-poll only), bytes. */
+let largestItemsHeap = 0;
 
 async function ours(output: 'simple' | 'full'): Promise<number> {
 	// n8n-core is loaded only here: n8n itself has it loaded anyway.
@@ -146,7 +146,7 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 			const withItems = process.memoryUsage().heapUsed;
 			items.length = 0;
 			gc();
-			itemsHeap.push(withItems - process.memoryUsage().heapUsed);
+			largestItemsHeap = Math.max(largestItemsHeap, withItems - process.memoryUsage().heapUsed);
 		}
 	}
 	return n;
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
 			startRssMB: Math.round(rssBefore / 1024 / 1024),
 			heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
 			...(polls ? { polls, largestPollMB: Math.round(largestPoll / 1024 / 1024) } : {}),
-			...(itemsHeap.length ? { itemsHeapMB: Math.round(Math.max(...itemsHeap) / 1e5) / 10 } : {}),
+			...(largestItemsHeap ? { itemsHeapMB: Math.round(largestItemsHeap / 1e5) / 10 } : {}),
 		}),
 	);
 }
