@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 
-import { runData, type N8nInstance } from './n8n';
+import { runData, type N8nInstance, type TimedLine } from './n8n';
 
 type Json = Record<string, unknown>;
 
@@ -55,6 +55,8 @@ export function codeNode(jsCode: string): Json {
 
 export interface Run {
 	executionId: string;
+	/** The message's id, as the trigger emitted it. */
+	id: string;
 	subject: string;
 	status: string;
 	startedAt: number;
@@ -150,6 +152,7 @@ export function countingFor(
 			for (const item of runData(execution, 'New Mail')) {
 				result.push({
 					executionId: String(execution.id),
+					id: String(item.json.id),
 					subject: String(item.json.subject),
 					status: String(execution.status),
 					startedAt: Date.parse(String(execution.startedAt)),
@@ -182,4 +185,92 @@ export function countingFor(
 	}
 
 	return { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns };
+}
+
+/**
+ * What the instant trigger logged (at debug level) of each message's first run, by the test's clock:
+ * when n8n reported that the run succeeded, and when the action after it (mark as read) was done.
+ */
+export function afterRunTimes(
+	lines: TimedLine[],
+): Map<string, { reported?: number; acted?: number }> {
+	const times = new Map<string, { reported?: number; acted?: number }>();
+	for (const { at, text } of lines) {
+		const reported = /n8n reported the run of (\S+) succeeded/.exec(text)?.[1];
+		const acted = /the action after the run of (\S+) is done/.exec(text)?.[1];
+		const id = reported ?? acted;
+		if (!id) continue;
+		const seen = times.get(id) ?? {};
+		if (reported && seen.reported === undefined) seen.reported = at;
+		if (acted && seen.acted === undefined) seen.acted = at;
+		times.set(id, seen);
+	}
+	return times;
+}
+
+/**
+ * n8n was killed at `killedAt` while runs went on, and started again. Each message that ran twice
+ * must have one run emitted after the start (the trigger emitting it again, still unread), and the
+ * other one of these two:
+ * - a run that ended before the kill, whose success n8n had not reported to the trigger by then, or
+ *   reported less than `windowMs` before it, and which was not marked read before the kill. How long
+ *   n8n takes to report a run (it saves the execution first) is n8n's and grows with the machine's
+ *   load: it is printed, not bounded;
+ * - an execution n8n had accepted before the kill and ran only at its next start (its recovery of
+ *   enqueued executions), which reports to no trigger: nothing marks its message read.
+ * Returns a line per message run twice.
+ */
+export async function checkRanTwice(
+	n8n: N8nInstance,
+	successes: Run[],
+	twice: string[],
+	killedAt: number,
+	windowMs = 5000,
+): Promise<string[]> {
+	const times = afterRunTimes(n8n.timed);
+	const lines: string[] = [];
+	for (const subject of twice) {
+		const runs = successes
+			.filter((r) => r.subject === subject)
+			.sort((a, b) => a.stoppedAt - b.stoppedAt);
+		const created = new Map<string, number>();
+		for (const run of runs) {
+			const execution = await n8n.api('GET', `/executions/${run.executionId}`);
+			created.set(run.executionId, Date.parse(String(execution.createdAt)));
+		}
+		const fresh = runs.filter((r) => (created.get(r.executionId) ?? 0) > killedAt);
+		const [first] = runs.filter((r) => !fresh.includes(r));
+		const what = runs
+			.map(
+				(r) =>
+					`execution ${r.executionId} created ${killedAt - (created.get(r.executionId) ?? 0)} ms, ended ${killedAt - r.stoppedAt} ms before the kill`,
+			)
+			.join('; ');
+		assert.ok(
+			runs.length === 2 && fresh.length === 1 && first,
+			`${subject} ran ${runs.length} times, ${fresh.length} of them emitted after the start: ${what}`,
+		);
+		if (first.stoppedAt > killedAt) {
+			// Accepted before the kill and run at the start: started after the kill, by n8n alone.
+			assert.ok(first.startedAt > killedAt, `${subject}: ${what}`);
+			lines.push(
+				`${subject}: n8n had accepted its execution before the kill and ran it at the start (${what})`,
+			);
+			continue;
+		}
+		const { reported, acted } = times.get(first.id) ?? {};
+		const line = `${subject}: its first run ended ${killedAt - first.stoppedAt} ms before the kill; ${
+			reported !== undefined && reported <= killedAt
+				? `n8n reported it ${killedAt - reported} ms before the kill`
+				: 'n8n had not reported it by the kill'
+		}`;
+		assert.ok(
+			acted === undefined || acted > killedAt,
+			`${line}, yet it ran twice though it was marked read ${killedAt - (acted ?? 0)} ms before the kill`,
+		);
+		if (reported !== undefined && reported <= killedAt)
+			assert.ok(killedAt - reported < windowMs, `${line}, and was not marked read by the kill`);
+		lines.push(line);
+	}
+	return lines;
 }

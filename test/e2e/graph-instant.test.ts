@@ -17,7 +17,15 @@ import {
 	graphSubscriptions,
 } from '../harness/graph';
 import { delegatedCredential, signIn, stackInfo } from '../harness/stack';
-import { codeNode, countingFor, failsFirstAttempt, names, percentile, tally } from './counting';
+import {
+	checkRanTwice,
+	codeNode,
+	countingFor,
+	failsFirstAttempt,
+	names,
+	percentile,
+	tally,
+} from './counting';
 import { n8nBehindHttpsFront, type HttpsFront } from './https-front';
 import { freshUserFolder, N8nInstance, runData, triggerWorkflowNode } from './n8n';
 
@@ -90,7 +98,8 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 
 	before(async () => {
 		const userFolder = freshUserFolder('e2e-graph-notice');
-		({ n8n, front } = await n8nBehindHttpsFront(userFolder, stack.caCertPath));
+		// Debug: the kill test reads when the trigger learned of each run's success and marked it read.
+		({ n8n, front } = await n8nBehindHttpsFront(userFolder, stack.caCertPath, 'debug'));
 		await n8n.start();
 		await n8n.login();
 		await n8n.importCredentials([
@@ -235,7 +244,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		assert.deepEqual(await subscriptionsFor(front.url), []);
 	});
 
-	it('n8n killed (SIGKILL) mid-burst and started again: the stored subscription is found again (not made twice); none lost, all read; a message runs twice only if its run had succeeded just before the kill; a subscription Graph dropped while n8n was down is made again at the start', async () => {
+	it('n8n killed (SIGKILL) mid-burst and started again: the stored subscription is found again (not made twice); none lost, all read; a message runs twice only if its first run succeeded just before the kill and was not yet marked read, or n8n had accepted its execution before the kill and ran it at the start; a subscription Graph dropped while n8n was down is made again at the start', async () => {
 		const folder = `Inbox/graph-kill-${Date.now()}`;
 		await graphFolder(MAILBOX, folder);
 		const id = await n8n.createWorkflow(
@@ -268,17 +277,13 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		await new Promise((r) => setTimeout(r, 9000));
 		const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
 		const seen = successes.map((r) => r.subject);
-		const firstEnd = (subject: string) =>
-			Math.min(...successes.filter((r) => r.subject === subject).map((r) => r.stoppedAt));
 		const twice = [...new Set(seen.filter((s, i) => seen.indexOf(s) !== i))];
 		console.log(
-			`Graph notice, n8n killed mid-burst: ${successes.filter((r) => r.stoppedAt <= killedAt).length} runs had succeeded before the kill; ran twice ${twice.length} (${twice.map((s) => `${killedAt - firstEnd(s)} ms`).join(', ')})`,
+			`Graph notice, n8n killed mid-burst: ${successes.filter((r) => r.stoppedAt <= killedAt).length} runs had succeeded before the kill; ran twice ${twice.length}`,
 		);
 		assert.equal(tally(expected, seen).lost, 0);
-		for (const subject of twice) {
-			const gap = killedAt - firstEnd(subject);
-			assert.ok(gap >= 0 && gap < 5000, `${subject} ran twice, first run ended ${gap} ms before`);
-		}
+		for (const line of await checkRanTwice(n8n, successes, twice, killedAt))
+			console.log(`  ${line}`);
 		const after = await subscriptionsFor(front.url);
 		assert.deepEqual(
 			after.map((s) => s.id),

@@ -59,6 +59,7 @@ export async function httpsFront(
 export async function n8nBehindHttpsFront(
 	userFolder: string,
 	caCertPath: string,
+	logLevel?: string,
 ): Promise<{ n8n: N8nInstance; front: HttpsFront }> {
 	const certs = dirname(caCertPath);
 	const port = await freePort();
@@ -72,6 +73,7 @@ export async function n8nBehindHttpsFront(
 		port,
 		caCertPath,
 		logFile: join(userFolder, 'n8n.log'),
+		logLevel,
 		env: { N8N_WEBHOOK_URL: `${front.url}/`, WEBHOOK_URL: `${front.url}/` },
 	});
 	return { n8n, front };

@@ -151,8 +151,16 @@ async function send(url: string, init: RequestInit): Promise<Response> {
 	}
 }
 
+/** A line n8n wrote, with when the test read it (the test's clock). */
+export interface TimedLine {
+	at: number;
+	text: string;
+}
+
 export class N8nInstance {
 	port = 0;
+	/** Every line n8n wrote, across its starts, with when it arrived. */
+	readonly timed: TimedLine[] = [];
 	private child?: ChildProcess;
 	private cookie = '';
 	private apiKey = '';
@@ -236,9 +244,14 @@ export class N8nInstance {
 			},
 		);
 		let output = '';
+		let partial = '';
 		const append = (d: Buffer) => {
 			output += d.toString();
 			if (log) appendFileSync(log, d);
+			const at = Date.now();
+			const lines = (partial + d.toString()).split('\n');
+			partial = lines.pop() ?? '';
+			for (const text of lines) this.timed.push({ at, text });
 		};
 		this.child.stdout!.on('data', append);
 		this.child.stderr!.on('data', append);

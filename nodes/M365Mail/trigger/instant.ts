@@ -182,6 +182,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		const named =
 			ids.length === 1 ? ids[0] : `${ids.length} messages (${ids.join(', ').slice(0, 300)})`;
 		let outcome: Outcome;
+		let ended: number | undefined;
 		try {
 			this.emit([items], undefined, done);
 			let timer: NodeJS.Timeout | undefined;
@@ -191,13 +192,22 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			const run = await Promise.race([done.promise.catch(() => undefined), timeout]);
 			clearTimeout(timer);
 			outcome = run === 'timeout' ? 'timeout' : outcomeOf(run, waitingCountsAsSuccess);
+			if (run !== 'timeout' && run?.stoppedAt) ended = new Date(run.stoppedAt).getTime();
 		} catch {
 			outcome = 'failed';
 		}
 		try {
 			if (closed) return;
 			if (outcome === 'success') {
+				// How long n8n took to say so (it saves the execution first) is most of the time in
+				// which a restart emits a succeeded message again: logged, for whoever looks into one.
+				this.logger.debug(
+					`Microsoft 365 Mail Trigger (Instant): n8n reported the run of ${named} succeeded${ended === undefined ? '' : `, ${Math.max(Date.now() - ended, 0)} ms after it ended`}`,
+				);
 				await applyAfterSuccess(ids);
+				this.logger.debug(
+					`Microsoft 365 Mail Trigger (Instant): the action after the run of ${named} is done (${settings.afterEmit.action})`,
+				);
 				acks.push(...ids);
 				if (!cycle) look();
 			} else {
