@@ -228,6 +228,11 @@ export async function checkRanTwice(
 	windowMs = 5000,
 ): Promise<string[]> {
 	const times = afterRunTimes(n8n.timed);
+	// The lines are read at all (n8n at debug level, the trigger's wording as the patterns expect).
+	assert.ok(
+		[...times.values()].some((t) => t.reported !== undefined && t.acted !== undefined),
+		"no run's success and action were found in n8n's log: is n8n at debug level, and do the patterns match the trigger's lines?",
+	);
 	const lines: string[] = [];
 	for (const subject of twice) {
 		const runs = successes
