@@ -53,6 +53,19 @@ export function codeNode(jsCode: string): Json {
 	};
 }
 
+/**
+ * A "Process" Code node whose runs end spread out: each waits 300 ms plus 300 ms times the number that
+ * ends its subject ("killed 012": 3.9 s), so a burst of 40 finishes over 12 s and a kill meets it
+ * mid-way, with runs that succeeded seconds before.
+ */
+export const staggeredCodeNode = (): Json =>
+	codeNode(
+		'const n = Number(/(\\d+)$/.exec($json.subject)?.[1] ?? 0);\nawait new Promise((r) => setTimeout(r, 300 + 300 * n));\nreturn { json: $json };',
+	);
+
+/** How long a kill test waits after the first 5 successes: longer than `checkRanTwice`'s window. */
+export const KILL_AFTER_MS = 6000;
+
 export interface Run {
 	executionId: string;
 	/** The message's id, as the trigger emitted it. */

@@ -24,6 +24,8 @@ import {
 import {
 	codeNode,
 	checkRanTwice,
+	KILL_AFTER_MS,
+	staggeredCodeNode,
 	count,
 	countingFor,
 	failsFirstAttempt,
@@ -365,7 +367,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 					maxMessages: 50,
 					options: { redeliverAfterMinutes: 0.1, maxAttempts: 5 },
 				}),
-				codeNode('await new Promise((r) => setTimeout(r, 300));\nreturn { json: $json };'),
+				staggeredCodeNode(),
 			],
 			instantConnections,
 		);
@@ -380,6 +382,8 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.waitFor('the first successful runs', async () =>
 			(await instantRuns(id)).filter((r) => r.status === 'success').length >= 5 ? true : undefined,
 		);
+		// Runs go on ending; those that succeeded seconds before the kill must be read by then.
+		await new Promise((r) => setTimeout(r, KILL_AFTER_MS));
 		const killedAt = Date.now();
 		await n8n.kill();
 		const more = names('after the kill', 10);
