@@ -192,7 +192,9 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			const run = await Promise.race([done.promise.catch(() => undefined), timeout]);
 			clearTimeout(timer);
 			outcome = run === 'timeout' ? 'timeout' : outcomeOf(run, waitingCountsAsSuccess);
-			if (run !== 'timeout' && run?.stoppedAt) ended = new Date(run.stoppedAt).getTime();
+			// In queue mode the run comes from a worker: its dates may arrive as strings.
+			const stoppedAt = run === 'timeout' ? undefined : new Date(run?.stoppedAt ?? NaN).getTime();
+			if (Number.isFinite(stoppedAt)) ended = stoppedAt;
 		} catch {
 			outcome = 'failed';
 		}
