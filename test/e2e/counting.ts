@@ -64,7 +64,7 @@ export const staggeredCodeNode = (): Json =>
 	);
 
 /** How long a kill test waits after the first 5 successes: longer than `checkRanTwice`'s window. */
-export const KILL_AFTER_MS = 6000;
+const KILL_AFTER_MS = 6000;
 
 export interface Run {
 	executionId: string;
@@ -197,16 +197,38 @@ export function countingFor(
 		);
 	}
 
-	return { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns };
+	/**
+	 * Kills n8n (SIGKILL) in the middle of a burst: `KILL_AFTER_MS` after the workflow's first 5
+	 * successful runs, while runs go on ending (those that succeeded seconds before the kill must be
+	 * read by then). Returns when it was killed, by the test's clock.
+	 */
+	async function killMidBurst(workflowId: string): Promise<number> {
+		await current().waitFor('the first successful runs', async () =>
+			(await instantRuns(workflowId)).filter((r) => r.status === 'success').length >= 5
+				? true
+				: undefined,
+		);
+		await new Promise((r) => setTimeout(r, KILL_AFTER_MS));
+		const killedAt = Date.now();
+		await current().kill();
+		return killedAt;
+	}
+
+	return {
+		processed,
+		waitForAll,
+		assertNoneLostOrDuplicated,
+		instantRuns,
+		succeededRuns,
+		killMidBurst,
+	};
 }
 
 /**
  * What the instant trigger logged (at debug level) of each message's first run, by the test's clock:
  * when n8n reported that the run succeeded, and when the action after it (mark as read) was done.
  */
-export function afterRunTimes(
-	lines: TimedLine[],
-): Map<string, { reported?: number; acted?: number }> {
+function afterRunTimes(lines: TimedLine[]): Map<string, { reported?: number; acted?: number }> {
 	const times = new Map<string, { reported?: number; acted?: number }>();
 	for (const { at, text } of lines) {
 		const reported = /n8n reported the run of (\S+) succeeded/.exec(text)?.[1];

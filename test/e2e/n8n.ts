@@ -246,10 +246,11 @@ export class N8nInstance {
 		let output = '';
 		let partial = '';
 		const append = (d: Buffer) => {
-			output += d.toString();
+			const text = d.toString();
+			output += text;
 			if (log) appendFileSync(log, d);
 			const at = Date.now();
-			const lines = (partial + d.toString()).split('\n');
+			const lines = (partial + text).split('\n');
 			partial = lines.pop() ?? '';
 			for (const text of lines) this.timed.push({ at, text });
 		};
