@@ -35,6 +35,13 @@ const GC_EACH_POLL = process.argv.includes('--gc-each-poll');
  * saved as DIR/<scenario>-<run>.log. Both for diagnosis.
  */
 const SAME_START = process.argv.includes('--same-start');
+/**
+ * `--poll-gap-ms N`: our scenarios wait N ms after each poll that returned mail, as a trigger waits
+ * for its next scheduled poll in n8n (which refuses an interval under a minute:
+ * `activatePollTrigger` in n8n-core's active-workflow-triggers.js). The wait is not counted in the
+ * drain's time. Without it the polls run back to back, which n8n never does.
+ */
+const POLL_GAP_MS = option('poll-gap-ms', 0);
 const TRACE_GC = stringOption('trace-gc');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
@@ -174,6 +181,7 @@ async function main(): Promise<void> {
 			M365_STACK: JSON.stringify(stack.info),
 			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
 			...(SAME_START ? { BENCH_SAME_START: '1' } : {}),
+			...(POLL_GAP_MS ? { BENCH_POLL_GAP_MS: String(POLL_GAP_MS) } : {}),
 		};
 		if (TRACE_GC) mkdirSync(TRACE_GC, { recursive: true });
 		const scenarios = (

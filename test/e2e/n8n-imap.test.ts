@@ -211,6 +211,10 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal(item.json.folder, folder);
 		assert.match(String(item.json.id), /^imap:\d+:\d+:/);
 		assert.equal(item.binary?.attachment_0?.fileName, 'report.csv');
+		// n8n 2.41 keeps binary data on disk by default: the item holds an id, not the bytes. The
+		// benchmarks' harness does the same (storeBinaryDataOnDisk in test/harness/n8n.ts).
+		assert.match(String(item.binary?.attachment_0?.id), /^filesystem-v2:/);
+		assert.equal(item.binary?.attachment_0?.data, 'filesystem-v2');
 		assert.equal(runData(execution, 'Flag')[0].json.isFlagged, true);
 		assert.equal(runData(execution, 'Move')[0].json.folder, done);
 		const moved = await listFolder(done);
@@ -261,6 +265,10 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal(item.json.folder, folder);
 		assert.doesNotMatch(String(item.json.id), /^imap:/);
 		assert.equal(item.binary?.attachment_0?.fileName, 'report.csv');
+		// n8n 2.41 keeps binary data on disk by default: the item holds an id, not the bytes. The
+		// benchmarks' harness does the same (storeBinaryDataOnDisk in test/harness/n8n.ts).
+		assert.match(String(item.binary?.attachment_0?.id), /^filesystem-v2:/);
+		assert.equal(item.binary?.attachment_0?.data, 'filesystem-v2');
 		assert.equal(runData(execution, 'Flag')[0].json.isFlagged, true);
 		// Graph's immutable id: the same id before and after the move.
 		const [moved] = runData(execution, 'Move');

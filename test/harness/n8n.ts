@@ -3,7 +3,15 @@
  * resolution, credential loading and OAuth2 refresh helper. Only the credentials database is
  * replaced, by an in-memory store whose writes tests can inspect.
  */
-import { ExecuteContext, LoadOptionsContext, PollContext, TriggerContext } from 'n8n-core';
+import { createRequire } from 'node:module';
+
+import {
+	BinaryDataService,
+	ExecuteContext,
+	LoadOptionsContext,
+	PollContext,
+	TriggerContext,
+} from 'n8n-core';
 import {
 	Workflow,
 	type ICredentialDataDecryptedObject,
@@ -484,4 +492,23 @@ export function triggerNode(
 		credentials:
 			credential === 'app' ? { m365MailAppOnlyApi: 'app' } : { m365MailOAuth2Api: credential },
 	};
+}
+
+/**
+ * Binary data kept on disk, as a regular n8n 2.41 process keeps it: at start n8n calls
+ * `BinaryDataService.init()` (`initBinaryDataService` in `commands/base-command.js`), whose default
+ * mode is "filesystem" (queue mode: "database"), so `prepareBinaryData` writes the bytes to
+ * `<user folder>/.n8n/storage` and the item holds only an id. Without that call n8n-core keeps the
+ * bytes in the item as a base64 string (its in-memory mode, which n8n 2.41 no longer offers by
+ * default), which is what the tests read. The benchmarks call this so that what a poll holds is what
+ * it holds in n8n. Call it before the first context is built: n8n's settings read
+ * `N8N_USER_FOLDER` once.
+ */
+export async function storeBinaryDataOnDisk(userFolder: string): Promise<void> {
+	process.env.N8N_USER_FOLDER = userFolder;
+	// n8n-core's own copy of the container (it has its own @n8n/di under node_modules).
+	const { Container } = createRequire(require.resolve('n8n-core'))('@n8n/di') as {
+		Container: { get<T>(type: new (...args: never[]) => T): T };
+	};
+	await Container.get(BinaryDataService).init();
 }

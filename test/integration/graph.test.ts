@@ -434,20 +434,91 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		}
 	});
 
-	it('bodies are read only for emitted messages, twenty per request (JSON batching)', async () => {
+	it('bodies are read only for emitted messages: the first twenty in one JSON batch, the rest listed by received time, up to a hundred per request', async () => {
 		const folder = await freshGraphFolder('g-batch');
 		const state: IDataObject = {};
-		const node = trigger(folder, { maxMessages: 100 });
+		const node = trigger(folder, { maxMessages: 200 });
 		await pollTrigger(node, store, state);
-		for (let i = 0; i < 45; i++) await graphDeliver(ALICE, { subject: `b${i}` }, folder);
+		for (let i = 0; i < 145; i++)
+			await graphDeliver(ALICE, { subject: `b${i}`, text: `body of b${i}` }, folder);
 		const before = await graphCounts();
 		const items = await pollTrigger(node, store, state);
 		const after = await graphCounts();
-		assert.equal(items.length, 45);
+		assert.deepEqual(
+			items.map((i) => [i.json.subject, String(i.json.text).trim()]),
+			Array.from({ length: 145 }, (_, i) => [`b${i}`, `body of b${i}`]),
+		);
 		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
-		assert.equal(delta('POST /$batch'), 3, '45 messages: three batches of at most 20');
+		assert.equal(delta('POST /$batch'), 1, 'the first twenty: one batch');
+		assert.equal(delta('batched GET /messages/{id}'), 20);
+		assert.equal(delta('GET /mailFolders/{id}/messages'), 2, '125 more: listings of 100 and 25');
 		assert.equal(delta('GET /messages/{id}'), 0, 'no message read one by one');
-		assert.equal(delta('batched GET /messages/{id}'), 45);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+	});
+
+	it("with a filter of the user's, bodies are read by id in JSON batches: a listing would carry the mail the filter leaves out", async () => {
+		const folder = await freshGraphFolder('g-batch-filter');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 200, filters: { from: 'carol@' } });
+		await pollTrigger(node, store, state);
+		for (let i = 0; i < 45; i++) {
+			await graphDeliver(ALICE, { subject: `c${i}`, from: 'carol@example.test' }, folder);
+			await graphDeliver(ALICE, { subject: `d${i}`, from: 'dave@example.test' }, folder);
+		}
+		const before = await graphCounts();
+		const items = await pollTrigger(node, store, state);
+		const after = await graphCounts();
+		assert.deepEqual(
+			subjects(items),
+			Array.from({ length: 45 }, (_, i) => `c${i}`),
+		);
+		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		assert.equal(delta('GET /mailFolders/{id}/messages'), 0, 'no listing');
+		assert.equal(delta('POST /$batch'), 3, '45 messages: three batches of at most 20');
+		assert.equal(delta('batched GET /messages/{id}'), 45, 'only the emitted ones');
+	});
+
+	it('a listing that holds mostly mail emitted before ends, and what it did not return is read by id; a message deleted after its delta page is skipped: 0 lost, 0 duplicated', async () => {
+		const folder = await freshGraphFolder('g-window-sparse');
+		const state: IDataObject = {};
+		// "After emitting: nothing": what was emitted stays unread, and so in a listing of unread mail.
+		const node = trigger(folder, { maxMessages: 200 });
+		await pollTrigger(node, store, state);
+		const t0 = Date.parse('2026-06-01T08:00:00Z');
+		const at = (ms: number) => new Date(t0 + ms).toISOString();
+		for (let i = 0; i < 180; i++)
+			await graphDeliver(ALICE, { subject: `old${i}` }, folder, at(i * 1000));
+		assert.equal((await pollTrigger(node, store, state)).length, 180);
+		// New mail received between the old, one new to three old, as Graph's received times allow.
+		const fresh: string[] = [];
+		for (let i = 0; i < 60; i++)
+			fresh.push(await graphDeliver(ALICE, { subject: `new${i}` }, folder, at(i * 3000 + 500)));
+		await graphVanishAfter('GET .*/messages/delta', ALICE, fresh[50]);
+		const before = await graphCounts();
+		const items = await pollTrigger(node, store, state);
+		const after = await graphCounts();
+		const expected = Array.from({ length: 60 }, (_, i) => `new${i}`).filter((s) => s !== 'new50');
+		const got = subjects(items);
+		assert.deepEqual(
+			{
+				lost: expected.filter((s) => !got.includes(s)),
+				duplicated: got.length - new Set(got).size,
+			},
+			{ lost: [], duplicated: 0 },
+		);
+		assert.deepEqual(got, expected, 'oldest first');
+		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		assert.equal(
+			delta('GET /mailFolders/{id}/messages'),
+			1,
+			'the sparse listing ended on its first page',
+		);
+		// The first twenty, then the ones the listing did not return (the deleted one among them).
+		assert.ok(
+			delta('batched GET /messages/{id}') > 20,
+			String(delta('batched GET /messages/{id}')),
+		);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
 	});
 
 	it('"mark as read" after emitting goes twenty messages per request (JSON batching), none one by one', async () => {

@@ -939,23 +939,46 @@ export class GraphEmulator {
 					String(b.message.sentDateTime).localeCompare(String(a.message.sentDateTime)),
 				);
 		}
+		// Graph refuses $orderby with a $filter unless each sorted property is filtered on, in the same
+		// order, before any other ("Update to Filtering and Sorting in the Mail, Calendar and Contacts
+		// REST API", Microsoft Graph team).
+		const orderby = (url.searchParams.get('$orderby') ?? '')
+			.split(',')
+			.map((o) => o.trim().split(/\s+/))
+			.filter(([field]) => field);
+		if (orderby.length && filter) {
+			const clauses = filter
+				.split(/\s+and\s+/i)
+				.map((c) => c.trim().replace(/^\(+/, '').split(/\s+/)[0]);
+			const distinct = clauses.filter((c, i) => clauses.indexOf(c) === i);
+			if (!orderby.every(([field], i) => distinct[i] === field))
+				throw new GraphFailure(
+					400,
+					'InefficientFilter',
+					'The restriction or sort order is too complex for this operation.',
+				);
+		}
 		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
 		const time = (m: StoredMessage) => Date.parse(String(m.message.receivedDateTime));
 		const ge = /receivedDateTime ge ([0-9TZ:.-]+)/.exec(filter);
 		if (ge) list = list.filter((m) => time(m) >= Date.parse(ge[1]));
 		const lt = /receivedDateTime lt ([0-9TZ:.-]+)/.exec(filter);
 		if (lt) list = list.filter((m) => time(m) < Date.parse(lt[1]));
+		// Newest first unless `$orderby=receivedDateTime asc`.
+		const ascending = orderby.some(([field, way]) => field === 'receivedDateTime' && way === 'asc');
 		if (search === null)
 			list.sort(
 				(a, b) =>
-					String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
-					b.arrivedSeq - a.arrivedSeq,
+					(String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
+						b.arrivedSeq - a.arrivedSeq) * (ascending ? -1 : 1),
 			);
 		const top = Number(url.searchParams.get('$top') ?? 10);
 		const skip = Number(url.searchParams.get('$skip') ?? 0);
 		const page = list.slice(skip, skip + top);
 		const body: Record<string, unknown> = {
-			value: page.map((m) => this.select(m.message, url.searchParams)),
+			value: page.map((m) =>
+				this.withSize(m, this.select(m.message, url.searchParams), url.searchParams),
+			),
 		};
 		if (skip + top < list.length) {
 			const next = new URL(`${base}/mailFolders/${folder.id}/messages`);

@@ -253,12 +253,12 @@ export async function* searchGraphMessages(
 		}
 		return;
 	}
-	const conditions: string[] = [];
-	if (filters.unreadOnly) conditions.push('isRead eq false');
-	if (filters.receivedAfter)
-		conditions.push(`receivedDateTime ge ${filters.receivedAfter.toISOString()}`);
+	// Sorted by receivedDateTime: Graph refuses a $filter not led by it (InefficientFilter).
+	const since = filters.receivedAfter?.toISOString() ?? '1900-01-01T00:00:00Z';
+	const conditions: string[] = [`receivedDateTime ge ${since}`];
 	if (filters.receivedBefore)
 		conditions.push(`receivedDateTime lt ${filters.receivedBefore.toISOString()}`);
+	if (filters.unreadOnly) conditions.push('isRead eq false');
 	if (filters.hasAttachments !== undefined)
 		conditions.push(`hasAttachments eq ${filters.hasAttachments}`);
 	if (filters.importance && ['low', 'normal', 'high'].includes(filters.importance))
@@ -268,7 +268,7 @@ export async function* searchGraphMessages(
 		$top: String(pageSize),
 		$orderby: 'receivedDateTime desc',
 	};
-	if (conditions.length) query.$filter = conditions.join(' and ');
+	if (conditions.length > 1 || filters.receivedAfter) query.$filter = conditions.join(' and ');
 	for await (const page of client.pages<GraphMessage>({
 		path: `/mailFolders/${encodeURIComponent(folder.id)}/messages`,
 		query,

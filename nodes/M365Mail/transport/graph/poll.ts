@@ -1,13 +1,15 @@
 /**
  * New-mail detection over Microsoft Graph by a per-folder delta query. Delta pages carry no bodies:
- * a message's content is read only when it is emitted. The cursor keeps the delta link, the few
- * messages of a page not taken yet (`backlog`), and, while a round runs across polls (a first
- * baseline or a recovery), the time from which messages count as new (`collectFrom`).
- * Nothing here changes a message: the delivery engine decides when (`applyGraphAction`).
+ * a message's content is read only when it is emitted (transport/graph/bodies.ts). The cursor keeps
+ * the delta link, the few messages of a page not taken yet (`backlog`), and, while a round runs
+ * across polls (a first baseline or a recovery), the time from which messages count as new
+ * (`collectFrom`). Nothing here changes a message: the delivery engine decides when
+ * (`applyGraphAction`).
  */
 import { MailServiceError } from '../auth/errors';
 import type { AfterEmit, FetchedMessage, MessageContent, MessageFilters } from '../types';
-import { GRAPH_BATCH_LIMIT, type GraphClient } from './client';
+import { BodyReader, receivedAt } from './bodies';
+import type { GraphClient } from './client';
 import { forgetGraphFolders, resolveGraphFolder, type GraphFolder } from './folders';
 import {
 	fetchGraphContent,
@@ -65,30 +67,11 @@ export interface GraphPollOutcome {
 	more: boolean;
 }
 
-/**
- * The messages as they are emitted (body included, with their size when a size limit applies), read
- * in JSON batches of 20: one request for twenty messages, not one each.
- */
-async function readForEmit(
-	client: GraphClient,
-	ids: string[],
-	withSize: boolean,
-): Promise<Array<SizedMessage | MailServiceError>> {
-	const query: Record<string, string> = { $select: MESSAGE_SELECT };
-	if (withSize) query.$expand = SIZE_EXPAND;
-	return await client.getMany<SizedMessage>(
-		ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, query })),
-	);
-}
-
 /** What a delta page needs to carry for our filters: no body. */
 const DELTA_SELECT =
 	'id,subject,from,sender,toRecipients,ccRecipients,replyTo,receivedDateTime,internetMessageId,isRead,importance,hasAttachments,parentFolderId';
 
 const RECOVERY_SKEW_MS = 5 * 60_000;
-
-/** Graph writes received times to the second: compare as times, never as strings. */
-const receivedAt = (m: { receivedDateTime?: string }) => Date.parse(m.receivedDateTime ?? '') || 0;
 
 const thisMoment = () => new Date().toISOString();
 
@@ -211,16 +194,13 @@ export async function pollGraph(
 		taken >= options.maxMessages ||
 		(taken > 0 && !!options.maxBytes && bytes >= options.maxBytes) ||
 		(taken > 0 && !!options.deadline && Date.now() > options.deadline);
+	const reader = new BodyReader(client, folder.id, options.filters, maxSize !== undefined);
 	while (taken < found.length && !full()) {
-		const chunk = found.slice(
-			taken,
-			taken + Math.min(GRAPH_BATCH_LIMIT, options.maxMessages - taken),
-		);
-		const read = await readForEmit(
-			client,
-			chunk.map((m) => m.id),
-			maxSize !== undefined,
-		);
+		const average = messages.length ? bytes / messages.length : 0;
+		const room = options.maxBytes ? (options.maxBytes - bytes) / Math.max(average, 1) : Infinity;
+		const end = taken + Math.min(reader.chunkSize(average, room), options.maxMessages - taken);
+		const chunk = found.slice(taken, end);
+		const read = await reader.read(chunk, found.slice(end, taken + options.maxMessages));
 		for (const [i, whole] of read.entries()) {
 			if (i > 0 && full()) break;
 			taken++;
