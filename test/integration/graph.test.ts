@@ -439,8 +439,12 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		const state: IDataObject = {};
 		const node = trigger(folder, { maxMessages: 200 });
 		await pollTrigger(node, store, state);
-		for (let i = 0; i < 145; i++)
-			await graphDeliver(ALICE, { subject: `b${i}`, text: `body of b${i}` }, folder);
+		// Received a second apart (Graph writes received times to the second; a burst: the test below).
+		const t0 = Date.now() - 3_600_000;
+		for (let i = 0; i < 145; i++) {
+			const at = new Date(t0 + i * 1000).toISOString();
+			await graphDeliver(ALICE, { subject: `b${i}`, text: `body of b${i}` }, folder, at);
+		}
 		const before = await graphCounts();
 		const items = await pollTrigger(node, store, state);
 		const after = await graphCounts();
@@ -453,7 +457,47 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.equal(delta('batched GET /messages/{id}'), 20);
 		assert.equal(delta('GET /mailFolders/{id}/messages'), 2, '125 more: listings of 100 and 25');
 		assert.equal(delta('GET /messages/{id}'), 0, 'no message read one by one');
+		assert.equal(delta('bodies'), 145, 'each body once, none for nothing');
 		assert.deepEqual(await pollTrigger(node, store, state), []);
+	});
+
+	it('a listing takes only the bodies that fit in what is left of the memory budget: no more bodies read than emitted', async () => {
+		const folder = await freshGraphFolder('g-window-budget');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 500, options: { pollBudgetMb: 1 } });
+		await pollTrigger(node, store, state);
+		// Received a second apart, as a busy mailbox receives mail.
+		const t0 = Date.now() - 3_600_000;
+		for (let i = 0; i < 150; i++) {
+			const at = new Date(t0 + i * 1000).toISOString();
+			await graphDeliver(
+				ALICE,
+				{ subject: `m${i}`, text: `${String(i).padStart(3, '0')} `.repeat(2000) },
+				folder,
+				at,
+			);
+		}
+		const emitted: string[] = [];
+		for (let poll = 0; poll < 10 && emitted.length < 150; poll++) {
+			const before = await graphCounts();
+			const items = await pollTrigger(node, store, state);
+			const after = await graphCounts();
+			const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+			const read = delta('bodies');
+			assert.ok(items.length < 150, 'the budget splits the backlog');
+			assert.ok(read <= items.length + 1, `${read} bodies read for ${items.length} emitted`);
+			if (poll === 0)
+				assert.ok(delta('GET /mailFolders/{id}/messages') > 0, 'the first poll lists');
+			emitted.push(...subjects(items).map(String));
+		}
+		const expected = Array.from({ length: 150 }, (_, i) => `m${i}`);
+		assert.deepEqual(
+			{
+				lost: expected.filter((s) => !emitted.includes(s)),
+				duplicated: emitted.length - new Set(emitted).size,
+			},
+			{ lost: [], duplicated: 0 },
+		);
 	});
 
 	it("with a filter of the user's, bodies are read by id in JSON batches: a listing would carry the mail the filter leaves out", async () => {
@@ -476,6 +520,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.equal(delta('GET /mailFolders/{id}/messages'), 0, 'no listing');
 		assert.equal(delta('POST /$batch'), 3, '45 messages: three batches of at most 20');
 		assert.equal(delta('batched GET /messages/{id}'), 45, 'only the emitted ones');
+		assert.equal(delta('bodies'), 45);
 	});
 
 	it('a listing that holds mostly mail emitted before ends, and what it did not return is read by id; a message deleted after its delta page is skipped: 0 lost, 0 duplicated', async () => {
@@ -513,6 +558,8 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			1,
 			'the sparse listing ended on its first page',
 		);
+		// Bodies read for nothing: at most the one page of the listing that ended (40, its window).
+		assert.ok(delta('bodies') <= 60 + 40, String(delta('bodies')));
 		// The first twenty, then the ones the listing did not return (the deleted one among them).
 		assert.ok(
 			delta('batched GET /messages/{id}') > 20,

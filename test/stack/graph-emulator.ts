@@ -401,6 +401,13 @@ export class GraphEmulator {
 
 	// ---- HTTP ----
 
+	/** Message bodies sent (`bodies`), by message and by listing, in or out of a batch. */
+	private countBodies(url: URL, messages: number): void {
+		const fields = url.searchParams.get('$select');
+		if (!fields || fields.split(',').includes('body'))
+			this.counts.set('bodies', (this.counts.get('bodies') ?? 0) + messages);
+	}
+
 	private count(key: string): void {
 		this.requests++;
 		this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
@@ -754,6 +761,7 @@ export class GraphEmulator {
 			const stored = this.messageById(box, segments[1]);
 			const action = segments[2];
 			if (!action && req.method === 'GET') {
+				this.countBodies(url, 1);
 				return this.sendJson(
 					res,
 					200,
@@ -975,6 +983,7 @@ export class GraphEmulator {
 		const top = Number(url.searchParams.get('$top') ?? 10);
 		const skip = Number(url.searchParams.get('$skip') ?? 0);
 		const page = list.slice(skip, skip + top);
+		this.countBodies(url, page.length);
 		const body: Record<string, unknown> = {
 			value: page.map((m) =>
 				this.withSize(m, this.select(m.message, url.searchParams), url.searchParams),

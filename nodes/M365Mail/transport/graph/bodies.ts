@@ -39,7 +39,7 @@ const toSecond = (ms: number) =>
 /**
  * Messages to emit, with their bodies (and size when a size limit applies), listed by received time:
  * the folder's unread mail received from the first of `wanted` up to the second after the last,
- * WINDOW_LIMIT a page. One request reads up to a hundred bodies, where a JSON batch reads twenty and
+ * as many a page as `wanted` holds (WINDOW_LIMIT at most). One request reads up to a hundred bodies, where a JSON batch reads twenty and
  * Graph counts each of those twenty against the mailbox's throttling limits. Returned: the listed
  * messages that are wanted or `later` (to emit after these in the same poll). The listing may also
  * hold unread mail that is neither (emitted before, or not yet on this poll's delta pages); a page
@@ -61,7 +61,8 @@ async function listWindow(
 		// filter starts with the same property (it refuses it otherwise: InefficientFilter).
 		$orderby: 'receivedDateTime asc',
 		$select: MESSAGE_SELECT,
-		$top: String(WINDOW_LIMIT),
+		// A page holds no more bodies than the caller sized the window for (its memory budget).
+		$top: String(Math.min(wanted.length, WINDOW_LIMIT)),
 	};
 	if (withSize) query.$expand = SIZE_EXPAND;
 	const ids = new Set(wanted.map((m) => m.id));
@@ -115,11 +116,12 @@ export class BodyReader {
 
 	/**
 	 * How many messages the next chunk should take: twenty (one JSON batch) until a message has been
-	 * read, then as many of `average` bytes as fit in `room`, up to a hundred.
+	 * read, then as many of `average` bytes as fit in `room` (at least one), up to a hundred while
+	 * listings are used and twenty otherwise.
 	 */
 	chunkSize(average: number, room: number): number {
-		const window = this.windows && average > 0 ? Math.min(WINDOW_LIMIT, Math.floor(room)) : 0;
-		return Math.max(window, GRAPH_BATCH_LIMIT);
+		const fit = average > 0 ? Math.max(1, Math.floor(room)) : GRAPH_BATCH_LIMIT;
+		return Math.min(fit, this.windows ? WINDOW_LIMIT : GRAPH_BATCH_LIMIT);
 	}
 
 	/**
