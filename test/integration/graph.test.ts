@@ -1003,3 +1003,44 @@ describe('Graph client: throttling rules', () => {
 		);
 	});
 });
+
+describe('Graph emulator: $orderby with $filter as Graph takes it', () => {
+	const client = () =>
+		new GraphClient({
+			cloud: resolveCloud(customCloudFields() as CloudSettings),
+			tokens: AppOnlyTokenProvider.for({
+				cloud: resolveCloud(customCloudFields() as CloudSettings),
+				tenant: TENANT_ID,
+				clientId: APPS.service.clientId,
+				authentication: 'secret',
+				clientSecret: APPS.service.secrets[0].value,
+			}),
+			mailbox: 'shared@example.test',
+		});
+	const list = (query: Record<string, string>) =>
+		client().request({ path: '/mailFolders/inbox/messages', query: { $top: '1', ...query } });
+	const refused = (e: MailServiceError) => e.code === 'InefficientFilter';
+
+	// The examples of Microsoft's "Update to Filtering and Sorting in the Mail, Calendar and Contacts
+	// REST API": a sorted property must lead the filter.
+	it('refuses a sort on a property the filter does not start with', async () => {
+		const from = "from/emailAddress/address eq 'carol@example.test'";
+		await assert.rejects(list({ $orderby: 'receivedDateTime', $filter: from }), refused);
+		await assert.rejects(
+			list({
+				$orderby: 'receivedDateTime desc',
+				$filter: 'isRead eq false and receivedDateTime ge 1900-01-01T00:00:00Z',
+			}),
+			refused,
+		);
+	});
+
+	it('takes it when the filter starts with the sorted property, and a sort without a filter', async () => {
+		await list({
+			$orderby: 'receivedDateTime',
+			$filter:
+				"receivedDateTime ge 1900-01-01T00:00:00Z and from/emailAddress/address eq 'c@x.test'",
+		});
+		await list({ $orderby: 'receivedDateTime desc' });
+	});
+});
