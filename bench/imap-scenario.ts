@@ -152,13 +152,13 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 			}
 		}
 		largestPoll = Math.max(largestPoll, bytes);
-		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing, and
-		// what this poll's items hold (the heap freed when they are dropped).
 		// --poll-gap-ms (bench/imap-drain.ts): the wait for n8n's next scheduled poll, not timed.
 		if (POLL_GAP_MS) {
 			await new Promise((resolve) => setTimeout(resolve, POLL_GAP_MS));
 			gapMs += POLL_GAP_MS;
 		}
+		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing, and
+		// what this poll's items hold (the heap freed when they are dropped).
 		const gc = (globalThis as { gc?: () => void }).gc;
 		if (gc) {
 			gc();

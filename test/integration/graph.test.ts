@@ -904,20 +904,25 @@ describe('Graph: bad input names the fix', () => {
 	});
 });
 
+/** A Graph client for the shared mailbox, signed in app-only with the stack's service app. */
+function sharedMailboxClient(options: { maxWaitMs?: number } = {}): GraphClient {
+	const cloud = resolveCloud(customCloudFields() as CloudSettings);
+	return new GraphClient({
+		cloud,
+		tokens: AppOnlyTokenProvider.for({
+			cloud,
+			tenant: TENANT_ID,
+			clientId: APPS.service.clientId,
+			authentication: 'secret',
+			clientSecret: APPS.service.secrets[0].value,
+		}),
+		mailbox: 'shared@example.test',
+		...options,
+	});
+}
+
 describe('Graph client: throttling rules', () => {
-	const client = () =>
-		new GraphClient({
-			cloud: resolveCloud(customCloudFields() as CloudSettings),
-			tokens: AppOnlyTokenProvider.for({
-				cloud: resolveCloud(customCloudFields() as CloudSettings),
-				tenant: TENANT_ID,
-				clientId: APPS.service.clientId,
-				authentication: 'secret',
-				clientSecret: APPS.service.secrets[0].value,
-			}),
-			mailbox: 'shared@example.test',
-			maxWaitMs: 2000,
-		});
+	const client = () => sharedMailboxClient({ maxWaitMs: 2000 });
 
 	it('an absolute URL on another host is refused before any request (no token leaves)', async () => {
 		await assert.rejects(
@@ -1005,20 +1010,11 @@ describe('Graph client: throttling rules', () => {
 });
 
 describe('Graph emulator: $orderby with $filter as Graph takes it', () => {
-	const client = () =>
-		new GraphClient({
-			cloud: resolveCloud(customCloudFields() as CloudSettings),
-			tokens: AppOnlyTokenProvider.for({
-				cloud: resolveCloud(customCloudFields() as CloudSettings),
-				tenant: TENANT_ID,
-				clientId: APPS.service.clientId,
-				authentication: 'secret',
-				clientSecret: APPS.service.secrets[0].value,
-			}),
-			mailbox: 'shared@example.test',
-		});
 	const list = (query: Record<string, string>) =>
-		client().request({ path: '/mailFolders/inbox/messages', query: { $top: '1', ...query } });
+		sharedMailboxClient().request({
+			path: '/mailFolders/inbox/messages',
+			query: { $top: '1', ...query },
+		});
 	const refused = (e: MailServiceError) => e.code === 'InefficientFilter';
 
 	// The examples of Microsoft's "Update to Filtering and Sorting in the Mail, Calendar and Contacts

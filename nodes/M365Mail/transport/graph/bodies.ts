@@ -39,11 +39,12 @@ const toSecond = (ms: number) =>
 /**
  * Messages to emit, with their bodies (and size when a size limit applies), listed by received time:
  * the folder's unread mail received from the first of `wanted` up to the second after the last,
- * as many a page as `wanted` holds (WINDOW_LIMIT at most). One request reads up to a hundred bodies, where a JSON batch reads twenty and
- * Graph counts each of those twenty against the mailbox's throttling limits. Returned: the listed
- * messages that are wanted or `later` (to emit after these in the same poll). The listing may also
- * hold unread mail that is neither (emitted before, or not yet on this poll's delta pages); a page
- * where that is the greater part ends it, with `dense` false, so few bodies are read for nothing.
+ * as many a page as `wanted` holds (WINDOW_LIMIT at most). One request reads up to a hundred
+ * bodies, where a JSON batch reads twenty and Graph counts each of those twenty against the
+ * mailbox's throttling limits. Returned: the listed messages that are wanted or `later` (to emit
+ * after these in the same poll). The listing may also hold unread mail that is neither (emitted
+ * before, or not yet on this poll's delta pages); a page where that is the greater part ends it,
+ * with `dense` false, so few bodies are read for nothing.
  * A wanted message not listed (read, moved or deleted since its delta page) is for the caller to
  * read by id, which tells those apart: none is dropped on the listing's word.
  */
