@@ -7,7 +7,11 @@ import { checkGraphMessageId } from '../../nodes/M365Mail/transport/graph/mailbo
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import { resolveCloud } from '../../nodes/M365Mail/transport/auth/clouds';
 import { openImapSession } from '../../nodes/M365Mail/transport/imap/session';
-import { cachedDecoderCount, decodeTextPart } from '../../nodes/M365Mail/transport/mime/decode';
+import {
+	cachedDecoderCount,
+	cachedLabelCount,
+	decodeTextPart,
+} from '../../nodes/M365Mail/transport/mime/decode';
 import { automatedMailReason, headerText } from '../../nodes/M365Mail/transport/mime/parse';
 
 describe('hostile parameters', () => {
@@ -59,6 +63,10 @@ describe('hostile parameters', () => {
 		for (const label of ['utf8', 'UTF-8', 'unicode-1-1-utf-8', 'latin1', 'iso-8859-1'])
 			decodeTextPart(part(label), Buffer.from('hi'));
 		assert.ok(cachedDecoderCount() <= 3, `cached ${cachedDecoderCount()}`);
+		assert.ok(cachedLabelCount() <= 64, `labels ${cachedLabelCount()}`);
+		// Labels past the remembered ones still get their own decoder, and remembered ones keep theirs.
+		assert.equal(decodeTextPart(part('iso-8859-1'), Buffer.from([0x63, 0x61, 0x66, 0xe9])), 'café');
+		assert.equal(decodeTextPart(part('x-made-up-0'), Buffer.from('caf\u00e9')), 'café');
 	});
 
 	it('a decoded subject is one line: CR, LF, NUL and bidi controls become spaces', () => {

@@ -77,27 +77,40 @@ function decodeQuotedPrintable(input: Buffer): Buffer {
 
 const decoders = new Map<string, TextDecoder>();
 
+/** Charset labels as mail spells them, to their decoder: what almost every message repeats. */
+const byLabel = new Map<string, TextDecoder>();
+
+/** The most labels remembered: senders choose labels, so the map must not grow with them. */
+const LABEL_LIMIT = 64;
+
 /**
  * One decoder per charset (creating them is costly); unknown charsets read as UTF-8. Cached under the
  * decoder's own encoding name, so sender-chosen labels ("utf8", "UTF-8", "x-no-such-…") cannot grow the
- * cache beyond the encodings the runtime knows.
+ * cache beyond the encodings the runtime knows. The first LABEL_LIMIT labels seen are remembered
+ * too, so a label seen before ("utf-8" in nearly all mail) costs a lookup, not a new decoder.
  */
 function decoderFor(charset: string): TextDecoder {
+	const known = byLabel.get(charset);
+	if (known) return known;
 	let decoder: TextDecoder;
 	try {
 		decoder = new TextDecoder(charset);
 	} catch {
 		decoder = new TextDecoder('utf-8');
 	}
-	const cached = decoders.get(decoder.encoding);
-	if (cached) return cached;
-	decoders.set(decoder.encoding, decoder);
-	return decoder;
+	const cached = decoders.get(decoder.encoding) ?? decoder;
+	decoders.set(cached.encoding, cached);
+	if (byLabel.size < LABEL_LIMIT) byLabel.set(charset, cached);
+	return cached;
 }
 
-/** How many decoders are cached (for tests: bounded by the encodings the runtime knows). */
+/** How many decoders and labels are cached (for tests: both bounded). */
 export function cachedDecoderCount(): number {
 	return decoders.size;
+}
+
+export function cachedLabelCount(): number {
+	return byLabel.size;
 }
 
 /** Decodes one downloaded body part (transfer encoding, then charset). */
