@@ -224,6 +224,9 @@ async function main(): Promise<void> {
 		const parseCeiling = rateOf('imapflow-parse');
 		const anchor = SIZE_MB ? NaN : rateOf('n8n-imap-20');
 		const growth = (r: { maxRssMB: number; startRssMB: number }) => r.maxRssMB - r.startRssMB;
+		// A ratio against an anchor that did not run (--only, --size-mb) is "-", not NaN.
+		const ratio = (value: number, base: number) =>
+			Number.isFinite(base) ? `${(value / base).toFixed(2)}x` : '-';
 		console.log(
 			`| path | msgs/s best / median | vs parse ceiling | vs @n8n/imap | client CPU s (median) | peak RSS MB (max) | RSS at start MB | RSS growth MB (max) | polls | largest poll MB |`,
 		);
@@ -232,7 +235,7 @@ async function main(): Promise<void> {
 			const rates = results[scenario].map((r) => rate(r.ms));
 			const med = median(rates);
 			console.log(
-				`| ${scenario} | ${Math.max(...rates)} / ${med} | ${(med / parseCeiling).toFixed(2)}x | ${(med / anchor).toFixed(2)}x | ${(median(results[scenario].map((r) => r.cpuMs)) / 1000).toFixed(1)} | ${Math.max(...results[scenario].map((r) => r.maxRssMB))} | ${Math.max(...results[scenario].map((r) => r.startRssMB))} | ${Math.max(...results[scenario].map(growth))} | ${results[scenario][0].polls ?? '-'} | ${results[scenario][0].largestPollMB ?? '-'} |`,
+				`| ${scenario} | ${Math.max(...rates)} / ${med} | ${ratio(med, parseCeiling)} | ${ratio(med, anchor)} | ${(median(results[scenario].map((r) => r.cpuMs)) / 1000).toFixed(1)} | ${Math.max(...results[scenario].map((r) => r.maxRssMB))} | ${Math.max(...results[scenario].map((r) => r.startRssMB))} | ${Math.max(...results[scenario].map(growth))} | ${results[scenario][0].polls ?? '-'} | ${results[scenario][0].largestPollMB ?? '-'} |`,
 			);
 		}
 	} finally {
