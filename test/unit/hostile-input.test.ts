@@ -59,6 +59,9 @@ describe('hostile parameters', () => {
 	it('the charset decoder cache does not grow with sender-chosen labels', () => {
 		const part = (charset: string) =>
 			({ part: '1', type: 'text/plain', encoding: '7bit', parameters: { charset } }) as never;
+		// Long labels are not remembered at all (64 of them would otherwise hold 64 MB).
+		decodeTextPart(part('x'.repeat(1_000_000)), Buffer.from('hi'));
+		assert.equal(cachedLabelCount(), 0);
 		for (let i = 0; i < 500; i++) decodeTextPart(part(`x-made-up-${i}`), Buffer.from('hi'));
 		for (const label of ['utf8', 'UTF-8', 'unicode-1-1-utf-8', 'latin1', 'iso-8859-1'])
 			decodeTextPart(part(label), Buffer.from('hi'));

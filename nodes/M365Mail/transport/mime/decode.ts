@@ -80,14 +80,19 @@ const decoders = new Map<string, TextDecoder>();
 /** Charset labels as mail spells them, to their decoder: what almost every message repeats. */
 const byLabel = new Map<string, TextDecoder>();
 
-/** The most labels remembered: senders choose labels, so the map must not grow with them. */
+/**
+ * The most labels remembered, and the longest: senders choose labels, so the map must not grow with
+ * them (the Encoding Standard's longest label, "csisolatincyrillic", has 18 characters).
+ */
 const LABEL_LIMIT = 64;
+const LABEL_LENGTH_LIMIT = 40;
 
 /**
  * One decoder per charset (creating them is costly); unknown charsets read as UTF-8. Cached under the
  * decoder's own encoding name, so sender-chosen labels ("utf8", "UTF-8", "x-no-such-…") cannot grow the
  * cache beyond the encodings the runtime knows. The first LABEL_LIMIT labels seen are remembered
- * too, so a label seen before ("utf-8" in nearly all mail) costs a lookup, not a new decoder.
+ * too (if short), so a label seen before ("utf-8" in nearly all mail) costs a lookup, not a new
+ * decoder.
  */
 function decoderFor(charset: string): TextDecoder {
 	const known = byLabel.get(charset);
@@ -100,7 +105,8 @@ function decoderFor(charset: string): TextDecoder {
 	}
 	const cached = decoders.get(decoder.encoding) ?? decoder;
 	decoders.set(cached.encoding, cached);
-	if (byLabel.size < LABEL_LIMIT) byLabel.set(charset, cached);
+	if (byLabel.size < LABEL_LIMIT && charset.length <= LABEL_LENGTH_LIMIT)
+		byLabel.set(charset, cached);
 	return cached;
 }
 
