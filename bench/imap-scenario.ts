@@ -16,6 +16,7 @@ import {
 	signIn,
 	stackInfo,
 } from '../test/harness/stack';
+import type { CredentialStore } from '../test/harness/n8n';
 
 const [scenario, folder, expectedText] = process.argv.slice(2);
 const expected = Number(expectedText);
@@ -118,8 +119,8 @@ let binaryOnDisk = 0;
 /** The most heap one poll's items held (--gc-each-poll only), bytes. */
 let largestItemsHeap = 0;
 
-/** The credential our scenarios poll with, signed in before the clock (see main). */
-const store = { current: undefined as undefined | import('../test/harness/n8n').CredentialStore };
+/** The credential our scenarios poll with, signed in before the clock (prepareOurs). */
+let credentials: CredentialStore | undefined;
 
 function triggerSpec(output: 'simple' | 'full') {
 	return {
@@ -145,19 +146,19 @@ function triggerSpec(output: 'simple' | 'full') {
  */
 async function prepareOurs(output: 'simple' | 'full'): Promise<void> {
 	const { CredentialStore, createPollContext } = await import('../test/harness/n8n');
-	store.current = new CredentialStore();
-	store.current.set('alice', delegatedCredential(await signIn(USER, IMAP_SCOPES)));
-	await createPollContext(triggerSpec(output), store.current).getCredentials('m365MailOAuth2Api');
+	credentials = new CredentialStore();
+	credentials.set('alice', delegatedCredential(await signIn(USER, IMAP_SCOPES)));
+	await createPollContext(triggerSpec(output), credentials).getCredentials('m365MailOAuth2Api');
 }
 
 async function ours(output: 'simple' | 'full'): Promise<number> {
-	// n8n-core is loaded only here: n8n itself has it loaded anyway.
+	// n8n-core (the harness) is loaded before the clock (main): n8n itself has it loaded anyway.
 	const { pollTrigger } = await import('../test/harness/n8n');
 	const state: IDataObject = {};
 	const node = triggerSpec(output);
 	let n = 0;
 	for (;;) {
-		const items = await pollTrigger(node, store.current!, state);
+		const items = await pollTrigger(node, credentials!, state);
 		if (!items.length) break;
 		n += items.length;
 		polls++;
