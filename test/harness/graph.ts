@@ -41,12 +41,17 @@ export async function graphMoveByRule(mailbox: string, id: string, folder: strin
 	await control('move-by-rule', { mailbox, id, folder });
 }
 
+/**
+ * The next `count` Graph requests (or the next ones whose "METHOD /path?query", query decoded,
+ * matches `match`) answer `status`.
+ */
 export async function graphInject(
 	status: number,
 	count: number,
 	retryAfter?: string,
+	match?: string,
 ): Promise<void> {
-	await control('inject', { status, count, retryAfter });
+	await control('inject', { status, count, retryAfter, match });
 }
 
 /** The next `count` delta rounds send the previous round's changes again (Graph's replays). */

@@ -151,8 +151,9 @@ export class GraphEmulator {
 	private seq = 0;
 	private inner?: HttpServer;
 	private deltaEpoch = 1;
-	/** Injected failures for the next requests. */
-	private failures: Array<{ status: number; retryAfter?: string; code: string }> = [];
+	/** Injected failures for the next requests (or the next ones that match). */
+	private failures: Array<{ status: number; retryAfter?: string; code: string; match?: RegExp }> =
+		[];
 	/** Requests served per "METHOD path-kind", for tests and the benchmark. */
 	readonly counts = new Map<string, number>();
 	requests = 0;
@@ -344,13 +345,22 @@ export class GraphEmulator {
 		return current!.id;
 	}
 
-	/** Next `count` requests answer `status` with Retry-After (seconds or an HTTP date). */
-	injectFailures(status: number, count: number, retryAfter?: string): void {
+	/**
+	 * The next `count` requests (or the next ones whose "METHOD /path?query", query decoded, matches)
+	 * answer `status`, with Retry-After (seconds or an HTTP date) when given.
+	 */
+	injectFailures(status: number, count: number, retryAfter?: string, match?: string): void {
 		for (let i = 0; i < count; i++) {
 			this.failures.push({
 				status,
 				retryAfter,
-				code: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable',
+				code:
+					status === 429
+						? 'TooManyRequests'
+						: status === 503
+							? 'ServiceUnavailable'
+							: 'UnknownError',
+				match: match ? new RegExp(match) : undefined,
 			});
 		}
 	}
@@ -686,14 +696,24 @@ export class GraphEmulator {
 			this.counts.set(`batched ${kind}`, (this.counts.get(`batched ${kind}`) ?? 0) + 1);
 		else this.count(kind);
 		if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-		const failure = this.failures.shift();
-		if (failure) {
+		let query = url.search;
+		try {
+			query = decodeURIComponent(query);
+		} catch {
+			// a malformed escape: matched as sent
+		}
+		const line = `${req.method} ${url.pathname}${query}`;
+		const failing = this.failures.findIndex((f) => !f.match || f.match.test(line));
+		if (failing >= 0) {
+			const [failure] = this.failures.splice(failing, 1);
 			const headers: Record<string, string> = {};
 			if (failure.retryAfter !== undefined) headers['retry-after'] = failure.retryAfter;
 			throw new GraphFailure(
 				failure.status,
 				failure.code,
-				'Application is over its MailboxConcurrency limit.',
+				failure.code === 'UnknownError'
+					? 'The operation timed out.'
+					: 'Application is over its MailboxConcurrency limit.',
 				headers,
 			);
 		}
@@ -1309,6 +1329,7 @@ export class GraphEmulator {
 					Number(body.status),
 					Number(body.count ?? 1),
 					body.retryAfter as string | undefined,
+					body.match as string | undefined,
 				);
 				return this.sendJson(res, 200, {});
 			case '/_test/replay-delta':

@@ -1,8 +1,13 @@
 /**
  * Reading the messages a Graph poll emits, with their bodies: the first twenty by id in one JSON
- * batch, the rest listed by received time in windows of up to a hundred (`listWindow`), sized from
- * what the messages read so far weighed so that a window's bodies fit in what is left of the poll's
- * memory budget. Delta pages carry no body (transport/graph/poll.ts).
+ * batch, the rest listed by received time (`listWindow`) in windows of up to 999 (Microsoft's own
+ * advice for paging messages with their bodies), each sized from what the messages read so far
+ * weighed so that its bodies fit in what is left of the poll's memory budget. Before a poll's first
+ * listing, the same window is listed by id alone (`worthListing`): a window that holds other mail
+ * (emitted before and still unread, or received in the same seconds) in more than a tenth of its
+ * first page is not listed with its bodies, and its messages are read by id. A listing Graph fails to answer (a gateway timeout on a
+ * large page, say) is not retried: its messages are read by id. Delta pages carry no body
+ * (transport/graph/poll.ts).
  */
 import { MailServiceError } from '../auth/errors';
 import type { MessageFilters } from '../types';
@@ -29,23 +34,66 @@ async function readForEmit(
 	);
 }
 
-/** The most messages one listing by received time reads (Graph's `$top` for messages goes to 1000). */
-const WINDOW_LIMIT = 100;
+/**
+ * The most messages one listing reads: Graph's `$top` for messages goes to 1000, and Microsoft's
+ * paging guide for the SDKs suggests up to 999 to save requests.
+ */
+const WINDOW_LIMIT = 999;
 
 /** Graph writes received times to the second: a window's bounds are whole seconds. */
 const toSecond = (ms: number) =>
 	new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /**
- * Messages to emit, with their bodies (and size when a size limit applies), listed by received time:
- * the folder's unread mail received from the first of `wanted` up to the second after the last,
- * as many a page as `wanted` holds (WINDOW_LIMIT at most). One request reads up to a hundred
- * bodies, where a JSON batch reads twenty and Graph counts each of those twenty against the
- * mailbox's throttling limits. Returned: the listed messages that are wanted or `later` (to emit
- * after these in the same poll). The listing may also hold unread mail that is neither (emitted
- * before, or not yet on this poll's delta pages); a page where that is the greater part ends it,
- * with `dense` false, so few bodies are read for nothing.
- * A wanted message not listed (read, moved or deleted since its delta page) is for the caller to
+ * The listing of the folder's unread mail received from the first of `wanted` up to the second
+ * after the last, oldest first, as many a page as `wanted` holds (the caller keeps it to
+ * WINDOW_LIMIT and to its memory budget).
+ */
+function windowQuery(wanted: GraphMessage[], select: string): Record<string, string> {
+	const times = wanted.map(receivedAt);
+	return {
+		$filter: `receivedDateTime ge ${toSecond(Math.min(...times))} and receivedDateTime lt ${toSecond(Math.max(...times) + 1000)} and isRead eq false`,
+		// Oldest first, so the first page holds the first of `wanted`; Graph takes the sort because the
+		// filter starts with the same property (it refuses it otherwise: InefficientFilter).
+		$orderby: 'receivedDateTime asc',
+		$select: select,
+		$top: String(wanted.length),
+	};
+}
+
+/**
+ * Whether a page's messages are, nine in ten at least, wanted now or later in this poll: at most a
+ * tenth of the bodies a listing reads are read for nothing.
+ */
+function mostlyWanted(page: GraphMessage[], wanted: Set<string>, later: Set<string>): boolean {
+	const useful = page.filter((m) => wanted.has(m.id) || later.has(m.id)).length;
+	return useful > 0 && useful * 10 >= page.length * 9;
+}
+
+/**
+ * Whether the window of `wanted` is worth listing with its bodies: its first page, listed by id
+ * alone (no body), is `mostlyWanted`.
+ */
+async function worthListing(
+	client: GraphClient,
+	folderId: string,
+	wanted: GraphMessage[],
+	later: Set<string>,
+): Promise<boolean> {
+	const page = await client.request<{ value: GraphMessage[] }>({
+		path: `/mailFolders/${encodeURIComponent(folderId)}/messages`,
+		query: windowQuery(wanted, 'id'),
+	});
+	return mostlyWanted(page.value, new Set(wanted.map((m) => m.id)), later);
+}
+
+/**
+ * Messages to emit, with their bodies (and size when a size limit applies), listed by received time
+ * (`windowQuery`), one page only. One request reads up to WINDOW_LIMIT bodies, where a JSON batch
+ * reads twenty and Graph counts each of those twenty against the mailbox's throttling limits.
+ * Returned: the listed messages that are wanted or `later` (to emit after these in the same poll),
+ * and whether the page was `mostlyWanted` (`dense`). A wanted message not on the page (read, moved
+ * or deleted since its delta page, or past other mail of the same seconds) is for the caller to
  * read by id, which tells those apart: none is dropped on the listing's word.
  */
 async function listWindow(
@@ -55,41 +103,24 @@ async function listWindow(
 	later: Set<string>,
 	withSize: boolean,
 ): Promise<{ listed: Map<string, SizedMessage>; dense: boolean }> {
-	const times = wanted.map(receivedAt);
-	const query: Record<string, string> = {
-		$filter: `receivedDateTime ge ${toSecond(Math.min(...times))} and receivedDateTime lt ${toSecond(Math.max(...times) + 1000)} and isRead eq false`,
-		// Oldest first, so the first page holds the first of `wanted`; Graph takes the sort because the
-		// filter starts with the same property (it refuses it otherwise: InefficientFilter).
-		$orderby: 'receivedDateTime asc',
-		$select: MESSAGE_SELECT,
-		// A page holds no more bodies than the caller sized the window for (its memory budget).
-		$top: String(Math.min(wanted.length, WINDOW_LIMIT)),
-	};
+	const query = windowQuery(wanted, MESSAGE_SELECT);
 	if (withSize) query.$expand = SIZE_EXPAND;
 	const ids = new Set(wanted.map((m) => m.id));
-	const listed = new Map<string, SizedMessage>();
-	let found = 0;
-	for await (const page of client.pages<SizedMessage>({
+	const page = await client.request<{ value: SizedMessage[] }>({
 		path: `/mailFolders/${encodeURIComponent(folderId)}/messages`,
 		query,
-	})) {
-		let useful = 0;
-		for (const m of page.value) {
-			if (listed.has(m.id) || !(ids.has(m.id) || later.has(m.id))) continue;
-			listed.set(m.id, m);
-			useful++;
-			if (ids.has(m.id)) found++;
-		}
-		if (found === ids.size) return { listed, dense: true };
-		if (useful * 2 < page.value.length) return { listed, dense: false };
-	}
-	return { listed, dense: true };
+	});
+	const listed = new Map<string, SizedMessage>();
+	for (const m of page.value) if (ids.has(m.id) || later.has(m.id)) listed.set(m.id, m);
+	return { listed, dense: mostlyWanted(page.value, ids, later) };
 }
 
 /** Reads the bodies of one poll's messages, chunk by chunk (see the top of this file). */
 export class BodyReader {
 	/** Listings are used while they are dense; with a filter of the user's, never. */
 	private windows: boolean;
+	/** Whether this poll's first window was listed by id to see whether it is worth listing. */
+	private probed = false;
 	/** Listed with an earlier chunk, to emit later in this poll. */
 	private readonly prefetched = new Map<string, SizedMessage>();
 
@@ -117,7 +148,7 @@ export class BodyReader {
 
 	/**
 	 * How many messages the next chunk should take: twenty (one JSON batch) until a message has been
-	 * read, then as many of `average` bytes as fit in `room` (at least one), up to a hundred while
+	 * read, then as many of `average` bytes as fit in `room` (at least one), up to WINDOW_LIMIT while
 	 * listings are used and twenty otherwise.
 	 */
 	chunkSize(average: number, room: number): number {
@@ -142,7 +173,7 @@ export class BodyReader {
 		const toRead = chunk.filter((m) => !ready.has(m.id));
 		if (this.windows && toRead.length > GRAPH_BATCH_LIMIT) {
 			const next = new Set(later.map((m) => m.id));
-			const listing = await listWindow(this.client, this.folderId, toRead, next, this.withSize);
+			const listing = await this.list(toRead, next);
 			this.windows = listing.dense;
 			for (const [id, m] of listing.listed) (next.has(id) ? this.prefetched : ready).set(id, m);
 		}
@@ -150,5 +181,31 @@ export class BodyReader {
 		for (const [i, m] of (await readForEmit(this.client, byId, this.withSize)).entries())
 			ready.set(byId[i], m);
 		return chunk.map((m) => ready.get(m.id)!);
+	}
+
+	/**
+	 * A listing (after `worthListing` for the poll's first), or nothing listed when the window is not
+	 * worth it or Graph fails to answer (a 5xx, such as a gateway timeout on a large page, or a
+	 * connection lost on every attempt): its messages are then read by id, and listings are not used
+	 * again in this poll. Other failures (sign-in, throttling) are the poll's.
+	 */
+	private async list(
+		wanted: GraphMessage[],
+		later: Set<string>,
+	): Promise<{ listed: Map<string, SizedMessage>; dense: boolean }> {
+		const nothing = { listed: new Map<string, SizedMessage>(), dense: false };
+		try {
+			if (!this.probed) {
+				this.probed = true;
+				if (!(await worthListing(this.client, this.folderId, wanted, later))) return nothing;
+			}
+			return await listWindow(this.client, this.folderId, wanted, later, this.withSize);
+		} catch (error) {
+			const unanswered =
+				error instanceof MailServiceError &&
+				(error.kind === 'network' || (error.kind === 'unknown' && (error.httpStatus ?? 0) >= 500));
+			if (!unanswered) throw error;
+			return nothing;
+		}
 	}
 }

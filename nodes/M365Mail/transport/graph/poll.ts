@@ -71,6 +71,12 @@ export interface GraphPollOutcome {
 const DELTA_SELECT =
 	'id,subject,from,sender,toRecipients,ccRecipients,replyTo,receivedDateTime,internetMessageId,isRead,importance,hasAttachments,parentFolderId';
 
+/**
+ * The largest delta page asked for (as Graph's `$top` for messages); a page Graph caps lower ends
+ * in a nextLink.
+ */
+const DELTA_PAGE_LIMIT = 999;
+
 const RECOVERY_SKEW_MS = 5 * 60_000;
 
 const thisMoment = () => new Date().toISOString();
@@ -100,7 +106,9 @@ export async function pollGraph(
 	}
 	const since = (date?: Date) =>
 		date ? new Date(date.getTime() - RECOVERY_SKEW_MS).toISOString() : undefined;
-	const pageSize = Math.max(1, Math.min(options.maxMessages, 100));
+	// A page as large as the poll may take (ids and headers only, no body): one request for a poll's
+	// worth of new mail. Graph may send smaller pages; its nextLink says so.
+	const pageSize = Math.max(1, Math.min(options.maxMessages, DELTA_PAGE_LIMIT));
 	const prefer = [`odata.maxpagesize=${pageSize}`];
 	const fresh = (): GraphCursor => ({
 		folderId: folder.id,
