@@ -496,6 +496,36 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		});
 	}
 
+	it('every window is listed by id before its bodies: in a poll whose memory budget takes two windows, the second, a fifth of it mail emitted before, is read by id; no body read for nothing', async () => {
+		const folder = await freshGraphFolder('g-window-second');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 500, options: { pollBudgetMb: 1 } });
+		await pollTrigger(node, store, state);
+		const t0 = Date.parse('2026-06-03T08:00:00Z');
+		const at = (ms: number) => new Date(t0 + ms).toISOString();
+		// Emitted before and left unread, received among the new mail of the second window.
+		for (let j = 0; j < 20; j++)
+			await graphDeliver(ALICE, { subject: `old${j}` }, folder, at((62 + j * 3) * 1000 + 500));
+		assert.equal((await pollTrigger(node, store, state)).length, 20);
+		// The first twenty weigh more than the rest: the budget's first estimate is a window that
+		// leaves room for a second one in the same poll.
+		for (let i = 0; i < 150; i++) {
+			const text = `${String(i).padStart(3, '0')} `.repeat(i < 20 ? 5000 : 1000);
+			await graphDeliver(ALICE, { subject: `new${i}`, text }, folder, at(i * 1000));
+		}
+		const before = await graphCounts();
+		const got = subjects(await pollTrigger(node, store, state)).map(String);
+		const after = await graphCounts();
+		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		assert.deepEqual(
+			got,
+			Array.from({ length: 150 }, (_, i) => `new${i}`),
+			'each once, in order',
+		);
+		assert.ok(delta('GET /mailFolders/{id}/messages') >= 3, 'two windows: two listings by id');
+		assert.equal(delta('bodies'), got.length, 'a body for each emitted message');
+	});
+
 	it('a listing Graph does not answer (504) is not sent again: its messages are read by id, 0 lost, 0 duplicated', async () => {
 		const folder = await freshGraphFolder('g-window-504');
 		const state: IDataObject = {};

@@ -2,11 +2,11 @@
  * Reading the messages a Graph poll emits, with their bodies: the first twenty by id in one JSON
  * batch, the rest listed by received time (`listWindow`) in windows of up to 999 (Microsoft's own
  * advice for paging messages with their bodies), each sized from what the messages read so far
- * weighed so that its bodies fit in what is left of the poll's memory budget. Before a poll's first
- * listing, the same window is listed by id alone (`worthListing`): a window that holds other mail
- * (emitted before and still unread, or received in the same seconds) in more than a tenth of its
- * first page is not listed with its bodies, and its messages are read by id. A listing Graph fails to answer (a gateway timeout on a
- * large page, say) is not retried: its messages are read by id. Delta pages carry no body
+ * weighed so that its bodies fit in what is left of the poll's memory budget. Before each listing,
+ * the same window is listed by id alone (`worthListing`): a window where more than a tenth is other
+ * mail (emitted before and still unread, or received in the same seconds) is not listed with its
+ * bodies, and its messages are read by id, as are those of a listing Graph fails to answer (a
+ * gateway timeout on a large page, say), which is not sent again. Delta pages carry no body
  * (transport/graph/poll.ts).
  */
 import { MailServiceError } from '../auth/errors';
@@ -62,17 +62,9 @@ function windowQuery(wanted: GraphMessage[], select: string): Record<string, str
 }
 
 /**
- * Whether a page's messages are, nine in ten at least, wanted now or later in this poll: at most a
- * tenth of the bodies a listing reads are read for nothing.
- */
-function mostlyWanted(page: GraphMessage[], wanted: Set<string>, later: Set<string>): boolean {
-	const useful = page.filter((m) => wanted.has(m.id) || later.has(m.id)).length;
-	return useful > 0 && useful * 10 >= page.length * 9;
-}
-
-/**
  * Whether the window of `wanted` is worth listing with its bodies: its first page, listed by id
- * alone (no body), is `mostlyWanted`.
+ * alone (no body), holds nine messages wanted now or `later` in this poll in ten at least, so that
+ * at most a tenth of the bodies the listing reads are read for nothing.
  */
 async function worthListing(
 	client: GraphClient,
@@ -84,17 +76,19 @@ async function worthListing(
 		path: `/mailFolders/${encodeURIComponent(folderId)}/messages`,
 		query: windowQuery(wanted, 'id'),
 	});
-	return mostlyWanted(page.value, new Set(wanted.map((m) => m.id)), later);
+	const ids = new Set(wanted.map((m) => m.id));
+	const useful = page.value.filter((m) => ids.has(m.id) || later.has(m.id)).length;
+	return useful > 0 && useful * 10 >= page.value.length * 9;
 }
 
 /**
  * Messages to emit, with their bodies (and size when a size limit applies), listed by received time
  * (`windowQuery`), one page only. One request reads up to WINDOW_LIMIT bodies, where a JSON batch
  * reads twenty and Graph counts each of those twenty against the mailbox's throttling limits.
- * Returned: the listed messages that are wanted or `later` (to emit after these in the same poll),
- * and whether the page was `mostlyWanted` (`dense`). A wanted message not on the page (read, moved
- * or deleted since its delta page, or past other mail of the same seconds) is for the caller to
- * read by id, which tells those apart: none is dropped on the listing's word.
+ * Returned: the listed messages that are wanted or `later` (to emit after these in the same poll).
+ * A wanted message not on the page (read, moved or deleted since its delta page, or past other mail
+ * of the same seconds) is for the caller to read by id, which tells those apart: none is dropped on
+ * the listing's word.
  */
 async function listWindow(
 	client: GraphClient,
@@ -102,7 +96,7 @@ async function listWindow(
 	wanted: GraphMessage[],
 	later: Set<string>,
 	withSize: boolean,
-): Promise<{ listed: Map<string, SizedMessage>; dense: boolean }> {
+): Promise<Map<string, SizedMessage>> {
 	const query = windowQuery(wanted, MESSAGE_SELECT);
 	if (withSize) query.$expand = SIZE_EXPAND;
 	const ids = new Set(wanted.map((m) => m.id));
@@ -112,15 +106,13 @@ async function listWindow(
 	});
 	const listed = new Map<string, SizedMessage>();
 	for (const m of page.value) if (ids.has(m.id) || later.has(m.id)) listed.set(m.id, m);
-	return { listed, dense: mostlyWanted(page.value, ids, later) };
+	return listed;
 }
 
 /** Reads the bodies of one poll's messages, chunk by chunk (see the top of this file). */
 export class BodyReader {
-	/** Listings are used while they are dense; with a filter of the user's, never. */
+	/** Listings are used until one is not worth it or fails; with a filter of the user's, never. */
 	private windows: boolean;
-	/** Whether this poll's first window was listed by id to see whether it is worth listing. */
-	private probed = false;
 	/** Listed with an earlier chunk, to emit later in this poll. */
 	private readonly prefetched = new Map<string, SizedMessage>();
 
@@ -173,9 +165,9 @@ export class BodyReader {
 		const toRead = chunk.filter((m) => !ready.has(m.id));
 		if (this.windows && toRead.length > GRAPH_BATCH_LIMIT) {
 			const next = new Set(later.map((m) => m.id));
-			const listing = await this.list(toRead, next);
-			this.windows = listing.dense;
-			for (const [id, m] of listing.listed) (next.has(id) ? this.prefetched : ready).set(id, m);
+			const listed = await this.list(toRead, next);
+			if (!listed) this.windows = false;
+			for (const [id, m] of listed ?? []) (next.has(id) ? this.prefetched : ready).set(id, m);
 		}
 		const byId = chunk.filter((m) => !ready.has(m.id)).map((m) => m.id);
 		for (const [i, m] of (await readForEmit(this.client, byId, this.withSize)).entries())
@@ -184,28 +176,24 @@ export class BodyReader {
 	}
 
 	/**
-	 * A listing (after `worthListing` for the poll's first), or nothing listed when the window is not
-	 * worth it or Graph fails to answer (a 5xx, such as a gateway timeout on a large page, or a
-	 * connection lost on every attempt): its messages are then read by id, and listings are not used
-	 * again in this poll. Other failures (sign-in, throttling) are the poll's.
+	 * The window listed with its bodies when `worthListing` says so; otherwise, or when Graph fails
+	 * to answer (a 5xx, such as a gateway timeout on a large page, or a connection lost on every
+	 * attempt), undefined: the messages are then read by id, and listings are not used again in this
+	 * poll. Other failures (sign-in, throttling) are the poll's.
 	 */
 	private async list(
 		wanted: GraphMessage[],
 		later: Set<string>,
-	): Promise<{ listed: Map<string, SizedMessage>; dense: boolean }> {
-		const nothing = { listed: new Map<string, SizedMessage>(), dense: false };
+	): Promise<Map<string, SizedMessage> | undefined> {
 		try {
-			if (!this.probed) {
-				this.probed = true;
-				if (!(await worthListing(this.client, this.folderId, wanted, later))) return nothing;
-			}
+			if (!(await worthListing(this.client, this.folderId, wanted, later))) return undefined;
 			return await listWindow(this.client, this.folderId, wanted, later, this.withSize);
 		} catch (error) {
 			const unanswered =
 				error instanceof MailServiceError &&
 				(error.kind === 'network' || (error.kind === 'unknown' && (error.httpStatus ?? 0) >= 500));
 			if (!unanswered) throw error;
-			return nothing;
+			return undefined;
 		}
 	}
 }
