@@ -460,6 +460,16 @@ export function triggerWorkflowNode(
 	};
 }
 
+/**
+ * A polling trigger's schedule: every minute, at the second `leadSeconds` from now. n8n's own "Every
+ * Minute" picks a random second, so a test that waits for n8n's first scheduled poll would wait up
+ * to a minute; a custom cron with one fixed second is as often as n8n allows (it refuses more).
+ */
+export function everyMinuteFromNow(leadSeconds = 15): Json {
+	const second = (new Date().getSeconds() + leadSeconds) % 60;
+	return { item: [{ mode: 'custom', cronExpression: `${second} * * * * *` }] };
+}
+
 /** n8n's Manual Trigger, named "Manual": what "Execute workflow" in the editor starts from. */
 export function manualTriggerNode(id: string): Json {
 	return {
