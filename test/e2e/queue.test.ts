@@ -36,6 +36,7 @@ import { codeNode, countingFor, names, tally } from './counting';
 import {
 	actionWorkflowNode,
 	e2eInstalled,
+	everyMinuteFromNow,
 	installPackage,
 	N8nInstance,
 	ROOT,
@@ -646,6 +647,8 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 				triggerWorkflowNode('New Mail', folder, imapRef, {
 					afterEmit: 'markRead',
 					maxMessages: 25,
+					// Every minute, first 15 s from now (n8n's Every Minute picks a random second).
+					pollTimes: everyMinuteFromNow(15),
 				}),
 			],
 			{},
