@@ -434,17 +434,31 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		}
 	});
 
-	it('bodies are read only for emitted messages: the first twenty in one JSON batch, the rest listed by received time in one request once the same window listed by id shows it holds them; one delta page for the poll', async () => {
-		const folder = await freshGraphFolder('g-batch');
+	/**
+	 * A trigger (200 messages a poll) past its first poll, and 145 unread messages in its folder,
+	 * received a second apart an hour ago (Graph writes received times to the second; a burst: the
+	 * tests below), subjects `${prefix}0` to `${prefix}144`.
+	 */
+	async function backlogOf145(prefix: string) {
+		const folder = await freshGraphFolder(`g-${prefix}`);
 		const state: IDataObject = {};
 		const node = trigger(folder, { maxMessages: 200 });
 		await pollTrigger(node, store, state);
-		// Received a second apart (Graph writes received times to the second; a burst: the test below).
 		const t0 = Date.now() - 3_600_000;
 		for (let i = 0; i < 145; i++) {
 			const at = new Date(t0 + i * 1000).toISOString();
-			await graphDeliver(ALICE, { subject: `b${i}`, text: `body of b${i}` }, folder, at);
+			await graphDeliver(
+				ALICE,
+				{ subject: `${prefix}${i}`, text: `body of ${prefix}${i}` },
+				folder,
+				at,
+			);
 		}
+		return { node, state };
+	}
+
+	it('bodies are read only for emitted messages: the first twenty in one JSON batch, the rest listed by received time in one request once the same window listed by id shows it holds them; one delta page for the poll', async () => {
+		const { node, state } = await backlogOf145('b');
 		const before = await graphCounts();
 		const items = await pollTrigger(node, store, state);
 		const after = await graphCounts();
@@ -527,15 +541,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 	});
 
 	it('a listing Graph does not answer (504) is not sent again: its messages are read by id, 0 lost, 0 duplicated', async () => {
-		const folder = await freshGraphFolder('g-window-504');
-		const state: IDataObject = {};
-		const node = trigger(folder, { maxMessages: 200 });
-		await pollTrigger(node, store, state);
-		const t0 = Date.now() - 3_600_000;
-		for (let i = 0; i < 145; i++) {
-			const at = new Date(t0 + i * 1000).toISOString();
-			await graphDeliver(ALICE, { subject: `t${i}`, text: `body of t${i}` }, folder, at);
-		}
+		const { node, state } = await backlogOf145('t');
 		// The listing with bodies (not the one by id before it) times out at Graph's gateway.
 		await graphInject(504, 1, undefined, 'GET .*/messages\\?.*\\$select=id,subject');
 		const before = await graphCounts();
