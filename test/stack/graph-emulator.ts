@@ -152,8 +152,13 @@ export class GraphEmulator {
 	private inner?: HttpServer;
 	private deltaEpoch = 1;
 	/** Injected failures for the next requests (or the next ones that match). */
-	private failures: Array<{ status: number; retryAfter?: string; code: string; match?: RegExp }> =
-		[];
+	private failures: Array<{
+		status: number;
+		retryAfter?: string;
+		code: string;
+		message: string;
+		match?: RegExp;
+	}> = [];
 	/** Requests served per "METHOD path-kind", for tests and the benchmark. */
 	readonly counts = new Map<string, number>();
 	requests = 0;
@@ -350,16 +355,16 @@ export class GraphEmulator {
 	 * answer `status`, with Retry-After (seconds or an HTTP date) when given.
 	 */
 	injectFailures(status: number, count: number, retryAfter?: string, match?: string): void {
+		const throttled = status === 429 || status === 503;
 		for (let i = 0; i < count; i++) {
 			this.failures.push({
 				status,
 				retryAfter,
 				code:
-					status === 429
-						? 'TooManyRequests'
-						: status === 503
-							? 'ServiceUnavailable'
-							: 'UnknownError',
+					status === 429 ? 'TooManyRequests' : throttled ? 'ServiceUnavailable' : 'UnknownError',
+				message: throttled
+					? 'Application is over its MailboxConcurrency limit.'
+					: 'The operation timed out.',
 				match: match ? new RegExp(match) : undefined,
 			});
 		}
@@ -708,14 +713,7 @@ export class GraphEmulator {
 			const [failure] = this.failures.splice(failing, 1);
 			const headers: Record<string, string> = {};
 			if (failure.retryAfter !== undefined) headers['retry-after'] = failure.retryAfter;
-			throw new GraphFailure(
-				failure.status,
-				failure.code,
-				failure.code === 'UnknownError'
-					? 'The operation timed out.'
-					: 'Application is over its MailboxConcurrency limit.',
-				headers,
-			);
+			throw new GraphFailure(failure.status, failure.code, failure.message, headers);
 		}
 		const upn = await this.authorize(req, match[2] ?? 'me');
 		const box = this.mailbox(upn);

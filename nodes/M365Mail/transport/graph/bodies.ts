@@ -49,9 +49,9 @@ const toSecond = (ms: number) =>
  * after the last, oldest first, as many a page as `wanted` holds (the caller keeps it to
  * WINDOW_LIMIT and to its memory budget).
  */
-function windowQuery(wanted: GraphMessage[], select: string): Record<string, string> {
+function windowRequest(folderId: string, wanted: GraphMessage[], select: string) {
 	const times = wanted.map(receivedAt);
-	return {
+	const query: Record<string, string> = {
 		$filter: `receivedDateTime ge ${toSecond(Math.min(...times))} and receivedDateTime lt ${toSecond(Math.max(...times) + 1000)} and isRead eq false`,
 		// Oldest first, so the first page holds the first of `wanted`; Graph takes the sort because the
 		// filter starts with the same property (it refuses it otherwise: InefficientFilter).
@@ -59,6 +59,7 @@ function windowQuery(wanted: GraphMessage[], select: string): Record<string, str
 		$select: select,
 		$top: String(wanted.length),
 	};
+	return { path: `/mailFolders/${encodeURIComponent(folderId)}/messages`, query };
 }
 
 /**
@@ -70,20 +71,19 @@ async function worthListing(
 	client: GraphClient,
 	folderId: string,
 	wanted: GraphMessage[],
+	ids: Set<string>,
 	later: Set<string>,
 ): Promise<boolean> {
-	const page = await client.request<{ value: GraphMessage[] }>({
-		path: `/mailFolders/${encodeURIComponent(folderId)}/messages`,
-		query: windowQuery(wanted, 'id'),
-	});
-	const ids = new Set(wanted.map((m) => m.id));
+	const page = await client.request<{ value: GraphMessage[] }>(
+		windowRequest(folderId, wanted, 'id'),
+	);
 	const useful = page.value.filter((m) => ids.has(m.id) || later.has(m.id)).length;
 	return useful > 0 && useful * 10 >= page.value.length * 9;
 }
 
 /**
  * Messages to emit, with their bodies (and size when a size limit applies), listed by received time
- * (`windowQuery`), one page only. One request reads up to WINDOW_LIMIT bodies, where a JSON batch
+ * (`windowRequest`), one page only. One request reads up to WINDOW_LIMIT bodies, where a JSON batch
  * reads twenty and Graph counts each of those twenty against the mailbox's throttling limits.
  * Returned: the listed messages that are wanted or `later` (to emit after these in the same poll).
  * A wanted message not on the page (read, moved or deleted since its delta page, or past other mail
@@ -94,16 +94,13 @@ async function listWindow(
 	client: GraphClient,
 	folderId: string,
 	wanted: GraphMessage[],
+	ids: Set<string>,
 	later: Set<string>,
 	withSize: boolean,
 ): Promise<Map<string, SizedMessage>> {
-	const query = windowQuery(wanted, MESSAGE_SELECT);
-	if (withSize) query.$expand = SIZE_EXPAND;
-	const ids = new Set(wanted.map((m) => m.id));
-	const page = await client.request<{ value: SizedMessage[] }>({
-		path: `/mailFolders/${encodeURIComponent(folderId)}/messages`,
-		query,
-	});
+	const request = windowRequest(folderId, wanted, MESSAGE_SELECT);
+	if (withSize) request.query.$expand = SIZE_EXPAND;
+	const page = await client.request<{ value: SizedMessage[] }>(request);
 	const listed = new Map<string, SizedMessage>();
 	for (const m of page.value) if (ids.has(m.id) || later.has(m.id)) listed.set(m.id, m);
 	return listed;
@@ -185,9 +182,10 @@ export class BodyReader {
 		wanted: GraphMessage[],
 		later: Set<string>,
 	): Promise<Map<string, SizedMessage> | undefined> {
+		const ids = new Set(wanted.map((m) => m.id));
 		try {
-			if (!(await worthListing(this.client, this.folderId, wanted, later))) return undefined;
-			return await listWindow(this.client, this.folderId, wanted, later, this.withSize);
+			if (!(await worthListing(this.client, this.folderId, wanted, ids, later))) return undefined;
+			return await listWindow(this.client, this.folderId, wanted, ids, later, this.withSize);
 		} catch (error) {
 			const unanswered =
 				error instanceof MailServiceError &&
