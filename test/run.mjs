@@ -2,7 +2,7 @@
 // Runs the test suites with node's test runner: one suite (unit, integration, e2e), or (default) all of them;
 // integration and e2e run against
 // the local stack, which it starts once for the run and stops afterwards. Prints "N passed, N failed".
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -58,6 +58,17 @@ if (suites.includes('integration') || suites.includes('e2e')) {
 	env.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
 }
 
+// The e2e suites install this package in n8n as `npm pack` makes it: packed once here, from the
+// sources as they are now, and installed by each suite (a suite run alone packs for itself).
+let packDir;
+if (suites.includes('e2e') && testFiles.some((f) => f.startsWith(join('test', 'e2e')))) {
+	packDir = mkdtempSync(join(tmpdir(), 'm365-pack-'));
+	execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: root, stdio: 'ignore' });
+	const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
+	if (!tarball) throw new Error('npm pack produced no tarball');
+	env.M365_E2E_TARBALL = join(packDir, tarball);
+}
+
 let passed = 0;
 let failed = 0;
 let code = 0;
@@ -85,6 +96,7 @@ try {
 	failed = Number(/^# fail (\d+)/m.exec(tap)?.[1] ?? 0);
 } finally {
 	await stack?.stop();
+	if (packDir) rmSync(packDir, { recursive: true, force: true });
 }
 console.log(`\ntests: ${passed} passed, ${failed} failed`);
 process.exit(code || (failed > 0 ? 1 : 0) || (passed === 0 ? 1 : 0));

@@ -18,7 +18,7 @@ import {
 	writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
 export const HOST_DIR = join(ROOT, 'test/e2e/n8n-host');
@@ -68,10 +68,13 @@ export function freshUserFolder(prefix: string): string {
  * puts packages (~/.n8n/nodes/node_modules/<name>), with its runtime dependencies only.
  */
 export function installPackage(userFolder: string): string {
-	execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
 	const packDir = join(userFolder, 'pack');
 	mkdirSync(packDir, { recursive: true });
-	execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, stdio: 'ignore' });
+	// `npm test` packs once for all the e2e suites of its run (test/run.mjs); alone, a suite packs.
+	const packed = process.env.M365_E2E_TARBALL;
+	if (packed && existsSync(packed)) cpSync(packed, join(packDir, basename(packed)));
+	// npm pack builds first (prepack: clean, then build).
+	else execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, stdio: 'ignore' });
 	const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
 	if (!tarball) throw new Error('npm pack produced no tarball');
 	const nodesDir = join(userFolder, '.n8n/nodes');
