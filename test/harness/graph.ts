@@ -54,6 +54,14 @@ export async function graphInject(
 	await control('inject', { status, count, retryAfter, match });
 }
 
+/**
+ * The next `count` message listings whose "METHOD /path?query" (query decoded) matches order the
+ * messages of one received time the other way round (Graph documents no order for them).
+ */
+export async function graphReverseTies(count: number, match: string): Promise<void> {
+	await control('reverse-ties', { count, match });
+}
+
 /** The next `count` delta rounds send the previous round's changes again (Graph's replays). */
 export async function graphReplayDelta(count = 1): Promise<void> {
 	await control('replay-delta', { count });

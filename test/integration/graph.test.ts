@@ -22,6 +22,7 @@ import {
 	graphRecreateFolder,
 	graphReplayDelta,
 	graphRequests,
+	graphReverseTies,
 	graphVanishAfter,
 } from '../harness/graph';
 import {
@@ -509,6 +510,77 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			else assert.equal(delta('bodies'), 150, 'a body for each emitted message');
 		});
 	}
+
+	for (const [before, probes] of [
+		[300, 1],
+		[1100, 2],
+	] as const) {
+		it(`a burst in one second behind ${before} unread messages of the same second (not this poll's): the listing skips them, found in ${probes} page(s) of ids; the poll's 130 past its first twenty listed in one request; no body read for nothing`, async () => {
+			const folder = await freshGraphFolder(`g-burst-${before}`);
+			const state: IDataObject = {};
+			const node = trigger(folder, { maxMessages: 200 });
+			const second = '2026-06-04T08:00:00Z';
+			// Unread before the trigger's first poll, which starts from new mail: never this poll's.
+			for (let j = 0; j < before; j++)
+				await graphDeliver(ALICE, { subject: `old${j}` }, folder, second);
+			assert.deepEqual(await pollTrigger(node, store, state), []);
+			for (let i = 0; i < 150; i++)
+				await graphDeliver(ALICE, { subject: `new${i}` }, folder, second);
+			const counts = await graphCounts();
+			const got = subjects(await pollTrigger(node, store, state)).map(String);
+			const after = await graphCounts();
+			const delta = (key: string) => (after[key] ?? 0) - (counts[key] ?? 0);
+			assert.deepEqual(
+				got,
+				Array.from({ length: 150 }, (_, i) => `new${i}`),
+				'each once, in order',
+			);
+			assert.equal(delta('POST /$batch'), 1, 'the first twenty: one batch, and no other');
+			assert.equal(delta('batched GET /messages/{id}'), 20);
+			assert.equal(
+				delta('GET /mailFolders/{id}/messages'),
+				probes + 1,
+				'the window listed by id, then the run with its bodies',
+			);
+			assert.equal(delta('bodies'), 150, 'a body for each emitted message, none for nothing');
+			assert.deepEqual(await pollTrigger(node, store, state), []);
+		});
+	}
+
+	it("where Graph orders a second's messages otherwise for a listing than for the ids before it, the page holds other mail: its messages and the rest of the poll's are read by id, 0 lost, 0 duplicated", async () => {
+		const folder = await freshGraphFolder('g-burst-reordered');
+		const state: IDataObject = {};
+		// A memory budget that takes more than one window for the poll's 150.
+		const node = trigger(folder, { maxMessages: 200, options: { pollBudgetMb: 1 } });
+		const second = '2026-06-05T08:00:00Z';
+		for (let j = 0; j < 300; j++) await graphDeliver(ALICE, { subject: `old${j}` }, folder, second);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		for (let i = 0; i < 150; i++) {
+			const text = `${String(i).padStart(3, '0')} `.repeat(i < 20 ? 5000 : 1000);
+			await graphDeliver(ALICE, { subject: `new${i}`, text }, folder, second);
+		}
+		// The first listing with bodies (not the one by id before it) comes in the other order.
+		await graphReverseTies(1, 'GET .*/messages\\?.*\\$select=id,subject');
+		const counts = await graphCounts();
+		const got = subjects(await pollTrigger(node, store, state)).map(String);
+		const after = await graphCounts();
+		const delta = (key: string) => (after[key] ?? 0) - (counts[key] ?? 0);
+		const expected = Array.from({ length: 150 }, (_, i) => `new${i}`);
+		assert.deepEqual(
+			{
+				lost: expected.filter((s) => !got.includes(s)),
+				duplicated: got.length - new Set(got).size,
+			},
+			{ lost: [], duplicated: 0 },
+		);
+		assert.deepEqual(got, expected, 'oldest first');
+		assert.equal(delta('GET /mailFolders/{id}/messages'), 2, 'one window: its ids, its listing');
+		assert.equal(delta('batched GET /messages/{id}'), 150, 'the twenty, then the 130 by id');
+		// The cost of the other order: the first window's bodies, read for nothing.
+		const wasted = delta('bodies') - 150;
+		assert.ok(wasted > 0 && wasted < 130, `${wasted} bodies read for nothing`);
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+	});
 
 	it('every window is listed by id before its bodies: in a poll whose memory budget takes two windows, the second, a fifth of it mail emitted before, is read by id; no body read for nothing', async () => {
 		const folder = await freshGraphFolder('g-window-second');

@@ -170,6 +170,11 @@ export class GraphEmulator {
 	private drops: Array<RegExp | undefined> = [];
 	/** Messages a user deletes right after a matching request was answered. */
 	private vanishes: Array<{ match: RegExp; upn: string; id: string }> = [];
+	/**
+	 * Listings to answer with the messages of one received time in the other order: Graph does not
+	 * document how it orders them, nor that two requests order them alike.
+	 */
+	private tieReversals: RegExp[] = [];
 	/** Delta rounds still to answer with the previous round's changes again (Graph's documented replays). */
 	private replays = 0;
 	private readonly uploads = new Map<string, UploadSession>();
@@ -384,6 +389,15 @@ export class GraphEmulator {
 	 */
 	vanishAfter(match: string, upn: string, id: string): void {
 		this.vanishes.push({ match: new RegExp(match), upn, id });
+	}
+
+	/**
+	 * The next `count` message listings whose "METHOD /path?query" (query decoded) matches order the
+	 * messages of one received time newest arrived first where they would come oldest first, and
+	 * the other way round.
+	 */
+	reverseTies(count: number, match: string): void {
+		for (let i = 0; i < count; i++) this.tieReversals.push(new RegExp(match));
 	}
 
 	/** A stored message's MIME as recipients got it. */
@@ -992,11 +1006,22 @@ export class GraphEmulator {
 		if (lt) list = list.filter((m) => time(m) < Date.parse(lt[1]));
 		// Newest first unless `$orderby=receivedDateTime asc`.
 		const ascending = orderby.some(([field, way]) => field === 'receivedDateTime' && way === 'asc');
+		let query = url.search;
+		try {
+			query = decodeURIComponent(query);
+		} catch {
+			// a malformed escape: matched as sent
+		}
+		const reversal = this.tieReversals.findIndex((m) =>
+			m.test(`${req.method} ${url.pathname}${query}`),
+		);
+		const ties = reversal >= 0 ? -1 : 1;
+		if (reversal >= 0) this.tieReversals.splice(reversal, 1);
 		if (search === null)
 			list.sort(
 				(a, b) =>
 					(String(b.message.receivedDateTime).localeCompare(String(a.message.receivedDateTime)) ||
-						b.arrivedSeq - a.arrivedSeq) * (ascending ? -1 : 1),
+						(b.arrivedSeq - a.arrivedSeq) * ties) * (ascending ? -1 : 1),
 			);
 		const top = Number(url.searchParams.get('$top') ?? 10);
 		const skip = Number(url.searchParams.get('$skip') ?? 0);
@@ -1342,6 +1367,9 @@ export class GraphEmulator {
 				return this.sendJson(res, 200, {});
 			case '/_test/vanish-after':
 				this.vanishAfter(String(body.match), String(body.mailbox), String(body.id));
+				return this.sendJson(res, 200, {});
+			case '/_test/reverse-ties':
+				this.reverseTies(Number(body.count ?? 1), String(body.match));
 				return this.sendJson(res, 200, {});
 			case '/_test/drop':
 				this.dropConnections(Number(body.count ?? 1), body.match as string | undefined);

@@ -3,10 +3,11 @@
  * batch, the rest listed by received time (`listWindow`) in windows of up to 999 (Microsoft's own
  * advice for paging messages with their bodies), each sized from what the messages read so far
  * weighed so that its bodies fit in what is left of the poll's memory budget. Before each listing,
- * the same window is listed by id alone (`worthListing`): a window where more than a tenth is other
- * mail (emitted before and still unread, or received in the same seconds) is not listed with its
- * bodies, and its messages are read by id, as are those of a listing Graph fails to answer (a
- * gateway timeout on a large page, say), which is not sent again. Delta pages carry no body
+ * the same window is listed by id alone (`runToList`): the listing with bodies skips the mail
+ * before the first message wanted (emitted before and still unread, or received in the same second
+ * as a burst), and is not sent where more than a tenth of what it would read is other mail; those
+ * messages are read by id, as are those of a listing Graph fails to answer (a gateway timeout on a
+ * large page, say), which is not sent again. Delta pages carry no body
  * (transport/graph/poll.ts).
  */
 import { MailServiceError } from '../auth/errors';
@@ -62,47 +63,80 @@ function windowRequest(folderId: string, wanted: GraphMessage[], select: string)
 	return { path: `/mailFolders/${encodeURIComponent(folderId)}/messages`, query };
 }
 
+/** Where in its window's listing the wanted messages lie: list `top` from `skip`. */
+interface Run {
+	skip: number;
+	top: number;
+}
+
 /**
- * Whether the window of `wanted` is worth listing with its bodies: its first page, listed by id
- * alone (no body), holds nine messages wanted now or `later` in this poll in ten at least, so that
- * at most a tenth of the bodies the listing reads are read for nothing.
+ * The most pages of ids `runToList` reads of one window: a burst puts a thousand messages in one
+ * second, and mail emitted before (still unread) comes first in the window.
  */
-async function worthListing(
+const PROBE_PAGES = 4;
+
+/**
+ * Where the window of `wanted` is worth listing with its bodies. The window is listed by id alone
+ * (no body; pages of WINDOW_LIMIT, PROBE_PAGES at most) up to the end of the run that starts at its
+ * first message wanted now and is as long as `wanted` at most. The run ends at its last message
+ * wanted now or `later` in this poll, and is worth listing when nine in ten of it at least are such
+ * messages, so that at most a tenth of the bodies the listing reads are read for nothing. The mail
+ * before the run (emitted before and still unread, or received in the same second in a burst) is
+ * skipped. Undefined where no run is found, or none worth it.
+ */
+async function runToList(
 	client: GraphClient,
 	folderId: string,
 	wanted: GraphMessage[],
 	ids: Set<string>,
 	later: Set<string>,
-): Promise<boolean> {
-	const page = await client.request<{ value: GraphMessage[] }>(
-		windowRequest(folderId, wanted, 'id'),
-	);
-	const useful = page.value.filter((m) => ids.has(m.id) || later.has(m.id)).length;
-	return useful > 0 && useful * 10 >= page.value.length * 9;
+): Promise<Run | undefined> {
+	let skip = -1;
+	const useful: boolean[] = [];
+	let offset = 0;
+	for (let pages = 0; pages < PROBE_PAGES; pages++) {
+		const request = windowRequest(folderId, wanted, 'id');
+		request.query.$top = String(WINDOW_LIMIT);
+		if (offset > 0) request.query.$skip = String(offset);
+		const page = await client.request<{ value: GraphMessage[] }>(request);
+		for (const [i, m] of page.value.entries()) {
+			if (skip < 0 && ids.has(m.id)) skip = offset + i;
+			if (skip >= 0 && useful.length < wanted.length) useful.push(ids.has(m.id) || later.has(m.id));
+		}
+		offset += page.value.length;
+		if (page.value.length < WINDOW_LIMIT || useful.length >= wanted.length) break;
+	}
+	const top = useful.lastIndexOf(true) + 1;
+	if (skip < 0 || top === 0) return undefined;
+	const count = useful.slice(0, top).filter(Boolean).length;
+	return count * 10 >= top * 9 ? { skip, top } : undefined;
 }
 
 /**
  * Messages to emit, with their bodies (and size when a size limit applies), listed by received time
- * (`windowRequest`), one page only. One request reads up to WINDOW_LIMIT bodies, where a JSON batch
- * reads twenty and Graph counts each of those twenty against the mailbox's throttling limits.
- * Returned: the listed messages that are wanted or `later` (to emit after these in the same poll).
- * A wanted message not on the page (read, moved or deleted since its delta page, or past other mail
- * of the same seconds) is for the caller to read by id, which tells those apart: none is dropped on
- * the listing's word.
+ * (`windowRequest`): the run `runToList` found, one page. One request reads up to WINDOW_LIMIT
+ * bodies, where a JSON batch reads twenty and Graph counts each of those twenty against the
+ * mailbox's throttling limits. Returned: the listed messages that are wanted or `later` (to emit
+ * after these in the same poll). A wanted message not on the page (read, moved or deleted since its
+ * delta page, or where Graph orders the messages of one second otherwise than it did a moment
+ * before) is for the caller to read by id, which tells those apart: none is dropped on the
+ * listing's word.
  */
 async function listWindow(
 	client: GraphClient,
 	folderId: string,
 	wanted: GraphMessage[],
-	ids: Set<string>,
-	later: Set<string>,
+	run: Run,
+	keep: (id: string) => boolean,
 	withSize: boolean,
 ): Promise<Map<string, SizedMessage>> {
 	const request = windowRequest(folderId, wanted, MESSAGE_SELECT);
+	request.query.$top = String(run.top);
+	if (run.skip > 0) request.query.$skip = String(run.skip);
 	if (withSize) request.query.$expand = SIZE_EXPAND;
 	const page = await client.request<{ value: SizedMessage[] }>(request);
 	const listed = new Map<string, SizedMessage>();
-	for (const m of page.value) if (ids.has(m.id) || later.has(m.id)) listed.set(m.id, m);
+	for (const m of page.value) if (keep(m.id)) listed.set(m.id, m);
 	return listed;
 }
 
@@ -173,10 +207,11 @@ export class BodyReader {
 	}
 
 	/**
-	 * The window listed with its bodies when `worthListing` says so; otherwise, or when Graph fails
-	 * to answer (a 5xx, such as a gateway timeout on a large page, or a connection lost on every
-	 * attempt), undefined: the messages are then read by id, and listings are not used again in this
-	 * poll. Other failures (sign-in, throttling) are the poll's.
+	 * The window listed with its bodies where `runToList` finds a run worth it; otherwise, or when
+	 * Graph fails to answer (a 5xx, such as a gateway timeout on a large page, or a connection lost
+	 * on every attempt), undefined: the messages are then read by id, and listings are not used
+	 * again in this poll, nor after a page that did not hold what the ids before it showed. Other
+	 * failures (sign-in, throttling) are the poll's.
 	 */
 	private async list(
 		wanted: GraphMessage[],
@@ -184,8 +219,14 @@ export class BodyReader {
 	): Promise<Map<string, SizedMessage> | undefined> {
 		const ids = new Set(wanted.map((m) => m.id));
 		try {
-			if (!(await worthListing(this.client, this.folderId, wanted, ids, later))) return undefined;
-			return await listWindow(this.client, this.folderId, wanted, ids, later, this.withSize);
+			const run = await runToList(this.client, this.folderId, wanted, ids, later);
+			if (!run) return undefined;
+			const keep = (id: string) => ids.has(id) || later.has(id);
+			const listed = await listWindow(this.client, this.folderId, wanted, run, keep, this.withSize);
+			// A page that did not hold what the ids showed (Graph ordered the second's mail otherwise,
+			// or the mail changed in between): the rest of this poll is read by id.
+			if (listed.size * 10 < run.top * 9) this.windows = false;
+			return listed;
 		} catch (error) {
 			const unanswered =
 				error instanceof MailServiceError &&
