@@ -52,12 +52,6 @@ async function startStack() {
 let stack;
 const env = { ...process.env };
 const testFiles = suites.flatMap(files);
-if (suites.includes('integration') || suites.includes('e2e')) {
-	stack = await startStack();
-	env.M365_STACK = JSON.stringify(stack.info);
-	env.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
-}
-
 // The e2e suites install this package in n8n as `npm pack` makes it: packed once here, from the
 // sources as they are now, and installed by each suite (a suite run alone packs for itself).
 let packDir;
@@ -67,6 +61,12 @@ if (suites.includes('e2e') && testFiles.some((f) => f.startsWith(join('test', 'e
 	const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
 	if (!tarball) throw new Error('npm pack produced no tarball');
 	env.M365_E2E_TARBALL = join(packDir, tarball);
+}
+
+if (suites.includes('integration') || suites.includes('e2e')) {
+	stack = await startStack();
+	env.M365_STACK = JSON.stringify(stack.info);
+	env.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
 }
 
 let passed = 0;
