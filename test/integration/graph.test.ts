@@ -29,6 +29,7 @@ import {
 	authenticatedRequests,
 	CredentialStore,
 	durablePoll,
+	type HarnessNode,
 	type DurableDatabase,
 	pollTrigger,
 	restartN8n,
@@ -92,6 +93,17 @@ before(async () => {
 	);
 	store.set('app', appOnlyCredential());
 });
+
+/** Counted, not assumed: each expected subject emitted, and none twice. */
+function assertNoneLostOrDuplicated(expected: string[], got: string[]): void {
+	assert.deepEqual(
+		{
+			lost: expected.filter((s) => !got.includes(s)),
+			duplicated: got.length - new Set(got).size,
+		},
+		{ lost: [], duplicated: 0 },
+	);
+}
 
 describe('trigger over Graph: delta per folder, each message once', () => {
 	it('first poll starts from now; new mail comes next; an idle poll is one request', async () => {
@@ -435,6 +447,14 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		}
 	});
 
+	/** One poll, with what it emitted (subjects) and the emulator's counts it added, by kind. */
+	async function countedPoll(node: HarnessNode, state: IDataObject) {
+		const before = await graphCounts();
+		const got = subjects(await pollTrigger(node, store, state)).map(String);
+		const after = await graphCounts();
+		return { got, delta: (key: string) => (after[key] ?? 0) - (before[key] ?? 0) };
+	}
+
 	/**
 	 * A trigger (200 messages a poll) past its first poll, and 145 unread messages in its folder,
 	 * received a second apart an hour ago (Graph writes received times to the second; a burst: the
@@ -499,10 +519,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			assert.equal((await pollTrigger(node, store, state)).length, others);
 			for (let i = 0; i < 150; i++)
 				await graphDeliver(ALICE, { subject: `new${i}` }, folder, at(i * 1000));
-			const before = await graphCounts();
-			const got = subjects(await pollTrigger(node, store, state)).map(String);
-			const after = await graphCounts();
-			const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+			const { got, delta } = await countedPoll(node, state);
 			const expected = Array.from({ length: 150 }, (_, i) => `new${i}`);
 			assert.deepEqual(got, expected, 'each once, oldest first');
 			assert.equal(delta('GET /mailFolders/{id}/messages'), listed ? 2 : 1);
@@ -526,10 +543,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			assert.deepEqual(await pollTrigger(node, store, state), []);
 			for (let i = 0; i < 150; i++)
 				await graphDeliver(ALICE, { subject: `new${i}` }, folder, second);
-			const counts = await graphCounts();
-			const got = subjects(await pollTrigger(node, store, state)).map(String);
-			const after = await graphCounts();
-			const delta = (key: string) => (after[key] ?? 0) - (counts[key] ?? 0);
+			const { got, delta } = await countedPoll(node, state);
 			assert.deepEqual(
 				got,
 				Array.from({ length: 150 }, (_, i) => `new${i}`),
@@ -561,18 +575,9 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		}
 		// The first listing with bodies (not the one by id before it) comes in the other order.
 		await graphReverseTies(1, 'GET .*/messages\\?.*\\$select=id,subject');
-		const counts = await graphCounts();
-		const got = subjects(await pollTrigger(node, store, state)).map(String);
-		const after = await graphCounts();
-		const delta = (key: string) => (after[key] ?? 0) - (counts[key] ?? 0);
+		const { got, delta } = await countedPoll(node, state);
 		const expected = Array.from({ length: 150 }, (_, i) => `new${i}`);
-		assert.deepEqual(
-			{
-				lost: expected.filter((s) => !got.includes(s)),
-				duplicated: got.length - new Set(got).size,
-			},
-			{ lost: [], duplicated: 0 },
-		);
+		assertNoneLostOrDuplicated(expected, got);
 		assert.deepEqual(got, expected, 'oldest first');
 		assert.equal(delta('GET /mailFolders/{id}/messages'), 2, 'one window: its ids, its listing');
 		assert.equal(delta('batched GET /messages/{id}'), 150, 'the twenty, then the 130 by id');
@@ -599,10 +604,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			const text = `${String(i).padStart(3, '0')} `.repeat(i < 20 ? 5000 : 1000);
 			await graphDeliver(ALICE, { subject: `new${i}`, text }, folder, at(i * 1000));
 		}
-		const before = await graphCounts();
-		const got = subjects(await pollTrigger(node, store, state)).map(String);
-		const after = await graphCounts();
-		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+		const { got, delta } = await countedPoll(node, state);
 		assert.deepEqual(
 			got,
 			Array.from({ length: 150 }, (_, i) => `new${i}`),
@@ -622,13 +624,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
 		const expected = Array.from({ length: 145 }, (_, i) => `t${i}`);
 		const got = subjects(items).map(String);
-		assert.deepEqual(
-			{
-				lost: expected.filter((s) => !got.includes(s)),
-				duplicated: got.length - new Set(got).size,
-			},
-			{ lost: [], duplicated: 0 },
-		);
+		assertNoneLostOrDuplicated(expected, got);
 		assert.deepEqual(got, expected, 'oldest first');
 		assert.equal(delta('GET /mailFolders/{id}/messages'), 2, 'the probe and the failed listing');
 		assert.equal(delta('batched GET /messages/{id}'), 145, 'the twenty, then the 125 by id');
@@ -666,13 +662,7 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 			emitted.push(...subjects(items).map(String));
 		}
 		const expected = Array.from({ length: 150 }, (_, i) => `m${i}`);
-		assert.deepEqual(
-			{
-				lost: expected.filter((s) => !emitted.includes(s)),
-				duplicated: emitted.length - new Set(emitted).size,
-			},
-			{ lost: [], duplicated: 0 },
-		);
+		assertNoneLostOrDuplicated(expected, emitted);
 	});
 
 	it("with a filter of the user's, bodies are read by id in JSON batches: a listing would carry the mail the filter leaves out", async () => {
@@ -718,14 +708,8 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		const items = await pollTrigger(node, store, state);
 		const after = await graphCounts();
 		const expected = Array.from({ length: 60 }, (_, i) => `new${i}`).filter((s) => s !== 'new50');
-		const got = subjects(items);
-		assert.deepEqual(
-			{
-				lost: expected.filter((s) => !got.includes(s)),
-				duplicated: got.length - new Set(got).size,
-			},
-			{ lost: [], duplicated: 0 },
-		);
+		const got = subjects(items).map(String);
+		assertNoneLostOrDuplicated(expected, got);
 		assert.deepEqual(got, expected, 'oldest first');
 		const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
 		assert.equal(delta('GET /mailFolders/{id}/messages'), 1, 'the window listed by id only');
