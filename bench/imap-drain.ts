@@ -209,7 +209,9 @@ async function main(): Promise<void> {
 			for (const scenario of scenarios) {
 				// Async: the OAuth2 server the child signs in against runs in this process.
 				const child = await runChild(root, env, [scenario, FOLDER, String(MESSAGES)]);
-				if (child.status !== 0) throw new Error(`${scenario} failed: ${child.stderr}`);
+				// What the child logged (n8n's logger writes to stdout: a poll's passing trouble, say).
+				if (child.status !== 0)
+					throw new Error(`${scenario} failed: ${child.stderr}\n${child.stdout.slice(-4000)}`);
 				if (TRACE_GC) writeFileSync(resolve(TRACE_GC, `${scenario}-${run + 1}.log`), child.stdout);
 				const result = JSON.parse(child.stdout.trim().split('\n').pop()!);
 				(results[scenario] ??= []).push(result);
