@@ -111,6 +111,17 @@ function recipients(value: AddressObject | AddressObject[] | undefined): Graph.R
 }
 
 /** A request body; Graph's 4 MB limit, except for the test controls (mail delivered by "Exchange"). */
+/** "METHOD /path?query", the query decoded: what injected failures and reversals match. */
+function requestLine(req: IncomingMessage, url: URL): string {
+	let query = url.search;
+	try {
+		query = decodeURIComponent(query);
+	} catch {
+		// a malformed escape: matched as sent
+	}
+	return `${req.method} ${url.pathname}${query}`;
+}
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
 	const chunks: Buffer[] = [];
 	const limit = String(req.url).startsWith('/_test/') ? 64 * 1024 * 1024 : REQUEST_LIMIT;
@@ -715,13 +726,7 @@ export class GraphEmulator {
 			this.counts.set(`batched ${kind}`, (this.counts.get(`batched ${kind}`) ?? 0) + 1);
 		else this.count(kind);
 		if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-		let query = url.search;
-		try {
-			query = decodeURIComponent(query);
-		} catch {
-			// a malformed escape: matched as sent
-		}
-		const line = `${req.method} ${url.pathname}${query}`;
+		const line = requestLine(req, url);
 		const failing = this.failures.findIndex((f) => !f.match || f.match.test(line));
 		if (failing >= 0) {
 			const [failure] = this.failures.splice(failing, 1);
@@ -1006,15 +1011,8 @@ export class GraphEmulator {
 		if (lt) list = list.filter((m) => time(m) < Date.parse(lt[1]));
 		// Newest first unless `$orderby=receivedDateTime asc`.
 		const ascending = orderby.some(([field, way]) => field === 'receivedDateTime' && way === 'asc');
-		let query = url.search;
-		try {
-			query = decodeURIComponent(query);
-		} catch {
-			// a malformed escape: matched as sent
-		}
-		const reversal = this.tieReversals.findIndex((m) =>
-			m.test(`${req.method} ${url.pathname}${query}`),
-		);
+		const line = requestLine(req, url);
+		const reversal = this.tieReversals.findIndex((m) => m.test(line));
 		const ties = reversal >= 0 ? -1 : 1;
 		if (reversal >= 0) this.tieReversals.splice(reversal, 1);
 		if (search === null)

@@ -79,17 +79,17 @@ const PROBE_PAGES = 4;
  * Where the window of `wanted` is worth listing with its bodies. The window is listed by id alone
  * (no body; pages of WINDOW_LIMIT, PROBE_PAGES at most) up to the end of the run that starts at its
  * first message wanted now and is as long as `wanted` at most. The run ends at its last message
- * wanted now or `later` in this poll, and is worth listing when nine in ten of it at least are such
- * messages, so that at most a tenth of the bodies the listing reads are read for nothing. The mail
- * before the run (emitted before and still unread, or received in the same second in a burst) is
- * skipped. Undefined where no run is found, or none worth it.
+ * wanted now or later in this poll (`keep`), and is worth listing when nine in ten of it at least
+ * are such messages, so that at most a tenth of the bodies the listing reads are read for nothing.
+ * The mail before the run (emitted before and still unread, or received in the same second in a
+ * burst) is skipped. Undefined where no run is found, or none worth it.
  */
 async function runToList(
 	client: GraphClient,
 	folderId: string,
 	wanted: GraphMessage[],
 	ids: Set<string>,
-	later: Set<string>,
+	keep: (id: string) => boolean,
 ): Promise<Run | undefined> {
 	let skip = -1;
 	const useful: boolean[] = [];
@@ -101,7 +101,7 @@ async function runToList(
 		const page = await client.request<{ value: GraphMessage[] }>(request);
 		for (const [i, m] of page.value.entries()) {
 			if (skip < 0 && ids.has(m.id)) skip = offset + i;
-			if (skip >= 0 && useful.length < wanted.length) useful.push(ids.has(m.id) || later.has(m.id));
+			if (skip >= 0 && useful.length < wanted.length) useful.push(keep(m.id));
 		}
 		offset += page.value.length;
 		if (page.value.length < WINDOW_LIMIT || useful.length >= wanted.length) break;
@@ -219,9 +219,9 @@ export class BodyReader {
 	): Promise<Map<string, SizedMessage> | undefined> {
 		const ids = new Set(wanted.map((m) => m.id));
 		try {
-			const run = await runToList(this.client, this.folderId, wanted, ids, later);
-			if (!run) return undefined;
 			const keep = (id: string) => ids.has(id) || later.has(id);
+			const run = await runToList(this.client, this.folderId, wanted, ids, keep);
+			if (!run) return undefined;
 			const listed = await listWindow(this.client, this.folderId, wanted, run, keep, this.withSize);
 			// A page that did not hold what the ids showed (Graph ordered the second's mail otherwise,
 			// or the mail changed in between): the rest of this poll is read by id.
