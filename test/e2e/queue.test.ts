@@ -32,7 +32,15 @@ import {
 	stackInfo,
 	tokenRequestCounts,
 } from '../harness/stack';
-import { codeNode, countingFor, names, tally } from './counting';
+import {
+	checkRanTwice,
+	codeNode,
+	count,
+	countingFor,
+	names,
+	staggeredCodeNode,
+	tally,
+} from './counting';
 import {
 	actionWorkflowNode,
 	e2eInstalled,
@@ -81,8 +89,14 @@ async function storedExecutions(workflowId: string): Promise<Array<Record<string
 	return result;
 }
 
-const { processed, waitForAll, assertNoneLostOrDuplicated, instantRuns, succeededRuns } =
-	countingFor(() => main, storedExecutions);
+const {
+	processed,
+	waitForAll,
+	assertNoneLostOrDuplicated,
+	instantRuns,
+	succeededRuns,
+	killMidBurst,
+} = countingFor(() => main, storedExecutions);
 
 /** Which process ran each execution, from the workers' own log lines ("Worker started execution N"). */
 function ranOn(): Map<string, string> {
@@ -175,7 +189,8 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			userFolder: mainFolder,
 			caCertPath: stack.caCertPath,
 			logFile: join(mainFolder, 'n8n.log'),
-			logLevel: process.env.M365_E2E_LOG_LEVEL,
+			// Debug: the instant trigger's lines on each run's success (read by checkRanTwice).
+			logLevel: process.env.M365_E2E_LOG_LEVEL ?? 'debug',
 			env,
 		});
 		await main.start(); // runs the database migrations before any worker starts
@@ -434,6 +449,70 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			assert.equal(byProcess.main, undefined, `${JSON.stringify(byProcess)}: no execution on main`);
 			await main.api('POST', `/workflows/${wf}/deactivate`);
 		}
+	});
+	it('instant trigger: main killed mid-burst while the workers run, mail arriving while it is down, main started again: none lost, all read; a message runs twice only if its first run ended while main was down or just before the kill (at least once)', async () => {
+		const folder = await freshFolder('queue-instant-kill');
+		const id = await main.createWorkflow(
+			'Queue: instant, main killed',
+			[
+				triggerWorkflowNode(
+					'New Mail',
+					folder,
+					imapRef,
+					{
+						afterEmit: 'markRead',
+						maxMessages: 50,
+						options: { redeliverAfterMinutes: 0.1, maxAttempts: 5 },
+					},
+					'm365MailInstantTrigger',
+				),
+				staggeredCodeNode(),
+			],
+			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+		);
+		await main.api('POST', `/workflows/${id}/activate`);
+		await new Promise((r) => setTimeout(r, 1500));
+		const burst = names('main killed', 40);
+		await appendMails(
+			folder,
+			burst.map((subject) => ({ subject })),
+		);
+		// Killed once some runs succeeded; the workers go on with the rest of the queue meanwhile.
+		const killedAt = await killMidBurst(id);
+		const more = names('while main is down', 10);
+		await appendMails(
+			folder,
+			more.map((subject) => ({ subject })),
+		);
+		await main.start();
+		await main.login();
+		const expected = [...burst, ...more];
+		await succeededRuns(id, expected, 180_000);
+		await main.waitFor(
+			'every message marked read',
+			async () =>
+				(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+			120_000,
+		);
+		// Longer than "Emit Again After a Failed Run": anything wrongly emitted again shows now.
+		await new Promise((r) => setTimeout(r, 9000));
+		const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
+		const { lost, duplicated } = count(
+			expected,
+			successes.map((r) => r.subject),
+		);
+		const before = successes.filter((r) => r.stoppedAt <= killedAt).length;
+		console.log(
+			`queue mode, instant trigger, main killed mid-burst: ${before} runs had succeeded before the kill; lost ${lost.length}, ran twice ${duplicated.length}`,
+		);
+		assert.deepEqual(lost, []);
+		for (const line of await checkRanTwice(main, successes, duplicated, killedAt, {
+			workers: true,
+		}))
+			console.log(`  ${line}`);
+		const byProcess = await executionsByProcess(id);
+		assert.equal(byProcess.main, undefined, `${JSON.stringify(byProcess)}: no execution on main`);
+		await main.api('POST', `/workflows/${id}/deactivate`);
 	});
 	it('a worker killed in the middle of a run: n8n fails the run, the instant trigger emits the message again, the other worker processes it once', async () => {
 		const folder = await freshFolder('queue-worker-kill');
