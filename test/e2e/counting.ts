@@ -214,6 +214,56 @@ export function countingFor(
 		return killedAt;
 	}
 
+	/**
+	 * An instant trigger's kill test, counted: a burst of 40 delivered, n8n killed mid-burst
+	 * (`killMidBurst`), 10 more delivered while it is down, n8n started again. Waits until every
+	 * message's run succeeded and every message is read, then longer than "Emit Again After a Failed
+	 * Run" (0.1 minutes in these workflows), so that anything wrongly emitted again shows. Asserts none
+	 * lost and checks each message that ran twice (`checkRanTwice`); prints what it saw. Returns the
+	 * subjects delivered.
+	 */
+	async function killMidBurstAndCount(
+		workflowId: string,
+		options: {
+			label: string;
+			/** Subject prefixes of the burst and of the mail that comes while n8n is down. */
+			prefixes: [string, string];
+			deliver: (subjects: string[]) => Promise<unknown>;
+			/** Resolves once every message in the folder is read. */
+			allRead: () => Promise<unknown>;
+			runsTimeoutMs?: number;
+			workers?: boolean;
+		},
+	): Promise<{ expected: string[] }> {
+		const burst = names(options.prefixes[0], 40);
+		await options.deliver(burst);
+		const killedAt = await killMidBurst(workflowId);
+		const more = names(options.prefixes[1], 10);
+		await options.deliver(more);
+		const n8n = current();
+		await n8n.start();
+		await n8n.login();
+		const expected = [...burst, ...more];
+		await succeededRuns(workflowId, expected, options.runsTimeoutMs ?? 120_000);
+		await options.allRead();
+		await new Promise((r) => setTimeout(r, 9000));
+		const successes = (await instantRuns(workflowId)).filter((r) => r.status === 'success');
+		const { lost, duplicated } = count(
+			expected,
+			successes.map((r) => r.subject),
+		);
+		const before = successes.filter((r) => r.stoppedAt <= killedAt).length;
+		console.log(
+			`${options.label}: ${before} runs had succeeded before the kill; lost ${lost.length}, ran twice ${duplicated.length}`,
+		);
+		assert.deepEqual(lost, []);
+		const lines = await checkRanTwice(n8n, successes, duplicated, killedAt, {
+			workers: options.workers,
+		});
+		for (const line of lines) console.log(`  ${line}`);
+		return { expected };
+	}
+
 	return {
 		processed,
 		waitForAll,
@@ -221,6 +271,7 @@ export function countingFor(
 		instantRuns,
 		succeededRuns,
 		killMidBurst,
+		killMidBurstAndCount,
 	};
 }
 

@@ -32,15 +32,7 @@ import {
 	stackInfo,
 	tokenRequestCounts,
 } from '../harness/stack';
-import {
-	checkRanTwice,
-	codeNode,
-	count,
-	countingFor,
-	names,
-	staggeredCodeNode,
-	tally,
-} from './counting';
+import { codeNode, countingFor, names, staggeredCodeNode, tally } from './counting';
 import {
 	actionWorkflowNode,
 	e2eInstalled,
@@ -95,7 +87,7 @@ const {
 	assertNoneLostOrDuplicated,
 	instantRuns,
 	succeededRuns,
-	killMidBurst,
+	killMidBurstAndCount,
 } = countingFor(() => main, storedExecutions);
 
 /** Which process ran each execution, from the workers' own log lines ("Worker started execution N"). */
@@ -472,44 +464,25 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		);
 		await main.api('POST', `/workflows/${id}/activate`);
 		await new Promise((r) => setTimeout(r, 1500));
-		const burst = names('main killed', 40);
-		await appendMails(
-			folder,
-			burst.map((subject) => ({ subject })),
-		);
 		// Killed once some runs succeeded; the workers go on with the rest of the queue meanwhile.
-		const killedAt = await killMidBurst(id);
-		const more = names('while main is down', 10);
-		await appendMails(
-			folder,
-			more.map((subject) => ({ subject })),
-		);
-		await main.start();
-		await main.login();
-		const expected = [...burst, ...more];
-		await succeededRuns(id, expected, 180_000);
-		await main.waitFor(
-			'every message marked read',
-			async () =>
-				(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
-			120_000,
-		);
-		// Longer than "Emit Again After a Failed Run": anything wrongly emitted again shows now.
-		await new Promise((r) => setTimeout(r, 9000));
-		const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
-		const { lost, duplicated } = count(
-			expected,
-			successes.map((r) => r.subject),
-		);
-		const before = successes.filter((r) => r.stoppedAt <= killedAt).length;
-		console.log(
-			`queue mode, instant trigger, main killed mid-burst: ${before} runs had succeeded before the kill; lost ${lost.length}, ran twice ${duplicated.length}`,
-		);
-		assert.deepEqual(lost, []);
-		for (const line of await checkRanTwice(main, successes, duplicated, killedAt, {
+		await killMidBurstAndCount(id, {
+			label: 'queue mode, instant trigger, main killed mid-burst',
+			prefixes: ['main killed', 'while main is down'],
+			deliver: (subjects) =>
+				appendMails(
+					folder,
+					subjects.map((subject) => ({ subject })),
+				),
+			allRead: () =>
+				main.waitFor(
+					'every message marked read',
+					async () =>
+						(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+					120_000,
+				),
+			runsTimeoutMs: 180_000,
 			workers: true,
-		}))
-			console.log(`  ${line}`);
+		});
 		const byProcess = await executionsByProcess(id);
 		assert.equal(byProcess.main, undefined, `${JSON.stringify(byProcess)}: no execution on main`);
 		await main.api('POST', `/workflows/${id}/deactivate`);
