@@ -270,9 +270,17 @@ export class ImapTlsProxy {
 	private readonly live = new Set<{ client: TLSSocket; upstream: TLSSocket }>();
 	connections = 0;
 	byes = 0;
+	dropped = 0;
 	port = 0;
 	/** Client commands seen, by name (`UID STORE`, `SELECT`, ...), counted from the command lines. */
 	readonly commands = new Map<string, number>();
+	/** Commands (`UID STORE`, ...) whose next sendings drop their connection instead (no BYE, as a crash). */
+	private readonly drops = new Map<string, number>();
+
+	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
+	dropOn(command: string, times = 1): void {
+		this.drops.set(command.toUpperCase(), times);
+	}
 
 	async start(): Promise<void> {
 		const info = stackInfo();
@@ -298,6 +306,14 @@ export class ImapTlsProxy {
 					if (match) {
 						const name = match[1].toUpperCase();
 						this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
+						const drops = this.drops.get(name) ?? 0;
+						if (drops > 0) {
+							// Listened to before the pipe: the chunk never reaches Dovecot.
+							this.drops.set(name, drops - 1);
+							this.dropped++;
+							close();
+							return;
+						}
 					}
 				}
 			});

@@ -118,6 +118,20 @@ async function until<T>(
 const unreadIn = async (folder: string) =>
 	(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject);
 
+/** Waits until nothing in `folder` is unread; a timeout names what still is. */
+async function allRead(folder: string, what = 'all read', ms?: number) {
+	let unread: string[] = [];
+	try {
+		await until(
+			what,
+			async () => ((unread = await unreadIn(folder)).length === 0 ? true : undefined),
+			ms,
+		);
+	} catch (error) {
+		throw new Error(`${(error as Error).message}; still unread: ${unread.join(', ')}`);
+	}
+}
+
 describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () => {
 	before(async () => {
 		store.set('alice', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
@@ -136,9 +150,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await appendMails(folder, [{ subject: 'first' }, { subject: 'second' }]);
 		await until('two emits', () => (t.emitted.length >= 2 ? true : undefined));
 		assert.ok(t.emitted.every((e) => e.at - sent < 10_000));
-		await until('both read', async () =>
-			(await unreadIn(folder)).length === 0 ? true : undefined,
-		);
+		await allRead(folder, 'both read');
 		assert.deepEqual(
 			t.emitted.map((e) => [e.subject, e.attempt]),
 			[
@@ -164,7 +176,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await until('flaky again', () =>
 			t.emitted.some((e) => e.subject === 'flaky' && e.attempt === 2) ? true : undefined,
 		);
-		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await allRead(folder, 'all read');
 		await new Promise((r) => setTimeout(r, 4000));
 		assert.deepEqual(t.emitted.map((e) => `${e.subject}#${e.attempt}`).sort(), [
 			'fine#1',
@@ -196,7 +208,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await new Promise((r) => setTimeout(r, 500));
 		// The execution with m5 failed: its three messages stay unread, the others are read.
 		assert.deepEqual((await unreadIn(folder)).sort(), ['m4', 'm5', 'm6']);
-		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await allRead(folder, 'all read');
 		await new Promise((r) => setTimeout(r, 4000));
 		assert.deepEqual(t.runs, [
 			['m1#1', 'm2#1', 'm3#1'],
@@ -231,7 +243,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			t.emitted[1].at - first >= 15_000,
 			`emitted again after ${t.emitted[1].at - first} ms`,
 		);
-		await until('read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await allRead(folder, 'read');
 		assert.deepEqual(
 			t.emitted.map((e) => `${e.subject}#${e.attempt}`),
 			['slow#1', 'slow#2'],
@@ -287,7 +299,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		);
 		await appendMails(folder, [{ subject: 'after' }]);
 		await until('after', () => (t.emitted.some((e) => e.subject === 'after') ? true : undefined));
-		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await allRead(folder, 'all read');
 		assert.deepEqual(
 			t.emitted.map((e) => e.subject),
 			['before', 'gap', 'after'],
@@ -313,13 +325,64 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await until('after kill', () =>
 			t.emitted.some((e) => e.subject === 'after kill') ? true : undefined,
 		);
-		await until('all read', async () => ((await unreadIn(folder)).length === 0 ? true : undefined));
+		await allRead(folder, 'all read');
 		assert.deepEqual(
 			t.emitted.map((e) => e.subject),
 			['before kill', 'gap after kill', 'after kill'],
 		);
 		assert.deepEqual(t.failures, []);
 		await t.response.closeFunction?.();
+	});
+
+	it('the connection drops as the action after a successful run is sent: the action is tried again, not the run; the message comes once and is read', async () => {
+		const proxy = await throughProxy('alice-drop');
+		try {
+			const folder = await freshFolder('instant-drop');
+			const t = await start(folder, { afterEmit: 'markRead' }, () => 'success', {}, 'alice-drop');
+			running.push(t.response);
+			proxy.dropOn('UID STORE', 2);
+			await appendMails(folder, [{ subject: 'dropped twice' }]);
+			await allRead(folder, 'read after the drops');
+			assert.equal(proxy.dropped, 2, 'two UID STOREs dropped their connection');
+			await appendMails(folder, [{ subject: 'after' }]);
+			await until('after', () => (t.emitted.some((e) => e.subject === 'after') ? true : undefined));
+			await allRead(folder);
+			assert.deepEqual(
+				t.emitted.map((e) => `${e.subject}#${e.attempt}`),
+				['dropped twice#1', 'after#1'],
+			);
+			assert.deepEqual(t.failures, []);
+			await t.response.closeFunction?.();
+		} finally {
+			await proxy.stop();
+		}
+	});
+
+	it('the action after a successful run fails six times: the message is emitted again after the delay, once, and read after that run', async () => {
+		const proxy = await throughProxy('alice-drop');
+		try {
+			const folder = await freshFolder('instant-drops');
+			const t = await start(
+				folder,
+				{ afterEmit: 'markRead', options: { redeliverAfterMinutes: 0.03 } },
+				() => 'success',
+				{},
+				'alice-drop',
+			);
+			running.push(t.response);
+			proxy.dropOn('UID STORE', 6);
+			await appendMails(folder, [{ subject: 'dropped six times' }]);
+			await allRead(folder, 'read after the sixth drop', 40_000);
+			assert.equal(proxy.dropped, 6, 'six UID STOREs dropped their connection');
+			assert.deepEqual(
+				t.emitted.map((e) => `${e.subject}#${e.attempt}`),
+				['dropped six times#1', 'dropped six times#2'],
+			);
+			assert.deepEqual(t.failures, []);
+			await t.response.closeFunction?.();
+		} finally {
+			await proxy.stop();
+		}
 	});
 
 	it('runs that succeed together are marked read together: 30 successes take a few UID STOREs, not 30', async () => {
@@ -339,9 +402,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 				'alice-counted',
 			);
 			running.push(t.response);
-			await until('all read', async () =>
-				(await unreadIn(folder)).length === 0 ? true : undefined,
-			);
+			await allRead(folder, 'all read');
 			const stores = proxy.commands.get('UID STORE') ?? 0;
 			console.log(`30 successful runs marked read with ${stores} UID STORE command(s)`);
 			assert.ok(stores >= 1 && stores <= 5, `${stores} UID STOREs`);
@@ -372,9 +433,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 				running.push(t.response);
 				await appendMails(folder, [{ subject: 'before' }]);
 				await until('before', () => (t.emitted.length >= 1 ? true : undefined));
-				await until('before read', async () =>
-					(await unreadIn(folder)).length === 0 ? true : undefined,
-				);
+				await allRead(folder, 'before read');
 				const connections = proxy.connections;
 				assert.ok(end(proxy) >= 1, 'a session was ended');
 				await appendMails(folder, [{ subject: 'gap' }]);
@@ -387,9 +446,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 				await until('after', () =>
 					t.emitted.some((e) => e.subject === 'after') ? true : undefined,
 				);
-				await until('all read', async () =>
-					(await unreadIn(folder)).length === 0 ? true : undefined,
-				);
+				await allRead(folder, 'all read');
 				assert.deepEqual(
 					t.emitted.map((e) => e.subject),
 					['before', 'gap', 'after'],

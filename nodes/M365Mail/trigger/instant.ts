@@ -32,6 +32,8 @@ import { readTriggerSettings } from './settings';
 
 /** Even without notice, look this often (a missed EXISTS, a notice lost in a reconnect). */
 const SAFETY_CHECK_MS = 5 * 60_000;
+/** Tries of the action after a successful run (0.5, 1, 2, 4 and 8 s apart) before the ledger's turn. */
+const ACTION_TRIES = 6;
 
 type Outcome = 'success' | 'failed' | 'timeout';
 
@@ -125,6 +127,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	const flightKey = `instant:${workflow.id ?? ''}:${node.id ?? node.name}`;
 	/** Messages whose run has not finished. */
 	const running = new Set<string>();
+	/** Messages whose run succeeded and whose action is to be tried again. */
+	const owing = new Set<string>();
 	/** Successes to record: applied between catch-ups, so a catch-up's commit check holds. */
 	let acks: string[] = [];
 	let closed = false;
@@ -219,14 +223,46 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 				if (settings.redeliverAfterMs > 0) later(settings.redeliverAfterMs + 1000, look);
 			}
 		} catch (error) {
-			// The action failed: the message stays, and is emitted again if it is still unread.
 			if (closed) return;
-			this.logger.warn(
-				`Microsoft 365 Mail Trigger (Instant): the run of ${named} succeeded but the action failed: ${redactSecrets((error as Error).message)}`,
-			);
+			actionAgain(ids, named, error as Error, 1);
 		} finally {
 			for (const id of ids) running.delete(id);
 		}
+	};
+
+	/**
+	 * The run succeeded but its action failed (a dropped connection, most often): the action is tried
+	 * again, not the run, and the message is not emitted again meanwhile. After the last try it stays
+	 * in the at-least-once ledger: emitted again after the delay if it is still unread.
+	 */
+	const actionAgain = (ids: string[], named: string, error: Error, attempt: number) => {
+		const last = attempt >= ACTION_TRIES;
+		const inMs = 500 * 2 ** (attempt - 1);
+		this.logger.warn(
+			`Microsoft 365 Mail Trigger (Instant): the run of ${named} succeeded but the action failed: ${redactSecrets(error.message)}; ${last ? `it is emitted again ${settings.redeliverAfterMs > 0 ? 'after Emit Again After a Failed Run if it is still unread' : 'only if you mark it unread (Emit Again After a Failed Run is 0)'}` : `the action is tried again in ${inMs / 1000} s`}`,
+		);
+		if (last) {
+			for (const id of ids) owing.delete(id);
+			if (settings.redeliverAfterMs > 0) later(settings.redeliverAfterMs + 1000, look);
+			return;
+		}
+		for (const id of ids) owing.add(id);
+		later(inMs, () => {
+			void (async () => {
+				try {
+					await applyAfterSuccess(ids);
+				} catch (again) {
+					if (!closed) actionAgain(ids, named, again as Error, attempt + 1);
+					return;
+				}
+				for (const id of ids) owing.delete(id);
+				this.logger.debug(
+					`Microsoft 365 Mail Trigger (Instant): the action after the run of ${named} is done (${settings.afterEmit.action}, try ${attempt + 1})`,
+				);
+				acks.push(...ids);
+				if (!cycle) look();
+			})();
+		});
 	};
 
 	/** The chosen give-up actions for messages whose last attempt failed (flag first, then move). */
@@ -262,7 +298,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 				...settings,
 				afterEmit: { action: 'none' },
 				budgetMs: 5 * 60_000,
-				holding: (id) => running.has(id),
+				holding: (id) => running.has(id) || owing.has(id),
 			},
 			build,
 			log: this.logger,
