@@ -211,11 +211,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 					`Microsoft 365 Mail Trigger (Instant): n8n reported the run of ${named} succeeded${ended === undefined ? '' : `, ${Math.max(Date.now() - ended, 0)} ms after it ended`}`,
 				);
 				await applyAfterSuccess(ids);
-				this.logger.debug(
-					`Microsoft 365 Mail Trigger (Instant): the action after the run of ${named} is done (${settings.afterEmit.action})`,
-				);
-				acks.push(...ids);
-				if (!cycle) look();
+				actionDone(ids, named, '');
 			} else {
 				this.logger.info(
 					`Microsoft 365 Mail Trigger (Instant): the run of ${named} ${outcome === 'timeout' ? 'did not finish in time' : 'did not succeed'}; ${settings.redeliverAfterMs > 0 ? `it is emitted again in ${settings.redeliverAfterMs / 60_000} minute(s)` : 'it is not emitted again (Emit Again After a Failed Run is 0)'}`,
@@ -228,6 +224,15 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		} finally {
 			for (const id of ids) running.delete(id);
 		}
+	};
+
+	/** The action after a successful run is done: the success is recorded with the next catch-up. */
+	const actionDone = (ids: string[], named: string, tries: string) => {
+		this.logger.debug(
+			`Microsoft 365 Mail Trigger (Instant): the action after the run of ${named} is done (${settings.afterEmit.action}${tries})`,
+		);
+		acks.push(...ids);
+		if (!cycle) look();
 	};
 
 	/**
@@ -256,11 +261,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 					return;
 				}
 				for (const id of ids) owing.delete(id);
-				this.logger.debug(
-					`Microsoft 365 Mail Trigger (Instant): the action after the run of ${named} is done (${settings.afterEmit.action}, try ${attempt + 1})`,
-				);
-				acks.push(...ids);
-				if (!cycle) look();
+				actionDone(ids, named, `, try ${attempt + 1}`);
 			})();
 		});
 	};
