@@ -11,6 +11,7 @@ import {
 	GRAPH_SCOPES,
 	graphDeliver,
 	graphFolder,
+	graphInject,
 	graphLifecycle,
 	graphList,
 	graphMuteNotifications,
@@ -163,7 +164,7 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		assert.deepEqual(await subscriptionsFor(front.url), [], 'deactivation deletes it');
 	});
 
-	it('lifecycle events: missed notifications are caught up, reauthorizationRequired renews, subscriptionRemoved subscribes again; forged notifications are refused; a failed run is emitted again: 0 lost, 0 duplicated', async () => {
+	it('lifecycle events: missed notifications are caught up, reauthorizationRequired renews, subscriptionRemoved subscribes again; forged notifications are refused; a failed run is emitted again; a failed mark-as-read is tried again, not the run: 0 lost, 0 duplicated', async () => {
 		const folder = `Inbox/graph-lifecycle-${Date.now()}`;
 		await graphFolder(MAILBOX, folder);
 		const id = await n8n.createWorkflow(
@@ -239,6 +240,22 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		assert.deepEqual(tally(expected, successes), { lost: 0, duplicated: 0 });
 		assert.equal(runs.filter((r) => r.subject === 'lifecycle fails once').length, 2);
 		await allRead(folder, 30_000);
+
+		// 6. A run that succeeded whose action fails (Graph answers 500 to marking it read, twice): the
+		// action is tried again, not the run. One run, then read; nothing emitted again after the delay.
+		await graphInject(500, 2, undefined, '^PATCH .*/messages/');
+		await arrive(['lifecycle read fails twice']);
+		await succeededRuns(id, expected, 30_000);
+		await allRead(folder, 30_000);
+		await new Promise((r) => setTimeout(r, 5000)); // past the 3 s delay for failed runs
+		const again = await instantRuns(id);
+		const succeeded = again.filter((r) => r.status === 'success').map((r) => r.subject);
+		assert.deepEqual(tally(expected, succeeded), { lost: 0, duplicated: 0 });
+		assert.equal(again.filter((r) => r.subject === 'lifecycle read fails twice').length, 1);
+		assert.match(
+			n8n.output(),
+			/succeeded but the action failed: [^\n]*the action is tried again in 1 s/,
+		);
 
 		await deactivate(id);
 		assert.deepEqual(await subscriptionsFor(front.url), []);
