@@ -277,9 +277,71 @@ export class ImapTlsProxy {
 	/** Commands (`UID STORE`, ...) whose next sendings drop their connection instead (no BYE, as a crash). */
 	private readonly drops = new Map<string, number>();
 
+	/** UIDs whose FETCH answers the proxy leaves out, and how many more times. */
+	private readonly omissions = new Map<number, { pass: number; times: number }>();
+	/** FETCH answers left out (omitFetchOf). */
+	omitted = 0;
+
 	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
 	dropOn(command: string, times = 1): void {
 		this.drops.set(command.toUpperCase(), times);
+	}
+
+	/**
+	 * After `pass` more untagged FETCH answers for this UID, its next `times` never reach the client,
+	 * while the command still ends with OK: a server that leaves a message out of its answer.
+	 */
+	omitFetchOf(uid: number, times = 1, pass = 0): void {
+		this.omissions.set(uid, { pass, times });
+	}
+
+	/**
+	 * The server's side of the conversation, a whole response at a time (lines and the literals they
+	 * announce), so that a FETCH answer can be left out whole; everything else passes unchanged.
+	 */
+	private serverToClient(client: TLSSocket): (chunk: Buffer) => void {
+		let parts: Buffer[] = [];
+		let text = '';
+		let line = '';
+		let literalLeft = 0;
+		const finish = () => {
+			const uid = /^\* \d+ FETCH \(.*?\bUID (\d+)\b/is.exec(text)?.[1];
+			const omission = uid === undefined ? undefined : this.omissions.get(Number(uid));
+			if (omission && omission.pass > 0) omission.pass--;
+			else if (omission && omission.times > 0) {
+				omission.times--;
+				this.omitted++;
+				parts = [];
+				text = '';
+				return;
+			}
+			client.write(Buffer.concat(parts));
+			parts = [];
+			text = '';
+		};
+		return (chunk: Buffer) => {
+			let pos = 0;
+			while (pos < chunk.length) {
+				if (literalLeft > 0) {
+					const take = Math.min(literalLeft, chunk.length - pos);
+					parts.push(chunk.subarray(pos, pos + take));
+					literalLeft -= take;
+					pos += take;
+					continue;
+				}
+				const nl = chunk.indexOf(10, pos);
+				const end = nl < 0 ? chunk.length : nl + 1;
+				parts.push(chunk.subarray(pos, end));
+				line += chunk.toString('latin1', pos, end);
+				pos = end;
+				if (nl < 0) return;
+				text += line;
+				const literal = /\{(\d+)\+?\}\r?\n$/.exec(line);
+				line = '';
+				if (literal) literalLeft = Number(literal[1]);
+				else finish();
+			}
+		};
 	}
 
 	async start(): Promise<void> {
@@ -318,7 +380,7 @@ export class ImapTlsProxy {
 				}
 			});
 			client.pipe(upstream);
-			upstream.pipe(client);
+			upstream.on('data', this.serverToClient(client));
 			const close = () => {
 				this.live.delete(pair);
 				client.destroy();
@@ -337,7 +399,7 @@ export class ImapTlsProxy {
 	byeAll(text: string): number {
 		let ended = 0;
 		for (const { client, upstream } of [...this.live]) {
-			upstream.unpipe(client);
+			upstream.removeAllListeners('data');
 			upstream.destroy();
 			client.end(`* BYE ${text}\r\n`);
 			ended++;

@@ -551,6 +551,67 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 		}
 	});
 
+	it('a FETCH answer that leaves out a message still in the folder: the message is emitted all the same, or as an item that says the server did not send it; none passed over, none twice', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const data = await signIn('alice@example.test', IMAP_SCOPES);
+			store.set('omitting', delegatedCredential(data, { customImapPort: proxy.port }));
+			// Sizes first, then the download (the bulk reader: 30 messages); a non-ASCII subject filter
+			// is checked on the envelope instead. Left out once (from the sizes, or after them from the
+			// download), twice, and every time.
+			const cases = [
+				{ output: 'full', filters: {}, times: 1, pass: 0 },
+				{ output: 'full', filters: {}, times: 1, pass: 1 },
+				{ output: 'full', filters: {}, times: 2, pass: 0 },
+				{ output: 'full', filters: {}, times: 1000, pass: 0 },
+				{ output: 'simple', filters: {}, times: 1, pass: 1 },
+				{ output: 'simple', filters: {}, times: 2, pass: 0 },
+				{ output: 'simple', filters: {}, times: 1000, pass: 0 },
+				{ output: 'full', filters: { subjectContains: 'ö' }, times: 1, pass: 0 },
+				{ output: 'full', filters: { subjectContains: 'ö' }, times: 1, pass: 1 },
+				{ output: 'simple', filters: { subjectContains: 'ö' }, times: 1000, pass: 0 },
+			];
+			for (const { output, filters, times, pass } of cases) {
+				const label = `${output}, ${JSON.stringify(filters)}, left out ${times} times after ${pass}`;
+				const folder = await freshFolder('omitted');
+				const state: IDataObject = {};
+				const node = trigger(folder, { output, filters, maxMessages: 100 }, 'omitting');
+				assert.deepEqual(await pollTrigger(node, store, state), []);
+				const sent = Array.from({ length: 30 }, (_, i) => `omitted ö ${i}`);
+				await appendMails(
+					folder,
+					sent.map((subject) => ({ subject })),
+				);
+				const target = (await listFolder(folder)).find((m) => m.subject === sent[10])!.uid;
+				const omitted = proxy.omitted;
+				proxy.omitFetchOf(target, times, pass);
+				const seen: IDataObject[] = [];
+				for (let poll = 0; poll < 3; poll++)
+					seen.push(...(await pollTrigger(node, store, state)).map((item) => item.json));
+				proxy.omitFetchOf(target, 0);
+				assert.ok(proxy.omitted > omitted, `${label}: the proxy left an answer out`);
+				const targetId = `:${target}:`;
+				const names = seen.map((json) =>
+					String(json.id).includes(targetId) ? sent[10] : String(json.subject),
+				);
+				const lost = sent.filter((subject) => !names.includes(subject));
+				const duplicated = names.filter((name, i) => names.indexOf(name) !== i);
+				assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] }, label);
+				assert.deepEqual(names, sent, `${label}: oldest first`);
+				const item = seen[10];
+				if (times === 1000) {
+					assert.match(String(item.parseError), /did not send/, label);
+				} else {
+					assert.equal(item.subject, sent[10], label);
+					assert.equal(item.parseError, undefined, label);
+				}
+			}
+		} finally {
+			await proxy.stop();
+		}
+	});
+
 	it('Dovecot restarted between polls: no message lost, none emitted twice', async () => {
 		const folder = await freshFolder('restart');
 		const state: IDataObject = {};
@@ -768,6 +829,27 @@ describe('trigger over IMAP: delivery as n8n 2.41 runs polls (one Workflow, save
 				);
 				assert.match(String(outcome.messages[1].message.parseError), /refused to send/);
 			}
+		} finally {
+			await client.logout();
+		}
+	});
+
+	it('a selected message the download left out is read again when it is still in the folder, and left out when it is gone (expunged meanwhile)', async () => {
+		const { accountFor } = await import('../../nodes/M365Mail/transport/imap/isolated');
+		const { withFolder } = await import('../../nodes/M365Mail/transport/imap/lock');
+		const folder = await freshFolder('gone');
+		await appendMails(folder, [{ subject: 'still here' }, { subject: 'expunged' }]);
+		const [here, gone] = await listFolder(folder);
+		const client = await testImap();
+		try {
+			await withFolder(client, 'alice@example.test', folder, { readOnly: false }, async (open) => {
+				assert.equal(await client.messageDelete(String(gone.uid), { uid: true }), true);
+				const messages = await accountFor(open, [here.uid, gone.uid], [], { content: 'parsed' });
+				assert.deepEqual(
+					messages.map((m) => [m.message.uid, m.message.subject, m.message.parseError]),
+					[[here.uid, 'still here', undefined]],
+				);
+			});
 		} finally {
 			await client.logout();
 		}

@@ -17,19 +17,22 @@ import {
 import { resolveFolder } from './folders';
 import { readingFolder, withFolder } from './lock';
 import {
-	assertUsable,
+	accountFor,
+	downloadIsolated,
+	fetchIsolated,
+	readCandidates,
+	simpleIsolated,
+	type Candidate,
+} from './isolated';
+import {
 	changeFlags,
-	fetchCompleteMessages,
 	fetchMessages,
-	fetchSimpleMessages,
-	fetchSizes,
 	fetchMetadata,
 	searchUids,
 	transferMessages,
 	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
-import { messageFromEnvelope } from '../mime/parse';
 import { matchesFilters, needsEnvelopeCheck, searchQuery } from './search';
 
 export interface ImapCursor {
@@ -104,69 +107,6 @@ async function firstUidSince(
 	return 0;
 }
 
-/**
- * Downloads the selected messages. A batch the server refuses is fetched again message by message;
- * a message refused alone is handed on with a `parseError` instead of blocking the ones after it.
- */
-async function fetchIsolated(
-	open: OpenFolder,
-	selected: MessageMetadata[],
-	content: MessageContent,
-	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean },
-): Promise<FetchedMessage[]> {
-	try {
-		return await fetchMessages(open, selected, content, options);
-	} catch (error) {
-		assertUsable(open.client, 'downloading messages');
-		if (selected.length === 0) throw error;
-	}
-	const result: FetchedMessage[] = [];
-	for (const m of selected) {
-		try {
-			result.push(...(await fetchMessages(open, [m], content, options)));
-		} catch (error) {
-			assertUsable(open.client, 'downloading a message');
-			const message = messageFromEnvelope(m.envelope, m.headers);
-			message.parseError = `The server refused to send this message: ${(error as Error).message}`;
-			result.push({ message, attachments: [] });
-		}
-	}
-	return result;
-}
-
-/** As fetchIsolated, for the one-pass download of whole messages by UID. */
-async function downloadIsolated(
-	open: OpenFolder,
-	uids: number[],
-	content: 'parsed' | 'raw',
-	options: { full?: boolean; keepRaw?: boolean; attachmentContent?: boolean },
-): Promise<FetchedMessage[]> {
-	try {
-		return await fetchCompleteMessages(open, uids, content, options);
-	} catch {
-		assertUsable(open.client, 'downloading messages');
-	}
-	// The server refused the batch: the metadata path fetches message by message.
-	return await fetchIsolated(open, await fetchMetadata(open, uids), content, options);
-}
-
-/** As downloadIsolated, for the simple output of messages whose sizes are known. */
-async function simpleIsolated(
-	open: OpenFolder,
-	selected: Array<{ uid: number; size: number }>,
-): Promise<FetchedMessage[]> {
-	try {
-		return await fetchSimpleMessages(open, selected);
-	} catch {
-		assertUsable(open.client, 'downloading messages');
-	}
-	const metadata = await fetchMetadata(
-		open,
-		selected.map((m) => m.uid),
-	);
-	return await fetchIsolated(open, metadata, 'summary', {});
-}
-
 /** One poll: the new unread messages above the cursor, oldest first, and the cursor after them. */
 export async function pollNewMessages(
 	client: ImapFlow,
@@ -215,8 +155,7 @@ export async function pollNewMessages(
 			);
 
 			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
-			const selected: Array<{ uid: number; size: number; envelope?: MessageMetadata['envelope'] }> =
-				[];
+			const selected: Candidate[] = [];
 			// Every filter ran in SEARCH: sizes are all the limits need, and the download brings the
 			// envelope with it (one pass, as fast as fetching alone; the simple output reads small
 			// messages whole too, and large ones by structure).
@@ -234,8 +173,7 @@ export async function pollNewMessages(
 					more = true;
 					break;
 				}
-				const read = onePass ? await fetchSizes(open, batch) : await fetchMetadata(open, batch);
-				for (const m of read as Array<Partial<MessageMetadata> & { uid: number; size: number }>) {
+				for (const m of await readCandidates(open, batch, !onePass)) {
 					if (selected.length >= options.maxMessages) {
 						more = true;
 						break outer;
@@ -250,21 +188,32 @@ export async function pollNewMessages(
 						break outer;
 					}
 					examined = m.uid;
-					if (envelopeCheck && !matchesFilters(m as MessageMetadata, unread)) continue;
+					// One the server did not describe is taken: it may match, and is not passed over.
+					if (envelopeCheck && !m.unanswered && !matchesFilters(m as MessageMetadata, unread))
+						continue;
 					bytes += m.size;
 					selected.push(m);
 				}
 			}
-			const messages = !onePass
-				? await fetchIsolated(open, selected as MessageMetadata[], options.content, options)
+			const described = selected.filter((m) => !m.unanswered);
+			const downloaded = !onePass
+				? await fetchIsolated(open, described as MessageMetadata[], options.content, options)
 				: options.content === 'summary'
-					? await simpleIsolated(open, selected)
+					? await simpleIsolated(open, described)
 					: await downloadIsolated(
 							open,
-							selected.map((m) => m.uid),
+							described.map((m) => m.uid),
 							options.content,
 							options,
 						);
+			// The cursor passes every selected UID: one the download left out is accounted for here.
+			const messages = await accountFor(
+				open,
+				selected.map((m) => m.uid),
+				downloaded,
+				options,
+				(m) => !envelopeCheck || matchesFilters(m, unread),
+			);
 			return {
 				messages,
 				skippedTooLarge,
