@@ -3,7 +3,8 @@
  * every test lists what each message's executions did and asserts 0 lost and 0 duplicated. It runs
  * n8n's own scheduled polls (a minute apart), a SIGKILL of the main process, re-activations (what a
  * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
- * option, a UIDVALIDITY change, and an expired Graph delta. The instant trigger (IMAP IDLE): latency
+ * option, a UIDVALIDITY change, a server that leaves messages out of its FETCH answers, and an
+ * expired Graph delta. The instant trigger (IMAP IDLE): latency
  * from delivery to execution start, a burst, and a failed run retried until it succeeds.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { assertSafeFileName, hostileCorpus } from '../fixtures/hostile';
 import { GRAPH_SCOPES, graphDeliver, graphExpireDelta, graphFolder } from '../harness/graph';
-import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
+import { appendMails, freshFolder, ImapTlsProxy, listFolder, testImap } from '../harness/mail';
 import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
 import {
 	actionWorkflowNode,
@@ -242,6 +243,64 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await waitForAll(id, 'New Mail', expected, 30_000);
 		await assertNoneLostOrDuplicated(id, expected);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('a server that leaves messages out of its FETCH answers: each is read again or emitted with a parseError, 0 lost, 0 duplicated', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const credential = { id: 'M365DeliveryOmit', name: 'Alice (IMAP, through a proxy)' };
+			await n8n.importCredentials([
+				{
+					...credential,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+						customImapPort: proxy.port,
+					}),
+				},
+			]);
+			const folder = await freshFolder('e2e-omitted');
+			const id = await n8n.createWorkflow(
+				'Delivery: answers left out',
+				[
+					triggerWorkflowNode(
+						'New Mail',
+						folder,
+						{ m365MailOAuth2Api: credential },
+						{ output: 'full', maxMessages: 100 },
+					),
+				],
+				{},
+			);
+			await n8n.api('POST', `/workflows/${id}/activate`);
+			const sent = names('omitted', 30);
+			await appendMails(
+				folder,
+				sent.map((subject) => ({ subject })),
+			);
+			const uids = new Map((await listFolder(folder)).map((m) => [m.subject, m.uid]));
+			// Left out of the sizes once, of the download once, and of every answer.
+			proxy.omitFetchOf(uids.get(sent[5])!, 1, 0);
+			proxy.omitFetchOf(uids.get(sent[15])!, 1, 1);
+			const never = uids.get(sent[25])!;
+			proxy.omitFetchOf(never, 1000, 0);
+			await n8n.pollNow(id);
+			const expected = sent.filter((subject) => subject !== sent[25]);
+			await waitForAll(id, 'New Mail', expected, 60_000);
+			assert.ok(proxy.omitted >= 3, `answers left out: ${proxy.omitted}`);
+			const seen = await assertNoneLostOrDuplicated(id, expected);
+			const items = (await n8n.executions(id))
+				.filter((e) => e.mode === 'trigger')
+				.flatMap((e) => runData(e, 'New Mail'));
+			const unsent = items.filter((i) => i.json.parseError);
+			assert.equal(unsent.length, 1, 'one item says the server did not send it');
+			assert.ok(String(unsent[0].json.id).includes(`:${never}:`), String(unsent[0].json.id));
+			assert.match(String(unsent[0].json.parseError), /did not send this message/);
+			assert.equal(seen.length, 30, 'the 29 sent, and the one item for the message never sent');
+			await n8n.api('POST', `/workflows/${id}/deactivate`);
+		} finally {
+			await proxy.stop();
+		}
 	});
 
 	it('hostile mail: the whole corpus in one poll, the execution succeeds, every name n8n stores is safe, the next message still comes', async () => {
