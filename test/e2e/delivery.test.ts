@@ -4,8 +4,8 @@
  * n8n's own scheduled polls (a minute apart), a SIGKILL of the main process, re-activations (what a
  * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
  * option, a UIDVALIDITY change, a server that leaves messages out of its FETCH answers, and an
- * expired Graph delta. The instant trigger (IMAP IDLE): latency
- * from delivery to execution start, a burst, and a failed run retried until it succeeds.
+ * expired Graph delta. The instant trigger (IMAP IDLE): latency from delivery to execution start,
+ * a burst, and a failed run retried until it succeeds.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
