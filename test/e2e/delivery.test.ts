@@ -297,6 +297,11 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			assert.ok(String(unsent[0].json.id).includes(`:${never}:`), String(unsent[0].json.id));
 			assert.match(String(unsent[0].json.parseError), /did not send this message/);
 			assert.equal(seen.length, 30, 'the 29 sent, and the one item for the message never sent');
+			// n8n's log names what the poll worked around.
+			assert.match(
+				n8n.output(),
+				/the IMAP server left \d+ message\(s\) still in .* out of its answers/,
+			);
 			await n8n.api('POST', `/workflows/${id}/deactivate`);
 		} finally {
 			await proxy.stop();

@@ -69,6 +69,8 @@ export interface NewMail<C> {
 	more: boolean;
 	/** Messages passed over, with the reason (size limit...). */
 	skipped: Array<{ id: string; reason: string }>;
+	/** What the poll had to work around, for the log (a server that left messages out of an answer). */
+	notes?: string[];
 	/** The cursor was started again; `messages` then holds what was recovered. */
 	reset?: ResetReason;
 	/** The first poll only set the starting point. */

@@ -277,6 +277,7 @@ async function pollOnce<C, T>(
 			`Microsoft 365 Mail Trigger: ${describeReset(found.reset)}; ${found.messages.length} message(s) received since ${state.at ?? 'the last poll'} are emitted from the new starting point.`,
 		);
 	}
+	for (const note of found.notes ?? []) log.warn(`Microsoft 365 Mail Trigger: ${note}`);
 	for (const skipped of found.skipped) {
 		log.warn(`Microsoft 365 Mail Trigger passed over message ${skipped.id}: ${skipped.reason}`);
 	}

@@ -29,6 +29,12 @@ export type Candidate = Partial<MessageMetadata> & {
 	unanswered?: true;
 };
 
+/** For the log: the messages still in the folder that the server's answers left out. */
+export function leftOutNote(open: OpenFolder, leftOut: number[]): string {
+	const uids = [...new Set(leftOut)];
+	return `the IMAP server left ${uids.length} message(s) still in ${open.folder} out of its answers (UID ${uids.slice(0, 10).join(', ')}${uids.length > 10 ? ', …' : ''}); they were asked for again`;
+}
+
 /** Of these UIDs, the ones still in the open folder (whatever their flags). */
 async function stillHere(open: OpenFolder, uids: number[]): Promise<number[]> {
 	if (!uids.length) return [];
@@ -38,12 +44,14 @@ async function stillHere(open: OpenFolder, uids: number[]): Promise<number[]> {
 /**
  * The sizes of these candidates (or their metadata, for filters the envelope checks), every one
  * accounted for: one the answer left out is asked for again through imapflow, and one still not
- * answered for comes back `unanswered`. Only UIDs gone from the folder are missing.
+ * answered for comes back `unanswered`. Only UIDs gone from the folder are missing. The UIDs the
+ * answer left out that were still there are added to `leftOut` (for the log).
  */
 export async function readCandidates(
 	open: OpenFolder,
 	uids: number[],
 	metadata: boolean,
+	leftOut: number[] = [],
 ): Promise<Candidate[]> {
 	const read: Candidate[] = metadata
 		? await fetchMetadata(open, uids)
@@ -54,6 +62,7 @@ export async function readCandidates(
 		uids.filter((uid) => !answered.has(uid)),
 	);
 	if (!here.length) return read;
+	leftOut.push(...here);
 	const again = await fetchMetadata(open, here);
 	const found = new Set(again.map((m) => m.uid));
 	const unanswered = here
@@ -84,7 +93,7 @@ function unsent(open: OpenFolder, uid: number, metadata?: MessageMetadata): Fetc
 /**
  * The download of `selected` with every selected message accounted for (see the top of this file),
  * oldest first. `admit` decides on messages whose metadata is read only here (filters checked on the
- * envelope).
+ * envelope). The UIDs the download left out that were still there are added to `leftOut`.
  */
 export async function accountFor(
 	open: OpenFolder,
@@ -92,6 +101,7 @@ export async function accountFor(
 	downloaded: FetchedMessage[],
 	read: { content: MessageContent; full?: boolean; keepRaw?: boolean; attachmentContent?: boolean },
 	admit: (m: MessageMetadata) => boolean = () => true,
+	leftOut: number[] = [],
 ): Promise<FetchedMessage[]> {
 	const got = new Set(downloaded.map((m) => m.message.uid));
 	const here = await stillHere(
@@ -99,6 +109,7 @@ export async function accountFor(
 		selected.filter((uid) => !got.has(uid)),
 	);
 	if (!here.length) return downloaded;
+	leftOut.push(...here);
 	const metadata = await fetchMetadata(open, here);
 	const described = new Set(metadata.map((m) => m.uid));
 	const again = await fetchIsolated(open, metadata.filter(admit), read.content, read);

@@ -354,18 +354,17 @@ export class ImapMailbox implements Mailbox {
 		return {
 			sample: async () => await newestMessage(await this.client(), options),
 			next: async (cursor, request) => {
-				const outcome = await pollNewMessages(await this.client(), {
+				// The messages, the cursor, whether more is waiting, and the notes for the log.
+				const { skippedTooLarge, baseline, ...found } = await pollNewMessages(await this.client(), {
 					...options,
 					...request,
 					cursor,
 				});
 				return {
-					messages: outcome.messages,
-					cursor: outcome.cursor,
-					more: outcome.more,
-					baseline: outcome.baseline === 'first',
-					reset: outcome.baseline === 'uidValidityChanged' ? 'uidValidityChanged' : undefined,
-					skipped: outcome.skippedTooLarge.map((s) => ({
+					...found,
+					baseline: baseline === 'first',
+					reset: baseline === 'uidValidityChanged' ? 'uidValidityChanged' : undefined,
+					skipped: skippedTooLarge.map((s) => ({
 						id: `UID ${s.uid} in ${folder}`,
 						reason: `${s.size ?? 'more than the limit of'} bytes, over the size limit`,
 					})),

@@ -20,6 +20,7 @@ import {
 	accountFor,
 	downloadIsolated,
 	fetchIsolated,
+	leftOutNote,
 	readCandidates,
 	simpleIsolated,
 	type Candidate,
@@ -75,6 +76,8 @@ export interface PollOutcome {
 	skippedTooLarge: Array<{ uid: number; size?: number; subject?: string }>;
 	/** More new messages are waiting (limit, byte budget or time budget reached). */
 	more: boolean;
+	/** What the poll had to work around, for the log (a server that left messages out of an answer). */
+	notes?: string[];
 }
 
 /** Envelopes and structures are small: few round trips matter more than batch size. */
@@ -155,6 +158,7 @@ export async function pollNewMessages(
 			);
 
 			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
+			const leftOut: number[] = [];
 			const selected: Candidate[] = [];
 			// Every filter ran in SEARCH: sizes are all the limits need, and the download brings the
 			// envelope with it (one pass, as fast as fetching alone; the simple output reads small
@@ -173,7 +177,7 @@ export async function pollNewMessages(
 					more = true;
 					break;
 				}
-				for (const m of await readCandidates(open, batch, !onePass)) {
+				for (const m of await readCandidates(open, batch, !onePass, leftOut)) {
 					if (selected.length >= options.maxMessages) {
 						more = true;
 						break outer;
@@ -213,11 +217,13 @@ export async function pollNewMessages(
 				downloaded,
 				options,
 				(m) => !envelopeCheck || matchesFilters(m, unread),
+				leftOut,
 			);
 			return {
 				messages,
 				skippedTooLarge,
 				more,
+				...(leftOut.length ? { notes: [leftOutNote(open, leftOut)] } : {}),
 				baseline,
 				cursor: {
 					uidValidity: open.uidValidity,
