@@ -215,8 +215,10 @@ async function main(): Promise<void> {
 				if (TRACE_GC) writeFileSync(resolve(TRACE_GC, `${scenario}-${run + 1}.log`), child.stdout);
 				const result = JSON.parse(child.stdout.trim().split('\n').pop()!);
 				(results[scenario] ??= []).push(result);
+				// Polls that asked again for messages the server left out of an answer (the trigger's warning).
+				const leftOut = child.stdout.match(/out of its answers/g)?.length ?? 0;
 				console.error(
-					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}`,
+					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}${leftOut ? `, ${leftOut} poll(s) asked again for messages the server left out` : ''}`,
 				);
 			}
 		}
