@@ -281,6 +281,9 @@ export class ImapTlsProxy {
 	private readonly omissions = new Map<number, { pass: number; times: number }>();
 	/** FETCH answers left out (omitFetchOf). */
 	omitted = 0;
+	/** UIDs whose whole body the server answers as NIL (nilBodyOf), and the answers so changed. */
+	private readonly nilBodies = new Set<number>();
+	nilled = 0;
 
 	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
 	dropOn(command: string, times = 1): void {
@@ -296,6 +299,15 @@ export class ImapTlsProxy {
 	}
 
 	/**
+	 * The server answers every FETCH of this message's whole body with `BODY[] NIL` and OK, as Exchange
+	 * does for an item it cannot convert to MIME (imapsync issue 79: "could not be fetched").
+	 */
+	nilBodyOf(uid: number, on = true): void {
+		if (on) this.nilBodies.add(uid);
+		else this.nilBodies.delete(uid);
+	}
+
+	/**
 	 * The server's side of the conversation, a whole response at a time (lines and the literals they
 	 * announce), so that a FETCH answer can be left out whole; everything else passes unchanged.
 	 */
@@ -306,6 +318,14 @@ export class ImapTlsProxy {
 		let literalLeft = 0;
 		const finish = () => {
 			const uid = /^\* \d+ FETCH \(.*?\bUID (\d+)\b/is.exec(text)?.[1];
+			const nil = /^\* (\d+) FETCH \(.*\bBODY\[\] \{\d+\}\r?\n/is.exec(text);
+			if (nil && this.nilBodies.has(Number(uid))) {
+				client.write(`* ${nil[1]} FETCH (UID ${uid} BODY[] NIL)\r\n`);
+				this.nilled++;
+				parts = [];
+				text = '';
+				return;
+			}
 			const omission = uid === undefined ? undefined : this.omissions.get(Number(uid));
 			if (omission && omission.pass > 0) omission.pass--;
 			else if (omission && omission.times > 0) {

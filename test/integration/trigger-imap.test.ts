@@ -571,9 +571,12 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 				{ output: 'full', filters: { subjectContains: 'ö' }, times: 1, pass: 0 },
 				{ output: 'full', filters: { subjectContains: 'ö' }, times: 1, pass: 1 },
 				{ output: 'simple', filters: { subjectContains: 'ö' }, times: 1000, pass: 0 },
+				// Exchange answers `BODY[] NIL` (and OK) for an item it cannot convert to MIME.
+				{ output: 'full', filters: {}, times: 0, pass: 0, nil: true },
+				{ output: 'simple', filters: {}, times: 0, pass: 0, nil: true },
 			];
-			for (const { output, filters, times, pass } of cases) {
-				const label = `${output}, ${JSON.stringify(filters)}, left out ${times} times after ${pass}`;
+			for (const { output, filters, times, pass, nil } of cases) {
+				const label = `${output}, ${JSON.stringify(filters)}, ${nil ? 'BODY[] NIL' : `left out ${times} times after ${pass}`}`;
 				const folder = await freshFolder('omitted');
 				const state: IDataObject = {};
 				const node = trigger(folder, { output, filters, maxMessages: 100 }, 'omitting');
@@ -584,13 +587,15 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 					sent.map((subject) => ({ subject })),
 				);
 				const target = (await listFolder(folder)).find((m) => m.subject === sent[10])!.uid;
-				const omitted = proxy.omitted;
-				proxy.omitFetchOf(target, times, pass);
+				const omitted = proxy.omitted + proxy.nilled;
+				if (nil) proxy.nilBodyOf(target);
+				else proxy.omitFetchOf(target, times, pass);
 				const seen: IDataObject[] = [];
 				for (let poll = 0; poll < 3; poll++)
 					seen.push(...(await pollTrigger(node, store, state)).map((item) => item.json));
 				proxy.omitFetchOf(target, 0);
-				assert.ok(proxy.omitted > omitted, `${label}: the proxy left an answer out`);
+				proxy.nilBodyOf(target, false);
+				assert.ok(proxy.omitted + proxy.nilled > omitted, `${label}: the proxy changed an answer`);
 				const targetId = `:${target}:`;
 				const names = seen.map((json) =>
 					String(json.id).includes(targetId) ? sent[10] : String(json.subject),
@@ -600,7 +605,12 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 				assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] }, label);
 				assert.deepEqual(names, sent, `${label}: oldest first`);
 				const item = seen[10];
-				if (times === 1000) {
+				if (nil) {
+					// The envelope comes from the server's metadata; the body never does.
+					assert.equal(item.subject, sent[10], label);
+					if (item.parseError !== undefined)
+						assert.match(String(item.parseError), /did not send/, label);
+				} else if (times === 1000) {
 					assert.match(String(item.parseError), /did not send/, label);
 				} else {
 					assert.equal(item.subject, sent[10], label);
