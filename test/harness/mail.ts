@@ -281,6 +281,11 @@ export class ImapTlsProxy {
 	private readonly omissions = new Map<number, { pass: number; times: number }>();
 	/** FETCH answers left out (omitFetchOf). */
 	omitted = 0;
+	/**
+	 * UIDs the server does not show yet (hide): left out of SEARCH results and FETCH answers, as a
+	 * message whose UID is handed out before it can be seen.
+	 */
+	readonly hidden = new Set<number>();
 	/** UIDs whose whole body the server answers as NIL (nilBodyOf), and the answers so changed. */
 	private readonly nilBodies = new Set<number>();
 	nilled = 0;
@@ -318,6 +323,22 @@ export class ImapTlsProxy {
 		let literalLeft = 0;
 		const finish = () => {
 			const uid = /^\* \d+ FETCH \(.*?\bUID (\d+)\b/is.exec(text)?.[1];
+			if (this.hidden.size && /^\* SEARCH\b/i.test(text)) {
+				const shown = text
+					.trim()
+					.split(' ')
+					.slice(2)
+					.filter((n) => !this.hidden.has(Number(n)));
+				client.write(`* SEARCH${shown.map((n) => ` ${n}`).join('')}\r\n`);
+				parts = [];
+				text = '';
+				return;
+			}
+			if (uid !== undefined && this.hidden.has(Number(uid))) {
+				parts = [];
+				text = '';
+				return;
+			}
 			const nil = /^\* (\d+) FETCH \(.*\bBODY\[\] \{\d+\}\r?\n/is.exec(text);
 			if (nil && this.nilBodies.has(Number(uid))) {
 				client.write(`* ${nil[1]} FETCH (UID ${uid} BODY[] NIL)\r\n`);

@@ -622,6 +622,69 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 		}
 	});
 
+	it('a message the server shows only after newer ones (its UID below the cursor by then) is still emitted, once; an unread one that never shows is not waited for', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const data = await signIn('alice@example.test', IMAP_SCOPES);
+			store.set('late', delegatedCredential(data, { customImapPort: proxy.port }));
+			for (const [output, filters] of [
+				['full', {}],
+				['simple', {}],
+				['full', { subjectContains: 'ö' }],
+			] as const) {
+				const label = `${output}, ${JSON.stringify(filters)}`;
+				const folder = await freshFolder('late');
+				const state: IDataObject = {};
+				const node = trigger(folder, { output, filters }, 'late');
+				const poll = async () => subjects(await pollTrigger(node, store, state)).map(String);
+				const holes = () =>
+					(Object.values(state.folders as IDataObject)[0] as { cursor: { holes?: unknown } }).cursor
+						.holes;
+				assert.deepEqual(await poll(), []);
+				const sent = Array.from({ length: 5 }, (_, i) => `late ö ${i}`);
+				await appendMails(
+					folder,
+					sent.map((subject) => ({ subject })),
+				);
+				const uid = (await listFolder(folder)).find((m) => m.subject === sent[2])!.uid;
+				proxy.hidden.add(uid);
+				const seen = await poll();
+				assert.deepEqual(seen, [sent[0], sent[1], sent[3], sent[4]], label);
+				assert.match(JSON.stringify(holes()), new RegExp(`"uids":"${uid}"`), label);
+				seen.push(...(await poll()));
+				proxy.hidden.delete(uid);
+				seen.push(...(await poll()), ...(await poll()));
+				const lost = sent.filter((subject) => !seen.includes(subject));
+				const duplicated = seen.filter((subject, i) => seen.indexOf(subject) !== i);
+				assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] }, label);
+				assert.equal(holes(), undefined, `${label}: the hole filled`);
+
+				// Hidden, then expunged: never shown, never emitted; the polls after it go on.
+				await appendMails(folder, [{ subject: 'late ö gone' }, { subject: 'late ö after' }]);
+				const gone = (await listFolder(folder)).find((m) => m.subject === 'late ö gone')!.uid;
+				proxy.hidden.add(gone);
+				assert.deepEqual(await poll(), ['late ö after'], label);
+				const client = await testImap();
+				try {
+					const lock = await client.getMailboxLock(folder.replace(/^Inbox/, 'INBOX'));
+					try {
+						await client.messageDelete(String(gone), { uid: true });
+					} finally {
+						lock.release();
+					}
+				} finally {
+					await client.logout();
+				}
+				proxy.hidden.delete(gone);
+				await appendMails(folder, [{ subject: 'late ö last' }]);
+				assert.deepEqual(await poll(), ['late ö last'], label);
+			}
+		} finally {
+			await proxy.stop();
+		}
+	});
+
 	it('Dovecot restarted between polls: no message lost, none emitted twice', async () => {
 		const folder = await freshFolder('restart');
 		const state: IDataObject = {};
@@ -898,7 +961,7 @@ describe('trigger over IMAP: delivery as n8n 2.41 runs polls (one Workflow, save
 });
 
 describe('trigger over IMAP: cost of a poll', () => {
-	it('when nothing is new, a poll opens one connection and sends no SEARCH and no FETCH', async () => {
+	it('when nothing is new, a poll opens one connection and sends no SEARCH and no FETCH; new unread mail costs one SEARCH', async () => {
 		const { pollNewMessages } = await import('../../nodes/M365Mail/transport/imap/poll');
 		const folder = await freshFolder('idle');
 		await appendMails(folder, [{ subject: 'already seen by the cursor' }]);
@@ -928,6 +991,27 @@ describe('trigger over IMAP: cost of a poll', () => {
 			const idle = await pollNewMessages(client, { ...options, cursor: first.cursor });
 			assert.equal(idle.messages.length, 0);
 			assert.deepEqual(calls, []);
+
+			// New unread mail: one SEARCH finds it, and every UID it passed is known to be there.
+			await appendMails(folder, [{ subject: 'n1' }, { subject: 'n2' }]);
+			const fresh = await pollNewMessages(client, { ...options, cursor: idle.cursor });
+			assert.deepEqual(
+				fresh.messages.map((m) => m.message.subject),
+				['n1', 'n2'],
+			);
+			assert.equal(calls.filter((c) => c === 'search').length, 1);
+			assert.equal(fresh.cursor.holes, undefined);
+			// A read message among it: one more SEARCH asks whether the UID it passed is there (it is).
+			calls.length = 0;
+			await appendMails(folder, [{ subject: 'read' }], undefined, ['\\Seen']);
+			await appendMails(folder, [{ subject: 'n3' }]);
+			const mixed = await pollNewMessages(client, { ...options, cursor: fresh.cursor });
+			assert.deepEqual(
+				mixed.messages.map((m) => m.message.subject),
+				['n3'],
+			);
+			assert.equal(calls.filter((c) => c === 'search').length, 2);
+			assert.equal(mixed.cursor.holes, undefined);
 		} finally {
 			await client.logout();
 		}

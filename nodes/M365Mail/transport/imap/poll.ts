@@ -35,10 +35,14 @@ import {
 	type OpenFolder,
 } from './messages';
 import { matchesFilters, needsEnvelopeCheck, searchQuery } from './search';
+import { uidSet } from './bulkResponse';
+import { freshHoles, holesPassed, keptHoles, lateArrivals, type Hole } from './holes';
 
 export interface ImapCursor {
 	uidValidity: string;
 	lastUid: number;
+	/** UIDs up to `lastUid` that were not in the folder when a poll passed them (holes.ts). */
+	holes?: Hole[];
 }
 
 export interface PollOptions {
@@ -145,17 +149,31 @@ export async function pollNewMessages(
 				baseline = 'uidValidityChanged';
 				cursor = before(options.recoverSince ? await firstUidSince(open, options.recoverSince) : 0);
 			}
-			// Nothing has arrived since the last poll: no SEARCH, no FETCH.
-			if (top <= cursor.lastUid) return { ...none, cursor, baseline };
-
 			const lastUid = cursor.lastUid;
-			const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
+			const now = Date.now();
 			const maxSize = options.filters.maxSizeBytes;
 			const unread = { ...options.filters, unreadOnly: true, maxSizeBytes: undefined };
 			const envelopeCheck = needsEnvelopeCheck(options.filters);
-			const candidates = (await searchUids(open, searchQuery(unread, range))).filter(
-				(uid) => uid > lastUid && uid <= top,
+			// UIDs passed before that were not there then: one there now is new mail (holes.ts).
+			const { late, left } = await lateArrivals(open, freshHoles(cursor.holes, now), (uids) =>
+				searchQuery(unread, uids),
 			);
+			const cursorAt = (uid: number, holes: Array<Hole | undefined>): ImapCursor => {
+				const kept = keptHoles(holes);
+				return { uidValidity: open.uidValidity, lastUid: uid, ...(kept ? { holes: kept } : {}) };
+			};
+			// Nothing has arrived since the last poll: no FETCH (and no SEARCH unless holes are kept).
+			if (top <= lastUid && !late.length)
+				return { ...none, cursor: cursorAt(lastUid, left), baseline };
+
+			const range = `${lastUid + 1}:${top === Number.MAX_SAFE_INTEGER ? '*' : top}`;
+			const above =
+				top > lastUid
+					? (await searchUids(open, searchQuery(unread, range))).filter(
+							(uid) => uid > lastUid && uid <= top,
+						)
+					: [];
+			const candidates = [...late.sort((a, b) => a - b), ...above];
 
 			const skippedTooLarge: PollOutcome['skippedTooLarge'] = [];
 			const leftOut: number[] = [];
@@ -165,6 +183,8 @@ export async function pollNewMessages(
 			// messages whole too, and large ones by structure).
 			const onePass = !envelopeCheck;
 			let examined = lastUid;
+			/** The last candidate the loop got to (late arrivals it did not get to stay holes). */
+			let reached = 0;
 			let bytes = 0;
 			let more = false;
 			outer: for (const batch of chunks(candidates, options.batchSize ?? DEFAULT_BATCH)) {
@@ -183,7 +203,8 @@ export async function pollNewMessages(
 						break outer;
 					}
 					if (maxSize && m.size > maxSize) {
-						examined = m.uid;
+						examined = Math.max(examined, m.uid);
+						reached = m.uid;
 						skippedTooLarge.push({ uid: m.uid, size: m.size, subject: m.envelope?.subject ?? '' });
 						continue;
 					}
@@ -191,7 +212,8 @@ export async function pollNewMessages(
 						more = true;
 						break outer;
 					}
-					examined = m.uid;
+					examined = Math.max(examined, m.uid);
+					reached = m.uid;
 					// One the server did not describe is taken: it may match, and is not passed over.
 					if (envelopeCheck && !m.unanswered && !matchesFilters(m as MessageMetadata, unread))
 						continue;
@@ -199,6 +221,8 @@ export async function pollNewMessages(
 					selected.push(m);
 				}
 			}
+			const next = more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined);
+			const notReached = late.filter((uid) => uid > reached);
 			const described = selected.filter((m) => !m.unanswered);
 			const downloaded = !onePass
 				? await fetchIsolated(open, described as MessageMetadata[], options.content, options)
@@ -225,10 +249,19 @@ export async function pollNewMessages(
 				more,
 				...(leftOut.length ? { notes: [leftOutNote(open, leftOut)] } : {}),
 				baseline,
-				cursor: {
-					uidValidity: open.uidValidity,
-					lastUid: more || top === Number.MAX_SAFE_INTEGER ? examined : Math.max(top, examined),
-				},
+				cursor: cursorAt(next, [
+					...left,
+					notReached.length
+						? { uids: uidSet(notReached), at: new Date(now).toISOString() }
+						: undefined,
+					top === Number.MAX_SAFE_INTEGER
+						? undefined
+						: await holesPassed(
+								open,
+								{ from: lastUid + 1, to: next, top, known: new Set(above) },
+								now,
+							),
+				]),
 			};
 		},
 		{ currentUidNext: true },
