@@ -3,9 +3,9 @@
  * every test lists what each message's executions did and asserts 0 lost and 0 duplicated. It runs
  * n8n's own scheduled polls (a minute apart), a SIGKILL of the main process, re-activations (what a
  * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
- * option, a UIDVALIDITY change, a server that leaves messages out of its FETCH answers, and an
- * expired Graph delta. The instant trigger (IMAP IDLE): latency from delivery to execution start,
- * a burst, and a failed run retried until it succeeds.
+ * option, a UIDVALIDITY change, a server that leaves messages out of its FETCH answers or shows one
+ * only after newer ones, and an expired Graph delta. The instant trigger (IMAP IDLE): latency from
+ * delivery to execution start, a burst, and a failed run retried until it succeeds.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -302,6 +302,48 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 				n8n.output(),
 				/the IMAP server left \d+ message\(s\) still in .* out of its answers/,
 			);
+			await n8n.api('POST', `/workflows/${id}/deactivate`);
+		} finally {
+			await proxy.stop();
+		}
+	});
+
+	it('a message the server shows only after newer ones were emitted (its UID below the cursor by then) is still emitted, once', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const credential = { id: 'M365DeliveryLate', name: 'Alice (IMAP, late arrivals)' };
+			await n8n.importCredentials([
+				{
+					...credential,
+					type: 'm365MailOAuth2Api',
+					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+						customImapPort: proxy.port,
+					}),
+				},
+			]);
+			const folder = await freshFolder('e2e-late');
+			const id = await n8n.createWorkflow(
+				'Delivery: late arrivals',
+				[triggerWorkflowNode('New Mail', folder, { m365MailOAuth2Api: credential }, {})],
+				{},
+			);
+			await n8n.api('POST', `/workflows/${id}/activate`);
+			const sent = names('late', 6);
+			await appendMails(
+				folder,
+				sent.map((subject) => ({ subject })),
+			);
+			const late = (await listFolder(folder)).find((m) => m.subject === sent[2])!.uid;
+			proxy.hidden.add(late);
+			await n8n.pollNow(id);
+			const shown = sent.filter((subject) => subject !== sent[2]);
+			await waitForAll(id, 'New Mail', shown, 60_000);
+			proxy.hidden.delete(late);
+			await n8n.pollNow(id);
+			await waitForAll(id, 'New Mail', sent, 60_000);
+			const seen = await assertNoneLostOrDuplicated(id, sent);
+			assert.equal(seen.length, 6);
 			await n8n.api('POST', `/workflows/${id}/deactivate`);
 		} finally {
 			await proxy.stop();
