@@ -65,6 +65,43 @@ const {
 	killMidBurstAndCount,
 } = countingFor(() => n8n);
 
+/**
+ * A proxy in front of Dovecot (ImapTlsProxy), Alice's credential through it imported into n8n, and an
+ * active workflow whose trigger watches a new folder with it.
+ */
+async function workflowThroughProxy(
+	name: string,
+	credentialId: string,
+	parameters: Json,
+): Promise<{ proxy: ImapTlsProxy; id: string; folder: string }> {
+	const proxy = new ImapTlsProxy();
+	await proxy.start();
+	try {
+		const credential = { id: credentialId, name: `Alice (IMAP, ${name})` };
+		await n8n.importCredentials([
+			{
+				...credential,
+				type: 'm365MailOAuth2Api',
+				data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+					customImapPort: proxy.port,
+				}),
+			},
+		]);
+		const folder = await freshFolder('e2e-proxy');
+		const ref = { m365MailOAuth2Api: credential };
+		const id = await n8n.createWorkflow(
+			`Delivery: ${name}`,
+			[triggerWorkflowNode('New Mail', folder, ref, parameters)],
+			{},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		return { proxy, id, folder };
+	} catch (error) {
+		await proxy.stop();
+		throw error;
+	}
+}
+
 describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	const stack = stackInfo();
 
@@ -246,33 +283,15 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	});
 
 	it('a server that leaves messages out of its FETCH answers: each is read again or emitted with a parseError, 0 lost, 0 duplicated', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
+		const { proxy, id, folder } = await workflowThroughProxy(
+			'answers left out',
+			'M365DeliveryOmit',
+			{
+				output: 'full',
+				maxMessages: 100,
+			},
+		);
 		try {
-			const credential = { id: 'M365DeliveryOmit', name: 'Alice (IMAP, through a proxy)' };
-			await n8n.importCredentials([
-				{
-					...credential,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
-						customImapPort: proxy.port,
-					}),
-				},
-			]);
-			const folder = await freshFolder('e2e-omitted');
-			const id = await n8n.createWorkflow(
-				'Delivery: answers left out',
-				[
-					triggerWorkflowNode(
-						'New Mail',
-						folder,
-						{ m365MailOAuth2Api: credential },
-						{ output: 'full', maxMessages: 100 },
-					),
-				],
-				{},
-			);
-			await n8n.api('POST', `/workflows/${id}/activate`);
 			const sent = names('omitted', 30);
 			await appendMails(
 				folder,
@@ -309,26 +328,12 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	});
 
 	it('a message the server shows only after newer ones were emitted (its UID below the cursor by then) is still emitted, once', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
+		const { proxy, id, folder } = await workflowThroughProxy(
+			'late arrivals',
+			'M365DeliveryLate',
+			{},
+		);
 		try {
-			const credential = { id: 'M365DeliveryLate', name: 'Alice (IMAP, late arrivals)' };
-			await n8n.importCredentials([
-				{
-					...credential,
-					type: 'm365MailOAuth2Api',
-					data: delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
-						customImapPort: proxy.port,
-					}),
-				},
-			]);
-			const folder = await freshFolder('e2e-late');
-			const id = await n8n.createWorkflow(
-				'Delivery: late arrivals',
-				[triggerWorkflowNode('New Mail', folder, { m365MailOAuth2Api: credential }, {})],
-				{},
-			);
-			await n8n.api('POST', `/workflows/${id}/activate`);
 			const sent = names('late', 6);
 			await appendMails(
 				folder,

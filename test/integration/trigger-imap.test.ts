@@ -33,6 +33,20 @@ function trigger(folder: string, parameters: INodeParameters = {}, credential = 
 
 const subjects = (items: Array<{ json: IDataObject }>) => items.map((i) => i.json.subject);
 
+/** A proxy in front of Dovecot (ImapTlsProxy), and Alice's credential through it stored as `name`. */
+async function credentialThroughProxy(name: string): Promise<ImapTlsProxy> {
+	const proxy = new ImapTlsProxy();
+	await proxy.start();
+	try {
+		const data = await signIn('alice@example.test', IMAP_SCOPES);
+		store.set(name, delegatedCredential(data, { customImapPort: proxy.port }));
+		return proxy;
+	} catch (error) {
+		await proxy.stop();
+		throw error;
+	}
+}
+
 before(async () => {
 	store.set('alice', delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES)));
 	store.set('app', appOnlyCredential());
@@ -552,11 +566,8 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 	});
 
 	it('a FETCH answer that leaves out a message still in the folder: the message is emitted all the same, or as an item that says the server did not send it; none passed over, none twice', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
+		const proxy = await credentialThroughProxy('omitting');
 		try {
-			const data = await signIn('alice@example.test', IMAP_SCOPES);
-			store.set('omitting', delegatedCredential(data, { customImapPort: proxy.port }));
 			// Sizes first, then the download (the bulk reader: 30 messages); a non-ASCII subject filter
 			// is checked on the envelope instead. Left out once (from the sizes, or after them from the
 			// download), twice, and every time.
@@ -623,11 +634,8 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 	});
 
 	it('a message the server shows only after newer ones (its UID below the cursor by then) is still emitted, once; an unread one that never shows is not waited for', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
+		const proxy = await credentialThroughProxy('late');
 		try {
-			const data = await signIn('alice@example.test', IMAP_SCOPES);
-			store.set('late', delegatedCredential(data, { customImapPort: proxy.port }));
 			for (const [output, filters] of [
 				['full', {}],
 				['simple', {}],

@@ -9,6 +9,7 @@
  */
 import { encodeImapMessageId, type FetchedMessage, type MessageContent } from '../types';
 import { messageFromEnvelope } from '../mime/parse';
+import { uidSet } from './bulkResponse';
 import {
 	assertUsable,
 	fetchCompleteMessages,
@@ -35,10 +36,22 @@ export function leftOutNote(open: OpenFolder, leftOut: number[]): string {
 	return `the IMAP server left ${uids.length} message(s) still in ${open.folder} out of its answers (UID ${uids.slice(0, 10).join(', ')}${uids.length > 10 ? ', …' : ''}); they were asked for again`;
 }
 
-/** Of these UIDs, the ones still in the open folder (whatever their flags). */
-async function stillHere(open: OpenFolder, uids: number[]): Promise<number[]> {
-	if (!uids.length) return [];
-	return await searchUids(open, { uid: uids.join(',') });
+/**
+ * Of the UIDs `wanted`, those an answer (`got`) left out that are still in the open folder, whatever
+ * their flags (one expunged meanwhile is gone, not left out); they are added to `leftOut` too.
+ */
+async function leftOutButHere(
+	open: OpenFolder,
+	wanted: number[],
+	got: Array<{ uid?: number }>,
+	leftOut: number[],
+): Promise<number[]> {
+	const answered = new Set(got.map((m) => m.uid));
+	const missing = wanted.filter((uid) => !answered.has(uid));
+	if (!missing.length) return [];
+	const here = await searchUids(open, { uid: uidSet(missing) });
+	leftOut.push(...here);
+	return here;
 }
 
 /**
@@ -56,13 +69,8 @@ export async function readCandidates(
 	const read: Candidate[] = metadata
 		? await fetchMetadata(open, uids)
 		: await fetchSizes(open, uids);
-	const answered = new Set(read.map((m) => m.uid));
-	const here = await stillHere(
-		open,
-		uids.filter((uid) => !answered.has(uid)),
-	);
+	const here = await leftOutButHere(open, uids, read, leftOut);
 	if (!here.length) return read;
-	leftOut.push(...here);
 	const again = await fetchMetadata(open, here);
 	const found = new Set(again.map((m) => m.uid));
 	const unanswered = here
@@ -103,13 +111,9 @@ export async function accountFor(
 	admit: (m: MessageMetadata) => boolean = () => true,
 	leftOut: number[] = [],
 ): Promise<FetchedMessage[]> {
-	const got = new Set(downloaded.map((m) => m.message.uid));
-	const here = await stillHere(
-		open,
-		selected.filter((uid) => !got.has(uid)),
-	);
+	const got = downloaded.map((m) => ({ uid: m.message.uid }));
+	const here = await leftOutButHere(open, selected, got, leftOut);
 	if (!here.length) return downloaded;
-	leftOut.push(...here);
 	const metadata = await fetchMetadata(open, here);
 	const described = new Set(metadata.map((m) => m.uid));
 	const again = await fetchIsolated(open, metadata.filter(admit), read.content, read);
