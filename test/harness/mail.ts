@@ -135,6 +135,25 @@ export async function listFolder(
 	}
 }
 
+/** Deletes these messages of the folder for good (flagged \Deleted and expunged). */
+export async function expungeMails(
+	folder: string,
+	uids: number[],
+	mailbox = 'alice@example.test',
+): Promise<void> {
+	const client = await testImap(mailbox);
+	try {
+		const lock = await client.getMailboxLock(serverPath(folder));
+		try {
+			await client.messageDelete(uids.join(','), { uid: true });
+		} finally {
+			lock.release();
+		}
+	} finally {
+		await client.logout();
+	}
+}
+
 /** Delivers through the MTA path (dovecot-lda), as mail from outside arrives. */
 export function deliverMail(raw: Buffer, mailbox = 'alice@example.test', folder?: string): void {
 	const args = ['-c', stackInfo().dovecotConfig, '-d', mailbox, '-f', 'sender@example.test'];

@@ -26,6 +26,11 @@ export const HOLE_TTL_MS = 24 * 60 * 60_000;
 /** The most UIDs kept as holes (the newest). */
 export const MAX_HOLES = 1000;
 
+/** A hole of these UIDs, found now (undefined when there are none). */
+export function holeOf(uids: number[], now: number): Hole | undefined {
+	return uids.length ? { uids: uidSet(uids), at: new Date(now).toISOString() } : undefined;
+}
+
 /** The UIDs of a UID set ("1:3,7"); a malformed or huge part is ignored. */
 export function uidsOf(set: string): number[] {
 	const uids: number[] = [];
@@ -96,8 +101,10 @@ export async function holesPassed(
 	for (let uid = start; uid <= range.to; uid++) if (!range.known.has(uid)) unknown.push(uid);
 	if (!unknown.length) return undefined;
 	const here = new Set(await searchUids(open, { uid: uidSet(unknown) }));
-	const missing = unknown.filter((uid) => !here.has(uid));
-	return missing.length ? { uids: uidSet(missing), at: new Date(now).toISOString() } : undefined;
+	return holeOf(
+		unknown.filter((uid) => !here.has(uid)),
+		now,
+	);
 }
 
 /** The holes to keep with the cursor: those left, those the poll did not get to, and the new ones. */

@@ -116,10 +116,11 @@ export async function accountFor(
 	if (!here.length) return downloaded;
 	const metadata = await fetchMetadata(open, here);
 	const described = new Set(metadata.map((m) => m.uid));
-	const again = await fetchIsolated(open, metadata.filter(admit), read.content, read);
+	const admitted = metadata.filter(admit);
+	const again = await fetchIsolated(open, admitted, read.content, read);
 	const sent = new Set(again.map((m) => m.message.uid));
 	const missing = [
-		...metadata.filter((m) => admit(m) && !sent.has(m.uid)).map((m) => unsent(open, m.uid, m)),
+		...admitted.filter((m) => !sent.has(m.uid)).map((m) => unsent(open, m.uid, m)),
 		...here.filter((uid) => !described.has(uid)).map((uid) => unsent(open, uid)),
 	];
 	return [...downloaded, ...again, ...missing].sort(

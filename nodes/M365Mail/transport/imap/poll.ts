@@ -35,8 +35,7 @@ import {
 	type OpenFolder,
 } from './messages';
 import { matchesFilters, needsEnvelopeCheck, searchQuery } from './search';
-import { uidSet } from './bulkResponse';
-import { freshHoles, holesPassed, keptHoles, lateArrivals, type Hole } from './holes';
+import { freshHoles, holeOf, holesPassed, keptHoles, lateArrivals, type Hole } from './holes';
 
 export interface ImapCursor {
 	uidValidity: string;
@@ -251,9 +250,7 @@ export async function pollNewMessages(
 				baseline,
 				cursor: cursorAt(next, [
 					...left,
-					notReached.length
-						? { uids: uidSet(notReached), at: new Date(now).toISOString() }
-						: undefined,
+					holeOf(notReached, now),
 					top === Number.MAX_SAFE_INTEGER
 						? undefined
 						: await holesPassed(
