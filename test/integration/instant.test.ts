@@ -410,6 +410,49 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		}
 	});
 
+	it('a message the server shows only after newer ones were emitted, with no notice when it does: looked for again within seconds, emitted once and read', async () => {
+		const proxy = await throughProxy('alice-late');
+		try {
+			const folder = await freshFolder('instant-late');
+			const t = await start(folder, { afterEmit: 'markRead' }, () => 'success', {}, 'alice-late');
+			running.push(t.response);
+			await appendMails(folder, [{ subject: 'late first' }]);
+			await allRead(folder, 'the first read');
+			// The next UID is handed out but not shown (SEARCH and FETCH leave it out) until later;
+			// its EXISTS comes at delivery, as the newer message's does, so no notice comes after.
+			const hiddenUid = Math.max(...(await listFolder(folder)).map((m) => m.uid)) + 1;
+			proxy.hidden.add(hiddenUid);
+			await appendMails(folder, [{ subject: 'late hidden' }, { subject: 'late after' }]);
+			// The newer message is emitted and read, and the catch-up that records its success is over:
+			// from here on only a look of the trigger's own can find the late one.
+			await until('the newer message read', async () =>
+				(await listFolder(folder)).some(
+					(m) => m.subject === 'late after' && m.flags.includes('\\Seen'),
+				)
+					? true
+					: undefined,
+			);
+			await new Promise((r) => setTimeout(r, 1000));
+			const shown = Date.now();
+			proxy.hidden.delete(hiddenUid);
+			// Without a look of its own the trigger would wait for its 5-minute safety check.
+			await until(
+				'the late message emitted without a notice',
+				() => (t.emitted.some((e) => e.subject === 'late hidden') ? true : undefined),
+				90_000,
+			);
+			console.log(`a late message emitted ${Date.now() - shown} ms after the server showed it`);
+			await allRead(folder, 'all read');
+			const subjects = t.emitted.map((e) => e.subject);
+			const lost = ['late first', 'late hidden', 'late after'].filter((s) => !subjects.includes(s));
+			const duplicated = subjects.filter((s, i) => subjects.indexOf(s) !== i);
+			assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] });
+			await t.response.closeFunction?.();
+		} finally {
+			await proxy.stop();
+		}
+	});
+
 	const endings = {
 		'the server ends the IDLE session with BYE AccessTokenExpired (as Exchange Online does)': (
 			proxy: ImapTlsProxy,

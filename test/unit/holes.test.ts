@@ -10,8 +10,10 @@ import {
 	freshHoles,
 	HOLE_TTL_MS,
 	keptHoles,
+	lookAgainIn,
 	MAX_HOLES,
 	uidsOf,
+	YOUNG_HOLE_MS,
 	type Hole,
 } from '../../nodes/M365Mail/transport/imap/holes';
 
@@ -23,6 +25,20 @@ describe('holes kept with an IMAP cursor', () => {
 		assert.deepEqual(uidsOf('x,0,5:3,-1'), []);
 		assert.deepEqual(uidsOf(`1:${MAX_HOLES + 1}`), []);
 		assert.deepEqual(uidsOf(''), []);
+	});
+
+	it('asks the instant trigger to look again soon after a hole appears, less often as it ages, and not once it is ten minutes old', () => {
+		const now = Date.parse('2026-12-05T12:00:00Z');
+		const hole = (ageMs: number): Hole => ({ uids: '5', at: at(now - ageMs) });
+		assert.equal(lookAgainIn(undefined, now), undefined);
+		assert.equal(lookAgainIn([], now), undefined);
+		assert.equal(lookAgainIn([hole(0)], now), 5_000);
+		assert.equal(lookAgainIn([hole(2 * 60_000)], now), 30_000);
+		assert.equal(lookAgainIn([hole(9 * 60_000)], now), 60_000);
+		assert.equal(lookAgainIn([hole(YOUNG_HOLE_MS)], now), undefined);
+		// The youngest hole sets the pace; a date that is not one is no hole to look at.
+		assert.equal(lookAgainIn([hole(YOUNG_HOLE_MS + 1), hole(60_000)], now), 15_000);
+		assert.equal(lookAgainIn([{ uids: '5', at: 'soon' }], now), undefined);
 	});
 
 	it('drops holes a day old and anything that is not a hole (static data is not trusted)', () => {

@@ -71,6 +71,11 @@ export interface NewMail<C> {
 	skipped: Array<{ id: string; reason: string }>;
 	/** What the poll had to work around, for the log (a server that left messages out of an answer). */
 	notes?: string[];
+	/**
+	 * Mail may show up without a notice (IMAP: a UID passed that was not there yet, kept as a hole):
+	 * the instant trigger looks again after this many ms.
+	 */
+	lookAgainInMs?: number;
 	/** The cursor was started again; `messages` then holds what was recovered. */
 	reset?: ResetReason;
 	/** The first poll only set the starting point. */

@@ -77,7 +77,8 @@ export function isPassing(error: unknown): boolean {
 
 /** What a poll came to: items to emit (maybe none), nothing (another poll runs), or a failure to show. */
 export type DeliveryResult<T> =
-	| { kind: 'items'; items: T[] }
+	/** `lookAgainInMs`: mail may show up without a notice (NewMail.lookAgainInMs; instant trigger). */
+	| { kind: 'items'; items: T[]; lookAgainInMs?: number }
 	| { kind: 'busy' }
 	/** `trouble` is set when passing trouble has lasted `troubleLimit` polls in a row. */
 	| { kind: 'failed'; error: unknown; trouble?: { count: number; since: string } };
@@ -117,7 +118,7 @@ export async function deliver<C, T>(input: {
 	const before = store.get(key);
 	try {
 		const startedAt = startingPoint(input.starts, before, options, started);
-		const items = await pollOnce(
+		const { items, lookAgainInMs } = await pollOnce(
 			store,
 			key,
 			before,
@@ -127,7 +128,7 @@ export async function deliver<C, T>(input: {
 			log,
 			started,
 		);
-		return { kind: 'items', items };
+		return { kind: 'items', items, ...(lookAgainInMs ? { lookAgainInMs } : {}) };
 	} catch (error) {
 		// Count passing trouble in memory (it reaches the database with the next emit).
 		const state = store.get(key);
@@ -221,7 +222,7 @@ async function pollOnce<C, T>(
 	build: BuildItem<T>,
 	log: DeliveryLog,
 	started: number,
-): Promise<T[]> {
+): Promise<{ items: T[]; lookAgainInMs?: number }> {
 	const nowIso = new Date(started).toISOString();
 	let state: FolderState = { ...(before ?? {}) };
 
@@ -320,7 +321,7 @@ async function pollOnce<C, T>(
 		log.warn(
 			`Microsoft 365 Mail Trigger: another poll of ${key} finished first; this one emits nothing`,
 		);
-		return [];
+		return { items: [] };
 	}
 	if (options.redeliverAfterMs > 0) {
 		ledger = ledger.map((e) => redeliver.find((r) => r.entry.id === e.id)?.entry ?? e);
@@ -354,7 +355,7 @@ async function pollOnce<C, T>(
 		...(ledger.length ? { ledger } : {}),
 	};
 	store.set(key, state);
-	return items;
+	return { items, lookAgainInMs: found.lookAgainInMs };
 }
 
 function describeReset(reason: ResetReason): string {

@@ -142,6 +142,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		}, ms);
 		timers.add(timer);
 	};
+	/** A look the mail source asked for (young holes below the IMAP cursor): one pending at most. */
+	let lookPending = false;
 
 	/**
 	 * The after-run action for messages whose run succeeded. Those that succeed while one is being
@@ -314,6 +316,10 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			return;
 		}
 		if (result.kind !== 'items') return;
+		if (result.lookAgainInMs && !lookPending) {
+			lookPending = true;
+			later(result.lookAgainInMs, () => void ((lookPending = false), look()));
+		}
 		// One execution per message, or per small batch of the messages this catch-up found (it does
 		// not wait for more mail to fill a batch).
 		for (let i = 0; i < result.items.length; i += perRun)

@@ -25,6 +25,22 @@ export const HOLE_WINDOW = 200;
 export const HOLE_TTL_MS = 24 * 60 * 60_000;
 /** The most UIDs kept as holes (the newest). */
 export const MAX_HOLES = 1000;
+/** While a hole is younger than this, the instant trigger looks at it again without a notice. */
+export const YOUNG_HOLE_MS = 10 * 60_000;
+
+/**
+ * When the instant trigger should look at the holes again without waiting for a notice (a server
+ * may not announce a message it counted before it could be seen): a quarter of the youngest hole's
+ * age, between 5 s and a minute, so soon after a hole appears and less often after; undefined with
+ * no hole younger than YOUNG_HOLE_MS (the trigger's own safety check and its notices go on).
+ */
+export function lookAgainIn(holes: Hole[] | undefined, now: number): number | undefined {
+	const ages = (holes ?? []).map((h) => now - Date.parse(h.at)).filter((age) => age >= 0);
+	if (!ages.length) return undefined;
+	const youngest = Math.min(...ages);
+	if (youngest >= YOUNG_HOLE_MS) return undefined;
+	return Math.min(Math.max(Math.round(youngest / 4), 5_000), 60_000);
+}
 
 /** A hole of these UIDs, found now (undefined when there are none). */
 export function holeOf(uids: number[], now: number): Hole | undefined {

@@ -35,7 +35,15 @@ import {
 	type OpenFolder,
 } from './messages';
 import { matchesFilters, needsEnvelopeCheck, searchQuery } from './search';
-import { freshHoles, holeOf, holesPassed, keptHoles, lateArrivals, type Hole } from './holes';
+import {
+	freshHoles,
+	holeOf,
+	holesPassed,
+	keptHoles,
+	lateArrivals,
+	lookAgainIn,
+	type Hole,
+} from './holes';
 
 export interface ImapCursor {
 	uidValidity: string;
@@ -81,6 +89,8 @@ export interface PollOutcome {
 	more: boolean;
 	/** What the poll had to work around, for the log (a server that left messages out of an answer). */
 	notes?: string[];
+	/** Holes kept are young: look again this soon, without a notice (holes.ts, lookAgainIn). */
+	lookAgainInMs?: number;
 }
 
 /** Envelopes and structures are small: few round trips matter more than batch size. */
@@ -118,7 +128,7 @@ export async function pollNewMessages(
 	client: ImapFlow,
 	options: PollOptions,
 ): Promise<PollOutcome> {
-	return await readingFolder(
+	const outcome: PollOutcome = await readingFolder(
 		client,
 		options,
 		async (open) => {
@@ -263,6 +273,8 @@ export async function pollNewMessages(
 		},
 		{ currentUidNext: true },
 	);
+	const lookAgainInMs = lookAgainIn(outcome.cursor.holes, Date.now());
+	return lookAgainInMs ? { ...outcome, lookAgainInMs } : outcome;
 }
 
 /** The ids that belong to the open folder as it is now, by UID, ascending (other ids are ignored). */
