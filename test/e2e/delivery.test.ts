@@ -5,7 +5,8 @@
  * restart, an upgrade and a re-publish do), a failing downstream Code node with the at-least-once
  * option, a UIDVALIDITY change, a server that leaves messages out of its FETCH answers or shows one
  * only after newer ones, and an expired Graph delta. The instant trigger (IMAP IDLE): latency from
- * delivery to execution start, a burst, and a failed run retried until it succeeds.
+ * delivery to execution start, a burst, a failed run retried until it succeeds, and a message shown
+ * late with no notice, found by the trigger's own look.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -73,6 +74,7 @@ async function workflowThroughProxy(
 	name: string,
 	credentialId: string,
 	parameters: Json,
+	instant = false,
 ): Promise<{ proxy: ImapTlsProxy; id: string; folder: string }> {
 	const proxy = new ImapTlsProxy();
 	await proxy.start();
@@ -89,11 +91,26 @@ async function workflowThroughProxy(
 		]);
 		const folder = await freshFolder('e2e-proxy');
 		const ref = { m365MailOAuth2Api: credential };
-		const id = await n8n.createWorkflow(
-			`Delivery: ${name}`,
-			[triggerWorkflowNode('New Mail', folder, ref, parameters)],
-			{},
-		);
+		const id = instant
+			? await n8n.createWorkflow(
+					`Instant: ${name}`,
+					[
+						triggerWorkflowNode(
+							'New Mail',
+							folder,
+							ref,
+							{ afterEmit: 'markRead', ...parameters },
+							'm365MailInstantTrigger',
+						),
+						codeNode('return { json: $json };'),
+					],
+					instantConnections,
+				)
+			: await n8n.createWorkflow(
+					`Delivery: ${name}`,
+					[triggerWorkflowNode('New Mail', folder, ref, parameters)],
+					{},
+				);
 		await n8n.api('POST', `/workflows/${id}/activate`);
 		return { proxy, id, folder };
 	} catch (error) {
@@ -474,6 +491,45 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			[],
 		);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('instant trigger: a message the server shows only after a newer one was emitted, with no notice when it does, is emitted well before the 5-minute catch-up, once, and read', async () => {
+		const { proxy, id, folder } = await workflowThroughProxy(
+			'a late message',
+			'M365DeliveryLtIn',
+			{},
+			true,
+		);
+		const isRead = async (subject: string) =>
+			(await listFolder(folder)).some((m) => m.subject === subject && m.flags.includes('\\Seen'))
+				? true
+				: undefined;
+		try {
+			const [first, hidden, after] = names('instant late', 3);
+			await appendMails(folder, [{ subject: first }]);
+			await n8n.waitFor('the first message read', () => isRead(first), 60_000);
+			// The next UID is handed out but not shown (SEARCH and FETCH leave it out); its EXISTS
+			// comes at delivery, as the newer message's does, so no notice comes when it is shown.
+			const hiddenUid = Math.max(...(await listFolder(folder)).map((m) => m.uid)) + 1;
+			proxy.hidden.add(hiddenUid);
+			await appendMails(folder, [{ subject: hidden }, { subject: after }]);
+			await n8n.waitFor('the newer message read', () => isRead(after), 60_000);
+			await new Promise((r) => setTimeout(r, 1000));
+			const shown = Date.now();
+			proxy.hidden.delete(hiddenUid);
+			const done = await succeededRuns(id, [first, hidden, after], 90_000);
+			const late = done.find((r) => r.subject === hidden)!;
+			console.log(
+				`instant trigger: a late message's execution started ${late.startedAt - shown} ms after the server showed it`,
+			);
+			await n8n.waitFor('the late message read', () => isRead(hidden), 60_000);
+			await new Promise((r) => setTimeout(r, 3000));
+			const seen = (await instantRuns(id)).map((r) => r.subject);
+			assert.deepEqual(tally([first, hidden, after], seen), { lost: 0, duplicated: 0 });
+			await n8n.api('POST', `/workflows/${id}/deactivate`);
+		} finally {
+			await proxy.stop();
+		}
 	});
 
 	it('instant trigger: n8n killed (SIGKILL) mid-burst and started again: none lost, all read; a message runs twice only if its first run succeeded just before the kill and was not yet marked read, or n8n had accepted its execution before the kill and ran it at the start (at least once)', async () => {
