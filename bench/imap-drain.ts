@@ -43,6 +43,12 @@ const SAME_START = process.argv.includes('--same-start');
  */
 const POLL_GAP_MS = option('poll-gap-ms', 0);
 const TRACE_GC = stringOption('trace-gc');
+/**
+ * `--mem-at-peak`: each child samples process.memoryUsage() every 10 ms and reports the sample with
+ * the highest RSS (V8 heap, external memory, ArrayBuffers) and the heap in use at the clock's start:
+ * what the peak is made of. For diagnosis.
+ */
+const MEM_AT_PEAK = process.argv.includes('--mem-at-peak');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -184,6 +190,7 @@ async function main(): Promise<void> {
 			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
 			...(SAME_START ? { BENCH_SAME_START: '1' } : {}),
 			...(POLL_GAP_MS ? { BENCH_POLL_GAP_MS: String(POLL_GAP_MS) } : {}),
+			...(MEM_AT_PEAK ? { BENCH_MEM_AT_PEAK: '1' } : {}),
 		};
 		if (TRACE_GC) mkdirSync(TRACE_GC, { recursive: true });
 		const scenarios = (
@@ -218,7 +225,7 @@ async function main(): Promise<void> {
 				// Polls that asked again for messages the server left out of an answer (the trigger's warning).
 				const leftOut = child.stdout.match(/out of its answers/g)?.length ?? 0;
 				console.error(
-					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}${leftOut ? `, ${leftOut} poll(s) asked again for messages the server left out` : ''}`,
+					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}${leftOut ? `, ${leftOut} poll(s) asked again for messages the server left out` : ''}${result.atPeakMB ? `; at the peak, MB: ${JSON.stringify(result.atPeakMB)}` : ''}`,
 				);
 			}
 		}

@@ -233,7 +233,16 @@ async function main(): Promise<void> {
 	if (scenario.startsWith('ours')) await prepareOurs(scenario === 'ours-full' ? 'full' : 'simple');
 	if (scenario.startsWith('n8n')) await import('@n8n/imap');
 	if (scenario === 'bulk-fetch') await import('../nodes/M365Mail/transport/imap/bulk');
-	const rssBefore = process.memoryUsage().rss;
+	const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
+	// BENCH_MEM_AT_PEAK (--mem-at-peak): the memory sample with the highest RSS, and what it holds.
+	let atPeak: NodeJS.MemoryUsage | undefined;
+	if (process.env.BENCH_MEM_AT_PEAK) {
+		setInterval(() => {
+			const sample = process.memoryUsage();
+			if (!atPeak || sample.rss > atPeak.rss) atPeak = sample;
+		}, 10).unref();
+	}
+	const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 	const start = Date.now();
 	const cpuStart = process.cpuUsage();
 	const messages = await run[scenario]();
@@ -255,6 +264,14 @@ async function main(): Promise<void> {
 			...(polls ? { polls, largestPollMB: Math.round(largestPoll / 1024 / 1024) } : {}),
 			...(binaryOnDisk ? { binaryOnDisk } : {}),
 			...(gapMs ? { gapMs } : {}),
+			...(atPeak
+				? {
+						atPeakMB: {
+							heapUsedAtStart: mb(heapBefore),
+							...Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, mb(v)])),
+						},
+					}
+				: {}),
 			...(largestItemsHeap ? { itemsHeapMB: Math.round(largestItemsHeap / 1e5) / 10 } : {}),
 		}),
 	);
