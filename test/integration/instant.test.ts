@@ -115,6 +115,18 @@ async function until<T>(
 	}
 }
 
+/** Waits until the trigger has emitted a message with this subject. */
+const untilEmitted = async (
+	t: { emitted: Array<{ subject: string }> },
+	subject: string,
+	ms?: number,
+) =>
+	await until(
+		`${subject} emitted`,
+		() => (t.emitted.some((e) => e.subject === subject) ? true : undefined),
+		ms,
+	);
+
 const unreadIn = async (folder: string) =>
 	(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject);
 
@@ -292,13 +304,9 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await restartDovecot();
 		// Appended at once: the new IDLE session's catch-up (or its EXISTS) finds it.
 		await appendMails(folder, [{ subject: 'gap' }]);
-		await until(
-			'gap',
-			() => (t.emitted.some((e) => e.subject === 'gap') ? true : undefined),
-			30_000,
-		);
+		await untilEmitted(t, 'gap', 30_000);
 		await appendMails(folder, [{ subject: 'after' }]);
-		await until('after', () => (t.emitted.some((e) => e.subject === 'after') ? true : undefined));
+		await untilEmitted(t, 'after');
 		await allRead(folder, 'all read');
 		assert.deepEqual(
 			t.emitted.map((e) => e.subject),
@@ -316,15 +324,9 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		await until('before kill', () => (t.emitted.length >= 1 ? true : undefined));
 		assert.ok(killImapProcesses() >= 1, 'an IMAP process was killed');
 		await appendMails(folder, [{ subject: 'gap after kill' }]);
-		await until(
-			'gap after kill',
-			() => (t.emitted.some((e) => e.subject === 'gap after kill') ? true : undefined),
-			30_000,
-		);
+		await untilEmitted(t, 'gap after kill', 30_000);
 		await appendMails(folder, [{ subject: 'after kill' }]);
-		await until('after kill', () =>
-			t.emitted.some((e) => e.subject === 'after kill') ? true : undefined,
-		);
+		await untilEmitted(t, 'after kill');
 		await allRead(folder, 'all read');
 		assert.deepEqual(
 			t.emitted.map((e) => e.subject),
@@ -366,9 +368,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 				await allRead(folder, 'read after the drops', 40_000);
 				assert.equal(proxy.dropped, times, `${times} UID STOREs dropped their connection`);
 				await appendMails(folder, [{ subject: 'after' }]);
-				await until('after', () =>
-					t.emitted.some((e) => e.subject === 'after') ? true : undefined,
-				);
+				await untilEmitted(t, 'after');
 				await allRead(folder);
 				assert.deepEqual(
 					t.emitted.map((e) => `${e.subject}#${e.attempt}`),
@@ -436,11 +436,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			const shown = Date.now();
 			proxy.hidden.delete(hiddenUid);
 			// Without a look of its own the trigger would wait for its 5-minute safety check.
-			await until(
-				'the late message emitted without a notice',
-				() => (t.emitted.some((e) => e.subject === 'late hidden') ? true : undefined),
-				90_000,
-			);
+			await untilEmitted(t, 'late hidden', 90_000);
 			console.log(`a late message emitted ${Date.now() - shown} ms after the server showed it`);
 			await allRead(folder, 'all read');
 			const subjects = t.emitted.map((e) => e.subject);
@@ -477,15 +473,9 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 				const connections = proxy.connections;
 				assert.ok(end(proxy) >= 1, 'a session was ended');
 				await appendMails(folder, [{ subject: 'gap' }]);
-				await until(
-					'gap',
-					() => (t.emitted.some((e) => e.subject === 'gap') ? true : undefined),
-					30_000,
-				);
+				await untilEmitted(t, 'gap', 30_000);
 				await appendMails(folder, [{ subject: 'after' }]);
-				await until('after', () =>
-					t.emitted.some((e) => e.subject === 'after') ? true : undefined,
-				);
+				await untilEmitted(t, 'after');
 				await allRead(folder, 'all read');
 				assert.deepEqual(
 					t.emitted.map((e) => e.subject),
