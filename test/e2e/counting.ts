@@ -5,22 +5,12 @@
  */
 import assert from 'node:assert/strict';
 
+import { count } from '../harness/count';
 import { runData, type N8nInstance, type TimedLine } from './n8n';
 
 type Json = Record<string, unknown>;
 
-/** Lost and duplicated among `expected`, as counted in `seen`. */
-export function count(
-	expected: string[],
-	seen: string[],
-): { lost: string[]; duplicated: string[] } {
-	const times = new Map<string, number>();
-	for (const s of seen) times.set(s, (times.get(s) ?? 0) + 1);
-	return {
-		lost: expected.filter((s) => !times.has(s)),
-		duplicated: [...times].filter(([, n]) => n > 1).map(([s]) => s),
-	};
-}
+export { count };
 
 /** The numbers of lost and duplicated messages. */
 export function tally(expected: string[], seen: string[]): { lost: number; duplicated: number } {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 
+import { count } from '../harness/count';
 import {
 	CredentialStore,
 	discardingPoll,
@@ -612,9 +613,7 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 				const names = seen.map((json) =>
 					String(json.id).includes(targetId) ? sent[10] : String(json.subject),
 				);
-				const lost = sent.filter((subject) => !names.includes(subject));
-				const duplicated = names.filter((name, i) => names.indexOf(name) !== i);
-				assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] }, label);
+				assert.deepEqual(count(sent, names), { lost: [], duplicated: [] }, label);
 				assert.deepEqual(names, sent, `${label}: oldest first`);
 				const item = seen[10];
 				if (nil) {
@@ -664,9 +663,7 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 				seen.push(...(await poll()));
 				proxy.hidden.delete(uid);
 				seen.push(...(await poll()), ...(await poll()));
-				const lost = sent.filter((subject) => !seen.includes(subject));
-				const duplicated = seen.filter((subject, i) => seen.indexOf(subject) !== i);
-				assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] }, label);
+				assert.deepEqual(count(sent, seen), { lost: [], duplicated: [] }, label);
 				assert.equal(holes(), undefined, `${label}: the hole filled`);
 
 				// Hidden, then expunged: never shown, never emitted; the polls after it go on.
