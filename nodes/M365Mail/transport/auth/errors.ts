@@ -289,7 +289,14 @@ export function mapImapAuthError(
 
 /** Maps an SMTP failure (nodemailer error) to a fix. */
 export function mapSmtpError(
-	error: { responseCode?: number; response?: string; message?: string; code?: string },
+	error: {
+		responseCode?: number;
+		response?: string;
+		message?: string;
+		code?: string;
+		/** nodemailer: the socket's own code (ERR_TLS_CERT_ALTNAME_INVALID…) under its ESOCKET. */
+		originalCode?: string;
+	},
 	mailbox: string,
 ): MailServiceError {
 	const text = `${error.response ?? ''} ${error.message ?? ''}`;
@@ -309,7 +316,10 @@ export function mapSmtpError(
 			'SMTP 554 5.2.252 SendAsDenied',
 		);
 	}
-	return mapNetworkError(error, 'SMTP');
+	return mapNetworkError(
+		{ message: error.message, code: error.originalCode ?? error.code },
+		'SMTP',
+	);
 }
 
 /** Socket-level failures shared by IMAP and SMTP. */

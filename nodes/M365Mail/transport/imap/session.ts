@@ -46,7 +46,8 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		port: cloud.imapPort,
 		secure: cloud.imapTls === 'tls',
 		doSTARTTLS: cloud.imapTls === 'starttls' ? true : undefined,
-		servername: host,
+		// No servername: imapflow sends the host as SNI and checks the certificate against it, and
+		// leaves SNI out for an IP address (Node warns with DEP0123 when one is set as a servername).
 		auth: { user: options.mailbox, accessToken },
 		tls: { rejectUnauthorized: options.allowUnauthorizedCerts !== true, minVersion: 'TLSv1.2' },
 		logger: false,

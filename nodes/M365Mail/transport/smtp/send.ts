@@ -56,8 +56,8 @@ export async function sendComposedMessage(
 			secure: cloud.smtpTls === 'tls',
 			requireTLS: cloud.smtpTls !== 'tls',
 			auth: { type: 'OAuth2', user: options.user, accessToken },
+			// No servername: nodemailer sends the host as SNI, and none for an IP address (DEP0123).
 			tls: {
-				servername: host,
 				rejectUnauthorized: options.allowUnauthorizedCerts !== true,
 				minVersion: 'TLSv1.2',
 			},
