@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { listFolder } from '../harness/mail';
-import { customCloudFields, mintToken } from '../harness/stack';
+import { customCloudFields, mintToken, stackInfo } from '../harness/stack';
 
 const root = join(__dirname, '..', '..');
 
@@ -25,6 +25,8 @@ async function probe(options: {
 	allowUnauthorizedCerts: boolean;
 	/** Both hosts (the stack's are 127.0.0.1). */
 	host?: string;
+	/** IMAP over STARTTLS on the stack's plain port, not TLS from the start. */
+	imapStartTls?: boolean;
 }) {
 	const subject = `tls probe ${options.trustStackCa ? 'trusted' : 'untrusted'} ${
 		options.allowUnauthorizedCerts ? 'ignored' : 'checked'
@@ -35,6 +37,9 @@ async function probe(options: {
 		cloud: {
 			...customCloudFields(),
 			...(options.host ? { customImapHost: options.host, customSmtpHost: options.host } : {}),
+			...(options.imapStartTls
+				? { customImapTls: 'starttls', customImapPort: stackInfo().imapPort }
+				: {}),
 		},
 		mailbox: 'alice@example.test',
 		to: 'bob@example.test',
@@ -67,7 +72,7 @@ async function inBobsInbox(subject: string, waitMs: number): Promise<boolean> {
 	}
 }
 
-describe('TLS to a custom endpoint given as an IP address (IMAP and SMTP)', () => {
+describe('TLS to a custom IMAP and SMTP endpoint given as an IP address', () => {
 	it('with the server’s CA trusted: signs in and sends, the certificate checked against the address, and Node gives no DEP0123 warning (an IP address is no TLS server name)', async () => {
 		const result = await probe({ trustStackCa: true, allowUnauthorizedCerts: false });
 		assert.deepEqual(result.imap, { ok: true });
@@ -122,5 +127,23 @@ describe('TLS to a custom endpoint given as an IP address (IMAP and SMTP)', () =
 		assert.deepEqual(sent.smtp, { ok: true });
 		assert.ok(await inBobsInbox(sent.subject, 15_000), 'the message sent did not arrive');
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
+	});
+
+	it('IMAP over STARTTLS (the credential’s other IMAP security, port 143): signs in with the CA trusted, refused with the fix when it is not', async () => {
+		const trusted = await probe({
+			trustStackCa: true,
+			allowUnauthorizedCerts: false,
+			imapStartTls: true,
+		});
+		assert.deepEqual(trusted.imap, { ok: true });
+		assert.ok(!trusted.warnings.includes('DEP0123'), `warnings: ${trusted.warnings.join(', ')}`);
+		const refused = await probe({
+			trustStackCa: false,
+			allowUnauthorizedCerts: false,
+			imapStartTls: true,
+		});
+		assert.equal(refused.imap.ok, false, 'IMAP over STARTTLS connected to an untrusted server');
+		assert.match(refused.imap.message ?? '', /^IMAP: the server's TLS certificate was not trusted/);
+		assert.match(refused.imap.fix ?? '', /NODE_EXTRA_CA_CERTS/);
 	});
 });
