@@ -25,8 +25,11 @@ async function probe(options: {
 	allowUnauthorizedCerts: boolean;
 	/** Both hosts (the stack's are 127.0.0.1). */
 	host?: string;
-	/** IMAP over STARTTLS on the stack's plain port, not TLS from the start. */
-	imapStartTls?: boolean;
+	/**
+	 * The credential's other security choices: IMAP over STARTTLS (143-style) and SMTP with TLS from
+	 * the first byte (465-style), where the defaults are IMAP over TLS and SMTP over STARTTLS.
+	 */
+	otherSecurity?: boolean;
 }) {
 	const subject = `tls probe ${options.trustStackCa ? 'trusted' : 'untrusted'} ${
 		options.allowUnauthorizedCerts ? 'ignored' : 'checked'
@@ -37,8 +40,13 @@ async function probe(options: {
 		cloud: {
 			...customCloudFields(),
 			...(options.host ? { customImapHost: options.host, customSmtpHost: options.host } : {}),
-			...(options.imapStartTls
-				? { customImapTls: 'starttls', customImapPort: stackInfo().imapPort }
+			...(options.otherSecurity
+				? {
+						customImapTls: 'starttls',
+						customImapPort: stackInfo().imapPort,
+						customSmtpTls: 'tls',
+						customSmtpPort: stackInfo().smtpsPort,
+					}
 				: {}),
 		},
 		mailbox: 'alice@example.test',
@@ -129,21 +137,32 @@ describe('TLS to a custom IMAP and SMTP endpoint given as an IP address', () => 
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
 	});
 
-	it('IMAP over STARTTLS (the credential’s other IMAP security, port 143): signs in with the CA trusted, refused with the fix when it is not', async () => {
+	it('the credential’s other security choices, IMAP over STARTTLS (143) and SMTP with TLS from the start (465): sign in and send with the CA trusted, both refused with the fix when it is not', async () => {
 		const trusted = await probe({
 			trustStackCa: true,
 			allowUnauthorizedCerts: false,
-			imapStartTls: true,
+			otherSecurity: true,
 		});
 		assert.deepEqual(trusted.imap, { ok: true });
+		assert.deepEqual(trusted.smtp, { ok: true });
 		assert.ok(!trusted.warnings.includes('DEP0123'), `warnings: ${trusted.warnings.join(', ')}`);
 		const refused = await probe({
 			trustStackCa: false,
 			allowUnauthorizedCerts: false,
-			imapStartTls: true,
+			otherSecurity: true,
 		});
-		assert.equal(refused.imap.ok, false, 'IMAP over STARTTLS connected to an untrusted server');
-		assert.match(refused.imap.message ?? '', /^IMAP: the server's TLS certificate was not trusted/);
-		assert.match(refused.imap.fix ?? '', /NODE_EXTRA_CA_CERTS/);
+		for (const [protocol, outcome] of [
+			['IMAP', refused.imap],
+			['SMTP', refused.smtp],
+		] as const) {
+			assert.equal(outcome.ok, false, `${protocol} connected to an untrusted server`);
+			assert.match(
+				outcome.message ?? '',
+				new RegExp(`^${protocol}: the server's TLS certificate was not trusted`),
+			);
+			assert.match(outcome.fix ?? '', /NODE_EXTRA_CA_CERTS/);
+		}
+		assert.ok(await inBobsInbox(trusted.subject, 15_000), 'the message sent did not arrive');
+		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
 	});
 });

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   OAuth2 (Entra stand-in): ${info.oauthUrl}/${TENANT_ID}/oauth2/v2.0/{authorize,token}
   IMAP (TLS):              127.0.0.1:${info.imapsPort}   (STARTTLS: ${info.imapPort})
   SMTP (STARTTLS):         127.0.0.1:${info.smtpPort}
+  SMTP (TLS):              127.0.0.1:${info.smtpsPort}
   Test CA (for NODE_EXTRA_CA_CERTS): ${info.caCertPath}
 
   Credential "Custom" cloud: Login URL ${info.oauthUrl}, IMAP host 127.0.0.1 port ${info.imapsPort},

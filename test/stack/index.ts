@@ -17,6 +17,8 @@ export interface StackInfo {
 	imapPort: number;
 	imapsPort: number;
 	smtpPort: number;
+	/** SMTP with TLS from the first byte (465-style). */
+	smtpsPort: number;
 	graphUrl: string;
 	tenantId: string;
 	dovecotConfig: string;
@@ -98,6 +100,7 @@ export async function startStack(
 		imapPort: dovecot.options.imapPort,
 		imapsPort: dovecot.options.imapsPort,
 		smtpPort: smtp.port,
+		smtpsPort: smtp.securePort,
 		graphUrl: graph.url,
 		tenantId: TENANT_ID,
 		dovecotConfig: dovecot.configPath,

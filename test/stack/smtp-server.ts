@@ -20,8 +20,11 @@ export interface ReceivedMail {
 }
 
 export class SmtpTestServer {
-	private server?: SMTPServer;
+	private servers: SMTPServer[] = [];
+	/** STARTTLS (587-style), as Exchange Online. */
 	port = 0;
+	/** TLS from the first byte (465-style), the other choice a custom cloud's credential offers. */
+	securePort = 0;
 	readonly received: ReceivedMail[] = [];
 	/** When true, every AUTH answers 535 as a mailbox with SMTP AUTH disabled does. */
 	smtpAuthDisabled = false;
@@ -33,8 +36,13 @@ export class SmtpTestServer {
 	) {}
 
 	async start(): Promise<void> {
-		this.server = new SMTPServer({
-			secure: false,
+		this.port = await this.listen(false, this.options.port ?? 0);
+		this.securePort = await this.listen(true, 0);
+	}
+
+	private async listen(secure: boolean, port: number): Promise<number> {
+		const server = new SMTPServer({
+			secure,
 			key: this.options.key,
 			cert: this.options.cert,
 			name: 'smtp.example.test',
@@ -94,13 +102,17 @@ export class SmtpTestServer {
 				});
 			},
 		});
-		await new Promise<void>((resolve) =>
-			this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve),
-		);
-		this.port = (this.server!.server.address() as AddressInfo).port;
+		// A client that refuses the certificate closes the socket mid-handshake; the server reports it
+		// as an 'error' event, which without a listener would end the stack.
+		server.on('error', () => undefined);
+		this.servers.push(server);
+		await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+		return (server.server.address() as AddressInfo).port;
 	}
 
 	async stop(): Promise<void> {
-		if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+		await Promise.all(
+			this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+		);
 	}
 }
