@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -30,10 +31,13 @@ async function probe(options: {
 	 * the first byte (465-style), where the defaults are IMAP over TLS and SMTP over STARTTLS.
 	 */
 	otherSecurity?: boolean;
+	/** Endpoints that replace the stack's (host 127.0.0.1), both over STARTTLS. */
+	startTlsPorts?: { imap: number; smtp: number };
 }) {
 	const subject = `tls probe ${options.trustStackCa ? 'trusted' : 'untrusted'} ${
 		options.allowUnauthorizedCerts ? 'ignored' : 'checked'
 	} ${Date.now()}`;
+	const token = await mintToken({ upn: 'alice@example.test' });
 	const env = { ...process.env };
 	if (!options.trustStackCa) delete env.NODE_EXTRA_CA_CERTS;
 	env.TLS_PROBE = JSON.stringify({
@@ -48,26 +52,38 @@ async function probe(options: {
 						customSmtpPort: stackInfo().smtpsPort,
 					}
 				: {}),
+			...(options.startTlsPorts
+				? {
+						customImapTls: 'starttls',
+						customImapPort: options.startTlsPorts.imap,
+						customSmtpTls: 'starttls',
+						customSmtpPort: options.startTlsPorts.smtp,
+					}
+				: {}),
 		},
 		mailbox: 'alice@example.test',
 		to: 'bob@example.test',
-		token: await mintToken({ upn: 'alice@example.test' }),
+		token,
 		allowUnauthorizedCerts: options.allowUnauthorizedCerts,
 		subject,
 	});
-	const run = spawnSync(process.execPath, ['--import', 'tsx', 'test/harness/tls-probe.ts'], {
-		cwd: root,
-		env,
-		encoding: 'utf8',
-		timeout: 60_000,
+	// Not spawnSync: a test's own servers (below) must keep answering while the probe runs.
+	const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+		const child = execFile(
+			process.execPath,
+			['--import', 'tsx', 'test/harness/tls-probe.ts'],
+			{ cwd: root, env, encoding: 'utf8', timeout: 60_000 },
+			(error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
+		);
+		child.stdin?.end();
 	});
-	assert.equal(run.status, 0, run.stderr);
+	assert.equal(run.code, 0, run.stderr);
 	const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
 		imap: Outcome;
 		smtp: Outcome;
 		warnings: string[];
 	};
-	return { ...result, subject, stderr: run.stderr };
+	return { ...result, subject, token, stderr: run.stderr };
 }
 
 async function inBobsInbox(subject: string, waitMs: number): Promise<boolean> {
@@ -164,5 +180,74 @@ describe('TLS to a custom IMAP and SMTP endpoint given as an IP address', () => 
 		}
 		assert.ok(await inBobsInbox(trusted.subject, 15_000), 'the message sent did not arrive');
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
+	});
+
+	it('a server that offers no STARTTLS (a downgrade) on the STARTTLS settings: IMAP and SMTP stop before signing in; the token never crosses in the clear', async () => {
+		const heard = { imap: '', smtp: '' };
+		const connections = { imap: 0, smtp: 0 };
+		// Plain-text servers that offer XOAUTH2 but not STARTTLS, as a man in the middle would.
+		const imap = createServer((socket) => {
+			connections.imap++;
+			socket.write('* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n');
+			socket.on('data', (chunk: Buffer) => {
+				heard.imap += chunk.toString('latin1');
+				for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+					const [tag, command = ''] = line.split(' ');
+					if (/^CAPABILITY$/i.test(command))
+						socket.write(`* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n${tag} OK done\r\n`);
+					else if (/^(LOGOUT)$/i.test(command)) socket.end(`* BYE\r\n${tag} OK bye\r\n`);
+					else socket.write(`${tag} NO not here\r\n`);
+				}
+			});
+			socket.on('error', () => undefined);
+		});
+		const smtp = createServer((socket) => {
+			connections.smtp++;
+			socket.write('220 plain ESMTP\r\n');
+			socket.on('data', (chunk: Buffer) => {
+				heard.smtp += chunk.toString('latin1');
+				for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+					if (/^EHLO/i.test(line)) socket.write('250-plain\r\n250 AUTH XOAUTH2\r\n');
+					else if (/^QUIT/i.test(line)) socket.end('221 bye\r\n');
+					else socket.write('502 not here\r\n');
+				}
+			});
+			socket.on('error', () => undefined);
+		});
+		const listen = async (server: Server) => {
+			await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+			return (server.address() as AddressInfo).port;
+		};
+		try {
+			const result = await probe({
+				trustStackCa: true,
+				allowUnauthorizedCerts: false,
+				startTlsPorts: { imap: await listen(imap), smtp: await listen(smtp) },
+			});
+			assert.equal(result.imap.ok, false, 'IMAP signed in without TLS');
+			assert.equal(result.smtp.ok, false, 'SMTP sent without TLS');
+			for (const [protocol, text] of Object.entries(heard)) {
+				const reached = connections[protocol as keyof typeof connections];
+				assert.ok(reached > 0, `${protocol} never connected: the test proves nothing`);
+				assert.doesNotMatch(text, /AUTHENTICATE|^AUTH /im, `${protocol} tried to sign in`);
+				assert.ok(!text.includes(result.token), `${protocol} sent the token in the clear`);
+				const xoauth2 = Buffer.from(`auth=Bearer ${result.token}`).toString('base64').slice(0, 40);
+				assert.ok(!text.includes(xoauth2.slice(8, 40)), `${protocol} sent XOAUTH2 in the clear`);
+			}
+			for (const [protocol, outcome] of [
+				['IMAP', result.imap],
+				['SMTP', result.smtp],
+			] as const) {
+				assert.match(
+					outcome.message ?? '',
+					new RegExp(`^${protocol}: the server did not start TLS \\(STARTTLS\\)`),
+				);
+				assert.match(outcome.fix ?? '', /port and security/);
+				assert.ok(!outcome.message?.includes(result.token));
+			}
+		} finally {
+			imap.close();
+			smtp.close();
+		}
 	});
 });

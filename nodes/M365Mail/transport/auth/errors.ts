@@ -347,6 +347,15 @@ export function mapNetworkError(
 			code || undefined,
 		);
 	}
+	// IMAP or SMTP set to STARTTLS, and the server did not upgrade: nothing was signed in or sent.
+	if (/STARTTLS/i.test(text) && (protocol === 'IMAP' || protocol === 'SMTP')) {
+		return new MailServiceError(
+			`${protocol}: the server did not start TLS (STARTTLS), so the connection was closed before signing in: nothing, not the token either, was sent in the clear`,
+			`Check the ${protocol} port and security of the cloud setting: STARTTLS needs a server that offers it (${protocol === 'IMAP' ? 'IMAP 143' : 'SMTP 587'}); a port that starts with TLS (${protocol === 'IMAP' ? 'IMAP 993' : 'SMTP 465'}) needs the security "TLS". If the server does offer STARTTLS, something between n8n and it removed the offer.`,
+			'network',
+			code || 'STARTTLS',
+		);
+	}
 	if (
 		/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|NoConnection|ETIMEOUT|socket/i.test(
 			code + text,
