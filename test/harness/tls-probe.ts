@@ -43,7 +43,8 @@ async function main(): Promise<void> {
 		getAccessToken: async () => probe.token,
 		signedInMailbox: async () => undefined,
 	} as unknown as AccessTokenProvider;
-	const imap = await outcome(async () => {
+	// Side by side: a wrong port waits for a greeting timeout, and the two are independent.
+	const imapDone = outcome(async () => {
 		const client = await openImapSession({
 			cloud,
 			tokens,
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
 			await client.logout();
 		}
 	});
-	const smtp = await outcome(async () => {
+	const smtpDone = outcome(async () => {
 		const message = await composeMessage({
 			from: probe.mailbox,
 			to: [probe.to],
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
 			message,
 		);
 	});
+	const [imap, smtp] = await Promise.all([imapDone, smtpDone]);
 	// Warnings are emitted on the next tick.
 	await new Promise((resolve) => setImmediate(resolve));
 	process.stdout.write(`${JSON.stringify({ imap, smtp, warnings })}\n`);

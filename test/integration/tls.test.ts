@@ -33,6 +33,10 @@ async function probe(options: {
 	otherSecurity?: boolean;
 	/** Endpoints that replace the stack's (host 127.0.0.1), both over STARTTLS. */
 	startTlsPorts?: { imap: number; smtp: number };
+	/** Security "TLS" on the stack's ports that start in plain text (STARTTLS ones). */
+	tlsOnPlainPorts?: boolean;
+	/** Security "STARTTLS" on the stack's ports that start with TLS. */
+	startTlsOnTlsPorts?: boolean;
 }) {
 	const subject = `tls probe ${options.trustStackCa ? 'trusted' : 'untrusted'} ${
 		options.allowUnauthorizedCerts ? 'ignored' : 'checked'
@@ -49,6 +53,22 @@ async function probe(options: {
 						customImapTls: 'starttls',
 						customImapPort: stackInfo().imapPort,
 						customSmtpTls: 'tls',
+						customSmtpPort: stackInfo().smtpsPort,
+					}
+				: {}),
+			...(options.tlsOnPlainPorts
+				? {
+						customImapTls: 'tls',
+						customImapPort: stackInfo().imapPort,
+						customSmtpTls: 'tls',
+						customSmtpPort: stackInfo().smtpPort,
+					}
+				: {}),
+			...(options.startTlsOnTlsPorts
+				? {
+						customImapTls: 'starttls',
+						customImapPort: stackInfo().imapsPort,
+						customSmtpTls: 'starttls',
 						customSmtpPort: stackInfo().smtpsPort,
 					}
 				: {}),
@@ -96,7 +116,7 @@ async function inBobsInbox(subject: string, waitMs: number): Promise<boolean> {
 	}
 }
 
-describe('TLS to a custom IMAP and SMTP endpoint given as an IP address', () => {
+describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust, names, security settings', () => {
 	it('with the server’s CA trusted: signs in and sends, the certificate checked against the address, and Node gives no DEP0123 warning (an IP address is no TLS server name)', async () => {
 		const result = await probe({ trustStackCa: true, allowUnauthorizedCerts: false });
 		assert.deepEqual(result.imap, { ok: true });
@@ -248,6 +268,38 @@ describe('TLS to a custom IMAP and SMTP endpoint given as an IP address', () => 
 		} finally {
 			imap.close();
 			smtp.close();
+		}
+	});
+
+	it('the wrong security for the port, either way (TLS on 143/587, STARTTLS on 993/465): refused with an error that names the port and security to set, within the greeting timeout', async () => {
+		const tlsOnPlain = await probe({
+			trustStackCa: true,
+			allowUnauthorizedCerts: false,
+			tlsOnPlainPorts: true,
+		});
+		const startTlsOnTls = await probe({
+			trustStackCa: true,
+			allowUnauthorizedCerts: false,
+			startTlsOnTlsPorts: true,
+		});
+		for (const [protocol, outcome] of [
+			['IMAP', tlsOnPlain.imap],
+			['SMTP', tlsOnPlain.smtp],
+		] as const) {
+			assert.equal(outcome.ok, false, `${protocol} signed in over the wrong security`);
+			assert.equal(
+				outcome.message,
+				`${protocol}: the server did not answer in TLS on this port: it starts in plain text`,
+			);
+			assert.match(outcome.fix ?? '', /to STARTTLS for this port/);
+		}
+		for (const [protocol, outcome] of [
+			['IMAP', startTlsOnTls.imap],
+			['SMTP', startTlsOnTls.smtp],
+		] as const) {
+			assert.equal(outcome.ok, false, `${protocol} signed in over the wrong security`);
+			assert.equal(outcome.message, `${protocol}: the server sent no greeting in time`);
+			assert.match(outcome.fix ?? '', /needs the (IMAP|SMTP) security "TLS"/);
 		}
 	});
 });

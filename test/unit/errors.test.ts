@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-	mapAadError,
 	mapImapAuthError,
 	mapNetworkError,
 	mapSmtpError,
-	redactSecrets,
-} from '../../nodes/M365Mail/transport/auth/errors';
+} from '../../nodes/M365Mail/transport/auth/connectionErrors';
+import { mapAadError, redactSecrets } from '../../nodes/M365Mail/transport/auth/errors';
 
 const FAKE_JWT =
 	'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLnRlc3QifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';

@@ -15,7 +15,8 @@ import type {
 
 import { resolveCloud, type CloudEndpoints, type CloudSettings } from './auth/clouds';
 import { APP_ONLY_CREDENTIAL, DELEGATED_CREDENTIAL, type CredentialType } from './auth/credentials';
-import { isNetworkErrorCode, mapAadError, MailServiceError, redactSecrets } from './auth/errors';
+import { isNetworkErrorCode } from './auth/connectionErrors';
+import { mapAadError, MailServiceError, redactSecrets } from './auth/errors';
 import type { DelegatedAccess } from './auth/scopes';
 import { validateTenant } from './auth/tenant';
 import {

@@ -5,7 +5,8 @@
  * (seconds or an HTTP date) for idempotent requests only: a send is never retried.
  */
 import type { CloudEndpoints } from '../auth/clouds';
-import { mapNetworkError, MailServiceError } from '../auth/errors';
+import { mapNetworkError } from '../auth/connectionErrors';
+import { MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 import { mapGraphError, retryAfterMs, type GraphErrorBody } from './errors';
 

@@ -11,12 +11,8 @@ import type { ImapFlow } from 'imapflow';
 import { lazy } from '../lazy';
 
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
-import {
-	mapImapAuthError,
-	mapNetworkError,
-	MailServiceError,
-	type ImapErrorLike,
-} from '../auth/errors';
+import { mapImapAuthError, mapNetworkError, type ImapErrorLike } from '../auth/connectionErrors';
+import { MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 
 const loadImapflow = lazy(() => import('imapflow'));

@@ -5,7 +5,8 @@
 
 import { lazy } from '../lazy';
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
-import { mapSmtpError, MailServiceError } from '../auth/errors';
+import { mapSmtpError } from '../auth/connectionErrors';
+import { MailServiceError } from '../auth/errors';
 import type { AccessTokenProvider } from '../auth/tokens';
 import type { ComposedMessage } from '../mime/compose';
 import { assertMailboxAllowed } from '../auth/mailboxes';
@@ -62,7 +63,8 @@ export async function sendComposedMessage(
 				minVersion: 'TLSv1.2',
 			},
 			connectionTimeout: 30_000,
-			greetingTimeout: 30_000,
+			// As IMAP's: Exchange greets at once, and a TLS port set to STARTTLS never does.
+			greetingTimeout: 16_000,
 			socketTimeout: 120_000,
 			logger: false,
 		});
