@@ -16,6 +16,41 @@ interface Outcome {
 	kind?: string;
 }
 
+type Security = { imap: ['tls' | 'starttls', number]; smtp: ['tls' | 'starttls', number] };
+
+/** IMAP over STARTTLS (143-style) and SMTP with TLS from the first byte (465-style): not the defaults. */
+const otherSecurity = (): Security => ({
+	imap: ['starttls', stackInfo().imapPort],
+	smtp: ['tls', stackInfo().smtpsPort],
+});
+
+/** The IMAP and SMTP outcomes of a probe, named. */
+const both = (result: { imap: Outcome; smtp: Outcome }) =>
+	[
+		['IMAP', result.imap],
+		['SMTP', result.smtp],
+	] as const;
+
+/** Both signed in (IMAP) and sent (SMTP), with no DEP0123 warning. */
+function assertBothWorked(result: { imap: Outcome; smtp: Outcome; warnings: string[] }): void {
+	assert.deepEqual(result.imap, { ok: true });
+	assert.deepEqual(result.smtp, { ok: true });
+	assert.ok(!result.warnings.includes('DEP0123'), `warnings: ${result.warnings.join(', ')}`);
+}
+
+/** Both refused for a certificate n8n does not trust, with the fix named. */
+function assertUntrusted(result: { imap: Outcome; smtp: Outcome }): void {
+	for (const [protocol, outcome] of both(result)) {
+		assert.equal(outcome.ok, false, `${protocol} connected to an untrusted server`);
+		assert.match(
+			outcome.message ?? '',
+			new RegExp(`^${protocol}: the server's TLS certificate was not trusted`),
+		);
+		assert.match(outcome.fix ?? '', /NODE_EXTRA_CA_CERTS/);
+		assert.match(outcome.fix ?? '', /Ignore SSL Issues/);
+	}
+}
+
 /**
  * Signs in over IMAP and sends over SMTP to the stack's 127.0.0.1 through the package's transport, in
  * a process of its own (test/harness/tls-probe.ts): with the stack's CA trusted or not, and with
@@ -26,17 +61,8 @@ async function probe(options: {
 	allowUnauthorizedCerts: boolean;
 	/** Both hosts (the stack's are 127.0.0.1). */
 	host?: string;
-	/**
-	 * The credential's other security choices: IMAP over STARTTLS (143-style) and SMTP with TLS from
-	 * the first byte (465-style), where the defaults are IMAP over TLS and SMTP over STARTTLS.
-	 */
-	otherSecurity?: boolean;
-	/** Endpoints that replace the stack's (host 127.0.0.1), both over STARTTLS. */
-	startTlsPorts?: { imap: number; smtp: number };
-	/** Security "TLS" on the stack's ports that start in plain text (STARTTLS ones). */
-	tlsOnPlainPorts?: boolean;
-	/** Security "STARTTLS" on the stack's ports that start with TLS. */
-	startTlsOnTlsPorts?: boolean;
+	/** Each protocol's security setting and port, where the stack's defaults do not apply. */
+	security?: Security;
 }) {
 	const subject = `tls probe ${options.trustStackCa ? 'trusted' : 'untrusted'} ${
 		options.allowUnauthorizedCerts ? 'ignored' : 'checked'
@@ -48,36 +74,12 @@ async function probe(options: {
 		cloud: {
 			...customCloudFields(),
 			...(options.host ? { customImapHost: options.host, customSmtpHost: options.host } : {}),
-			...(options.otherSecurity
+			...(options.security
 				? {
-						customImapTls: 'starttls',
-						customImapPort: stackInfo().imapPort,
-						customSmtpTls: 'tls',
-						customSmtpPort: stackInfo().smtpsPort,
-					}
-				: {}),
-			...(options.tlsOnPlainPorts
-				? {
-						customImapTls: 'tls',
-						customImapPort: stackInfo().imapPort,
-						customSmtpTls: 'tls',
-						customSmtpPort: stackInfo().smtpPort,
-					}
-				: {}),
-			...(options.startTlsOnTlsPorts
-				? {
-						customImapTls: 'starttls',
-						customImapPort: stackInfo().imapsPort,
-						customSmtpTls: 'starttls',
-						customSmtpPort: stackInfo().smtpsPort,
-					}
-				: {}),
-			...(options.startTlsPorts
-				? {
-						customImapTls: 'starttls',
-						customImapPort: options.startTlsPorts.imap,
-						customSmtpTls: 'starttls',
-						customSmtpPort: options.startTlsPorts.smtp,
+						customImapTls: options.security.imap[0],
+						customImapPort: options.security.imap[1],
+						customSmtpTls: options.security.smtp[0],
+						customSmtpPort: options.security.smtp[1],
 					}
 				: {}),
 		},
@@ -119,30 +121,16 @@ async function inBobsInbox(subject: string, waitMs: number): Promise<boolean> {
 describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust, names, security settings', () => {
 	it('with the server’s CA trusted: signs in and sends, the certificate checked against the address, and Node gives no DEP0123 warning (an IP address is no TLS server name)', async () => {
 		const result = await probe({ trustStackCa: true, allowUnauthorizedCerts: false });
-		assert.deepEqual(result.imap, { ok: true });
-		assert.deepEqual(result.smtp, { ok: true });
-		assert.ok(!result.warnings.includes('DEP0123'), `warnings: ${result.warnings.join(', ')}`);
+		assertBothWorked(result);
 		assert.doesNotMatch(result.stderr, /DEP0123|ServerName to an IP address/);
 		assert.ok(await inBobsInbox(result.subject, 15_000), 'the message sent did not arrive');
 	});
 
 	it('with the CA not trusted: both refused with an error that names the fix, nothing sent; with "Ignore SSL Issues" on, both work', async () => {
 		const refused = await probe({ trustStackCa: false, allowUnauthorizedCerts: false });
-		for (const [protocol, outcome] of [
-			['IMAP', refused.imap],
-			['SMTP', refused.smtp],
-		] as const) {
-			assert.equal(outcome.ok, false, `${protocol} connected to an untrusted server`);
-			assert.match(
-				outcome.message ?? '',
-				new RegExp(`^${protocol}: the server's TLS certificate was not trusted`),
-			);
-			assert.match(outcome.fix ?? '', /NODE_EXTRA_CA_CERTS/);
-			assert.match(outcome.fix ?? '', /Ignore SSL Issues/);
-		}
+		assertUntrusted(refused);
 		const ignored = await probe({ trustStackCa: false, allowUnauthorizedCerts: true });
-		assert.deepEqual(ignored.imap, { ok: true });
-		assert.deepEqual(ignored.smtp, { ok: true });
+		assertBothWorked(ignored);
 		// The one sent after the refused one arrived; the refused one did not.
 		assert.ok(await inBobsInbox(ignored.subject, 15_000), 'the message sent did not arrive');
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
@@ -156,10 +144,7 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 			allowUnauthorizedCerts: false,
 			host: '127.1',
 		});
-		for (const [protocol, outcome] of [
-			['IMAP', refused.imap],
-			['SMTP', refused.smtp],
-		] as const) {
+		for (const [protocol, outcome] of both(refused)) {
 			assert.equal(outcome.ok, false, `${protocol} accepted a certificate for another name`);
 			assert.match(
 				outcome.message ?? '',
@@ -168,7 +153,7 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 			assert.match(outcome.fix ?? '', /Check the host name/);
 		}
 		const sent = await probe({ trustStackCa: true, allowUnauthorizedCerts: false });
-		assert.deepEqual(sent.smtp, { ok: true });
+		assertBothWorked(sent);
 		assert.ok(await inBobsInbox(sent.subject, 15_000), 'the message sent did not arrive');
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
 	});
@@ -177,27 +162,15 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 		const trusted = await probe({
 			trustStackCa: true,
 			allowUnauthorizedCerts: false,
-			otherSecurity: true,
+			security: otherSecurity(),
 		});
-		assert.deepEqual(trusted.imap, { ok: true });
-		assert.deepEqual(trusted.smtp, { ok: true });
-		assert.ok(!trusted.warnings.includes('DEP0123'), `warnings: ${trusted.warnings.join(', ')}`);
+		assertBothWorked(trusted);
 		const refused = await probe({
 			trustStackCa: false,
 			allowUnauthorizedCerts: false,
-			otherSecurity: true,
+			security: otherSecurity(),
 		});
-		for (const [protocol, outcome] of [
-			['IMAP', refused.imap],
-			['SMTP', refused.smtp],
-		] as const) {
-			assert.equal(outcome.ok, false, `${protocol} connected to an untrusted server`);
-			assert.match(
-				outcome.message ?? '',
-				new RegExp(`^${protocol}: the server's TLS certificate was not trusted`),
-			);
-			assert.match(outcome.fix ?? '', /NODE_EXTRA_CA_CERTS/);
-		}
+		assertUntrusted(refused);
 		assert.ok(await inBobsInbox(trusted.subject, 15_000), 'the message sent did not arrive');
 		assert.equal(await inBobsInbox(refused.subject, 0), false, 'a refused send was delivered');
 	});
@@ -242,7 +215,10 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 			const result = await probe({
 				trustStackCa: true,
 				allowUnauthorizedCerts: false,
-				startTlsPorts: { imap: await listen(imap), smtp: await listen(smtp) },
+				security: {
+					imap: ['starttls', await listen(imap)],
+					smtp: ['starttls', await listen(smtp)],
+				},
 			});
 			assert.equal(result.imap.ok, false, 'IMAP signed in without TLS');
 			assert.equal(result.smtp.ok, false, 'SMTP sent without TLS');
@@ -254,10 +230,7 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 				const xoauth2 = Buffer.from(`auth=Bearer ${result.token}`).toString('base64').slice(0, 40);
 				assert.ok(!text.includes(xoauth2.slice(8, 40)), `${protocol} sent XOAUTH2 in the clear`);
 			}
-			for (const [protocol, outcome] of [
-				['IMAP', result.imap],
-				['SMTP', result.smtp],
-			] as const) {
+			for (const [protocol, outcome] of both(result)) {
 				assert.match(
 					outcome.message ?? '',
 					new RegExp(`^${protocol}: the server did not start TLS \\(STARTTLS\\)`),
@@ -275,17 +248,17 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 		const tlsOnPlain = await probe({
 			trustStackCa: true,
 			allowUnauthorizedCerts: false,
-			tlsOnPlainPorts: true,
+			security: { imap: ['tls', stackInfo().imapPort], smtp: ['tls', stackInfo().smtpPort] },
 		});
 		const startTlsOnTls = await probe({
 			trustStackCa: true,
 			allowUnauthorizedCerts: false,
-			startTlsOnTlsPorts: true,
+			security: {
+				imap: ['starttls', stackInfo().imapsPort],
+				smtp: ['starttls', stackInfo().smtpsPort],
+			},
 		});
-		for (const [protocol, outcome] of [
-			['IMAP', tlsOnPlain.imap],
-			['SMTP', tlsOnPlain.smtp],
-		] as const) {
+		for (const [protocol, outcome] of both(tlsOnPlain)) {
 			assert.equal(outcome.ok, false, `${protocol} signed in over the wrong security`);
 			assert.equal(
 				outcome.message,
@@ -293,10 +266,7 @@ describe('TLS to custom IMAP and SMTP endpoints (the stack at 127.0.0.1): trust,
 			);
 			assert.match(outcome.fix ?? '', /to STARTTLS for this port/);
 		}
-		for (const [protocol, outcome] of [
-			['IMAP', startTlsOnTls.imap],
-			['SMTP', startTlsOnTls.smtp],
-		] as const) {
+		for (const [protocol, outcome] of both(startTlsOnTls)) {
 			assert.equal(outcome.ok, false, `${protocol} signed in over the wrong security`);
 			assert.equal(outcome.message, `${protocol}: the server sent no greeting in time`);
 			assert.match(outcome.fix ?? '', /needs the (IMAP|SMTP) security "TLS"/);
