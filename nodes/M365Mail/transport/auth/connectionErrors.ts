@@ -85,7 +85,6 @@ export function mapSmtpError(
 	);
 }
 
-/** Socket-level failures shared by IMAP and SMTP. */
 /** Error codes of a request that got no answer: refused, reset, unreachable, or a TLS failure. */
 export function isNetworkErrorCode(code: string | undefined): boolean {
 	return (
@@ -96,6 +95,54 @@ export function isNetworkErrorCode(code: string | undefined): boolean {
 	);
 }
 
+/** The standard ports of each security setting, named in fixes. */
+const PORTS = {
+	IMAP: { startTls: 'IMAP 143', tls: 'IMAP 993' },
+	SMTP: { startTls: 'SMTP 587', tls: 'SMTP 465' },
+} as const;
+
+/** A security setting that does not fit the server or the port; undefined for other failures. */
+function mapSecurityError(
+	code: string,
+	text: string,
+	protocol: 'IMAP' | 'SMTP',
+): MailServiceError | undefined {
+	const ports = PORTS[protocol];
+	// Set to STARTTLS, and the server did not upgrade: nothing was signed in or sent.
+	if (/STARTTLS/i.test(text)) {
+		return new MailServiceError(
+			`${protocol}: the server did not start TLS (STARTTLS), so the connection was closed before signing in: nothing, not the token either, was sent in the clear`,
+			`Check the ${protocol} port and security of the cloud setting: STARTTLS needs a server that offers it (${ports.startTls}); a port that starts with TLS (${ports.tls}) needs the security "TLS". If the server does offer STARTTLS, something between n8n and it removed the offer.`,
+			'network',
+			code || 'STARTTLS',
+		);
+	}
+	// Security "TLS" on a port that starts in plain text: OpenSSL reads the greeting as a record.
+	if (
+		/wrong version number|WRONG_VERSION_NUMBER|packet length too long|unknown protocol/i.test(
+			code + text,
+		)
+	) {
+		return new MailServiceError(
+			`${protocol}: the server did not answer in TLS on this port: it starts in plain text`,
+			`Set the ${protocol} security of the cloud setting to STARTTLS for this port (${ports.startTls}), or use the port that starts with TLS (${ports.tls}).`,
+			'network',
+			code || 'ERR_SSL_WRONG_VERSION_NUMBER',
+		);
+	}
+	// Security "STARTTLS" on a port that starts with TLS: both sides wait for the other.
+	if (/GREETING_TIMEOUT|greeting/i.test(code + text)) {
+		return new MailServiceError(
+			`${protocol}: the server sent no greeting in time`,
+			`A port that starts with TLS (${ports.tls}) needs the ${protocol} security "TLS" in the cloud setting; otherwise check the host and port and that n8n can reach the server.`,
+			'network',
+			code || 'GREETING_TIMEOUT',
+		);
+	}
+	return undefined;
+}
+
+/** Socket-level failures shared by IMAP, SMTP, Graph and the token endpoint, with the fix. */
 export function mapNetworkError(
 	error: { message?: string; code?: string },
 	protocol: 'IMAP' | 'SMTP' | 'Graph' | 'token endpoint',
@@ -110,44 +157,9 @@ export function mapNetworkError(
 			code || undefined,
 		);
 	}
-	// IMAP or SMTP set to STARTTLS, and the server did not upgrade: nothing was signed in or sent.
-	if (/STARTTLS/i.test(text) && (protocol === 'IMAP' || protocol === 'SMTP')) {
-		return new MailServiceError(
-			`${protocol}: the server did not start TLS (STARTTLS), so the connection was closed before signing in: nothing, not the token either, was sent in the clear`,
-			`Check the ${protocol} port and security of the cloud setting: STARTTLS needs a server that offers it (${protocol === 'IMAP' ? 'IMAP 143' : 'SMTP 587'}); a port that starts with TLS (${protocol === 'IMAP' ? 'IMAP 993' : 'SMTP 465'}) needs the security "TLS". If the server does offer STARTTLS, something between n8n and it removed the offer.`,
-			'network',
-			code || 'STARTTLS',
-		);
-	}
-	const ports =
-		protocol === 'IMAP'
-			? { startTls: 'IMAP 143', tls: 'IMAP 993' }
-			: { startTls: 'SMTP 587', tls: 'SMTP 465' };
-	// Security "TLS" on a port that starts in plain text: OpenSSL reads the greeting as a record.
-	if (
-		(protocol === 'IMAP' || protocol === 'SMTP') &&
-		/wrong version number|WRONG_VERSION_NUMBER|packet length too long|unknown protocol/i.test(
-			code + text,
-		)
-	) {
-		return new MailServiceError(
-			`${protocol}: the server did not answer in TLS on this port: it starts in plain text`,
-			`Set the ${protocol} security of the cloud setting to STARTTLS for this port (${ports.startTls}), or use the port that starts with TLS (${ports.tls}).`,
-			'network',
-			code || 'ERR_SSL_WRONG_VERSION_NUMBER',
-		);
-	}
-	// Security "STARTTLS" on a port that starts with TLS: both sides wait for the other.
-	if (
-		(protocol === 'IMAP' || protocol === 'SMTP') &&
-		/GREETING_TIMEOUT|greeting/i.test(code + text)
-	) {
-		return new MailServiceError(
-			`${protocol}: the server sent no greeting in time`,
-			`A port that starts with TLS (${ports.tls}) needs the ${protocol} security "TLS" in the cloud setting; otherwise check the host and port and that n8n can reach the server.`,
-			'network',
-			code || 'GREETING_TIMEOUT',
-		);
+	if (protocol === 'IMAP' || protocol === 'SMTP') {
+		const security = mapSecurityError(code, text, protocol);
+		if (security) return security;
 	}
 	if (
 		/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|NoConnection|ETIMEOUT|socket/i.test(
