@@ -287,9 +287,13 @@ export class CuttingProxy {
 export class ImapTlsProxy {
 	private server?: TlsServer;
 	private readonly live = new Set<{ client: TLSSocket; upstream: TLSSocket }>();
+	/** Sessions that stall() left open and silent; closed by stop(). */
+	private readonly stalled = new Set<{ client: TLSSocket; upstream: TLSSocket }>();
 	connections = 0;
 	byes = 0;
 	dropped = 0;
+	/** Stalled sessions that were closed since (by the client: the proxy never closes one itself). */
+	stalledClosed = 0;
 	port = 0;
 	/** Client commands seen, by name (`UID STORE`, `SELECT`, ...), counted from the command lines. */
 	readonly commands = new Map<string, number>();
@@ -443,6 +447,7 @@ export class ImapTlsProxy {
 			upstream.on('data', this.serverToClient(client));
 			const close = () => {
 				this.live.delete(pair);
+				if (this.stalled.delete(pair)) this.stalledClosed++;
 				client.destroy();
 				upstream.destroy();
 			};
@@ -453,6 +458,29 @@ export class ImapTlsProxy {
 		});
 		await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
 		this.port = (this.server.address() as { port: number }).port;
+	}
+
+	/**
+	 * Every open session goes silent and stays open: from now on nothing passes either way, and no
+	 * side is told (a NAT, firewall or proxy that lost the connection's state, or a server that hangs).
+	 * Sessions opened later pass as before. Returns how many sessions were stalled.
+	 */
+	stall(): number {
+		let stalled = 0;
+		for (const pair of [...this.live]) {
+			const { client, upstream } = pair;
+			this.live.delete(pair);
+			client.unpipe(upstream);
+			client.removeAllListeners('data');
+			upstream.removeAllListeners('data');
+			// Read and dropped, so that neither side's writes are ever refused or pushed back.
+			// (unpipe paused the client's side: resumed, or its end would never be seen.)
+			client.on('data', () => undefined).resume();
+			upstream.on('data', () => undefined).resume();
+			this.stalled.add(pair);
+			stalled++;
+		}
+		return stalled;
 	}
 
 	/** Ends every open session with `* BYE <text>`, then closes it. */
@@ -469,7 +497,7 @@ export class ImapTlsProxy {
 	}
 
 	async stop(): Promise<void> {
-		for (const { client, upstream } of [...this.live]) {
+		for (const { client, upstream } of [...this.live, ...this.stalled]) {
 			client.destroy();
 			upstream.destroy();
 		}

@@ -27,6 +27,7 @@ import {
 } from '../harness/mail';
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
 import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
+import { idleTiming } from '../../nodes/M365Mail/transport/imap/idle';
 
 const store = new CredentialStore();
 
@@ -114,6 +115,17 @@ async function until<T>(
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 		await new Promise((r) => setTimeout(r, 100));
 	}
+}
+
+/** Waits until no command has passed the proxy for `ms` (the trigger waits for mail). */
+async function quietFor(proxy: ImapTlsProxy, ms: number) {
+	const total = () => [...proxy.commands.values()].reduce((a, b) => a + b, 0);
+	let seen = total();
+	let since = Date.now();
+	await until('a quiet connection', () => {
+		if (total() !== seen) [seen, since] = [total(), Date.now()];
+		return Date.now() - since >= ms ? true : undefined;
+	});
 }
 
 /** Waits until the trigger has emitted a message with this subject. */
@@ -493,6 +505,55 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			}
 		});
 	}
+
+	it('the connection goes silent and stays open on both ends (a NAT, firewall or proxy that lost it): the IDLE session is found silent at its next check, closed and replaced, the mail of the gap and after it comes, each once, and deactivating does not wait on a silent session', async () => {
+		// The checks every few seconds instead of every 2 minutes; the same code runs.
+		const saved = { ...idleTiming };
+		Object.assign(idleTiming, { checkMs: 2000, answerMs: 1000 });
+		const proxy = await throughProxy('alice-stall');
+		try {
+			const folder = await freshFolder('instant-stall');
+			const t = await start(folder, { afterEmit: 'markRead' }, () => 'success', {}, 'alice-stall');
+			running.push(t.response);
+			await appendMails(folder, [{ subject: 'before' }]);
+			await untilEmitted(t, 'before');
+			await allRead(folder, 'before read');
+			await quietFor(proxy, 1000);
+			const connections = proxy.connections;
+			// The IDLE session and the session of the looks go silent while the trigger waits for mail.
+			const stalledAt = Date.now();
+			assert.ok(proxy.stall() >= 1, 'a session went silent');
+			await appendMails(folder, [{ subject: 'gap' }]);
+			// Well before the 5-minute safety look: the new IDLE session's first look finds it.
+			await untilEmitted(t, 'gap', 40_000);
+			console.log(
+				`mail that came while the sessions were silent: emitted after ${Date.now() - stalledAt} ms`,
+			);
+			await appendMails(folder, [{ subject: 'after' }]);
+			await untilEmitted(t, 'after');
+			await allRead(folder, 'all read');
+			assert.deepEqual(
+				count(
+					['before', 'gap', 'after'],
+					t.emitted.map((e) => e.subject),
+				),
+				{ lost: [], duplicated: [] },
+			);
+			assert.equal(t.emitted.length, 3);
+			assert.ok(proxy.connections > connections, 'signed in again');
+			assert.ok(proxy.stalledClosed >= 1, 'the silent sessions were closed, not left open');
+			assert.deepEqual(t.failures, []);
+			// Deactivating while the sessions are silent ends without their goodbye.
+			await quietFor(proxy, 1000);
+			assert.ok(proxy.stall() >= 1, 'a session went silent again');
+			const closing = t.response.closeFunction?.().then(() => 'closed');
+			const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 25_000));
+			assert.equal(await Promise.race([closing, hung]), 'closed');
+		} finally {
+			Object.assign(idleTiming, saved);
+			await proxy.stop();
+		}
+	});
 
 	it('after the last failed attempt the message is flagged and moved as chosen, and a failed execution names it', async () => {
 		const folder = await freshFolder('instant-giveup');

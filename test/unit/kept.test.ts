@@ -17,8 +17,14 @@ import {
 	takeKept,
 	tokenFingerprint,
 } from '../../nodes/M365Mail/transport/imap/kept';
+import {
+	answersWithin,
+	markUsed,
+	QUIET_MS,
+	stillAnswers,
+} from '../../nodes/M365Mail/transport/imap/session';
 
-/** A session that records what was asked of it; `noop` answers as told. */
+/** A session that records what was asked of it; `noop` (and LOGOUT when silent) answers as told. */
 function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 	const calls: string[] = [];
 	const socket = {
@@ -32,6 +38,10 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 	};
 	const client = {
 		usable: true,
+		idling: false,
+		/** A command in flight (imapflow's connectionBusy). */
+		busy: false,
+		connectionBusy: () => client.busy,
 		socket,
 		calls,
 		noop: () => {
@@ -42,6 +52,7 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 		},
 		logout: () => {
 			calls.push('logout');
+			if (noop === 'silent') return new Promise(() => undefined);
 			client.usable = false;
 			return Promise.resolve();
 		},
@@ -53,6 +64,10 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 	return client;
 }
 const asFlow = (c: ReturnType<typeof fakeClient>) => c as unknown as ImapFlow;
+/** Lets the promise callbacks that are due run. */
+const flush = async () => {
+	for (let i = 0; i < 5; i++) await Promise.resolve();
+};
 
 describe('sessions kept between polls', () => {
 	beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
@@ -122,6 +137,19 @@ describe('sessions kept between polls', () => {
 		assert.equal(await takeKept('k6', 'token-a'), undefined);
 	});
 
+	it('a session not taken back whose LOGOUT is not answered (a silent connection) is closed 3 s later', async () => {
+		const client = fakeClient('silent');
+		keepSession('k6s', 'token-a', asFlow(client));
+		mock.timers.tick(KEEP_IDLE_MS);
+		assert.deepEqual(client.calls, ['logout']);
+		mock.timers.tick(2_999);
+		await flush();
+		assert.deepEqual(client.calls, ['logout']);
+		mock.timers.tick(1);
+		await flush();
+		assert.deepEqual(client.calls, ['logout', 'close']);
+	});
+
 	it('keeping a second session under a key logs the first out; an unusable one is not kept', async () => {
 		const first = fakeClient();
 		const second = fakeClient();
@@ -154,5 +182,63 @@ describe('sessions kept between polls', () => {
 		const print = tokenFingerprint('eyJhbGciOi.secret.token');
 		assert.match(print, /^[0-9a-f]{64}$/);
 		assert.ok(!print.includes('secret'));
+	});
+});
+
+describe('a session used again (transport/imap/session.ts stillAnswers)', () => {
+	beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
+	afterEach(() => mock.timers.reset());
+
+	it('used within QUIET_MS: used again without a NOOP', async () => {
+		const client = fakeClient('silent');
+		markUsed(asFlow(client));
+		mock.timers.tick(QUIET_MS - 1);
+		assert.equal(await stillAnswers(asFlow(client), 1000), true);
+		assert.deepEqual(client.calls, []);
+	});
+
+	it('unused for QUIET_MS: asked a NOOP; one that answers is used, a silent one is given up after the wait', async () => {
+		const live = fakeClient();
+		markUsed(asFlow(live));
+		mock.timers.tick(QUIET_MS);
+		assert.equal(await stillAnswers(asFlow(live), 1000), true);
+		assert.deepEqual(live.calls, ['noop']);
+		const silent = fakeClient('silent');
+		markUsed(asFlow(silent));
+		mock.timers.tick(QUIET_MS);
+		const asking = stillAnswers(asFlow(silent), 1000);
+		mock.timers.tick(1000);
+		assert.equal(await asking, false);
+		assert.deepEqual(silent.calls, ['noop']);
+	});
+
+	it('a command in flight: not asked (its NOOP would wait its turn), used as it is', async () => {
+		const client = fakeClient('silent');
+		markUsed(asFlow(client));
+		mock.timers.tick(QUIET_MS);
+		client.busy = true;
+		assert.equal(await stillAnswers(asFlow(client), 1000), true);
+		assert.deepEqual(client.calls, []);
+	});
+
+	it('once a session was found silent, every session last used before that is asked, however recently', async () => {
+		const other = fakeClient();
+		markUsed(asFlow(other));
+		mock.timers.tick(1);
+		const silent = fakeClient('silent');
+		const asking = answersWithin(asFlow(silent), 1000);
+		mock.timers.tick(1000);
+		assert.equal(await asking, false);
+		assert.equal(await stillAnswers(asFlow(other), 1000), true);
+		assert.deepEqual(other.calls, ['noop']);
+		// Used after the silence was found: trusted again.
+		assert.equal(await stillAnswers(asFlow(other), 1000), true);
+		assert.deepEqual(other.calls, ['noop']);
+	});
+
+	it('an unusable session is not used', async () => {
+		const client = fakeClient();
+		client.usable = false;
+		assert.equal(await stillAnswers(asFlow(client), 1000), false);
 	});
 });

@@ -29,6 +29,7 @@ import {
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
 import { readTriggerSettings } from './settings';
+import { within } from '../transport/within';
 
 /** Even without notice, look this often (a missed EXISTS, a notice lost in a reconnect). */
 const SAFETY_CHECK_MS = 5 * 60_000;
@@ -386,14 +387,13 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		throw toNodeError(node, error);
 	}
 	const safety = setInterval(look, SAFETY_CHECK_MS);
-
 	return {
 		closeFunction: async () => {
 			closed = true;
 			clearInterval(safety);
 			for (const timer of timers) clearTimeout(timer);
 			await watch.stop();
-			await cycle?.catch(() => undefined);
+			if (cycle) await within(cycle, 10_000, undefined); // not for ever on a silent connection
 			await mailbox.close();
 		},
 	};

@@ -1,21 +1,29 @@
 /**
  * A folder watched over IMAP IDLE: one session of its own stays in IDLE and reports when mail may
- * have arrived. IDLE is entered again every few minutes (before the server's timeout and the
- * socket's), the session is replaced before its token expires (Exchange ends it with `BYE ...
- * AccessTokenExpired`), and a lost session is opened again with a bounded backoff. After every
- * (re)connect `onChange` is called, so the caller catches up on what arrived meanwhile.
+ * have arrived. Every few minutes IDLE is broken for a NOOP, which the server must answer in time:
+ * that keeps the session under the server's timeout, and a session that went silent (a NAT,
+ * firewall or proxy that lost the connection without closing it, a server that hangs) is closed and
+ * replaced instead of waited on. The session is also replaced before its token expires (Exchange ends
+ * it with `BYE ... AccessTokenExpired`), and a lost session is opened again with a bounded backoff.
+ * After every (re)connect `onChange` is called, so the caller catches up on what arrived meanwhile.
  */
 import type { ImapFlow } from 'imapflow';
 
+import { MailServiceError } from '../auth/errors';
 import type { ChangeHandlers, FolderWatch } from '../mailbox';
 import { resolveFolder } from './folders';
-import { openImapSession, type ImapSessionOptions } from './session';
+import { answersWithin, endSession, openImapSession, type ImapSessionOptions } from './session';
 
-/** IDLE is broken and entered again this often: under Exchange's 29 minutes and the socket timeout. */
-const IDLE_RESTART_MS = 4 * 60_000;
-/** A session is replaced this often, before its access token (60-90 minutes) expires. */
-const RENEW_MS = 45 * 60_000;
-const MAX_BACKOFF_MS = 60_000;
+/** How the IDLE session is kept. Module state, so that a test can shorten it (instant.test.ts). */
+export const idleTiming = {
+	/** IDLE is broken for a NOOP this often: far under Exchange's 29 minutes. */
+	checkMs: 2 * 60_000,
+	/** The NOOP must be answered this fast, or the session is given up as silent. */
+	answerMs: 10_000,
+	/** A session is replaced this often, before its access token (60-90 minutes) expires. */
+	renewMs: 45 * 60_000,
+	maxBackoffMs: 60_000,
+};
 
 /** Starts watching `folder`; resolves once the first session is in IDLE, or rejects with its error. */
 export async function watchFolderIdle(
@@ -23,6 +31,7 @@ export async function watchFolderIdle(
 	folder: string,
 	handlers: ChangeHandlers,
 ): Promise<FolderWatch> {
+	const timing = idleTiming;
 	let stopped = false;
 	let client: ImapFlow | undefined;
 	let wake: (() => void) | undefined;
@@ -37,30 +46,47 @@ export async function watchFolderIdle(
 
 	/** Opens a session on the folder; resolves when it is selected. */
 	const open = async (): Promise<ImapFlow> => {
-		const opened = await openImapSession({
-			...session,
-			maxIdleTimeMs: IDLE_RESTART_MS,
-			socketTimeoutMs: 2 * IDLE_RESTART_MS,
-		});
+		// The socket timeout is the last resort: the NOOP check notices a silent session first.
+		const opened = await openImapSession({ ...session, socketTimeoutMs: 2 * timing.checkMs });
 		try {
 			const target = await resolveFolder(opened, session.mailbox, folder);
 			await opened.mailboxOpen(target.serverPath, { readOnly: true });
 		} catch (error) {
-			await opened.logout().catch(() => opened.close());
+			await endSession(opened);
 			throw error;
 		}
 		opened.on('exists', () => handlers.onChange());
 		return opened;
 	};
 
-	/** IDLE until the session ends or is due for renewal; IDLE itself restarts every few minutes. */
+	/** IDLE until the session ends, goes silent or is due for renewal. */
 	const idle = async (current: ImapFlow): Promise<void> => {
-		const renewAt = Date.now() + RENEW_MS;
-		const closed = new Promise<void>((resolve) => current.once('close', () => resolve()));
+		const renewAt = Date.now() + timing.renewMs;
+		let ended = false;
+		const closed = new Promise<void>((resolve) =>
+			current.once('close', () => {
+				ended = true;
+				resolve();
+			}),
+		);
 		while (!stopped && current.usable && Date.now() < renewAt) {
-			await Promise.race([current.idle().catch(() => undefined), closed]);
+			// IDLE ends when the NOOP breaks it (or the connection closes).
+			const idling = current.idle().catch(() => undefined);
+			await Promise.race([sleep(timing.checkMs), closed]);
+			wake?.(); // the pause's timer, when the close came first
+			if (stopped || ended) break;
+			if (!(await answersWithin(current, timing.answerMs))) {
+				if (stopped) break;
+				current.close();
+				throw new MailServiceError(
+					`The IMAP session watching the folder did not answer a NOOP within ${timing.answerMs / 1000} s: the connection went silent (a NAT, firewall or proxy on the way may have dropped it without closing it)`,
+					'Nothing to do: the trigger signs in again and looks for mail it has not emitted yet. If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).',
+					'network',
+				);
+			}
+			await Promise.race([idling, closed]);
 		}
-		await current.logout().catch(() => current.close());
+		await endSession(current);
 	};
 
 	client = await open();
@@ -77,7 +103,7 @@ export async function watchFolderIdle(
 			} catch (error) {
 				if (stopped) break;
 				attempt++;
-				const retryInMs = Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+				const retryInMs = Math.min(1000 * 2 ** (attempt - 1), timing.maxBackoffMs);
 				handlers.onTrouble(error as Error, attempt, retryInMs);
 				await sleep(retryInMs);
 			}
@@ -90,7 +116,7 @@ export async function watchFolderIdle(
 			stopped = true;
 			wake?.();
 			const last = client;
-			await last?.logout().catch(() => last.close());
+			if (last) await endSession(last);
 			await running;
 		},
 	};

@@ -15,6 +15,9 @@ import { createHash } from 'node:crypto';
 
 import type { ImapFlow } from 'imapflow';
 
+import { within } from '../within';
+import { answersWithin, endSession, isBusy } from './session';
+
 /**
  * How long a session waits for the next poll: a poll every minute or two reuses it. Shorter than
  * Azure's default idle timeout for TCP flows (4 minutes), past which a connection may be dropped
@@ -55,22 +58,7 @@ function holdProcess(client: ImapFlow, hold: boolean): void {
 }
 
 function end(client: ImapFlow): void {
-	client.logout().catch(() => client.close());
-}
-
-/** Answers a NOOP in time: the session is alive (a command that never ends would block the poll). */
-async function answers(client: ImapFlow): Promise<boolean> {
-	let timer: NodeJS.Timeout | undefined;
-	const late = new Promise<false>((resolve) => {
-		timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
-	});
-	try {
-		return await Promise.race([client.noop().then(() => client.usable), late]);
-	} catch {
-		return false;
-	} finally {
-		clearTimeout(timer);
-	}
+	void endSession(client);
 }
 
 /**
@@ -85,7 +73,13 @@ export async function takeKept(key: string, token: string): Promise<ImapFlow | u
 	const { client } = entry;
 	holdProcess(client, true);
 	const young = Date.now() - (firstKept.get(client) ?? 0) < MAX_SESSION_AGE_MS;
-	if (entry.token === token && young && client.usable && (await answers(client))) return client;
+	if (
+		entry.token === token &&
+		young &&
+		client.usable &&
+		(await answersWithin(client, PROBE_TIMEOUT_MS))
+	)
+		return client;
 	// Stale (another token, too old), closed by the server, or silent: a fresh session replaces it.
 	client.close();
 	return undefined;
@@ -103,8 +97,10 @@ export async function deselect(client: ImapFlow): Promise<boolean> {
 		run(command: 'CLOSE', options: { unselect: true }): Promise<boolean | undefined>;
 	};
 	if (!session.mailbox) return true;
+	if (isBusy(client)) return false;
 	if (!session.mailbox.readOnly && !client.capabilities.has('UNSELECT')) return false;
-	const done = await session.run('CLOSE', { unselect: true }).catch(() => false);
+	// Bounded: a session that went silent is not waited on (the caller then closes it).
+	const done = await within(session.run('CLOSE', { unselect: true }), PROBE_TIMEOUT_MS, false);
 	return done === true && !session.mailbox && client.usable;
 }
 

@@ -47,9 +47,9 @@ import {
 	unreadAmong,
 	type ImapCursor,
 } from './poll';
-import { deselect, keepSession, takeKept, tokenFingerprint } from './kept';
+import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
-import { openImapSession } from './session';
+import { endSession, markUsed, openImapSession, stillAnswers } from './session';
 
 export interface MailboxOptions {
 	/** Trouble worth a log line that must not fail the item (a failed copy to Sent Items). */
@@ -86,7 +86,8 @@ export class ImapMailbox implements Mailbox {
 	private async client(): Promise<ImapFlow> {
 		if (this.session) {
 			const client = await this.session.catch(() => undefined);
-			if (client?.usable) return client;
+			if (client && (await stillAnswers(client, PROBE_TIMEOUT_MS))) return client;
+			client?.close();
 		}
 		// Set before anything is awaited: callers at the same time share one session.
 		const session = this.connect();
@@ -94,7 +95,7 @@ export class ImapMailbox implements Mailbox {
 		session.catch(() => {
 			if (this.session === session) this.session = undefined;
 		});
-		return await session;
+		return markUsed(await session);
 	}
 
 	/** The session the trigger's last poll kept, or a new one. */
@@ -394,6 +395,6 @@ export class ImapMailbox implements Mailbox {
 		const key = this.keepKey();
 		if (key && this.token && (await deselect(client)) && keepSession(key, this.token, client))
 			return;
-		await client.logout().catch(() => client.close());
+		await endSession(client);
 	}
 }

@@ -9,6 +9,7 @@ import { assertMailboxAllowed } from '../auth/mailboxes';
 import type { ImapFlow } from 'imapflow';
 
 import { lazy } from '../lazy';
+import { within } from '../within';
 
 import { requireHost, type CloudEndpoints } from '../auth/clouds';
 import { mapImapAuthError, mapNetworkError, type ImapErrorLike } from '../auth/connectionErrors';
@@ -27,8 +28,6 @@ export interface ImapSessionOptions {
 	allowUnauthorizedCerts?: boolean;
 	connectionTimeoutMs?: number;
 	socketTimeoutMs?: number;
-	/** A session that stays in IDLE: IDLE is broken and entered again this often (before the server's timeout). */
-	maxIdleTimeMs?: number;
 	/** Called with errors the client emits after connecting (socket resets...). */
 	onError?: (error: Error) => void;
 }
@@ -54,7 +53,6 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		greetingTimeout: 16_000,
 		socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
 		emitLogs: false,
-		...(options.maxIdleTimeMs ? { maxIdleTime: options.maxIdleTimeMs } : {}),
 	});
 	// imapflow emits 'error' on socket failures; without a listener the process would crash.
 	client.on('error', (error: Error) => options.onError?.(error));
@@ -117,4 +115,62 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 			throw mapNetworkError(e as Error & { code?: string }, 'IMAP');
 		}
 	}
+}
+
+/**
+ * Whether the session answers a NOOP within `ms`. A connection that a NAT, firewall or proxy lost
+ * without closing it stays open and silent: a command on it would wait for the socket timeout.
+ */
+export async function answersWithin(client: ImapFlow, ms: number): Promise<boolean> {
+	const answered = await within(
+		client.noop().then(() => client.usable),
+		ms,
+		false,
+	);
+	if (!answered) silences++;
+	return answered;
+}
+
+/** A command is in flight (IDLE aside): another one would wait its turn. */
+export function isBusy(client: ImapFlow): boolean {
+	const busy = (client as { connectionBusy?(): boolean }).connectionBusy?.() ?? true;
+	return busy && !client.idling;
+}
+
+/**
+ * Logs out, or closes the connection without a goodbye when the server has not answered in `ms`,
+ * and at once when a command is in flight (a LOGOUT would wait behind it, on a silent connection
+ * until the socket timeout).
+ */
+export async function endSession(client: ImapFlow, ms = 3_000): Promise<void> {
+	if (!isBusy(client)) await within(client.logout(), ms, undefined);
+	client.close();
+}
+
+/** A session that sat unused this long, with nothing in flight, must answer a NOOP to be used again. */
+export const QUIET_MS = 30_000;
+/** Sessions found silent so far: when one is, the way to the server may have failed for all. */
+let silences = 0;
+/** When each session was last handed to a caller, and how many had been found silent by then. */
+const lastUsed = new WeakMap<ImapFlow, { at: number; silences: number }>();
+
+/** Notes that the session is being handed to a caller now. */
+export function markUsed(client: ImapFlow): ImapFlow {
+	lastUsed.set(client, { at: Date.now(), silences });
+	return client;
+}
+
+/**
+ * Whether a session may be used again: it is usable, and if it sat unused for QUIET_MS, or since
+ * another session was found silent, with nothing in flight, it answered a NOOP within `ms` (a
+ * silent one would hold the next command until the socket timeout, minutes later). A busy session
+ * is not asked: its NOOP would wait its turn.
+ */
+export async function stillAnswers(client: ImapFlow, ms: number): Promise<boolean> {
+	if (!client.usable) return false;
+	const used = lastUsed.get(client) ?? { at: Date.now(), silences };
+	const quiet = Date.now() - used.at >= QUIET_MS || used.silences < silences;
+	if (quiet && !isBusy(client) && !(await answersWithin(client, ms))) return false;
+	markUsed(client);
+	return true;
 }
