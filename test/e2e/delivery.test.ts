@@ -119,6 +119,14 @@ async function workflowThroughProxy(
 	}
 }
 
+/** True once the message `subject` in `folder` is read; undefined until then (for waitFor). */
+async function readIn(folder: string, subject: string): Promise<true | undefined> {
+	const messages = await listFolder(folder);
+	return messages.some((m) => m.subject === subject && m.flags.includes('\\Seen'))
+		? true
+		: undefined;
+}
+
 describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	const stack = stackInfo();
 
@@ -500,10 +508,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			{},
 			true,
 		);
-		const isRead = async (subject: string) =>
-			(await listFolder(folder)).some((m) => m.subject === subject && m.flags.includes('\\Seen'))
-				? true
-				: undefined;
+		const isRead = (subject: string) => readIn(folder, subject);
 		try {
 			const [first, hidden, after] = names('instant late', 3);
 			await appendMails(folder, [{ subject: first }]);
@@ -527,6 +532,53 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			const seen = (await instantRuns(id)).map((r) => r.subject);
 			assert.deepEqual(tally([first, hidden, after], seen), { lost: 0, duplicated: 0 });
 			await n8n.api('POST', `/workflows/${id}/deactivate`);
+		} finally {
+			await proxy.stop();
+		}
+	});
+
+	it('instant trigger: every open IMAP session goes silent and stays open (a NAT, firewall or proxy that lost them): with its default check every minute the trigger signs in again, the mail of the silence and after it runs once each and is read, and deactivating with silent sessions ends', async () => {
+		const { proxy, id, folder } = await workflowThroughProxy(
+			'a silent connection',
+			'M365DeliverySiIn',
+			{},
+			true,
+		);
+		const isRead = (subject: string) => readIn(folder, subject);
+		try {
+			const [first, gap, after] = names('instant silent', 3);
+			await appendMails(folder, [{ subject: first }]);
+			await n8n.waitFor('the first message read', () => isRead(first), 60_000);
+			await proxy.untilQuiet(1000);
+			const connections = proxy.connections;
+			const silentAt = Date.now();
+			const stalled = proxy.stall();
+			assert.ok(stalled >= 1, 'the IDLE session went silent');
+			await appendMails(folder, [{ subject: gap }]);
+			// Within the check a minute, its 10 s for the NOOP, the new session's look (which asks the
+			// silent session of the looks for a NOOP first, 10 s): under 1 min 30 s; the 5-minute
+			// catch-up would be later.
+			const done = await succeededRuns(id, [first, gap], 150_000);
+			const late = done.find((r) => r.subject === gap)!;
+			console.log(
+				`instant trigger: mail that came while ${stalled} sessions were silent ran ${late.startedAt - silentAt} ms after they went silent`,
+			);
+			assert.equal(proxy.stalledClosed, stalled, 'every silent session was closed');
+			assert.ok(proxy.connections > connections, 'signed in again');
+			await appendMails(folder, [{ subject: after }]);
+			await succeededRuns(id, [first, gap, after], 60_000);
+			await n8n.waitFor('all read', async () => (await isRead(gap)) && (await isRead(after)));
+			await new Promise((r) => setTimeout(r, 3000));
+			const seen = (await instantRuns(id)).map((r) => r.subject);
+			assert.deepEqual(tally([first, gap, after], seen), { lost: 0, duplicated: 0 });
+			// Deactivating while the sessions are silent: n8n's call returns (closeFunction ends).
+			await proxy.untilQuiet(1000);
+			assert.ok(proxy.stall() >= 1, 'the sessions went silent again');
+			const deactivating = Date.now();
+			const deactivated = n8n.api('POST', `/workflows/${id}/deactivate`).then(() => 'deactivated');
+			const hung = new Promise((r) => setTimeout(() => r('still deactivating'), 60_000).unref());
+			assert.equal(await Promise.race([deactivated, hung]), 'deactivated');
+			console.log(`deactivated with silent sessions in ${Date.now() - deactivating} ms`);
 		} finally {
 			await proxy.stop();
 		}

@@ -460,6 +460,19 @@ export class ImapTlsProxy {
 		this.port = (this.server.address() as { port: number }).port;
 	}
 
+	/** Resolves once no client command has passed for `ms` (the client waits for mail). */
+	async untilQuiet(ms: number, timeoutMs = 30_000): Promise<void> {
+		const total = () => [...this.commands.values()].reduce((a, b) => a + b, 0);
+		const deadline = Date.now() + timeoutMs;
+		let [seen, since] = [total(), Date.now()];
+		while (Date.now() - since < ms) {
+			if (Date.now() > deadline)
+				throw new Error(`no ${ms} ms without a command in ${timeoutMs} ms`);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			if (total() !== seen) [seen, since] = [total(), Date.now()];
+		}
+	}
+
 	/**
 	 * Every open session goes silent and stays open: from now on nothing passes either way, and no
 	 * side is told (a NAT, firewall or proxy that lost the connection's state, or a server that hangs).

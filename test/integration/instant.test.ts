@@ -117,17 +117,6 @@ async function until<T>(
 	}
 }
 
-/** Waits until no command has passed the proxy for `ms` (the trigger waits for mail). */
-async function quietFor(proxy: ImapTlsProxy, ms: number) {
-	const total = () => [...proxy.commands.values()].reduce((a, b) => a + b, 0);
-	let seen = total();
-	let since = Date.now();
-	await until('a quiet connection', () => {
-		if (total() !== seen) [seen, since] = [total(), Date.now()];
-		return Date.now() - since >= ms ? true : undefined;
-	});
-}
-
 /** Waits until the trigger has emitted a message with this subject. */
 const untilEmitted = async (
 	t: { emitted: Array<{ subject: string }> },
@@ -518,7 +507,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			await appendMails(folder, [{ subject: 'before' }]);
 			await untilEmitted(t, 'before');
 			await allRead(folder, 'before read');
-			await quietFor(proxy, 1000);
+			await proxy.untilQuiet(1000);
 			const connections = proxy.connections;
 			// The IDLE session and the session of the looks go silent while the trigger waits for mail.
 			const stalledAt = Date.now();
@@ -544,7 +533,7 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			assert.ok(proxy.stalledClosed >= 1, 'the silent sessions were closed, not left open');
 			assert.deepEqual(t.failures, []);
 			// Deactivating while the sessions are silent ends without their goodbye.
-			await quietFor(proxy, 1000);
+			await proxy.untilQuiet(1000);
 			assert.ok(proxy.stall() >= 1, 'a session went silent again');
 			const closing = t.response.closeFunction?.().then(() => 'closed');
 			const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 25_000));

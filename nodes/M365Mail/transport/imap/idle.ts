@@ -16,8 +16,8 @@ import { answersWithin, endSession, openImapSession, type ImapSessionOptions } f
 
 /** How the IDLE session is kept. Module state, so that a test can shorten it (instant.test.ts). */
 export const idleTiming = {
-	/** IDLE is broken for a NOOP this often: far under Exchange's 29 minutes. */
-	checkMs: 2 * 60_000,
+	/** IDLE is broken for a NOOP this often: far under Exchange's 29 minutes (a round trip a minute). */
+	checkMs: 60_000,
 	/** The NOOP must be answered this fast, or the session is given up as silent. */
 	answerMs: 10_000,
 	/** A session is replaced this often, before its access token (60-90 minutes) expires. */

@@ -138,12 +138,12 @@ export function isBusy(client: ImapFlow): boolean {
 }
 
 /**
- * Logs out, or closes the connection without a goodbye when the server has not answered in `ms`,
- * and at once when a command is in flight (a LOGOUT would wait behind it, on a silent connection
- * until the socket timeout).
+ * Logs out (after a command in flight, which a LOGOUT waits behind), or closes the connection
+ * without a goodbye when the server has not answered in `ms`: a silent connection would otherwise
+ * hold the LOGOUT until the socket timeout, minutes later.
  */
 export async function endSession(client: ImapFlow, ms = 3_000): Promise<void> {
-	if (!isBusy(client)) await within(client.logout(), ms, undefined);
+	await within(client.logout(), ms, undefined);
 	client.close();
 }
 
