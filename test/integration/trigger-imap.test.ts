@@ -512,7 +512,7 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 		);
 	});
 
-	it('polls of one trigger share one IMAP session; a session the server ends, or a new token, opens a new one without losing mail', async () => {
+	it('polls of one trigger share one IMAP session; a session the server ends, a new token, or a session gone silent opens a new one without losing mail', async () => {
 		const proxy = new ImapTlsProxy();
 		await proxy.start();
 		try {
@@ -555,6 +555,15 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			assert.deepEqual(await poll(), []);
 			assert.equal(proxy.connections, 3);
 			assert.equal(proxy.commands.get('AUTHENTICATE'), 3);
+
+			// The kept session goes silent between polls (a NAT or firewall lost it, telling no one):
+			// the next poll's NOOP is not answered within 10 s, and it signs in again.
+			assert.equal(proxy.stall(), 1, 'the kept session went silent');
+			await appendMails(folder, [{ subject: 'after silence' }]);
+			assert.deepEqual(await poll(), ['after silence']);
+			assert.deepEqual(await poll(), []);
+			assert.equal(proxy.connections, 4);
+			assert.equal(proxy.stalledClosed, 1, 'the silent session was closed');
 			const left = await listFolder(folder);
 			assert.ok(left.some((m) => m.subject === 'deleted'));
 			assert.ok(
