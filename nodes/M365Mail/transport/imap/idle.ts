@@ -31,7 +31,6 @@ export async function watchFolderIdle(
 	folder: string,
 	handlers: ChangeHandlers,
 ): Promise<FolderWatch> {
-	const timing = idleTiming;
 	let stopped = false;
 	let client: ImapFlow | undefined;
 	let wake: (() => void) | undefined;
@@ -47,7 +46,7 @@ export async function watchFolderIdle(
 	/** Opens a session on the folder; resolves when it is selected. */
 	const open = async (): Promise<ImapFlow> => {
 		// The socket timeout is the last resort: the NOOP check notices a silent session first.
-		const opened = await openImapSession({ ...session, socketTimeoutMs: 2 * timing.checkMs });
+		const opened = await openImapSession({ ...session, socketTimeoutMs: 2 * idleTiming.checkMs });
 		try {
 			const target = await resolveFolder(opened, session.mailbox, folder);
 			await opened.mailboxOpen(target.serverPath, { readOnly: true });
@@ -61,25 +60,19 @@ export async function watchFolderIdle(
 
 	/** IDLE until the session ends, goes silent or is due for renewal. */
 	const idle = async (current: ImapFlow): Promise<void> => {
-		const renewAt = Date.now() + timing.renewMs;
-		let ended = false;
-		const closed = new Promise<void>((resolve) =>
-			current.once('close', () => {
-				ended = true;
-				resolve();
-			}),
-		);
+		const renewAt = Date.now() + idleTiming.renewMs;
+		const closed = new Promise<void>((resolve) => current.once('close', () => resolve()));
 		while (!stopped && current.usable && Date.now() < renewAt) {
 			// IDLE ends when the NOOP breaks it (or the connection closes).
 			const idling = current.idle().catch(() => undefined);
-			await Promise.race([sleep(timing.checkMs), closed]);
+			await Promise.race([sleep(idleTiming.checkMs), closed]);
 			wake?.(); // the pause's timer, when the close came first
-			if (stopped || ended) break;
-			if (!(await answersWithin(current, timing.answerMs))) {
+			if (stopped || !current.usable) break; // closed (imapflow marks it unusable first)
+			if (!(await answersWithin(current, idleTiming.answerMs))) {
 				if (stopped) break;
 				current.close();
 				throw new MailServiceError(
-					`The IMAP session watching the folder did not answer a NOOP within ${timing.answerMs / 1000} s: the connection went silent (a NAT, firewall or proxy on the way may have dropped it without closing it)`,
+					`The IMAP session watching the folder did not answer a NOOP within ${idleTiming.answerMs / 1000} s: the connection went silent (a NAT, firewall or proxy on the way may have dropped it without closing it)`,
 					'Nothing to do: the trigger signs in again and looks for mail it has not emitted yet. If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).',
 					'network',
 				);
@@ -103,7 +96,7 @@ export async function watchFolderIdle(
 			} catch (error) {
 				if (stopped) break;
 				attempt++;
-				const retryInMs = Math.min(1000 * 2 ** (attempt - 1), timing.maxBackoffMs);
+				const retryInMs = Math.min(1000 * 2 ** (attempt - 1), idleTiming.maxBackoffMs);
 				handlers.onTrouble(error as Error, attempt, retryInMs);
 				await sleep(retryInMs);
 			}
