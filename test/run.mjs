@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Runs the test suites with node's test runner: one suite (unit, integration, e2e), or (default) all of them;
-// integration and e2e run against
-// the local stack, which it starts once for the run and stops afterwards. Prints "N passed, N failed".
+// Runs the test suites with node's test runner: one suite (unit, integration, e2e), or (default) all of them.
+// Integration and e2e tests run against the local stack, which it starts for the run and stops afterwards.
+// Prints "N passed, N failed".
+//
+// Two lanes run side by side, each a test runner of its own against a stack of its own (its own
+// Dovecot, OAuth2 server, SMTP server and Graph emulator, in .stack/lane-N), so no test sees another
+// lane's mail, tokens or switches. Within a lane, files run one at a time as before. Lane 1: unit,
+// integration and the e2e files in LANE_1_E2E; lane 2: the other e2e files. Most of an e2e test's time is
+// spent waiting on n8n (its poll schedule, its recovery after a kill), so the lanes share the machine's
+// two cores well. M365_TEST_LANES=1 runs everything in one lane.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const which = process.argv[2] ?? 'all';
 const suites = which === 'all' ? ['unit', 'integration', 'e2e'] : [which];
+// Chosen so the lanes take about as long as each other (queue mode: about 400 s; the other e2e files
+// together: about 800 s, as long as unit, integration and these two).
+const LANE_1_E2E = ['test/e2e/queue.test.ts', 'test/e2e/browser.test.ts'];
 
 function files(dir) {
 	const full = join(root, 'test', dir);
@@ -21,12 +31,12 @@ function files(dir) {
 		.sort();
 }
 
-async function startStack() {
+async function startStack(dir) {
 	const tmp = mkdtempSync(join(tmpdir(), 'm365-stack-'));
 	const ready = join(tmp, 'ready.json');
 	const child = spawn(
 		process.execPath,
-		['--import', 'tsx', 'test/stack/cli.ts', '--ready-file', ready],
+		['--import', 'tsx', 'test/stack/cli.ts', '--ready-file', ready, '--dir', dir],
 		{
 			cwd: root,
 			stdio: ['ignore', 'inherit', 'inherit'],
@@ -49,54 +59,112 @@ async function startStack() {
 	};
 }
 
-let stack;
-const env = { ...process.env };
 const testFiles = suites.flatMap(files);
+const isE2e = (f) => f.startsWith(join('test', 'e2e'));
+const laneCount = process.env.M365_TEST_LANES === '1' ? 1 : 2;
+const lanes = (
+	laneCount === 1
+		? [testFiles]
+		: [
+				testFiles.filter((f) => !isE2e(f) || LANE_1_E2E.includes(f)),
+				testFiles.filter((f) => isE2e(f) && !LANE_1_E2E.includes(f)),
+			]
+).filter((lane) => lane.length > 0);
+
+const env = { ...process.env };
 // The e2e suites install this package in n8n as `npm pack` makes it: packed once here, from the
 // sources as they are now, and installed by each suite (a suite run alone packs for itself).
 let packDir;
-if (suites.includes('e2e') && testFiles.some((f) => f.startsWith(join('test', 'e2e')))) {
+let installed = Promise.resolve();
+if (testFiles.some(isE2e)) {
 	packDir = mkdtempSync(join(tmpdir(), 'm365-pack-'));
 	execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: root, stdio: 'ignore' });
 	const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
 	if (!tarball) throw new Error('npm pack produced no tarball');
 	env.M365_E2E_TARBALL = join(packDir, tarball);
+	// Installed once into n8n's layout before a lane with e2e files starts, so the lanes copy the same
+	// install instead of running npm install at the same time (test/e2e/n8n.ts keeps it by tarball hash).
+	if (lanes.length > 1) {
+		installed = new Promise((resolve, reject) => {
+			const child = spawn(process.execPath, ['--import', 'tsx', 'test/e2e/warm-install.ts'], {
+				cwd: root,
+				env,
+				stdio: 'inherit',
+			});
+			child.on('exit', (c) =>
+				c === 0 ? resolve() : reject(new Error('installing the package for n8n failed')),
+			);
+		});
+	}
 }
 
-if (suites.includes('integration') || suites.includes('e2e')) {
-	stack = await startStack();
-	env.M365_STACK = JSON.stringify(stack.info);
-	env.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
-}
-
-let passed = 0;
-let failed = 0;
-let code = 0;
-try {
-	code = await new Promise((resolve) => {
-		const child = spawn(
-			process.execPath,
-			[
-				'--import',
-				'tsx',
-				'--test',
-				'--test-concurrency=1',
-				'--test-reporter=spec',
-				'--test-reporter-destination=stdout',
-				'--test-reporter=tap',
-				`--test-reporter-destination=${join(tmpdir(), 'm365-tap.txt')}`,
-				...testFiles,
-			],
-			{ cwd: root, env, stdio: 'inherit' },
-		);
-		child.on('exit', (c) => resolve(c ?? 1));
+const prefixed = (stream, out, prefix) => {
+	let rest = '';
+	stream.on('data', (chunk) => {
+		const lines = (rest + chunk.toString()).split('\n');
+		rest = lines.pop();
+		for (const line of lines) out.write(`${prefix}${line}\n`);
 	});
-	const tap = readFileSync(join(tmpdir(), 'm365-tap.txt'), 'utf8');
-	passed = Number(/^# pass (\d+)/m.exec(tap)?.[1] ?? 0);
-	failed = Number(/^# fail (\d+)/m.exec(tap)?.[1] ?? 0);
-} finally {
-	await stack?.stop();
-	if (packDir) rmSync(packDir, { recursive: true, force: true });
+	stream.on('end', () => rest && out.write(`${prefix}${rest}\n`));
+};
+
+async function runLane(laneFiles, index) {
+	const name = `lane ${index + 1}`;
+	const prefix = lanes.length > 1 ? `[${index + 1}] ` : '';
+	if (laneFiles.some(isE2e)) await installed;
+	let stack;
+	const laneEnv = { ...env };
+	if (laneFiles.some((f) => !f.startsWith(join('test', 'unit')))) {
+		stack = await startStack(join(root, '.stack', `lane-${index + 1}`));
+		laneEnv.M365_STACK = JSON.stringify(stack.info);
+		laneEnv.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
+	}
+	const tapFile = join(tmpdir(), `m365-tap-${index + 1}.txt`);
+	rmSync(tapFile, { force: true });
+	const started = Date.now();
+	try {
+		const code = await new Promise((resolve) => {
+			const child = spawn(
+				process.execPath,
+				[
+					'--import',
+					'tsx',
+					'--test',
+					'--test-concurrency=1',
+					'--test-reporter=spec',
+					'--test-reporter-destination=stdout',
+					'--test-reporter=tap',
+					`--test-reporter-destination=${tapFile}`,
+					...laneFiles,
+				],
+				{ cwd: root, env: laneEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+			);
+			prefixed(child.stdout, process.stdout, prefix);
+			prefixed(child.stderr, process.stderr, prefix);
+			child.on('close', (c) => resolve(c ?? 1));
+		});
+		const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+		const passed = Number(/^# pass (\d+)/m.exec(tap)?.[1] ?? 0);
+		const failed = Number(/^# fail (\d+)/m.exec(tap)?.[1] ?? 0);
+		if (lanes.length > 1) {
+			const seconds = Math.round((Date.now() - started) / 1000);
+			console.log(`${prefix}${name}: ${passed} passed, ${failed} failed in ${seconds} s`);
+		}
+		return { code, passed, failed };
+	} finally {
+		await stack?.stop();
+	}
 }
+
+// Every lane runs to its end (and stops its stack) even when another fails to start.
+const settled = await Promise.allSettled(lanes.map(runLane));
+if (packDir) rmSync(packDir, { recursive: true, force: true });
+for (const s of settled) if (s.status === 'rejected') console.error(s.reason);
+const results = settled.map((s) =>
+	s.status === 'fulfilled' ? s.value : { code: 1, passed: 0, failed: 0 },
+);
+const passed = results.reduce((n, r) => n + r.passed, 0);
+const failed = results.reduce((n, r) => n + r.failed, 0);
+const code = results.find((r) => r.code !== 0)?.code ?? 0;
 console.log(`\ntests: ${passed} passed, ${failed} failed`);
 process.exit(code || (failed > 0 ? 1 : 0) || (passed === 0 ? 1 : 0));

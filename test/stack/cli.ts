@@ -1,16 +1,19 @@
 /**
  * Starts the local mail stack by hand (`npm run stack`) and prints how to connect; Ctrl-C stops it.
- * With --ready-file F it writes the stack info to F once ready (used by test/run.mjs).
+ * With --ready-file F it writes the stack info to F once ready (used by test/run.mjs); with --dir D
+ * it keeps its state in D instead of .stack (test/run.mjs runs one stack per lane).
  */
 /* eslint-disable no-console */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { APPS, TENANT_ID, USERS } from './directory';
 import { startStack } from './index';
 
 async function main(): Promise<void> {
 	const readyIndex = process.argv.indexOf('--ready-file');
-	const stack = await startStack();
+	const dirIndex = process.argv.indexOf('--dir');
+	const stack = await startStack(dirIndex > 0 ? { dir: resolve(process.argv[dirIndex + 1]) } : {});
 	const { info } = stack;
 	if (readyIndex > 0) writeFileSync(process.argv[readyIndex + 1], JSON.stringify(info));
 	else {
