@@ -120,8 +120,9 @@ async function runLane(laneFiles, index) {
 		laneEnv.M365_STACK = JSON.stringify(stack.info);
 		laneEnv.NODE_EXTRA_CA_CERTS = stack.info.caCertPath;
 	}
-	const tapFile = join(tmpdir(), `m365-tap-${index + 1}.txt`);
-	rmSync(tapFile, { force: true });
+	// Per run, so that two runs on one machine never read each other's counts.
+	const tapDir = mkdtempSync(join(tmpdir(), 'm365-tap-'));
+	const tapFile = join(tapDir, `lane-${index + 1}.tap`);
 	const started = Date.now();
 	try {
 		const code = await new Promise((resolve) => {
@@ -153,6 +154,7 @@ async function runLane(laneFiles, index) {
 		}
 		return { code, passed, failed };
 	} finally {
+		rmSync(tapDir, { recursive: true, force: true });
 		await stack?.stop();
 	}
 }

@@ -313,9 +313,21 @@ export class ImapTlsProxy {
 	private readonly nilBodies = new Set<number>();
 	nilled = 0;
 
+	/** Commands whose next sendings make their session go silent once they reach Dovecot (stallOn). */
+	private readonly stalls = new Map<string, number>();
+
 	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
 	dropOn(command: string, times = 1): void {
 		this.drops.set(command.toUpperCase(), times);
+	}
+
+	/**
+	 * The next `times` sendings of `command` reach Dovecot, and then their session goes silent as
+	 * stall() leaves it: its answer never comes, and the connection stays open (a connection lost on
+	 * the way in the middle of a command).
+	 */
+	stallOn(command: string, times = 1): void {
+		this.stalls.set(command.toUpperCase(), times);
 	}
 
 	/**
@@ -432,6 +444,12 @@ export class ImapTlsProxy {
 					if (match) {
 						const name = match[1].toUpperCase();
 						this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
+						const stalls = this.stalls.get(name) ?? 0;
+						if (stalls > 0 && this.live.has(pair)) {
+							// This listener runs before the pipe's, which still hands this chunk on.
+							this.stalls.set(name, stalls - 1);
+							this.silence(pair);
+						}
 						const drops = this.drops.get(name) ?? 0;
 						if (drops > 0) {
 							// Listened to before the pipe: the chunk never reaches Dovecot.
@@ -479,21 +497,22 @@ export class ImapTlsProxy {
 	 * Sessions opened later pass as before. Returns how many sessions were stalled.
 	 */
 	stall(): number {
-		let stalled = 0;
-		for (const pair of [...this.live]) {
-			const { client, upstream } = pair;
-			this.live.delete(pair);
-			client.unpipe(upstream);
-			client.removeAllListeners('data');
-			upstream.removeAllListeners('data');
-			// Read and dropped, so that neither side's writes are ever refused or pushed back.
-			// (unpipe paused the client's side: resumed, or its end would never be seen.)
-			client.on('data', () => undefined).resume();
-			upstream.on('data', () => undefined).resume();
-			this.stalled.add(pair);
-			stalled++;
-		}
-		return stalled;
+		const open = [...this.live];
+		for (const pair of open) this.silence(pair);
+		return open.length;
+	}
+
+	private silence(pair: { client: TLSSocket; upstream: TLSSocket }): void {
+		const { client, upstream } = pair;
+		this.live.delete(pair);
+		client.unpipe(upstream);
+		client.removeAllListeners('data');
+		upstream.removeAllListeners('data');
+		// Read and dropped, so that neither side's writes are ever refused or pushed back.
+		// (unpipe paused the client's side: resumed, or its end would never be seen.)
+		client.on('data', () => undefined).resume();
+		upstream.on('data', () => undefined).resume();
+		this.stalled.add(pair);
 	}
 
 	/** Ends every open session with `* BYE <text>`, then closes it. */

@@ -28,6 +28,7 @@ import {
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
 import { delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 import { idleTiming } from '../../nodes/M365Mail/transport/imap/idle';
+import { sessionTiming } from '../../nodes/M365Mail/transport/imap/session';
 
 const store = new CredentialStore();
 
@@ -540,6 +541,46 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			assert.equal(await Promise.race([closing, hung]), 'closed');
 		} finally {
 			Object.assign(idleTiming, saved);
+			await proxy.stop();
+		}
+	});
+
+	it('the session that reads the mail goes silent in the middle of its FETCH and stays open: it is given up at the socket timeout and the trigger looks again soon on a new session (not at the 5-minute safety look); each message once, read', async () => {
+		// The socket timeout is 5 minutes by default; the same code runs.
+		const saved = { ...sessionTiming };
+		sessionTiming.socketTimeoutMs = 3000;
+		const proxy = await throughProxy('alice-stall-fetch');
+		try {
+			const folder = await freshFolder('instant-stall-fetch');
+			const t = await start(
+				folder,
+				{ afterEmit: 'markRead' },
+				() => 'success',
+				{},
+				'alice-stall-fetch',
+			);
+			running.push(t.response);
+			await appendMails(folder, [{ subject: 'before' }]);
+			await untilEmitted(t, 'before');
+			await allRead(folder, 'before read');
+			proxy.stallOn('UID FETCH');
+			const stalledAt = Date.now();
+			await appendMails(folder, [{ subject: 'stalled' }]);
+			await untilEmitted(t, 'stalled', 40_000);
+			console.log(`mail whose FETCH went silent: emitted after ${Date.now() - stalledAt} ms`);
+			await allRead(folder, 'all read');
+			assert.equal(proxy.stalledClosed, 1, 'the silent session was closed');
+			assert.deepEqual(
+				count(
+					['before', 'stalled'],
+					t.emitted.map((e) => e.subject),
+				),
+				{ lost: [], duplicated: [] },
+			);
+			assert.deepEqual(t.failures, []);
+			await t.response.closeFunction?.();
+		} finally {
+			Object.assign(sessionTiming, saved);
 			await proxy.stop();
 		}
 	});

@@ -26,6 +26,7 @@ import {
 	testImap,
 } from '../harness/mail';
 import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
+import { sessionTiming } from '../../nodes/M365Mail/transport/imap/session';
 
 const store = new CredentialStore();
 
@@ -572,6 +573,68 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			assert.equal(proxy.commands.get('CLOSE'), undefined);
 			assert.ok((proxy.commands.get('UNSELECT') ?? 0) >= 4);
 		} finally {
+			await proxy.stop();
+		}
+	});
+
+	it('a session that goes silent in the middle of a SEARCH or a FETCH and stays open (lost on the way): the poll gives up at the socket timeout, nothing waits behind it, and from the third poll in a row the error says the server went silent; then each message is emitted once and marked read; every silent session is closed', async () => {
+		const proxy = await credentialThroughProxy('silent-fetch');
+		const saved = { ...sessionTiming };
+		// 5 minutes by default; the code is the same either way.
+		sessionTiming.socketTimeoutMs = 3000;
+		try {
+			const folder = await freshFolder('silent-fetch');
+			const state: IDataObject = {};
+			const node = trigger(folder, { afterEmit: 'markRead' }, 'silent-fetch');
+			const poll = async () => {
+				const deadline = new Promise<never>((_, reject) =>
+					setTimeout(() => reject(new Error('the poll did not end within 30 s')), 30_000).unref(),
+				);
+				return subjects(await Promise.race([pollTrigger(node, store, state), deadline]));
+			};
+			assert.deepEqual(await poll(), []);
+			const sent: string[] = [];
+			const seen: unknown[] = [];
+			for (const command of ['UID SEARCH', 'UID FETCH']) {
+				const now = [`${command} 1`, `${command} 2`];
+				sent.push(...now);
+				await appendMails(
+					folder,
+					now.map((subject) => ({ subject })),
+				);
+				proxy.stallOn(command, 3);
+				const started = Date.now();
+				// Passing trouble is logged, not thrown, twice: nothing is emitted.
+				assert.equal((await poll()).length, 0);
+				const waited = Date.now() - started;
+				assert.ok(
+					waited >= 3000,
+					`the poll ended ${waited} ms after ${command}, before the timeout`,
+				);
+				assert.equal((await poll()).length, 0);
+				await assert.rejects(poll(), (error: Error & { description?: string }) => {
+					assert.match(
+						error.message,
+						/did not answer during .+ for 3 s: the connection went silent/,
+					);
+					assert.match(error.message, /3 polls in a row/);
+					assert.match(error.description ?? '', /Nothing was lost.*NAT gateways, firewalls/);
+					return true;
+				});
+				// The next poll signs in again and emits them (and ends the trouble).
+				seen.push(...(await poll()));
+			}
+			seen.push(...(await poll()));
+			assert.deepEqual(count(sent, seen as string[]), { lost: [], duplicated: [] });
+			assert.deepEqual(seen, sent);
+			assert.ok((await listFolder(folder)).every((m) => m.flags.includes('\\Seen')));
+			// imapflow closes a session it gave up on just after the poll has its error.
+			for (let n = 0; n < 50 && proxy.stalledClosed < 6; n++)
+				await new Promise((resolve) => setTimeout(resolve, 100));
+			assert.equal(proxy.stalledClosed, 6, 'every silent session was closed');
+			assert.equal(proxy.connections, 7, 'a new session after each silent one');
+		} finally {
+			Object.assign(sessionTiming, saved);
 			await proxy.stop();
 		}
 	});

@@ -188,13 +188,23 @@ describe('delivery engine', () => {
 		assert.equal(ledger[0].id, 'm26', 'the oldest are dropped');
 	});
 
-	it('passing trouble: logged twice, thrown from the third poll in a row, forgotten after a good poll', async () => {
+	it('passing trouble: logged twice, thrown from the third poll in a row, forgotten after a good poll; the instant trigger is told to look again in 10 s, then 20 s', async () => {
 		const source = new ScriptedSource();
 		const { data } = nodeStaticData();
 		await run(source, data);
 		source.failWith = new MailServiceError('socket closed', 'try again', 'network');
-		assert.deepEqual(await run(source, data), []);
-		assert.deepEqual(await run(source, data), []);
+		for (const lookAgainInMs of [10_000, 20_000]) {
+			const result = await deliver({
+				flightKey: 'wf:n',
+				staticData: data,
+				key: 'box|inbox',
+				source,
+				options: options(),
+				build: async (m) => ({ id: m.message.id, attempt: 0 }),
+				log,
+			});
+			assert.deepEqual(result, { kind: 'items', items: [], lookAgainInMs });
+		}
 		await assert.rejects(
 			run(source, data),
 			(e: { trouble?: { count: number } }) => e.trouble?.count === 3,
@@ -204,6 +214,23 @@ describe('delivery engine', () => {
 		assert.equal((await run(source, data))?.length, 1);
 		source.failWith = new MailServiceError('socket closed', 'try again', 'network');
 		assert.deepEqual(await run(source, data), [], 'the count started again');
+	});
+
+	it('passing trouble from throttling: the instant trigger is not told to look again sooner', async () => {
+		const source = new ScriptedSource();
+		const { data } = nodeStaticData();
+		await run(source, data);
+		source.failWith = new MailServiceError('too many requests', 'wait', 'throttled');
+		const result = await deliver({
+			flightKey: 'wf:n',
+			staticData: data,
+			key: 'box|inbox',
+			source,
+			options: options(),
+			build: async (m) => ({ id: m.message.id, attempt: 0 }),
+			log,
+		});
+		assert.deepEqual(result, { kind: 'items', items: [] });
 	});
 
 	it('trouble the user must act on is thrown at once', async () => {
@@ -305,8 +332,9 @@ describe('delivery engine: at-least-once', () => {
 			},
 			log,
 		});
-		// An unknown error counts as passing trouble: nothing emitted this time.
-		assert.deepEqual(failing, { kind: 'items', items: [] });
+		// An unknown error counts as passing trouble: nothing emitted this time (the instant trigger
+		// looks again in 10 s).
+		assert.deepEqual(failing, { kind: 'items', items: [], lookAgainInMs: 10_000 });
 		assert.deepEqual(attempts(), [1, 1], 'no attempt counted for a poll that emitted nothing');
 		assert.deepEqual(await run(source, data, extra), [
 			{ id: 'm1', attempt: 2 },

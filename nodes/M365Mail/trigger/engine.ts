@@ -67,6 +67,13 @@ const RECENT_LIMIT = 1000;
 /** How many emitted messages the at-least-once ledger follows. */
 export const LEDGER_LIMIT = 1000;
 const TROUBLE_LIMIT = 3;
+/**
+ * After passing trouble, the instant trigger looks again this long times the polls in a row with it
+ * (10 s, then 20 s), rather than waiting for the next notice: the mail it was reading when its session
+ * died (dropped, or silent until the socket timeout) sent its notice already. Not after throttling.
+ * n8n schedules the polling trigger's polls: it does not read this.
+ */
+const TROUBLE_LOOK_AGAIN_MS = 10_000;
 
 /** Polls running in this process, by workflow and node, with their start time. */
 const inFlight = new Map<string, number>();
@@ -142,7 +149,10 @@ export async function deliver<C, T>(input: {
 				log.warn(
 					`Microsoft 365 Mail Trigger: ${redactSecrets((error as Error).message)} (poll ${trouble.count} in a row with this trouble; the next poll tries again)`,
 				);
-				return { kind: 'items', items: [] };
+				// Throttling is waited out as Microsoft asks (the client did), not hurried.
+				const throttled = error instanceof MailServiceError && error.kind === 'throttled';
+				if (throttled) return { kind: 'items', items: [] };
+				return { kind: 'items', items: [], lookAgainInMs: TROUBLE_LOOK_AGAIN_MS * trouble.count };
 			}
 			return { kind: 'failed', error, trouble };
 		}

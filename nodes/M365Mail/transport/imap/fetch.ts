@@ -11,6 +11,7 @@ import { HEADERS_OF_INTEREST, pickHeaders, type MessageEnvelope } from '../mime/
 import { splitMessage, splitTools, type SplitMessage, type SplitTools } from '../mime/split';
 import { BULK_MIN_MESSAGES, bulkFetch, canBulkFetch } from './bulk';
 import { encodeImapMessageId } from '../types';
+import { silenceError } from './session';
 
 /** An opened folder: the session, where it is, and its UIDVALIDITY. */
 export interface OpenFolder {
@@ -26,11 +27,14 @@ export interface OpenFolder {
 /** A dead socket must never read as "no mail": fail loudly instead. */
 export function assertUsable(client: ImapFlow, what: string): void {
 	if (!client.usable) {
-		throw new MailServiceError(
-			`The IMAP connection closed during ${what}`,
-			'Nothing was lost: the next poll or run starts again from the same place.',
-			'network',
-			'ECONNRESET',
+		throw (
+			silenceError(client, what) ??
+			new MailServiceError(
+				`The IMAP connection closed during ${what}`,
+				'Nothing was lost: the next poll or run starts again from the same place.',
+				'network',
+				'ECONNRESET',
+			)
 		);
 	}
 }

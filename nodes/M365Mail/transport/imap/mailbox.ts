@@ -49,7 +49,7 @@ import {
 } from './poll';
 import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
-import { endSession, markUsed, openImapSession, stillAnswers } from './session';
+import { endSession, explainSilence, markUsed, openImapSession, stillAnswers } from './session';
 
 export interface MailboxOptions {
 	/** Trouble worth a log line that must not fail the item (a failed copy to Sent Items). */
@@ -356,11 +356,10 @@ export class ImapMailbox implements Mailbox {
 			sample: async () => await newestMessage(await this.client(), options),
 			next: async (cursor, request) => {
 				// The messages, the cursor, whether more is waiting, and the notes for the log.
-				const { skippedTooLarge, baseline, ...found } = await pollNewMessages(await this.client(), {
-					...options,
-					...request,
-					cursor,
-				});
+				const client = await this.client();
+				const polled = pollNewMessages(client, { ...options, ...request, cursor });
+				const silent = explainSilence(client, 'a poll');
+				const { skippedTooLarge, baseline, ...found } = await polled.catch(silent);
 				return {
 					...found,
 					baseline: baseline === 'first',

@@ -32,10 +32,43 @@ export interface ImapSessionOptions {
 	onError?: (error: Error) => void;
 }
 
+/**
+ * How long a session may be silent while a command waits for its answer before it is given up
+ * (imapflow's socket timeout). Module state so that a test can shorten it; nothing else changes it.
+ */
+export const sessionTiming = { socketTimeoutMs: 5 * 60_000 };
+
+/** Sessions imapflow gave up on because a command's answer did not come (its socket timeout). */
+const gaveUp = new WeakMap<ImapFlow, number>();
+
+/**
+ * The error to show for a session given up on because the server went silent during `what`, or
+ * undefined if it was not (imapflow's own errors then say only "Connection not available").
+ */
+export function silenceError(client: ImapFlow, what: string): MailServiceError | undefined {
+	const ms = gaveUp.get(client);
+	if (ms === undefined) return undefined;
+	const time = ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+	return new MailServiceError(
+		`The IMAP server did not answer during ${what} for ${time}: the connection went silent`,
+		'Nothing was lost: the next poll or run starts again from the same place. If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).',
+		'network',
+		'ETIMEOUT',
+	);
+}
+
+/** For `.catch()`: an error of a session the server went silent on is shown as such. */
+export const explainSilence =
+	(client: ImapFlow, what: string) =>
+	(error: unknown): never => {
+		throw (error instanceof MailServiceError ? undefined : silenceError(client, what)) ?? error;
+	};
+
 async function createClient(options: ImapSessionOptions, accessToken: string): Promise<ImapFlow> {
 	const { ImapFlow } = await loadImapflow();
 	const { cloud } = options;
 	const host = requireHost(cloud, 'IMAP');
+	const socketTimeout = options.socketTimeoutMs ?? sessionTiming.socketTimeoutMs;
 	const client = new ImapFlow({
 		host,
 		port: cloud.imapPort,
@@ -51,11 +84,14 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		maxLiteralSize: MAX_MESSAGE_BYTES + 1024 * 1024,
 		connectionTimeout: options.connectionTimeoutMs ?? 30_000,
 		greetingTimeout: 16_000,
-		socketTimeout: options.socketTimeoutMs ?? 5 * 60_000,
+		socketTimeout,
 		emitLogs: false,
 	});
 	// imapflow emits 'error' on socket failures; without a listener the process would crash.
-	client.on('error', (error: Error) => options.onError?.(error));
+	client.on('error', (error: Error & { code?: string }) => {
+		if (error.code === 'ETIMEOUT') gaveUp.set(client, socketTimeout);
+		options.onError?.(error);
+	});
 	return client;
 }
 
