@@ -135,6 +135,19 @@ async function run(
 	return result.items;
 }
 
+/** One poll as the engine answers it (the instant trigger reads `lookAgainInMs` from it). */
+async function outcome(source: ScriptedSource, staticData: IDataObject) {
+	return await deliver({
+		flightKey: 'wf:n',
+		staticData,
+		key: 'box|inbox',
+		source,
+		options: options(),
+		build: async (m) => ({ id: m.message.id, attempt: 0 }),
+		log,
+	});
+}
+
 describe('delivery engine', () => {
 	it('every state change is seen by n8n’s change tracking, also on static data loaded from the database', async () => {
 		const source = new ScriptedSource();
@@ -194,15 +207,7 @@ describe('delivery engine', () => {
 		await run(source, data);
 		source.failWith = new MailServiceError('socket closed', 'try again', 'network');
 		for (const lookAgainInMs of [10_000, 20_000]) {
-			const result = await deliver({
-				flightKey: 'wf:n',
-				staticData: data,
-				key: 'box|inbox',
-				source,
-				options: options(),
-				build: async (m) => ({ id: m.message.id, attempt: 0 }),
-				log,
-			});
+			const result = await outcome(source, data);
 			assert.deepEqual(result, { kind: 'items', items: [], lookAgainInMs });
 		}
 		await assert.rejects(
@@ -221,15 +226,7 @@ describe('delivery engine', () => {
 		const { data } = nodeStaticData();
 		await run(source, data);
 		source.failWith = new MailServiceError('too many requests', 'wait', 'throttled');
-		const result = await deliver({
-			flightKey: 'wf:n',
-			staticData: data,
-			key: 'box|inbox',
-			source,
-			options: options(),
-			build: async (m) => ({ id: m.message.id, attempt: 0 }),
-			log,
-		});
+		const result = await outcome(source, data);
 		assert.deepEqual(result, { kind: 'items', items: [] });
 	});
 
