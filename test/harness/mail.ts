@@ -324,11 +324,14 @@ export class ImapTlsProxy {
 	/**
 	 * The next `times` sendings of `command` reach Dovecot, and then their session goes silent as
 	 * stall() leaves it: its answer never comes, and the connection stays open (a connection lost on
-	 * the way in the middle of a command).
+	 * the way in the middle of a command). With `every`, every open session goes silent with it (the
+	 * way to the server lost).
 	 */
-	stallOn(command: string, times = 1): void {
+	stallOn(command: string, times = 1, every = false): void {
 		this.stalls.set(command.toUpperCase(), times);
+		this.stallsEvery = every;
 	}
+	private stallsEvery = false;
 
 	/**
 	 * After `pass` more untagged FETCH answers for this UID, its next `times` never reach the client,
@@ -448,7 +451,8 @@ export class ImapTlsProxy {
 						if (stalls > 0 && this.live.has(pair)) {
 							// This listener runs before the pipe's, which still hands this chunk on.
 							this.stalls.set(name, stalls - 1);
-							this.silence(pair);
+							if (this.stallsEvery) this.stall();
+							else this.silence(pair);
 						}
 						const drops = this.drops.get(name) ?? 0;
 						if (drops > 0) {

@@ -585,6 +585,51 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 		}
 	});
 
+	it('the way to the server goes silent while the session that reads the mail waits on its FETCH: when the IDLE session is found silent, the waiting session is given up with it (not at its 5-minute socket timeout); the mail comes once, read', async () => {
+		// The IDLE checks every 2 s instead of every minute; the socket timeout stays 5 minutes.
+		const saved = { ...idleTiming };
+		Object.assign(idleTiming, { checkMs: 2000, answerMs: 1000 });
+		const proxy = await throughProxy('alice-stall-all');
+		try {
+			const folder = await freshFolder('instant-stall-all');
+			const t = await start(
+				folder,
+				{ afterEmit: 'markRead' },
+				() => 'success',
+				{},
+				'alice-stall-all',
+			);
+			running.push(t.response);
+			await appendMails(folder, [{ subject: 'before' }]);
+			await untilEmitted(t, 'before');
+			await allRead(folder, 'before read');
+			proxy.stallOn('UID FETCH', 1, true);
+			const stalledAt = Date.now();
+			await appendMails(folder, [{ subject: 'stalled' }]);
+			await untilEmitted(t, 'stalled', 40_000);
+			console.log(
+				`mail whose FETCH went silent with every session: emitted after ${Date.now() - stalledAt} ms`,
+			);
+			await allRead(folder, 'all read');
+			assert.ok(
+				proxy.stalledClosed >= 2,
+				'the silent IDLE session and the waiting one were closed',
+			);
+			assert.deepEqual(
+				count(
+					['before', 'stalled'],
+					t.emitted.map((e) => e.subject),
+				),
+				{ lost: [], duplicated: [] },
+			);
+			assert.deepEqual(t.failures, []);
+			await t.response.closeFunction?.();
+		} finally {
+			Object.assign(idleTiming, saved);
+			await proxy.stop();
+		}
+	});
+
 	it('after the last failed attempt the message is flagged and moved as chosen, and a failed execution names it', async () => {
 		const folder = await freshFolder('instant-giveup');
 		const failed = await freshFolder('instant-failed');

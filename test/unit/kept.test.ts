@@ -21,7 +21,9 @@ import {
 	answersWithin,
 	markUsed,
 	QUIET_MS,
+	silenceError,
 	stillAnswers,
+	trackSession,
 } from '../../nodes/M365Mail/transport/imap/session';
 
 /** A session that records what was asked of it; `noop` (and LOGOUT when silent) answers as told. */
@@ -59,8 +61,16 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 		close: () => {
 			calls.push('close');
 			client.usable = false;
+			for (const fn of closeListeners) fn();
+		},
+		/** Bytes received from the server (imapflow's stats()). */
+		received: 0,
+		stats: () => ({ sent: 0, received: client.received }),
+		on: (event: string, fn: () => void) => {
+			if (event === 'close') closeListeners.push(fn);
 		},
 	};
+	const closeListeners: Array<() => void> = [];
 	return client;
 }
 const asFlow = (c: ReturnType<typeof fakeClient>) => c as unknown as ImapFlow;
@@ -234,6 +244,32 @@ describe('a session used again (transport/imap/session.ts stillAnswers)', () => 
 		// Used after the silence was found: trusted again.
 		assert.equal(await stillAnswers(asFlow(other), 1000), true);
 		assert.deepEqual(other.calls, ['noop']);
+	});
+
+	it('a session found silent gives up the sessions to its server that waited on a command without a byte meanwhile; one still receiving, one with nothing in flight, and one to another server are left alone', async () => {
+		const silent = fakeClient('silent');
+		const waiting = fakeClient();
+		const receiving = fakeClient();
+		const free = fakeClient();
+		const elsewhere = fakeClient();
+		for (const c of [silent, waiting, receiving, free]) trackSession(asFlow(c), 'imap.test:993');
+		trackSession(asFlow(elsewhere), 'other.test:993');
+		waiting.busy = receiving.busy = elsewhere.busy = true;
+		const asking = answersWithin(asFlow(silent), 1000);
+		receiving.received += 4096;
+		mock.timers.tick(1000);
+		assert.equal(await asking, false);
+		assert.deepEqual(waiting.calls, ['close']);
+		assert.match(silenceError(asFlow(waiting), 'a poll')?.message ?? '', /for 1 s: the connection/);
+		for (const c of [receiving, free, elsewhere]) assert.deepEqual(c.calls, []);
+		// Found silent again: the session given up is not closed twice, the one receiving is left alone.
+		const again = answersWithin(asFlow(silent), 1000);
+		receiving.received += 4096;
+		mock.timers.tick(1000);
+		assert.equal(await again, false);
+		assert.deepEqual(waiting.calls, ['close']);
+		assert.deepEqual(receiving.calls, []);
+		assert.equal(silenceError(asFlow(receiving), 'a poll'), undefined);
 	});
 
 	it('an unusable session is not used', async () => {

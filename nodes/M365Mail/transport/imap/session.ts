@@ -57,6 +57,28 @@ export function silenceError(client: ImapFlow, what: string): MailServiceError |
 	);
 }
 
+/** Open sessions by server (host:port): a silence found on one ends the silent waits of the others. */
+const openSessions = new Map<string, Set<ImapFlow>>();
+const sameServer = new WeakMap<ImapFlow, Set<ImapFlow>>();
+
+/** Counts the session among its server's open ones until it closes (exported for the unit tests). */
+export function trackSession(client: ImapFlow, server: string): void {
+	const sessions = openSessions.get(server) ?? new Set<ImapFlow>();
+	openSessions.set(server, sessions.add(client));
+	sameServer.set(client, sessions);
+	client.on('close', () => {
+		sessions.delete(client);
+		if (sessions.size === 0 && openSessions.get(server) === sessions) openSessions.delete(server);
+	});
+}
+
+/** The other sessions to this session's server with a command in flight, and what each has received. */
+function waitingPeers(client: ImapFlow): Array<{ peer: ImapFlow; received: number }> {
+	return [...(sameServer.get(client) ?? [])]
+		.filter((peer) => peer !== client && peer.usable && isBusy(peer))
+		.map((peer) => ({ peer, received: peer.stats().received }));
+}
+
 /** For `.catch()`: an error of a session the server went silent on is shown as such. */
 export const explainSilence =
 	(client: ImapFlow, what: string) =>
@@ -87,6 +109,7 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		socketTimeout,
 		emitLogs: false,
 	});
+	trackSession(client, `${host}:${cloud.imapPort}`);
 	// imapflow emits 'error' on socket failures; without a listener the process would crash.
 	client.on('error', (error: Error & { code?: string }) => {
 		if (error.code === 'ETIMEOUT') gaveUp.set(client, socketTimeout);
@@ -158,12 +181,22 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
  * without closing it stays open and silent: a command on it would wait for the socket timeout.
  */
 export async function answersWithin(client: ImapFlow, ms: number): Promise<boolean> {
+	const peers = waitingPeers(client);
 	const answered = await within(
 		client.noop().then(() => client.usable),
 		ms,
 		false,
 	);
-	if (!answered) silences++;
+	if (!answered) {
+		silences++;
+		// A session to the same server that has waited on a command all this time without a byte is
+		// on the same lost way: given up now, not at its socket timeout minutes later.
+		for (const { peer, received } of peers) {
+			if (!peer.usable || !isBusy(peer) || peer.stats().received !== received) continue;
+			gaveUp.set(peer, ms);
+			peer.close();
+		}
+	}
 	return answered;
 }
 
