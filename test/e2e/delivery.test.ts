@@ -537,7 +537,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		}
 	});
 
-	it('instant trigger: every open IMAP session goes silent and stays open (a NAT, firewall or proxy that lost them): with its default check every minute the trigger signs in again, the mail of the silence and after it runs once each and is read, and deactivating with silent sessions ends', async () => {
+	it('instant trigger: every open IMAP session goes silent and stays open (a NAT, firewall or proxy that lost them), while the trigger waits and again while a look waits on its FETCH: with its default check every minute the trigger signs in again, the mail of each silence and after it runs once each and is read, and deactivating with silent sessions ends', async () => {
 		const { proxy, id, folder } = await workflowThroughProxy(
 			'a silent connection',
 			'M365DeliverySiIn',
@@ -546,7 +546,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		);
 		const isRead = (subject: string) => readIn(folder, subject);
 		try {
-			const [first, gap, after] = names('instant silent', 3);
+			const [first, gap, after, mid] = names('instant silent', 4);
 			await appendMails(folder, [{ subject: first }]);
 			await n8n.waitFor('the first message read', () => isRead(first), 60_000);
 			await proxy.untilQuiet(1000);
@@ -568,9 +568,28 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 			await appendMails(folder, [{ subject: after }]);
 			await succeededRuns(id, [first, gap, after], 60_000);
 			await n8n.waitFor('all read', async () => (await isRead(gap)) && (await isRead(after)));
+			// Every session goes silent once the look for the next message sends its FETCH: the look
+			// waits on a command. It is given up with the IDLE session at its next check (a minute and
+			// 10 s at most), not at its 5-minute socket timeout.
+			await proxy.untilQuiet(1000);
+			proxy.stallOn('UID FETCH', 1, true);
+			const midAt = Date.now();
+			await appendMails(folder, [{ subject: mid }]);
+			const midRun = (await succeededRuns(id, [first, gap, after, mid], 150_000)).find(
+				(r) => r.subject === mid,
+			)!;
+			console.log(
+				`instant trigger: mail whose FETCH went silent with every session ran ${midRun.startedAt - midAt} ms after it came`,
+			);
+			await n8n.waitFor(
+				'the silent sessions closed',
+				async () => (proxy.silentOpen === 0 ? true : undefined),
+				30_000,
+			);
+			await n8n.waitFor('all read', async () => await isRead(mid));
 			await new Promise((r) => setTimeout(r, 3000));
 			const seen = (await instantRuns(id)).map((r) => r.subject);
-			assert.deepEqual(tally([first, gap, after], seen), { lost: 0, duplicated: 0 });
+			assert.deepEqual(tally([first, gap, after, mid], seen), { lost: 0, duplicated: 0 });
 			// Deactivating while the sessions are silent: n8n's call returns (closeFunction ends).
 			await proxy.untilQuiet(1000);
 			assert.ok(proxy.stall() >= 1, 'the sessions went silent again');

@@ -294,6 +294,10 @@ export class ImapTlsProxy {
 	dropped = 0;
 	/** Stalled sessions that were closed since (by the client: the proxy never closes one itself). */
 	stalledClosed = 0;
+	/** Stalled sessions still open (the client has not given them up yet). */
+	get silentOpen(): number {
+		return this.stalled.size;
+	}
 	port = 0;
 	/** Client commands seen, by name (`UID STORE`, `SELECT`, ...), counted from the command lines. */
 	readonly commands = new Map<string, number>();
