@@ -109,7 +109,6 @@ async function createClient(options: ImapSessionOptions, accessToken: string): P
 		socketTimeout,
 		emitLogs: false,
 	});
-	trackSession(client, `${host}:${cloud.imapPort}`);
 	// imapflow emits 'error' on socket failures; without a listener the process would crash.
 	client.on('error', (error: Error & { code?: string }) => {
 		if (error.code === 'ETIMEOUT') gaveUp.set(client, socketTimeout);
@@ -159,6 +158,7 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 		const client = await createClient({ ...options, mailbox }, token);
 		try {
 			await client.connect();
+			trackSession(client, `${client.host}:${client.port}`);
 			return client;
 		} catch (error) {
 			client.close();
