@@ -317,8 +317,11 @@ export class ImapTlsProxy {
 	private readonly nilBodies = new Set<number>();
 	nilled = 0;
 
-	/** Commands whose next sendings make their session go silent once they reach Dovecot (stallOn). */
-	private readonly stalls = new Map<string, number>();
+	/**
+	 * Commands whose next sendings make their session (or, with `every`, every open session) go
+	 * silent once they reach Dovecot (stallOn).
+	 */
+	private readonly stalls = new Map<string, { times: number; every: boolean }>();
 
 	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
 	dropOn(command: string, times = 1): void {
@@ -332,10 +335,8 @@ export class ImapTlsProxy {
 	 * way to the server lost).
 	 */
 	stallOn(command: string, times = 1, every = false): void {
-		this.stalls.set(command.toUpperCase(), times);
-		this.stallsEvery = every;
+		this.stalls.set(command.toUpperCase(), { times, every });
 	}
-	private stallsEvery = false;
 
 	/**
 	 * After `pass` more untagged FETCH answers for this UID, its next `times` never reach the client,
@@ -451,11 +452,11 @@ export class ImapTlsProxy {
 					if (match) {
 						const name = match[1].toUpperCase();
 						this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
-						const stalls = this.stalls.get(name) ?? 0;
-						if (stalls > 0 && this.live.has(pair)) {
+						const stall = this.stalls.get(name);
+						if (stall && stall.times > 0 && this.live.has(pair)) {
 							// This listener runs before the pipe's, which still hands this chunk on.
-							this.stalls.set(name, stalls - 1);
-							if (this.stallsEvery) this.stall();
+							stall.times--;
+							if (stall.every) this.stall();
 							else this.silence(pair);
 						}
 						const drops = this.drops.get(name) ?? 0;

@@ -12,7 +12,13 @@ import type { ImapFlow } from 'imapflow';
 import { MailServiceError } from '../auth/errors';
 import type { ChangeHandlers, FolderWatch } from '../mailbox';
 import { resolveFolder } from './folders';
-import { answersWithin, endSession, openImapSession, type ImapSessionOptions } from './session';
+import {
+	answersWithin,
+	endSession,
+	openImapSession,
+	SILENCE_FIX,
+	type ImapSessionOptions,
+} from './session';
 
 /** How the IDLE session is kept. Module state, so that a test can shorten it (instant.test.ts). */
 export const idleTiming = {
@@ -73,7 +79,7 @@ export async function watchFolderIdle(
 				current.close();
 				throw new MailServiceError(
 					`The IMAP session watching the folder did not answer a NOOP within ${idleTiming.answerMs / 1000} s: the connection went silent (a NAT, firewall or proxy on the way may have dropped it without closing it)`,
-					'Nothing to do: the trigger signs in again and looks for mail it has not emitted yet. If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).',
+					`Nothing to do: the trigger signs in again and looks for mail it has not emitted yet. ${SILENCE_FIX}`,
 					'network',
 				);
 			}

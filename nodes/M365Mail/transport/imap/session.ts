@@ -38,6 +38,10 @@ export interface ImapSessionOptions {
  */
 export const sessionTiming = { socketTimeoutMs: 5 * 60_000 };
 
+/** The fix named when a session went silent, after what the trigger does about it itself. */
+export const SILENCE_FIX =
+	'If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).';
+
 /** Sessions imapflow gave up on because a command's answer did not come (its socket timeout). */
 const gaveUp = new WeakMap<ImapFlow, number>();
 
@@ -51,7 +55,7 @@ export function silenceError(client: ImapFlow, what: string): MailServiceError |
 	const time = ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 	return new MailServiceError(
 		`The IMAP server did not answer during ${what} for ${time}: the connection went silent`,
-		'Nothing was lost: the next poll or run starts again from the same place. If this repeats, check the network between n8n and the mail server (idle timeouts of NAT gateways, firewalls and proxies).',
+		`Nothing was lost: the next poll or run starts again from the same place. ${SILENCE_FIX}`,
 		'network',
 		'ETIMEOUT',
 	);
