@@ -19,6 +19,7 @@ import * as folderCreate from './actions/folder/create.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
 import * as messageComplete from './actions/message/complete.operation';
 import * as messageCopy from './actions/message/copy.operation';
+import * as messageCreateDraft from './actions/message/createDraft.operation';
 import * as messageDelete from './actions/message/delete.operation';
 import * as messageFlag from './actions/message/flag.operation';
 import * as messageForward from './actions/message/forward.operation';
@@ -91,6 +92,13 @@ export class M365Mail implements INodeType {
 						value: 'copy',
 						description: 'Copy a message to another folder',
 						action: 'Copy a message',
+					},
+					{
+						name: 'Create Draft',
+						value: 'createDraft',
+						description:
+							'Save a new message in Drafts without sending it, for a person to review and send',
+						action: 'Create a draft',
 					},
 					{
 						name: 'Delete',
@@ -205,6 +213,7 @@ export class M365Mail implements INodeType {
 			),
 			mailboxProperty,
 			...messageSend.description,
+			...messageCreateDraft.description,
 			...messageReply.description,
 			...messageForward.description,
 			...messageGet.description,

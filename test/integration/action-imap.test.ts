@@ -269,6 +269,76 @@ describe('action node over IMAP + SMTP: sending', () => {
 		assert.equal((await readBack('bob@example.test', 'INBOX', `Re: ${subject}`)).length, 1);
 	});
 
+	it('create draft saves the message in Drafts as a draft (\\Draft, Bcc kept for the send from Outlook, its attachment) and sends nothing; Get reads it by the id it returns', async () => {
+		const subject = `Draft ${Date.now()}`;
+		const [result] = await run(
+			{
+				resource: 'message',
+				operation: 'createDraft',
+				to: 'bob@example.test',
+				subject,
+				text: 'For review.',
+				options: { bcc: 'carol@example.test', attachments: 'report', fromName: 'Alice A.' },
+			},
+			[{ json: {}, binary: { report: textBinary('a,b\n1,2\n', 'report.csv', 'text/csv') } }],
+		);
+		assert.equal(result.json.draft, true);
+		assert.equal(result.json.folder, 'Drafts');
+		assert.deepEqual(result.json.to, ['bob@example.test']);
+		assert.deepEqual(result.pairedItem, { item: 0 });
+		const saved = await readBack('alice@example.test', 'Drafts', subject);
+		assert.equal(saved.length, 1, 'one draft');
+		const [{ parsed, flags }] = saved;
+		assert.ok(flags.includes('\\Draft'), `flags: ${flags.join(' ')}`);
+		assert.equal(parsed.messageId, result.json.messageId);
+		assert.equal(parsed.from?.text, '"Alice A." <alice@example.test>');
+		assert.equal((parsed.bcc as { text: string } | undefined)?.text, 'carol@example.test');
+		assert.equal(parsed.attachments[0].content.toString(), 'a,b\n1,2\n');
+		for (const [mailbox, folder] of [
+			['bob@example.test', 'INBOX'],
+			['carol@example.test', 'INBOX'],
+			['alice@example.test', 'Sent Items'],
+		])
+			assert.deepEqual(
+				await readBack(mailbox, folder, subject),
+				[],
+				`nothing in ${folder} of ${mailbox}`,
+			);
+		const [again] = await run({
+			resource: 'message',
+			operation: 'get',
+			messageId: String(result.json.id),
+		});
+		assert.equal(again.json.subject, subject);
+		assert.equal(again.json.text, 'For review.');
+	});
+
+	it('reply with "Save as Draft" saves the threaded reply in Drafts and sends nothing; the original is not marked answered', async () => {
+		const subject = `Draft reply ${Date.now()}`;
+		const { id, folder, json } = await oneMessage('draftreply', {
+			subject,
+			from: 'Bob <bob@example.test>',
+			text: 'Can you check?',
+		});
+		const [result] = await run({
+			resource: 'message',
+			operation: 'reply',
+			messageId: id,
+			text: 'Drafted answer.',
+			options: { saveAsDraft: true },
+		});
+		assert.equal(result.json.draft, true);
+		assert.deepEqual(result.json.to, ['bob@example.test']);
+		assert.equal(result.json.inReplyTo, json.messageId);
+		const [saved] = await readBack('alice@example.test', 'Drafts', `Re: ${subject}`);
+		assert.ok(saved.flags.includes('\\Draft'));
+		assert.equal(saved.parsed.inReplyTo, json.messageId);
+		assert.equal((saved.parsed.to as { text: string } | undefined)?.text, 'bob@example.test');
+		assert.match(saved.parsed.text ?? '', /Drafted answer\.[\s\S]*> Can you check\?/);
+		assert.deepEqual(await readBack('bob@example.test', 'INBOX', `Re: ${subject}`), []);
+		assert.ok(!(await listFolder(folder))[0].flags.includes('\\Answered'));
+	});
+
 	it('forward carries the original attachments', async () => {
 		const subject = `Contract ${Date.now()}`;
 		const { id } = await oneMessage('forward', {

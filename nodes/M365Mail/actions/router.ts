@@ -15,6 +15,7 @@ import * as folderCreate from './folder/create.operation';
 import * as folderGetAll from './folder/getAll.operation';
 import * as messageComplete from './message/complete.operation';
 import * as messageCopy from './message/copy.operation';
+import * as messageCreateDraft from './message/createDraft.operation';
 import * as messageDelete from './message/delete.operation';
 import * as messageFlag from './message/flag.operation';
 import * as messageForward from './message/forward.operation';
@@ -32,6 +33,7 @@ import type { OperationExecutor } from './types';
 export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 	message: {
 		send: messageSend.execute,
+		createDraft: messageCreateDraft.execute,
 		reply: messageReply.execute,
 		forward: messageForward.execute,
 		get: messageGet.execute,

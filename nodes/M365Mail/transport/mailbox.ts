@@ -16,6 +16,7 @@ import type {
 	MessageIdentity,
 	MessageStatus,
 	SendOutcome,
+	DraftOutcome,
 } from './types';
 
 /** How much of a message to read, and in which form. */
@@ -191,6 +192,11 @@ export interface Mailbox {
 
 	/** Sends as this mailbox; never retried (a retry could send twice). */
 	send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome>;
+	/**
+	 * Saves the message in Drafts without sending it, Bcc kept (a person opens it in Outlook and
+	 * sends it). Never retried: a retry could save it twice.
+	 */
+	saveDraft(message: OutgoingMessage): Promise<DraftOutcome>;
 
 	/** New mail in a folder, for the trigger. */
 	watch(settings: WatchSettings): MailSource;

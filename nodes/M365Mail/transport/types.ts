@@ -147,6 +147,17 @@ export interface SendOutcome {
 	savedToSent: boolean;
 }
 
+/**
+ * A message saved in Drafts and not sent: where it is (its id, unless an IMAP server without
+ * UIDPLUS did not say it) and its Message-ID.
+ */
+export type DraftOutcome = Omit<MessageIdentity, 'id'> & {
+	id?: string;
+	folder: string;
+	messageId: string;
+	from: string;
+};
+
 /** What the trigger does with mail once n8n has it. */
 export type AfterEmit =
 	| { action: 'none' }

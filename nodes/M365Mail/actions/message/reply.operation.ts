@@ -4,7 +4,7 @@ import { redactSecrets } from '../../transport/auth/errors';
 import { automatedMailReason } from '../../transport/mime/parse';
 import type { MailAddress } from '../../transport/types';
 import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
-import { readSendOptions, sendAs, sendOptions, textProperty } from './send';
+import { draftAs, readSendOptions, sendAs, sendOptions, textProperty } from './send';
 import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['reply'] };
@@ -29,6 +29,14 @@ export const description: INodeProperties[] = [
 				type: 'boolean',
 				default: true,
 				description: 'Whether to quote the original message below the reply',
+			},
+			{
+				displayName: 'Save as Draft',
+				name: 'saveAsDraft',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to save the reply in Drafts, threaded and addressed, for a person to review and send from Outlook, instead of sending it. The original is marked as answered only when the reply is sent.',
 			},
 			{
 				displayName: 'Skip Automated Mail',
@@ -84,20 +92,23 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const quote =
 		send.options.includeOriginal === false ? undefined : quoteOriginal(original, 'reply');
 	const references = [...original.references, ...(original.messageId ? [original.messageId] : [])];
-	const outcome = await sendAs(
-		mailbox,
-		{
-			...send.message,
-			to,
-			cc,
-			subject: prefixedSubject(original.subject, 'Re'),
-			text: quote ? `${text}\n\n${quote.text}` : text,
-			html: html ? (quote ? `${html}<br>${quote.html}` : html) : undefined,
-			inReplyTo: original.messageId ?? undefined,
-			references,
-		},
-		send.appendToSent,
-	);
+	const subject = prefixedSubject(original.subject, 'Re');
+	const reply = {
+		...send.message,
+		to,
+		cc,
+		subject,
+		text: quote ? `${text}\n\n${quote.text}` : text,
+		html: html ? (quote ? `${html}<br>${quote.html}` : html) : undefined,
+		inReplyTo: original.messageId ?? undefined,
+		references,
+	};
+	const about = { to, cc, subject, inReplyTo: original.messageId };
+	if (send.options.saveAsDraft === true) {
+		const draft = await draftAs(mailbox, reply);
+		return [{ json: { ...draft, ...about }, pairedItem: { item: itemIndex } }];
+	}
+	const outcome = await sendAs(mailbox, reply, send.appendToSent);
 	// Outlook shows "You replied": the original gets \Answered.
 	await mailbox
 		.markAnswered(id)
@@ -106,13 +117,7 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 		);
 	return [
 		{
-			json: {
-				...outcome,
-				to,
-				cc,
-				subject: prefixedSubject(original.subject, 'Re'),
-				inReplyTo: original.messageId,
-			},
+			json: { ...outcome, ...about },
 			pairedItem: { item: itemIndex },
 		},
 	];

@@ -1,21 +1,19 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
-import { readSendOptions, recipientsProperty, sendAs, sendOptions, textProperty } from './send';
+import {
+	readSendOptions,
+	recipientsProperty,
+	sendAs,
+	sendOptions,
+	subjectProperty,
+	textProperty,
+} from './send';
 import type { OperationExecutor } from '../types';
-
-const show = { resource: ['message'], operation: ['send'] };
 
 export const description: INodeProperties[] = [
 	recipientsProperty('send', 'info@contoso.com, sales@contoso.com'),
-	{
-		displayName: 'Subject',
-		name: 'subject',
-		type: 'string',
-		default: '',
-		description: 'Subject line',
-		displayOptions: { show },
-	},
+	subjectProperty('send'),
 	textProperty('send', 'Plain-text body (add an HTML body under Options)'),
 	sendOptions(['send']),
 ];

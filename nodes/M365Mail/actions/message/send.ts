@@ -5,19 +5,37 @@ import { IMPORTANCE_OPTIONS } from '../../shared/descriptions';
 import type { Mailbox } from '../../transport/mailbox';
 import { splitAddresses } from '../../transport/mime/addresses';
 import type { OutgoingMessage } from '../../transport/mime/compose';
-import type { Importance, SendOutcome } from '../../transport/types';
+import type { DraftOutcome, Importance, SendOutcome } from '../../transport/types';
 import { binaryAttachments, customHeaders } from './helpers';
 
-/** The recipients field of send and forward. */
-export function recipientsProperty(operation: string, placeholder?: string): INodeProperties {
+/** The recipients field of send, forward and a new draft (which may have none yet). */
+export function recipientsProperty(
+	operation: string,
+	placeholder?: string,
+	required = true,
+): INodeProperties {
 	return {
 		displayName: 'To',
 		name: 'to',
 		type: 'string',
-		required: true,
+		required,
 		default: '',
 		...(placeholder ? { placeholder } : {}),
-		description: 'Recipients, separated by commas or ";"',
+		description: required
+			? 'Recipients, separated by commas or ";"'
+			: 'Recipients, separated by commas or ";"; a draft may have none yet',
+		displayOptions: { show: { resource: ['message'], operation: [operation] } },
+	};
+}
+
+/** The subject of a new message: sent, or saved as a draft. */
+export function subjectProperty(operation: string): INodeProperties {
+	return {
+		displayName: 'Subject',
+		name: 'subject',
+		type: 'string',
+		default: '',
+		description: 'Subject line',
 		displayOptions: { show: { resource: ['message'], operation: [operation] } },
 	};
 }
@@ -35,8 +53,21 @@ export function textProperty(operation: string, description: string, rows = 5): 
 	};
 }
 
-/** Options every sending operation offers. */
-export function sendOptions(operations: string[], extra: INodeProperties[] = []): INodeProperties {
+const appendToSentOption: INodeProperties = {
+	displayName: 'Append to Sent Items',
+	name: 'appendToSent',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to also save a copy in Sent Items over IMAP. Exchange Online already saves mail sent over SMTP there: turn on only for servers that do not.',
+};
+
+/** Options every sending operation offers (a draft, which is not sent yet, has no Sent Items copy). */
+export function sendOptions(
+	operations: string[],
+	extra: INodeProperties[] = [],
+	{ sent = true } = {},
+): INodeProperties {
 	return {
 		displayName: 'Options',
 		name: 'options',
@@ -47,14 +78,7 @@ export function sendOptions(operations: string[], extra: INodeProperties[] = [])
 		description: 'Further settings of the mail: add only those you need',
 		options: [
 			...extra,
-			{
-				displayName: 'Append to Sent Items',
-				name: 'appendToSent',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to also save a copy in Sent Items over IMAP. Exchange Online already saves mail sent over SMTP there: turn on only for servers that do not.',
-			},
+			...(sent ? [appendToSentOption] : []),
 			{
 				displayName: 'Attachments',
 				name: 'attachments',
@@ -154,6 +178,15 @@ export async function sendAs(
 ): Promise<SendOutcome & IDataObject> {
 	const outgoing = { ...message, from: formatFrom(mailbox.address, message.fromName) };
 	return { ...(await mailbox.send(outgoing, { appendToSent })) };
+}
+
+/** Saves the message in Drafts as the mailbox, unsent, with the display name the options chose. */
+export async function draftAs(
+	mailbox: Mailbox,
+	message: Omit<OutgoingMessage, 'from'> & { fromName?: string },
+): Promise<DraftOutcome & IDataObject> {
+	const outgoing = { ...message, from: formatFrom(mailbox.address, message.fromName) };
+	return { ...(await mailbox.saveDraft(outgoing)), draft: true };
 }
 
 /** What every sending operation reads from its Options collection, ready for the composer. */

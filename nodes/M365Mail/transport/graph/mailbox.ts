@@ -20,6 +20,7 @@ import type {
 	MessageIdentity,
 	MessageStatus,
 	SendOutcome,
+	DraftOutcome,
 } from '../types';
 import { downloadGraphAttachment, listGraphAttachments } from './attachments';
 import type { GraphClient } from './client';
@@ -49,7 +50,7 @@ import {
 	pollGraph,
 	type GraphCursor,
 } from './poll';
-import { GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from './send';
+import { createGraphDraft, GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from './send';
 import {
 	createMailSubscription,
 	deleteSubscription,
@@ -263,6 +264,22 @@ export class GraphMailbox implements Mailbox {
 			accepted: composed.envelope.to,
 			rejected: [],
 			savedToSent: true,
+		};
+	}
+
+	async saveDraft(message: OutgoingMessage): Promise<DraftOutcome> {
+		// Graph reads the recipients from the headers: Bcc stays in them, as in a send.
+		let composed = await composeMessage(message, { keepBcc: true });
+		let uploads = message.attachments ?? [];
+		if (composed.raw.length <= GRAPH_MIME_LIMIT) uploads = [];
+		else composed = await composeMessage({ ...message, attachments: [] }, { keepBcc: true });
+		const draft = await createGraphDraft(this.client, composed.raw, uploads);
+		return {
+			id: draft.id,
+			mailbox: this.address,
+			folder: (await graphFolderPath(this.client, draft.parentFolderId)) || 'drafts',
+			messageId: composed.messageId,
+			from: this.address,
 		};
 	}
 

@@ -93,15 +93,15 @@ export async function addGraphAttachment(
 }
 
 /**
- * Mail over 3 MB: the message without its attachments becomes a draft (from MIME, so headers,
- * threading and Bcc are the same as a direct send), the attachments are added one by one, then the
- * draft is sent. A draft that fails before the send is deleted; the send itself is never retried.
+ * A draft from MIME (so headers, threading and Bcc are those of a direct send), in the mailbox's
+ * Drafts folder, with its attachments added one by one (mail over 3 MB is given without them). A
+ * draft whose attachments fail is deleted: no half draft is left. Its id and folder id.
  */
-export async function sendGraphWithUploads(
+export async function createGraphDraft(
 	client: GraphClient,
 	draftRaw: Buffer,
 	attachments: GraphUpload[],
-): Promise<void> {
+): Promise<{ id: string; parentFolderId?: string }> {
 	if (draftRaw.length > GRAPH_MIME_LIMIT) {
 		throw new MailServiceError(
 			`The message body alone is ${(draftRaw.length / 1024 / 1024).toFixed(1)} MB: Graph takes up to 3 MB without attachments`,
@@ -109,7 +109,7 @@ export async function sendGraphWithUploads(
 			'input',
 		);
 	}
-	const draft = await client.request<{ id: string }>({
+	const draft = await client.request<{ id: string; parentFolderId?: string }>({
 		method: 'POST',
 		path: '/messages',
 		text: draftRaw.toString('base64'),
@@ -121,6 +121,19 @@ export async function sendGraphWithUploads(
 		await deleteGraphMessage(client, draft.id).catch(() => undefined);
 		throw error;
 	}
+	return draft;
+}
+
+/**
+ * Mail over 3 MB: the message without its attachments becomes a draft with its attachments added
+ * (createGraphDraft), then the draft is sent. The send itself is never retried.
+ */
+export async function sendGraphWithUploads(
+	client: GraphClient,
+	draftRaw: Buffer,
+	attachments: GraphUpload[],
+): Promise<void> {
+	const draft = await createGraphDraft(client, draftRaw, attachments);
 	await client.request({
 		method: 'POST',
 		path: `/messages/${encodeURIComponent(draft.id)}/send`,

@@ -7,13 +7,13 @@ import type { ImapFlow } from 'imapflow';
 import { MailServiceError, redactSecrets } from '../auth/errors';
 import type { MailConnection } from '../connection';
 import type { ChangeHandlers, Mailbox, MailSource, ReadOptions, WatchSettings } from '../mailbox';
-import { composeMessage, type OutgoingMessage } from '../mime/compose';
-import { sendComposedMessage } from '../smtp/send';
+import type { OutgoingMessage } from '../mime/compose';
 import {
 	decodeImapMessageId,
 	encodeImapMessageId,
 	type AttachmentContent,
 	type AttachmentInfo,
+	type DraftOutcome,
 	type FetchedMessage,
 	type ImapMessageLocation,
 	type MailFolder,
@@ -49,6 +49,7 @@ import {
 } from './poll';
 import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
+import { saveImapDraft, sendOverSmtp, type Outgoing } from './outgoing';
 import { endSession, explainSilence, markUsed, openImapSession, stillAnswers } from './session';
 
 export interface MailboxOptions {
@@ -320,32 +321,16 @@ export class ImapMailbox implements Mailbox {
 	}
 
 	async send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome> {
-		const composed = await composeMessage(message);
-		const { tokens } = this.connection;
-		// SMTP signs in as the signed-in user (delegated) or as the mailbox (app-only).
-		const user =
-			tokens.kind === 'appOnly' ? this.address : ((await tokens.signedInMailbox()) ?? this.address);
-		const result = await sendComposedMessage({ ...this.connection, user }, composed);
-		let savedToSent = false;
-		if (options.appendToSent) {
-			try {
-				const client = await this.client();
-				const sent = await resolveFolder(client, this.address, 'sentitems');
-				savedToSent = Boolean(await client.append(sent.serverPath, composed.raw, ['\\Seen']));
-			} catch (error) {
-				// The mail is out: a failed copy must not fail the item (a retry would send it twice).
-				this.options.warn?.(
-					`Sent, but the copy to Sent Items failed: ${redactSecrets((error as Error).message)}`,
-				);
-			}
-		}
-		return {
-			messageId: result.messageId,
-			from: this.address,
-			accepted: result.accepted,
-			rejected: result.rejected,
-			savedToSent,
-		};
+		return await sendOverSmtp(this.outgoing(), message, options.appendToSent);
+	}
+
+	async saveDraft(message: OutgoingMessage): Promise<DraftOutcome> {
+		return await saveImapDraft(this.outgoing(), message);
+	}
+
+	private outgoing(): Outgoing {
+		const { connection, address } = this;
+		return { connection, address, client: () => this.client(), warn: this.options.warn };
 	}
 
 	watch(settings: WatchSettings): MailSource<ImapCursor> {
