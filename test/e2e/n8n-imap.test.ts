@@ -456,4 +456,51 @@ describe('real n8n with the package installed as a community package', () => {
 			await client.logout();
 		}
 	});
+
+	it('action node saves a draft over IMAP from a workflow run, and Get reads it by the id the draft item gives; nothing is sent', async () => {
+		const subject = `E2E draft ${Date.now()}`;
+		const id = await n8n.createWorkflow(
+			'E2E draft',
+			[
+				manualTriggerNode('m3'),
+				actionWorkflowNode('Draft', 1, credentialRef, {
+					resource: 'message',
+					operation: 'createDraft',
+					to: 'bob@example.test',
+					subject,
+					text: 'for review',
+					options: { bcc: 'carol@example.test' },
+				}),
+				actionWorkflowNode('Read', 2, credentialRef, {
+					resource: 'message',
+					operation: 'get',
+					messageId: '={{ $json.id }}',
+				}),
+			],
+			{
+				Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
+				Draft: { main: [[{ node: 'Read', type: 'main', index: 0 }]] },
+			},
+		);
+		const execution = await n8n.runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const [draft] = runData(execution, 'Draft');
+		assert.equal(draft.json.draft, true);
+		assert.equal(draft.json.folder, 'Drafts');
+		const [read] = runData(execution, 'Read');
+		assert.equal(read.json.subject, subject);
+		assert.equal(read.json.id, draft.json.id);
+		assert.ok((read.json.flags as string[]).includes('\\Draft'), String(read.json.flags));
+		const client = await testImap('bob@example.test');
+		try {
+			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
+			try {
+				assert.deepEqual(await client.search({ subject }, { uid: true }), [], 'not sent');
+			} finally {
+				lock.release();
+			}
+		} finally {
+			await client.logout();
+		}
+	});
 });

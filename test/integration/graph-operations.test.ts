@@ -334,6 +334,97 @@ describe('Graph: sending large mail and Bcc', () => {
 	});
 });
 
+describe('Graph: drafts', () => {
+	it('create draft: one MIME draft in Drafts (Bcc kept), nothing sent; over 3 MB its attachment is uploaded to the draft, which stays unsent, and is read back by the id returned', async () => {
+		const subject = `draft ${Date.now()}`;
+		let created: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			created = await action({
+				resource: 'message',
+				operation: 'createDraft',
+				to: BOB,
+				subject,
+				text: 'review me',
+				options: { bcc: CAROL },
+			});
+		});
+		assert.equal(counts['POST /messages'], 1, 'one draft');
+		assert.equal(counts['POST /sendMail'], undefined);
+		assert.equal(counts['POST /messages/{id}/send'], undefined);
+		const [draft] = created;
+		assert.equal(draft.json.draft, true);
+		assert.equal(draft.json.folder, 'Drafts');
+		const saved = (await graphList(ALICE, 'drafts')).find((m) => m.subject === subject);
+		assert.equal(saved?.id, draft.json.id);
+		const parsed = await simpleParser(await graphRaw(ALICE, saved!.id));
+		assert.equal((parsed.bcc as { text: string } | undefined)?.text, CAROL);
+		assert.equal(parsed.messageId, draft.json.messageId);
+		for (const [mailbox, folder] of [
+			[BOB, 'inbox'],
+			[CAROL, 'inbox'],
+			[ALICE, 'sentitems'],
+		])
+			assert.ok(!(await graphList(mailbox, folder)).some((m) => m.subject === subject));
+
+		const large = `large draft ${Date.now()}`;
+		const big = randomBytes(3.5 * 1024 * 1024);
+		const bigCounts = await countsDuring(async () => {
+			created = await action(
+				{
+					resource: 'message',
+					operation: 'createDraft',
+					to: BOB,
+					subject: large,
+					text: 'a big file',
+					options: { attachments: 'big' },
+				},
+				[binaryItem({ big: { content: big, name: 'scan.bin', type: 'application/octet-stream' } })],
+			);
+		});
+		assert.equal(bigCounts['POST /messages'], 1);
+		assert.equal(bigCounts['POST /messages/{id}/attachments/createUploadSession'], 1);
+		assert.equal(bigCounts['POST /sendMail'], undefined);
+		assert.equal(bigCounts['POST /messages/{id}/send'], undefined);
+		assert.ok((await graphList(ALICE, 'drafts')).some((m) => m.id === created[0].json.id));
+		assert.ok(!(await graphList(BOB, 'inbox')).some((m) => m.subject === large));
+		const [file] = await action({
+			resource: 'attachment',
+			operation: 'download',
+			messageId: String(created[0].json.id),
+			prefix: 'f_',
+		});
+		assert.ok(Buffer.from(file.binary!.f_0.data, 'base64').equals(big), 'the file, byte for byte');
+	});
+
+	it('reply with "Save as Draft": the threaded reply is a draft in Drafts, nothing is sent', async () => {
+		const subject = `question ${Date.now()}`;
+		const id = await graphDeliver(ALICE, {
+			subject,
+			from: 'Bob <bob@example.test>',
+			text: 'Can you check?',
+		});
+		const original = await simpleParser(await graphRaw(ALICE, id));
+		let replied: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			replied = await action({
+				resource: 'message',
+				operation: 'reply',
+				messageId: id,
+				text: 'Drafted answer.',
+				options: { saveAsDraft: true },
+			});
+		});
+		assert.equal(counts['POST /sendMail'], undefined);
+		assert.equal(replied[0].json.draft, true);
+		const saved = (await graphList(ALICE, 'drafts')).find((m) => m.subject === `Re: ${subject}`);
+		assert.equal(saved?.id, replied[0].json.id);
+		const parsed = await simpleParser(await graphRaw(ALICE, saved!.id));
+		assert.equal(parsed.inReplyTo, original.messageId);
+		assert.match(parsed.text ?? '', /Drafted answer\.[\s\S]*> Can you check\?/);
+		assert.ok(!(await graphList(BOB, 'inbox')).some((m) => m.subject === `Re: ${subject}`));
+	});
+});
+
 describe('Graph: dropped connections', () => {
 	it('a poll whose requests lose their connection retries them and emits each message once', async () => {
 		const folder = await freshGraphFolder('g-drop');
