@@ -82,6 +82,17 @@ export function checkGraphMessageId(value: string): string {
 	return id;
 }
 
+/**
+ * The MIME of a message for Graph, Bcc kept (Graph reads the recipients from the headers). Over
+ * 3 MB it is composed without its attachments, which are then uploaded to a draft (`uploads`).
+ */
+async function composeForGraph(message: OutgoingMessage) {
+	const whole = await composeMessage(message, { keepBcc: true });
+	if (whole.raw.length <= GRAPH_MIME_LIMIT) return { composed: whole, uploads: undefined };
+	const composed = await composeMessage({ ...message, attachments: [] }, { keepBcc: true });
+	return { composed, uploads: message.attachments ?? [] };
+}
+
 export class GraphMailbox implements Mailbox {
 	readonly protocol = 'Microsoft Graph';
 	readonly address: string;
@@ -249,14 +260,9 @@ export class GraphMailbox implements Mailbox {
 	}
 
 	async send(message: OutgoingMessage): Promise<SendOutcome> {
-		// Graph reads the recipients from the headers, so Bcc stays in them.
-		let composed = await composeMessage(message, { keepBcc: true });
-		if (composed.raw.length <= GRAPH_MIME_LIMIT) {
-			await sendGraphMime(this.client, composed.raw);
-		} else {
-			composed = await composeMessage({ ...message, attachments: [] }, { keepBcc: true });
-			await sendGraphWithUploads(this.client, composed.raw, message.attachments ?? []);
-		}
+		const { composed, uploads } = await composeForGraph(message);
+		if (uploads) await sendGraphWithUploads(this.client, composed.raw, uploads);
+		else await sendGraphMime(this.client, composed.raw);
 		// Graph's sendMail always keeps a copy in Sent Items.
 		return {
 			messageId: composed.messageId,
@@ -268,12 +274,8 @@ export class GraphMailbox implements Mailbox {
 	}
 
 	async saveDraft(message: OutgoingMessage): Promise<DraftOutcome> {
-		// Graph reads the recipients from the headers: Bcc stays in them, as in a send.
-		let composed = await composeMessage(message, { keepBcc: true });
-		let uploads = message.attachments ?? [];
-		if (composed.raw.length <= GRAPH_MIME_LIMIT) uploads = [];
-		else composed = await composeMessage({ ...message, attachments: [] }, { keepBcc: true });
-		const draft = await createGraphDraft(this.client, composed.raw, uploads);
+		const { composed, uploads } = await composeForGraph(message);
+		const draft = await createGraphDraft(this.client, composed.raw, uploads ?? []);
 		return {
 			id: draft.id,
 			mailbox: this.address,
