@@ -339,25 +339,35 @@ describe('action node over IMAP + SMTP: sending', () => {
 		assert.ok(!(await listFolder(folder))[0].flags.includes('\\Answered'));
 	});
 
-	it('forward carries the original attachments', async () => {
-		const subject = `Contract ${Date.now()}`;
-		const { id } = await oneMessage('forward', {
-			subject,
-			attachments: [{ filename: 'contract.txt', content: 'terms' }],
-		});
-		await run({
-			resource: 'message',
-			operation: 'forward',
-			messageId: id,
-			to: 'bob@example.test',
-			text: 'FYI',
-		});
-		const [received] = await readBack('bob@example.test', 'INBOX', `Fw: ${subject}`);
-		assert.deepEqual(
-			received.parsed.attachments.map((a) => [a.filename, a.content.toString()]),
-			[['contract.txt', 'terms']],
-		);
-		assert.match(received.parsed.text ?? '', /FYI[\s\S]*Forwarded message/);
+	it('forward carries the original attachments, sent or, with "Save as Draft", left in Drafts unsent', async () => {
+		for (const saveAsDraft of [false, true]) {
+			const subject = `Contract ${saveAsDraft ? 'draft ' : ''}${Date.now()}`;
+			const { id } = await oneMessage('forward', {
+				subject,
+				attachments: [{ filename: 'contract.txt', content: 'terms' }],
+			});
+			const [result] = await run({
+				resource: 'message',
+				operation: 'forward',
+				messageId: id,
+				to: 'bob@example.test',
+				text: 'FYI',
+				options: { saveAsDraft },
+			});
+			const [mailbox, folder] = saveAsDraft
+				? ['alice@example.test', 'Drafts']
+				: ['bob@example.test', 'INBOX'];
+			const [received] = await readBack(mailbox, folder, `Fw: ${subject}`);
+			assert.deepEqual(
+				received.parsed.attachments.map((a) => [a.filename, a.content.toString()]),
+				[['contract.txt', 'terms']],
+			);
+			assert.match(received.parsed.text ?? '', /FYI[\s\S]*Forwarded message/);
+			assert.equal(received.flags.includes('\\Draft'), saveAsDraft);
+			assert.equal(result.json.draft, saveAsDraft || undefined);
+			if (saveAsDraft)
+				assert.deepEqual(await readBack('bob@example.test', 'INBOX', `Fw: ${subject}`), []);
+		}
 	});
 });
 

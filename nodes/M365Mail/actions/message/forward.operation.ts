@@ -2,14 +2,21 @@ import type { INodeProperties } from 'n8n-workflow';
 
 import { splitAddresses } from '../../transport/mime/addresses';
 import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
-import { readSendOptions, recipientsProperty, sendAs, sendOptions, textProperty } from './send';
+import {
+	readSendOptions,
+	recipientsProperty,
+	saveAsDraftOption,
+	sendOptions,
+	sendOrDraft,
+	textProperty,
+} from './send';
 import type { OperationExecutor } from '../types';
 
 export const description: INodeProperties[] = [
 	messageIdProperty(['forward']),
 	recipientsProperty('forward'),
 	textProperty('forward', 'A note above the forwarded message', 4),
-	sendOptions(['forward']),
+	sendOptions(['forward'], [saveAsDraftOption('forward')]),
 ];
 
 export const execute: OperationExecutor = async function (itemIndex, mailbox) {
@@ -22,7 +29,7 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const note = (this.getNodeParameter('text', itemIndex) as string) ?? '';
 	const html = send.message.html;
 	const subject = prefixedSubject(original.message.subject, 'Fw');
-	const outcome = await sendAs(
+	const { outcome } = await sendOrDraft(
 		mailbox,
 		{
 			...send.message,
@@ -41,7 +48,7 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 				...(send.message.attachments ?? []),
 			],
 		},
-		send.appendToSent,
+		send,
 	);
 	return [{ json: { ...outcome, to, subject }, pairedItem: { item: itemIndex } }];
 };

@@ -4,7 +4,7 @@ import { redactSecrets } from '../../transport/auth/errors';
 import { automatedMailReason } from '../../transport/mime/parse';
 import type { MailAddress } from '../../transport/types';
 import { messageIdOf, messageIdProperty, prefixedSubject, quoteOriginal } from './helpers';
-import { draftAs, readSendOptions, sendAs, sendOptions, textProperty } from './send';
+import { readSendOptions, saveAsDraftOption, sendOptions, sendOrDraft, textProperty } from './send';
 import type { OperationExecutor } from '../types';
 
 const show = { resource: ['message'], operation: ['reply'] };
@@ -30,14 +30,7 @@ export const description: INodeProperties[] = [
 				default: true,
 				description: 'Whether to quote the original message below the reply',
 			},
-			{
-				displayName: 'Save as Draft',
-				name: 'saveAsDraft',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to save the reply in Drafts, threaded and addressed, for a person to review and send from Outlook, instead of sending it. The original is marked as answered only when the reply is sent.',
-			},
+			saveAsDraftOption('reply'),
 			{
 				displayName: 'Skip Automated Mail',
 				name: 'skipAutomated',
@@ -103,21 +96,19 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 		inReplyTo: original.messageId ?? undefined,
 		references,
 	};
-	const about = { to, cc, subject, inReplyTo: original.messageId };
-	if (send.options.saveAsDraft === true) {
-		const draft = await draftAs(mailbox, reply);
-		return [{ json: { ...draft, ...about }, pairedItem: { item: itemIndex } }];
-	}
-	const outcome = await sendAs(mailbox, reply, send.appendToSent);
-	// Outlook shows "You replied": the original gets \Answered.
-	await mailbox
-		.markAnswered(id)
-		.catch((error: Error) =>
-			this.logger.warn(`Replied, but marking the original failed: ${redactSecrets(error.message)}`),
-		);
+	const { outcome, sent } = await sendOrDraft(mailbox, reply, send);
+	// Outlook shows "You replied": the original gets \Answered once the reply is sent.
+	if (sent)
+		await mailbox
+			.markAnswered(id)
+			.catch((error: Error) =>
+				this.logger.warn(
+					`Replied, but marking the original failed: ${redactSecrets(error.message)}`,
+				),
+			);
 	return [
 		{
-			json: { ...outcome, ...about },
+			json: { ...outcome, to, cc, subject, inReplyTo: original.messageId },
 			pairedItem: { item: itemIndex },
 		},
 	];

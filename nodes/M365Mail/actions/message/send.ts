@@ -189,6 +189,30 @@ export async function draftAs(
 	return { ...(await mailbox.saveDraft(outgoing)), draft: true };
 }
 
+/** Reply's and Forward's "Save as Draft": the message is left in Drafts, not sent. */
+export function saveAsDraftOption(what: 'reply' | 'forward'): INodeProperties {
+	const answered =
+		what === 'reply' ? ' The original is marked as answered only when the reply is sent.' : '';
+	return {
+		displayName: 'Save as Draft',
+		name: 'saveAsDraft',
+		type: 'boolean',
+		default: false,
+		description: `Whether to save the ${what} in Drafts, addressed and with the original, for a person to review and send from Outlook, instead of sending it.${answered}`,
+	};
+}
+
+/** Sends the message, or with "Save as Draft" saves it in Drafts; what the item says, and which. */
+export async function sendOrDraft(
+	mailbox: Mailbox,
+	message: Omit<OutgoingMessage, 'from'> & { fromName?: string },
+	send: SendOptionValues,
+): Promise<{ outcome: IDataObject; sent: boolean }> {
+	if (send.options.saveAsDraft === true)
+		return { outcome: await draftAs(mailbox, message), sent: false };
+	return { outcome: await sendAs(mailbox, message, send.appendToSent), sent: true };
+}
+
 /** What every sending operation reads from its Options collection, ready for the composer. */
 export interface SendOptionValues {
 	/** The raw collection, for options only one operation has (Include Original). */
