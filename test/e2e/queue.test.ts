@@ -401,7 +401,8 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		await main.pollNow(graphId);
 		// Counted in PostgreSQL, where main writes an execution before it enqueues it. n8n's API leaves
 		// out what main still counts as running, and in one CI run main never finalized a run that a
-		// worker finished 2 ms after it was enqueued: until main restarted, the API did not list it.
+		// worker finished 2 ms after it was enqueued: until main restarted, the API did not list it
+		// (the symptom n8n-io/n8n#38220 describes for stalled jobs).
 		await main.waitFor('the second executions to exist', async () => {
 			const rows = postgres.query(
 				`SELECT "workflowId", count(*) FROM execution_entity WHERE "workflowId" IN ('${imapId}', '${graphId}') GROUP BY 1`,
