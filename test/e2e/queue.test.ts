@@ -117,7 +117,7 @@ function startupLines(log: string): string {
 async function executionsByProcess(workflowId: string): Promise<Record<string, number>> {
 	const where = ranOn();
 	const tallyBy: Record<string, number> = {};
-	for (const e of await main.executions(workflowId)) {
+	for (const e of await storedExecutions(workflowId)) {
 		if (e.mode !== 'trigger') continue;
 		const process = where.get(String(e.id)) ?? 'main';
 		tallyBy[process] = (tallyBy[process] ?? 0) + 1;
@@ -535,7 +535,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 					.map((execution) => ({ process: `worker ${i + 1}`, execution }));
 			});
 			// The four quick runs are done (their executions are saved): the one left is the slow one.
-			const quick = (await main.executions(id)).filter((e) => e.status === 'success').length;
+			const quick = (await storedExecutions(id)).filter((e) => e.status === 'success').length;
 			return quick >= expected.length - 1 && unfinished.length === 1 ? unfinished[0] : undefined;
 		});
 		await new Promise((r) => setTimeout(r, 1000));
@@ -553,7 +553,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 				{ lost: 0, duplicated: 0 },
 				'each message processed successfully once',
 			);
-			const executions = await main.executions(id);
+			const executions = await storedExecutions(id);
 			const killed = executions.find((e) => String(e.id) === victim.execution);
 			assert.equal(killed?.status, 'error', 'n8n shows the killed run as failed');
 			const slow = executions
@@ -671,7 +671,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 				.catch(() => undefined);
 			const strictRuns = (await instantRuns(id)).filter((r) => strict.includes(r.subject));
 			const errors = new Set<string>();
-			for (const e of await main.executions(id)) {
+			for (const e of await storedExecutions(id)) {
 				const error = (e.data as { resultData?: { error?: { message?: string } } })?.resultData
 					?.error?.message;
 				if (error) errors.add(error.slice(0, 160));
@@ -759,7 +759,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		await new Promise((r) => setTimeout(r, 3000));
 		const seen = await processed(id, 'New Mail');
 		assert.deepEqual(tally(expected, seen), { lost: 0, duplicated: 0 });
-		const executions = (await main.executions(id)).filter((e) => e.mode === 'trigger');
+		const executions = (await storedExecutions(id)).filter((e) => e.mode === 'trigger');
 		console.log(
 			`durable cursors: ${executions.length} executions for 50 messages; n8n had ${writtenBeforeKill ? '' : 'not '}logged the killed poll's execution when main was killed`,
 		);
