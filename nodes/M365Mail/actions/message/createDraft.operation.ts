@@ -1,8 +1,8 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { splitAddresses } from '../../transport/mime/addresses';
 import {
 	draftAs,
+	readNewMessage,
 	readSendOptions,
 	recipientsProperty,
 	sendOptions,
@@ -21,18 +21,8 @@ export const description: INodeProperties[] = [
 /** A new message saved in Drafts, not sent: a person reviews it in Outlook and sends it. */
 export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const send = await readSendOptions(this, itemIndex);
-	const to = await splitAddresses(this.getNodeParameter('to', itemIndex, '') as string);
-	const subject = this.getNodeParameter('subject', itemIndex) as string;
-	const draft = await draftAs(mailbox, {
-		...send.message,
-		to,
-		subject,
-		text: (this.getNodeParameter('text', itemIndex) as string) || undefined,
-	});
-	return [
-		{
-			json: { ...draft, to, cc: send.message.cc ?? [], subject },
-			pairedItem: { item: itemIndex },
-		},
-	];
+	const message = await readNewMessage(this, itemIndex, send);
+	const draft = await draftAs(mailbox, message);
+	const { to, cc, subject } = message;
+	return [{ json: { ...draft, to, cc: cc ?? [], subject }, pairedItem: { item: itemIndex } }];
 };

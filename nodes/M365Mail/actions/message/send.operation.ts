@@ -1,7 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { splitAddresses } from '../../transport/mime/addresses';
 import {
+	readNewMessage,
 	readSendOptions,
 	recipientsProperty,
 	sendAs,
@@ -20,22 +20,8 @@ export const description: INodeProperties[] = [
 
 export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const send = await readSendOptions(this, itemIndex);
-	const to = await splitAddresses(this.getNodeParameter('to', itemIndex) as string);
-	const subject = this.getNodeParameter('subject', itemIndex) as string;
-	const outcome = await sendAs(
-		mailbox,
-		{
-			...send.message,
-			to,
-			subject,
-			text: (this.getNodeParameter('text', itemIndex) as string) || undefined,
-		},
-		send.appendToSent,
-	);
-	return [
-		{
-			json: { ...outcome, to, subject },
-			pairedItem: { item: itemIndex },
-		},
-	];
+	const message = await readNewMessage(this, itemIndex, send);
+	const outcome = await sendAs(mailbox, message, send.appendToSent);
+	const { to, subject } = message;
+	return [{ json: { ...outcome, to, subject }, pairedItem: { item: itemIndex } }];
 };

@@ -189,6 +189,20 @@ export async function draftAs(
 	return { ...(await mailbox.saveDraft(outgoing)), draft: true };
 }
 
+/** The new message of Send and Create Draft: To, Subject and Text, with what the options add. */
+export async function readNewMessage(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+	send: SendOptionValues,
+): Promise<Omit<OutgoingMessage, 'from'> & { fromName?: string }> {
+	return {
+		...send.message,
+		to: await splitAddresses(ctx.getNodeParameter('to', itemIndex, '') as string),
+		subject: ctx.getNodeParameter('subject', itemIndex) as string,
+		text: (ctx.getNodeParameter('text', itemIndex) as string) || undefined,
+	};
+}
+
 /** Reply's and Forward's "Save as Draft": the message is left in Drafts, not sent. */
 export function saveAsDraftOption(what: 'reply' | 'forward'): INodeProperties {
 	const answered =

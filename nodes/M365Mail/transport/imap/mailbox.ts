@@ -325,7 +325,10 @@ export class ImapMailbox implements Mailbox {
 	}
 
 	async saveDraft(message: OutgoingMessage): Promise<DraftOutcome> {
-		return await saveImapDraft(this.outgoing(), message);
+		const { folder, location, messageId } = await saveImapDraft(this.outgoing(), message);
+		// A server without UIDPLUS does not say where the draft went: it is saved, without an id.
+		const where = location ? this.identity(location) : { mailbox: this.address };
+		return { ...where, folder, messageId, from: this.address };
 	}
 
 	private outgoing(): Outgoing {

@@ -4,11 +4,11 @@
  */
 import type { ImapFlow } from 'imapflow';
 
-import { redactSecrets } from '../auth/errors';
+import { MailServiceError, redactSecrets } from '../auth/errors';
 import type { MailConnection } from '../connection';
 import { composeMessage, type OutgoingMessage } from '../mime/compose';
 import { sendComposedMessage } from '../smtp/send';
-import { encodeImapMessageId, type DraftOutcome, type SendOutcome } from '../types';
+import type { ImapMessageLocation, SendOutcome } from '../types';
 import { resolveFolder } from './folders';
 
 /** What the mailbox lends: its connection, its address, its IMAP session and its warning log. */
@@ -55,26 +55,25 @@ export async function sendOverSmtp(
 /**
  * Appends the message to the mailbox's Drafts folder (found by its special use) as a draft (\Draft,
  * and \Seen as Outlook saves its own), its Bcc kept for the send from Outlook. Nothing goes out.
+ * Where it went (`location`), unless a server without UIDPLUS did not say it.
  */
 export async function saveImapDraft(
 	out: Outgoing,
 	message: OutgoingMessage,
-): Promise<DraftOutcome> {
+): Promise<{ folder: string; location?: ImapMessageLocation; messageId: string }> {
 	const composed = await composeMessage(message, { keepBcc: true });
 	const client = await out.client();
 	const drafts = await resolveFolder(client, out.address, 'drafts');
 	const saved = await client.append(drafts.serverPath, composed.raw, ['\\Draft', '\\Seen']);
-	if (!saved) throw new Error(`The IMAP server did not save the draft in ${drafts.path}`);
+	if (!saved) {
+		throw new MailServiceError(
+			`The IMAP server did not save the draft in ${drafts.path}`,
+			'Check that the mailbox has room for it (its quota) and that its Drafts folder can be written to. Nothing was sent.',
+			'unknown',
+		);
+	}
 	const { uid, uidValidity } = saved;
-	const where = { folder: drafts.path, mailbox: out.address, messageId: composed.messageId };
-	// A server without UIDPLUS does not say where the draft went: it is saved, without an id.
-	if (uid === undefined || uidValidity === undefined) return { ...where, from: out.address };
-	const location = { folder: drafts.path, uidValidity: String(uidValidity), uid };
-	return {
-		...where,
-		id: encodeImapMessageId(location),
-		uid,
-		uidValidity: String(uidValidity),
-		from: out.address,
-	};
+	const draft = { folder: drafts.path, messageId: composed.messageId };
+	if (uid === undefined || uidValidity === undefined) return draft;
+	return { ...draft, location: { folder: drafts.path, uidValidity: String(uidValidity), uid } };
 }
