@@ -30,6 +30,7 @@ import * as messageMarkAsUnread from './actions/message/markAsUnread.operation';
 import * as messageMove from './actions/message/move.operation';
 import * as messageReply from './actions/message/reply.operation';
 import * as messageSend from './actions/message/send.operation';
+import * as messageSendDraft from './actions/message/sendDraft.operation';
 import * as messageSetCategories from './actions/message/setCategories.operation';
 import * as messageUnflag from './actions/message/unflag.operation';
 import { nodeMethods } from './methods';
@@ -161,6 +162,13 @@ export class M365Mail implements INodeType {
 						action: 'Send a message',
 					},
 					{
+						name: 'Send Draft',
+						value: 'sendDraft',
+						description:
+							'Send a message saved in Drafts as it is (a draft a person reviewed in Outlook)',
+						action: 'Send a draft',
+					},
+					{
 						name: 'Set Categories',
 						value: 'setCategories',
 						description: 'Add, remove or replace Outlook categories (Microsoft Graph only)',
@@ -214,6 +222,7 @@ export class M365Mail implements INodeType {
 			mailboxProperty,
 			...messageSend.description,
 			...messageCreateDraft.description,
+			...messageSendDraft.description,
 			...messageReply.description,
 			...messageForward.description,
 			...messageGet.description,

@@ -313,6 +313,86 @@ describe('action node over IMAP + SMTP: sending', () => {
 		assert.equal(again.json.text, 'For review.');
 	});
 
+	it('send draft sends the saved draft as it is, once (Bcc in the envelope, not the headers), and it leaves Drafts; the same id again sends nothing', async () => {
+		const subject = `Send draft ${Date.now()}`;
+		const [draft] = await run(
+			{
+				resource: 'message',
+				operation: 'createDraft',
+				to: 'bob@example.test',
+				subject,
+				text: 'Reviewed and sent.',
+				options: { bcc: 'carol@example.test', attachments: 'report' },
+			},
+			[{ json: {}, binary: { report: textBinary('a,b\n1,2\n', 'report.csv', 'text/csv') } }],
+		);
+		const draftId = String(draft.json.id);
+		const [sent] = await run({ resource: 'message', operation: 'sendDraft', messageId: draftId });
+		assert.equal(sent.json.draftId, draftId);
+		assert.equal(sent.json.messageId, draft.json.messageId);
+		assert.equal(sent.json.subject, subject);
+		assert.deepEqual(sent.json.to, ['bob@example.test']);
+		assert.deepEqual((sent.json.accepted as string[]).sort(), [
+			'bob@example.test',
+			'carol@example.test',
+		]);
+		assert.equal(sent.json.draftRemoved, true);
+		assert.deepEqual(sent.pairedItem, { item: 0 });
+		const counts = async () => ({
+			bob: await readBack('bob@example.test', 'INBOX', subject),
+			carol: await readBack('carol@example.test', 'INBOX', subject),
+			drafts: await readBack('alice@example.test', 'Drafts', subject),
+			sent: await readBack('alice@example.test', 'Sent Items', subject),
+		});
+		const after = await counts();
+		assert.deepEqual(Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v.length])), {
+			bob: 1,
+			carol: 1,
+			drafts: 0,
+			sent: 1,
+		});
+		for (const { parsed, flags } of [...after.bob, ...after.carol]) {
+			assert.equal(parsed.messageId, draft.json.messageId);
+			assert.equal(parsed.bcc, undefined, 'no Bcc header reaches a recipient');
+			assert.ok(!/^bcc:/im.test(parsed.headerLines.map((h) => h.line).join('\n')));
+			assert.equal(parsed.text?.trim(), 'Reviewed and sent.');
+			assert.equal(parsed.attachments[0].content.toString(), 'a,b\n1,2\n');
+			assert.ok(!flags.includes('\\Draft'));
+		}
+		await assert.rejects(
+			run({ resource: 'message', operation: 'sendDraft', messageId: draftId }),
+			(error: Error) => /not found/.test(error.message),
+		);
+		const again = await counts();
+		assert.equal(again.bob.length + again.carol.length, 2, 'sent once, not twice');
+	});
+
+	it('send draft refuses a message that is not a draft, and a draft without recipients, and sends nothing', async () => {
+		const subject = `Not a draft ${Date.now()}`;
+		const { id, folder } = await oneMessage('notdraft', { subject, text: 'Received mail' });
+		await assert.rejects(
+			run({ resource: 'message', operation: 'sendDraft', messageId: id }),
+			(error: Error & { description?: string }) =>
+				/not a draft/.test(error.message) && /use Forward/.test(error.description ?? ''),
+		);
+		assert.equal((await listFolder(folder)).length, 1, 'the message stays');
+		const unaddressed = `No recipient ${Date.now()}`;
+		const [draft] = await run({
+			resource: 'message',
+			operation: 'createDraft',
+			subject: unaddressed,
+			text: 'To whom?',
+		});
+		await assert.rejects(
+			run({ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) }),
+			(error: Error & { description?: string }) =>
+				/no recipient/.test(error.message) && /Add To, Cc or Bcc/.test(error.description ?? ''),
+		);
+		assert.equal((await readBack('alice@example.test', 'Drafts', unaddressed)).length, 1);
+		for (const s of [subject, unaddressed])
+			assert.deepEqual(await readBack('alice@example.test', 'Sent Items', s), []);
+	});
+
 	it('reply with "Save as Draft" saves the threaded reply in Drafts and sends nothing; the original is not marked answered', async () => {
 		const subject = `Draft reply ${Date.now()}`;
 		const { id, folder, json } = await oneMessage('draftreply', {

@@ -26,6 +26,7 @@ import * as messageMarkAsUnread from './message/markAsUnread.operation';
 import * as messageMove from './message/move.operation';
 import * as messageReply from './message/reply.operation';
 import * as messageSend from './message/send.operation';
+import * as messageSendDraft from './message/sendDraft.operation';
 import * as messageSetCategories from './message/setCategories.operation';
 import * as messageUnflag from './message/unflag.operation';
 import type { OperationExecutor } from './types';
@@ -34,6 +35,7 @@ export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 	message: {
 		send: messageSend.execute,
 		createDraft: messageCreateDraft.execute,
+		sendDraft: messageSendDraft.execute,
 		reply: messageReply.execute,
 		forward: messageForward.execute,
 		get: messageGet.execute,

@@ -17,6 +17,7 @@ import type {
 	MessageStatus,
 	SendOutcome,
 	DraftOutcome,
+	DraftSendOutcome,
 } from './types';
 
 /** How much of a message to read, and in which form. */
@@ -197,6 +198,12 @@ export interface Mailbox {
 	 * sends it). Never retried: a retry could save it twice.
 	 */
 	saveDraft(message: OutgoingMessage): Promise<DraftOutcome>;
+	/**
+	 * Sends a draft as saved (Bcc to the envelope, not the headers), and it leaves Drafts. A message
+	 * that is not a draft, or a draft without recipients, is refused before anything is sent. Never
+	 * retried: a retry could send it twice.
+	 */
+	sendDraft(id: string, options: { appendToSent: boolean }): Promise<DraftSendOutcome>;
 
 	/** New mail in a folder, for the trigger. */
 	watch(settings: WatchSettings): MailSource;

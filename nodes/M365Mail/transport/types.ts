@@ -158,6 +158,17 @@ export type DraftOutcome = Omit<MessageIdentity, 'id'> & {
 	from: string;
 };
 
+/**
+ * A draft sent (Send Draft): what a send says, with the draft's recipients and subject, and whether
+ * the draft left Drafts (over IMAP it is deleted after the send; a failed delete is a warning).
+ */
+export interface DraftSendOutcome extends SendOutcome {
+	to: string[];
+	cc: string[];
+	subject: string;
+	draftRemoved: boolean;
+}
+
 /** What the trigger does with mail once n8n has it. */
 export type AfterEmit =
 	| { action: 'none' }

@@ -53,7 +53,7 @@ export function textProperty(operation: string, description: string, rows = 5): 
 	};
 }
 
-const appendToSentOption: INodeProperties = {
+export const appendToSentOption: INodeProperties = {
 	displayName: 'Append to Sent Items',
 	name: 'appendToSent',
 	type: 'boolean',

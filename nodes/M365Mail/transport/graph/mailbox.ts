@@ -21,6 +21,7 @@ import type {
 	MessageStatus,
 	SendOutcome,
 	DraftOutcome,
+	DraftSendOutcome,
 } from '../types';
 import { downloadGraphAttachment, listGraphAttachments } from './attachments';
 import type { GraphClient } from './client';
@@ -50,7 +51,13 @@ import {
 	pollGraph,
 	type GraphCursor,
 } from './poll';
-import { createGraphDraft, GRAPH_MIME_LIMIT, sendGraphMime, sendGraphWithUploads } from './send';
+import {
+	createGraphDraft,
+	GRAPH_MIME_LIMIT,
+	sendGraphDraft,
+	sendGraphMime,
+	sendGraphWithUploads,
+} from './send';
 import {
 	createMailSubscription,
 	deleteSubscription,
@@ -283,6 +290,14 @@ export class GraphMailbox implements Mailbox {
 			messageId: composed.messageId,
 			from: this.address,
 		};
+	}
+
+	async sendDraft(id: string): Promise<DraftSendOutcome> {
+		const { bcc, ...sent } = await sendGraphDraft(this.client, checkGraphMessageId(id));
+		const accepted = [...sent.to, ...sent.cc, ...bcc];
+		// Graph moves the sent draft to Sent Items itself.
+		const outcome = { from: this.address, accepted, rejected: [], savedToSent: true };
+		return { ...sent, ...outcome, draftRemoved: true };
 	}
 
 	watch(settings: WatchSettings): MailSource<GraphCursor> {

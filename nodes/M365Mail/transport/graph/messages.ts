@@ -19,7 +19,7 @@ import { listGraphAttachments } from './attachments';
 import type { GraphClient } from './client';
 import { resolveGraphFolder, type GraphFolder } from './folders';
 
-interface GraphRecipient {
+export interface GraphRecipient {
 	emailAddress?: { name?: string; address?: string };
 }
 

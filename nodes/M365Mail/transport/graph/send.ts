@@ -1,7 +1,8 @@
 /** Sending over Microsoft Graph: composed MIME in one sendMail, or a draft with uploaded attachments. */
 import { MailServiceError } from '../auth/errors';
+import { draftWithoutRecipients, notADraft } from '../mime/draft';
 import type { GraphClient } from './client';
-import { deleteGraphMessage } from './messages';
+import { deleteGraphMessage, type GraphRecipient } from './messages';
 
 /** Raw MIME up to this size goes in one sendMail request (base64 makes it Graph's 4 MB request limit). */
 export const GRAPH_MIME_LIMIT = 3 * 1024 * 1024;
@@ -139,4 +140,34 @@ export async function sendGraphWithUploads(
 		path: `/messages/${encodeURIComponent(draft.id)}/send`,
 		idempotent: false,
 	});
+}
+
+/** What Send Draft reads of a draft before it sends it. */
+interface GraphDraft {
+	isDraft?: boolean;
+	subject?: string;
+	internetMessageId?: string;
+	toRecipients?: GraphRecipient[];
+	ccRecipients?: GraphRecipient[];
+	bccRecipients?: GraphRecipient[];
+}
+
+/**
+ * Sends a saved draft (Graph moves it to Sent Items). A message that is not a draft, or a draft
+ * without recipients, is refused before the send. The draft's recipients, subject and Message-ID.
+ */
+export async function sendGraphDraft(
+	client: GraphClient,
+	id: string,
+): Promise<{ to: string[]; cc: string[]; bcc: string[]; subject: string; messageId: string }> {
+	const path = `/messages/${encodeURIComponent(id)}`;
+	const $select = 'isDraft,subject,internetMessageId,toRecipients,ccRecipients,bccRecipients';
+	const draft = await client.request<GraphDraft>({ path, query: { $select } });
+	if (draft.isDraft !== true) throw notADraft();
+	const list = (recipients: GraphRecipient[] | undefined) =>
+		(recipients ?? []).map((r) => (r.emailAddress?.address ?? '').toLowerCase()).filter(Boolean);
+	const [to, cc, bcc] = [draft.toRecipients, draft.ccRecipients, draft.bccRecipients].map(list);
+	if (!to.length && !cc.length && !bcc.length) throw draftWithoutRecipients();
+	await client.request({ method: 'POST', path: `${path}/send`, idempotent: false });
+	return { to, cc, bcc, subject: draft.subject ?? '', messageId: draft.internetMessageId ?? '' };
 }

@@ -14,6 +14,7 @@ import {
 	type AttachmentContent,
 	type AttachmentInfo,
 	type DraftOutcome,
+	type DraftSendOutcome,
 	type FetchedMessage,
 	type ImapMessageLocation,
 	type MailFolder,
@@ -49,7 +50,7 @@ import {
 } from './poll';
 import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
-import { saveImapDraft, sendOverSmtp, type Outgoing } from './outgoing';
+import { readImapDraft, saveImapDraft, sendImapDraft, sendOverSmtp } from './outgoing';
 import { endSession, explainSilence, markUsed, openImapSession, stillAnswers } from './session';
 
 export interface MailboxOptions {
@@ -331,7 +332,15 @@ export class ImapMailbox implements Mailbox {
 		return { ...where, folder, messageId, from: this.address };
 	}
 
-	private outgoing(): Outgoing {
+	async sendDraft(id: string, options: { appendToSent: boolean }): Promise<DraftSendOutcome> {
+		const read = () =>
+			this.withMessage(id, true, (open, at) => readImapDraft(open, at.uid, this.notFound(at)));
+		const draft = { read, remove: () => this.remove(id, true) };
+		return await sendImapDraft(this.outgoing(), draft, options.appendToSent);
+	}
+
+	/** What outgoing.ts borrows of this mailbox (its `Outgoing`). */
+	private outgoing() {
 		const { connection, address } = this;
 		return { connection, address, client: () => this.client(), warn: this.options.warn };
 	}

@@ -79,7 +79,7 @@ const LF = 10;
 const DASH = 45;
 
 /** End of the header block at `start` (exclusive, line break kept) and where the body begins. */
-function headerBounds(
+export function headerBounds(
 	raw: Buffer,
 	start: number,
 	end: number,
