@@ -491,16 +491,58 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal(read.json.subject, subject);
 		assert.equal(read.json.id, draft.json.id);
 		assert.ok((read.json.flags as string[]).includes('\\Draft'), String(read.json.flags));
-		const client = await testImap('bob@example.test');
-		try {
-			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
-			try {
-				assert.deepEqual(await client.search({ subject }, { uid: true }), [], 'not sent');
-			} finally {
-				lock.release();
-			}
-		} finally {
-			await client.logout();
-		}
+		assert.deepEqual(await uidsWith('bob@example.test', 'INBOX', subject), [], 'not sent');
+	});
+
+	it('action node sends a saved draft from a workflow run (Create Draft, then Send Draft with its id): each recipient gets it once, and it leaves Drafts', async () => {
+		const subject = `E2E send draft ${Date.now()}`;
+		const id = await n8n.createWorkflow(
+			'E2E send draft',
+			[
+				manualTriggerNode('m4'),
+				actionWorkflowNode('Draft', 1, credentialRef, {
+					resource: 'message',
+					operation: 'createDraft',
+					to: 'bob@example.test',
+					subject,
+					text: 'reviewed',
+					options: { bcc: 'carol@example.test' },
+				}),
+				actionWorkflowNode('Send', 2, credentialRef, {
+					resource: 'message',
+					operation: 'sendDraft',
+					messageId: '={{ $json.id }}',
+				}),
+			],
+			{
+				Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
+				Draft: { main: [[{ node: 'Send', type: 'main', index: 0 }]] },
+			},
+		);
+		const execution = await n8n.runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const [draft] = runData(execution, 'Draft');
+		const [sent] = runData(execution, 'Send');
+		assert.equal(sent.json.draftId, draft.json.id);
+		assert.equal(sent.json.messageId, draft.json.messageId);
+		assert.equal(sent.json.draftRemoved, true);
+		assert.equal((await uidsWith('bob@example.test', 'INBOX', subject)).length, 1);
+		assert.equal((await uidsWith('carol@example.test', 'INBOX', subject)).length, 1);
+		assert.deepEqual(await uidsWith('alice@example.test', 'Drafts', subject), []);
 	});
 });
+
+/** The UIDs of messages with this subject in a folder of a test mailbox. */
+async function uidsWith(mailbox: string, folder: string, subject: string): Promise<number[]> {
+	const client = await testImap(mailbox);
+	try {
+		const lock = await client.getMailboxLock(folder, { readOnly: true });
+		try {
+			return (await client.search({ subject }, { uid: true })) || [];
+		} finally {
+			lock.release();
+		}
+	} finally {
+		await client.logout();
+	}
+}

@@ -11,7 +11,7 @@ import {
 	searchFolderList,
 	type HarnessNode,
 } from '../harness/n8n';
-import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
+import { appendMails, freshFolder, ImapTlsProxy, listFolder, testImap } from '../harness/mail';
 import { appOnlyCredential, delegatedCredential, IMAP_SCOPES, signIn } from '../harness/stack';
 
 const store = new CredentialStore();
@@ -365,6 +365,41 @@ describe('action node over IMAP + SMTP: sending', () => {
 		);
 		const again = await counts();
 		assert.equal(again.bob.length + again.carol.length, 2, 'sent once, not twice');
+	});
+
+	it('send draft whose delete from Drafts fails once the mail is out: the item succeeds and says the draft stayed (draftRemoved false); nothing is sent twice', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		try {
+			const data = await signIn('alice@example.test', IMAP_SCOPES);
+			store.set('alice-proxy', delegatedCredential(data, { customImapPort: proxy.port }));
+			const subject = `Draft kept ${Date.now()}`;
+			const [draft] = await run(
+				{
+					resource: 'message',
+					operation: 'createDraft',
+					to: 'bob@example.test',
+					subject,
+					text: 'x',
+				},
+				undefined,
+				'alice-proxy',
+			);
+			// The delete's STORE of \\Deleted loses its connection, as a crash would.
+			proxy.dropOn('UID STORE');
+			const [sent] = await run(
+				{ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) },
+				undefined,
+				'alice-proxy',
+			);
+			assert.equal(proxy.dropped, 1, 'the delete was cut off');
+			assert.equal(sent.json.draftRemoved, false);
+			assert.equal(sent.json.messageId, draft.json.messageId);
+			assert.equal((await readBack('bob@example.test', 'INBOX', subject)).length, 1);
+			assert.equal((await readBack('alice@example.test', 'Drafts', subject)).length, 1);
+		} finally {
+			await proxy.stop();
+		}
 	});
 
 	it('send draft refuses a message that is not a draft, and a draft without recipients, and sends nothing', async () => {

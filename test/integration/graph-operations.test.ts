@@ -425,6 +425,94 @@ describe('Graph: drafts', () => {
 	});
 });
 
+describe('Graph: sending a draft', () => {
+	it('send draft: one read of the draft and one send; each recipient (Bcc too) gets it once, without a Bcc header, and it moves to Sent Items; the same id again sends nothing', async () => {
+		const subject = `send draft ${Date.now()}`;
+		const [draft] = await action({
+			resource: 'message',
+			operation: 'createDraft',
+			to: BOB,
+			subject,
+			text: 'reviewed',
+			options: { bcc: CAROL },
+		});
+		let sent: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			sent = await action({
+				resource: 'message',
+				operation: 'sendDraft',
+				messageId: String(draft.json.id),
+			});
+		});
+		assert.deepEqual(counts, { 'GET /messages/{id}': 1, 'POST /messages/{id}/send': 1 });
+		const [result] = sent;
+		assert.equal(result.json.draftId, draft.json.id);
+		assert.equal(result.json.messageId, draft.json.messageId);
+		assert.equal(result.json.subject, subject);
+		assert.deepEqual(result.json.to, [BOB]);
+		assert.deepEqual(result.json.accepted, [BOB, CAROL]);
+		assert.equal(result.json.savedToSent, true);
+		assert.equal(result.json.draftRemoved, true);
+		const received = async () => ({
+			bob: (await graphList(BOB, 'inbox')).filter((m) => m.subject === subject),
+			carol: (await graphList(CAROL, 'inbox')).filter((m) => m.subject === subject),
+			drafts: (await graphList(ALICE, 'drafts')).filter((m) => m.subject === subject),
+			sent: (await graphList(ALICE, 'sentitems')).filter((m) => m.subject === subject),
+		});
+		const after = await received();
+		assert.deepEqual(Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v.length])), {
+			bob: 1,
+			carol: 1,
+			drafts: 0,
+			sent: 1,
+		});
+		for (const [mailbox, message] of [
+			[BOB, after.bob[0]],
+			[CAROL, after.carol[0]],
+		] as const) {
+			const parsed = await simpleParser(await graphRaw(mailbox, message.id));
+			assert.equal(parsed.bcc, undefined);
+			assert.equal(parsed.messageId, draft.json.messageId);
+		}
+		const again = await countsDuring(async () => {
+			await assert.rejects(
+				action({ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) }),
+				(error: Error) => /not found|no longer/i.test(error.message),
+			);
+		});
+		assert.equal(again['POST /messages/{id}/send'], undefined);
+		const twice = await received();
+		assert.equal(twice.bob.length + twice.carol.length, 2, 'sent once, not twice');
+	});
+
+	it('send draft refuses a received message and a draft without recipients before any send', async () => {
+		const subject = `received ${Date.now()}`;
+		const id = await graphDeliver(ALICE, { subject, from: 'Bob <bob@example.test>', text: 'hi' });
+		const unaddressed = `no recipient ${Date.now()}`;
+		const [draft] = await action({
+			resource: 'message',
+			operation: 'createDraft',
+			subject: unaddressed,
+			text: 'to whom?',
+		});
+		const counts = await countsDuring(async () => {
+			await assert.rejects(
+				action({ resource: 'message', operation: 'sendDraft', messageId: id }),
+				(error: Error & { description?: string }) =>
+					/not a draft/.test(error.message) && /use Forward/.test(error.description ?? ''),
+			);
+			await assert.rejects(
+				action({ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) }),
+				(error: Error & { description?: string }) =>
+					/no recipient/.test(error.message) && /Add To, Cc or Bcc/.test(error.description ?? ''),
+			);
+		});
+		assert.deepEqual(counts, { 'GET /messages/{id}': 2 });
+		assert.ok((await graphList(ALICE, 'inbox')).some((m) => m.id === id));
+		assert.ok((await graphList(ALICE, 'drafts')).some((m) => m.id === draft.json.id));
+	});
+});
+
 describe('Graph: dropped connections', () => {
 	it('a poll whose requests lose their connection retries them and emits each message once', async () => {
 		const folder = await freshGraphFolder('g-drop');

@@ -1171,6 +1171,8 @@ export class GraphEmulator {
 		const headers = parsed.headerLines
 			.filter((h) => ['importance', 'x-priority', 'x-msmail-priority'].includes(h.key))
 			.map((h) => ({ key: h.key, value: h.line.slice(h.line.indexOf(':') + 1).trim() }));
+		if (![parsed.to, parsed.cc, parsed.bcc].some((v) => recipients(v).length))
+			throw new GraphFailure(400, 'ErrorInvalidRecipients', 'At least one recipient is not valid.');
 		const mime = await buildKeepingBcc({
 			from: parsed.from?.text,
 			to: list(parsed.to),

@@ -64,7 +64,9 @@ export async function draftToSend(source: Buffer, now: Date): Promise<DraftToSen
 			messageId = value() || undefined;
 		}
 	}
-	const lineBreak = fields[0]?.text.endsWith('\r\n') ? '\r\n' : '\n';
+	// The line break the header uses (or, without one, the blank line before the body).
+	const first = fields[0]?.text ?? source.toString('latin1', headerEnd, headerEnd + 2);
+	const lineBreak = first.endsWith('\r\n') ? '\r\n' : '\n';
 	const kept = fields.filter((f) => f.name !== 'bcc' && f.name !== 'date').map((f) => f.text);
 	const header = `Date: ${rfc5322Date(now)}${lineBreak}${kept.join('')}`;
 	const raw = Buffer.concat([Buffer.from(header, 'latin1'), source.subarray(headerEnd)]);
