@@ -316,6 +316,10 @@ export class ImapTlsProxy {
 	/** UIDs whose whole body the server answers as NIL (nilBodyOf), and the answers so changed. */
 	private readonly nilBodies = new Set<number>();
 	nilled = 0;
+	/** Whether the server's OK to an APPEND leaves out where the message went (no APPENDUID). */
+	withoutAppendUid = false;
+	/** APPEND answers so changed. */
+	appendUidsLeftOut = 0;
 
 	/**
 	 * Commands whose next sendings make their session (or, with `every`, every open session) go
@@ -386,6 +390,15 @@ export class ImapTlsProxy {
 			if (nil && this.nilBodies.has(Number(uid))) {
 				client.write(`* ${nil[1]} FETCH (UID ${uid} BODY[] NIL)\r\n`);
 				this.nilled++;
+				parts = [];
+				text = '';
+				return;
+			}
+			const appended = /^(\S+ OK )\[APPENDUID \d+ \d+\] ?/i.exec(text);
+			if (appended && this.withoutAppendUid) {
+				// As a server without UIDPLUS answers: saved, without saying where.
+				client.write(appended[1] + text.slice(appended[0].length));
+				this.appendUidsLeftOut++;
 				parts = [];
 				text = '';
 				return;

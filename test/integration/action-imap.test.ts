@@ -65,6 +65,21 @@ async function readBack(mailbox: string, folder: string, subject: string) {
 	}
 }
 
+/** Alice's credential through a proxy in front of Dovecot (ImapTlsProxy), for one test. */
+async function throughProxy(
+	work: (proxy: ImapTlsProxy, credential: string) => Promise<void>,
+): Promise<void> {
+	const proxy = new ImapTlsProxy();
+	await proxy.start();
+	try {
+		const data = await signIn('alice@example.test', IMAP_SCOPES);
+		store.set('alice-proxy', delegatedCredential(data, { customImapPort: proxy.port }));
+		await work(proxy, 'alice-proxy');
+	} finally {
+		await proxy.stop();
+	}
+}
+
 /** One message in a fresh folder of alice's mailbox; returns its id as the trigger emits it. */
 async function oneMessage(prefix: string, mail: Parameters<typeof appendMails>[1][number]) {
 	const folder = await freshFolder(prefix);
@@ -368,11 +383,7 @@ describe('action node over IMAP + SMTP: sending', () => {
 	});
 
 	it('send draft whose delete from Drafts fails once the mail is out: the item succeeds and says the draft stayed (draftRemoved false); nothing is sent twice', async () => {
-		const proxy = new ImapTlsProxy();
-		await proxy.start();
-		try {
-			const data = await signIn('alice@example.test', IMAP_SCOPES);
-			store.set('alice-proxy', delegatedCredential(data, { customImapPort: proxy.port }));
+		await throughProxy(async (proxy, credential) => {
 			const subject = `Draft kept ${Date.now()}`;
 			const [draft] = await run(
 				{
@@ -383,23 +394,47 @@ describe('action node over IMAP + SMTP: sending', () => {
 					text: 'x',
 				},
 				undefined,
-				'alice-proxy',
+				credential,
 			);
 			// The delete's STORE of \\Deleted loses its connection, as a crash would.
 			proxy.dropOn('UID STORE');
 			const [sent] = await run(
 				{ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) },
 				undefined,
-				'alice-proxy',
+				credential,
 			);
 			assert.equal(proxy.dropped, 1, 'the delete was cut off');
 			assert.equal(sent.json.draftRemoved, false);
 			assert.equal(sent.json.messageId, draft.json.messageId);
 			assert.equal((await readBack('bob@example.test', 'INBOX', subject)).length, 1);
 			assert.equal((await readBack('alice@example.test', 'Drafts', subject)).length, 1);
-		} finally {
-			await proxy.stop();
-		}
+		});
+	});
+
+	it('create draft on a server that does not say where the draft went (no APPENDUID): saved once, the item has no id, nothing sent', async () => {
+		await throughProxy(async (proxy, credential) => {
+			proxy.withoutAppendUid = true;
+			const subject = `Draft without uid ${Date.now()}`;
+			const [draft] = await run(
+				{
+					resource: 'message',
+					operation: 'createDraft',
+					to: 'bob@example.test',
+					subject,
+					text: 'x',
+				},
+				undefined,
+				credential,
+			);
+			assert.equal(proxy.appendUidsLeftOut, 1);
+			assert.equal(draft.json.id, undefined);
+			assert.equal(draft.json.folder, 'Drafts');
+			assert.equal(draft.json.draft, true);
+			const saved = await readBack('alice@example.test', 'Drafts', subject);
+			assert.equal(saved.length, 1, 'saved once');
+			assert.equal(saved[0].parsed.messageId, draft.json.messageId);
+			assert.deepEqual(await readBack('bob@example.test', 'INBOX', subject), []);
+		});
 	});
 
 	it('send draft refuses a message that is not a draft, and a draft without recipients, and sends nothing', async () => {
