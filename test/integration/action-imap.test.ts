@@ -65,6 +65,12 @@ async function readBack(mailbox: string, folder: string, subject: string) {
 	}
 }
 
+/** A draft to Bob saved with Create Draft. */
+async function draftToBob(subject: string, credential: string) {
+	const draft = { resource: 'message', operation: 'createDraft', to: 'bob@example.test', subject };
+	return await run({ ...draft, text: 'x' }, undefined, credential);
+}
+
 /** Alice's credential through a proxy in front of Dovecot (ImapTlsProxy), for one test. */
 async function throughProxy(
 	work: (proxy: ImapTlsProxy, credential: string) => Promise<void>,
@@ -385,18 +391,8 @@ describe('action node over IMAP + SMTP: sending', () => {
 	it('send draft whose delete from Drafts fails once the mail is out: the item succeeds and says the draft stayed (draftRemoved false); nothing is sent twice', async () => {
 		await throughProxy(async (proxy, credential) => {
 			const subject = `Draft kept ${Date.now()}`;
-			const [draft] = await run(
-				{
-					resource: 'message',
-					operation: 'createDraft',
-					to: 'bob@example.test',
-					subject,
-					text: 'x',
-				},
-				undefined,
-				credential,
-			);
-			// The delete's STORE of \\Deleted loses its connection, as a crash would.
+			const [draft] = await draftToBob(subject, credential);
+			// The delete's STORE of \Deleted loses its connection, as a crash would.
 			proxy.dropOn('UID STORE');
 			const [sent] = await run(
 				{ resource: 'message', operation: 'sendDraft', messageId: String(draft.json.id) },
@@ -415,17 +411,7 @@ describe('action node over IMAP + SMTP: sending', () => {
 		await throughProxy(async (proxy, credential) => {
 			proxy.withoutAppendUid = true;
 			const subject = `Draft without uid ${Date.now()}`;
-			const [draft] = await run(
-				{
-					resource: 'message',
-					operation: 'createDraft',
-					to: 'bob@example.test',
-					subject,
-					text: 'x',
-				},
-				undefined,
-				credential,
-			);
+			const [draft] = await draftToBob(subject, credential);
 			assert.equal(proxy.appendUidsLeftOut, 1);
 			assert.equal(draft.json.id, undefined);
 			assert.equal(draft.json.folder, 'Drafts');
