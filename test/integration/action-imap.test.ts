@@ -423,6 +423,32 @@ describe('action node over IMAP + SMTP: sending', () => {
 		});
 	});
 
+	it('send draft sends a message in Drafts that its server shows without \\Draft (as a draft saved by another client may be), once', async () => {
+		const subject = `Unflagged draft ${Date.now()}`;
+		await appendMails(
+			'Drafts',
+			[{ subject, from: 'alice@example.test', to: 'bob@example.test', text: 'saved elsewhere' }],
+			'alice@example.test',
+			['\\Seen'],
+		);
+		const [found] = await run({
+			resource: 'message',
+			operation: 'getAll',
+			folder: { __rl: true, mode: 'path', value: 'Drafts' },
+			returnAll: true,
+			filters: { search: subject },
+		});
+		assert.ok(!(found.json.flags as string[]).includes('\\Draft'));
+		const [sent] = await run({
+			resource: 'message',
+			operation: 'sendDraft',
+			messageId: String(found.json.id),
+		});
+		assert.equal(sent.json.draftRemoved, true);
+		assert.equal((await readBack('bob@example.test', 'INBOX', subject)).length, 1);
+		assert.deepEqual(await readBack('alice@example.test', 'Drafts', subject), []);
+	});
+
 	it('send draft refuses a message that is not a draft, and a draft without recipients, and sends nothing', async () => {
 		const subject = `Not a draft ${Date.now()}`;
 		const { id, folder } = await oneMessage('notdraft', { subject, text: 'Received mail' });

@@ -334,7 +334,9 @@ export class ImapMailbox implements Mailbox {
 
 	async sendDraft(id: string, options: { appendToSent: boolean }): Promise<DraftSendOutcome> {
 		const read = () =>
-			this.withMessage(id, true, (open, at) => readImapDraft(open, at.uid, this.notFound(at)));
+			this.withMessage(id, true, (open, at, folder) =>
+				readImapDraft(open, at.uid, this.notFound(at), folder.wellKnownName === 'drafts'),
+			);
 		const draft = { read, remove: () => this.remove(id, true) };
 		return await sendImapDraft(this.outgoing(), draft, options.appendToSent);
 	}

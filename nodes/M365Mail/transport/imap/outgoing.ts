@@ -62,16 +62,20 @@ async function smtpUser(out: Outgoing): Promise<string> {
 		: ((await tokens.signedInMailbox()) ?? out.address);
 }
 
-/** The bytes of a stored message Send Draft may send (it carries `\Draft`), or `gone`. */
+/**
+ * The bytes of a stored message Send Draft may send, or `gone`. A draft carries `\Draft`, or lies in
+ * the Drafts folder (whatever flags a server shows there): received mail elsewhere is refused.
+ */
 export async function readImapDraft(
 	open: OpenFolder,
 	uid: number,
 	gone: MailServiceError,
+	inDrafts: boolean,
 ): Promise<Buffer> {
 	const query = { uid: true, flags: true, source: true };
 	const [stored] = await fetchAllChecked(open, [uid], query, 'reading the draft');
 	if (!stored?.source) throw gone;
-	if (!stored.flags?.has('\\Draft')) throw notADraft();
+	if (!inDrafts && !stored.flags?.has('\\Draft')) throw notADraft();
 	return stored.source;
 }
 
