@@ -459,31 +459,7 @@ describe('real n8n with the package installed as a community package', () => {
 
 	it('action node saves a draft over IMAP from a workflow run, and Get reads it by the id the draft item gives; nothing is sent', async () => {
 		const subject = `E2E draft ${Date.now()}`;
-		const id = await n8n.createWorkflow(
-			'E2E draft',
-			[
-				manualTriggerNode('m3'),
-				actionWorkflowNode('Draft', 1, credentialRef, {
-					resource: 'message',
-					operation: 'createDraft',
-					to: 'bob@example.test',
-					subject,
-					text: 'for review',
-					options: { bcc: 'carol@example.test' },
-				}),
-				actionWorkflowNode('Read', 2, credentialRef, {
-					resource: 'message',
-					operation: 'get',
-					messageId: '={{ $json.id }}',
-				}),
-			],
-			{
-				Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
-				Draft: { main: [[{ node: 'Read', type: 'main', index: 0 }]] },
-			},
-		);
-		const execution = await n8n.runManually(id, 'Manual');
-		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const execution = await draftThen('E2E draft', subject, 'for review', 'Read', 'get');
 		const [draft] = runData(execution, 'Draft');
 		assert.equal(draft.json.draft, true);
 		assert.equal(draft.json.folder, 'Drafts');
@@ -496,31 +472,7 @@ describe('real n8n with the package installed as a community package', () => {
 
 	it('action node sends a saved draft from a workflow run (Create Draft, then Send Draft with its id): each recipient gets it once, and it leaves Drafts', async () => {
 		const subject = `E2E send draft ${Date.now()}`;
-		const id = await n8n.createWorkflow(
-			'E2E send draft',
-			[
-				manualTriggerNode('m4'),
-				actionWorkflowNode('Draft', 1, credentialRef, {
-					resource: 'message',
-					operation: 'createDraft',
-					to: 'bob@example.test',
-					subject,
-					text: 'reviewed',
-					options: { bcc: 'carol@example.test' },
-				}),
-				actionWorkflowNode('Send', 2, credentialRef, {
-					resource: 'message',
-					operation: 'sendDraft',
-					messageId: '={{ $json.id }}',
-				}),
-			],
-			{
-				Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
-				Draft: { main: [[{ node: 'Send', type: 'main', index: 0 }]] },
-			},
-		);
-		const execution = await n8n.runManually(id, 'Manual');
-		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const execution = await draftThen('E2E send draft', subject, 'reviewed', 'Send', 'sendDraft');
 		const [draft] = runData(execution, 'Draft');
 		const [sent] = runData(execution, 'Send');
 		assert.equal(sent.json.draftId, draft.json.id);
@@ -531,6 +483,45 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.deepEqual(await uidsWith('alice@example.test', 'Drafts', subject), []);
 	});
 });
+
+/**
+ * Runs Manual → Create Draft (to Bob, Bcc Carol) → `node`, an operation on the draft's
+ * `{{ $json.id }}`, in real n8n; the execution, which must succeed.
+ */
+async function draftThen(
+	workflow: string,
+	subject: string,
+	text: string,
+	node: string,
+	operation: string,
+): Promise<Awaited<ReturnType<N8nInstance['runManually']>>> {
+	const id = await n8n.createWorkflow(
+		workflow,
+		[
+			manualTriggerNode('m3'),
+			actionWorkflowNode('Draft', 1, credentialRef, {
+				resource: 'message',
+				operation: 'createDraft',
+				to: 'bob@example.test',
+				subject,
+				text,
+				options: { bcc: 'carol@example.test' },
+			}),
+			actionWorkflowNode(node, 2, credentialRef, {
+				resource: 'message',
+				operation,
+				messageId: '={{ $json.id }}',
+			}),
+		],
+		{
+			Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
+			Draft: { main: [[{ node, type: 'main', index: 0 }]] },
+		},
+	);
+	const execution = await n8n.runManually(id, 'Manual');
+	assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+	return execution;
+}
 
 /** The UIDs of messages with this subject in a folder of a test mailbox. */
 async function uidsWith(mailbox: string, folder: string, subject: string): Promise<number[]> {

@@ -63,7 +63,7 @@ function address(r: GraphRecipient | undefined): MailAddress | null {
 	return { name: r.emailAddress.name ?? '', address: (r.emailAddress.address ?? '').toLowerCase() };
 }
 
-const addresses = (list: GraphRecipient[] | undefined) =>
+export const addresses = (list: GraphRecipient[] | undefined) =>
 	(list ?? []).map(address).filter((a): a is MailAddress => a !== null);
 
 /** A body cut to TEXT_LIMIT_BYTES (characters, at most that many bytes of UTF-16 halves kept whole). */

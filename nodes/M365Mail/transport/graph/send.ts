@@ -2,7 +2,7 @@
 import { MailServiceError } from '../auth/errors';
 import { draftWithoutRecipients, notADraft } from '../mime/draft';
 import type { GraphClient } from './client';
-import { deleteGraphMessage, type GraphRecipient } from './messages';
+import { addresses, deleteGraphMessage, type GraphRecipient } from './messages';
 
 /** Raw MIME up to this size goes in one sendMail request (base64 makes it Graph's 4 MB request limit). */
 export const GRAPH_MIME_LIMIT = 3 * 1024 * 1024;
@@ -165,7 +165,9 @@ export async function sendGraphDraft(
 	const draft = await client.request<GraphDraft>({ path, query: { $select } });
 	if (draft.isDraft !== true) throw notADraft();
 	const list = (recipients: GraphRecipient[] | undefined) =>
-		(recipients ?? []).map((r) => (r.emailAddress?.address ?? '').toLowerCase()).filter(Boolean);
+		addresses(recipients)
+			.map((a) => a.address)
+			.filter(Boolean);
 	const [to, cc, bcc] = [draft.toRecipients, draft.ccRecipients, draft.bccRecipients].map(list);
 	if (!to.length && !cc.length && !bcc.length) throw draftWithoutRecipients();
 	await client.request({ method: 'POST', path: `${path}/send`, idempotent: false });
