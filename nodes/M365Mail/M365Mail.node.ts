@@ -16,7 +16,9 @@ import {
 	protocolProperty,
 } from './shared/descriptions';
 import * as folderCreate from './actions/folder/create.operation';
+import * as folderDelete from './actions/folder/delete.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
+import * as folderRename from './actions/folder/rename.operation';
 import * as messageComplete from './actions/message/complete.operation';
 import * as messageCopy from './actions/message/copy.operation';
 import * as messageCreateDraft from './actions/message/createDraft.operation';
@@ -193,10 +195,22 @@ export class M365Mail implements INodeType {
 						action: 'Create a folder',
 					},
 					{
+						name: 'Delete',
+						value: 'delete',
+						description: 'Move a folder with its mail to Deleted Items, or delete it for good',
+						action: 'Delete a folder',
+					},
+					{
 						name: 'Get Many',
 						value: 'getAll',
 						description: 'List the folders of a mailbox, nested ones with their full path',
 						action: 'Get many folders',
+					},
+					{
+						name: 'Rename',
+						value: 'rename',
+						description: 'Rename a folder where it is',
+						action: 'Rename a folder',
 					},
 				],
 				'getAll',
@@ -239,6 +253,8 @@ export class M365Mail implements INodeType {
 			...messageSetCategories.description,
 			...folderGetAll.description,
 			...folderCreate.description,
+			...folderRename.description,
+			...folderDelete.description,
 			...attachmentGetAll.description,
 			...attachmentDownload.description,
 		],

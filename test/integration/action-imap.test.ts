@@ -754,6 +754,112 @@ describe('action node over IMAP: reading and changing messages', () => {
 		assert.equal(again.json.created, false);
 	});
 
+	it('folders: rename keeps the mail and subfolders under the new name, beside where it was; a taken name, a bad name or an Outlook folder is refused and nothing changes', async () => {
+		const folder = await freshFolder('ren');
+		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
+		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
+		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
+		const newName = `Renamed-${Date.now()}`;
+		const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
+		const rename = (value: string, name: string) =>
+			run({ resource: 'folder', operation: 'rename', folder: folderRl(value), newName: name });
+		const [renamed] = await rename(folder, newName);
+		assert.deepEqual(renamed.json, {
+			mailbox: 'alice@example.test',
+			path: `Inbox/${newName}`,
+			name: newName,
+			previousPath: folder,
+		});
+		assert.equal((await listFolder(`Inbox/${newName}`)).length, 2);
+		assert.equal((await listFolder(`Inbox/${newName}/Sub`)).length, 1);
+		const paths = async () =>
+			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
+				String(i.json.path),
+			);
+		assert.ok(!(await paths()).some((p) => p === folder || p.startsWith(`${folder}/`)));
+
+		const other = await freshFolder('taken');
+		const before = await paths();
+		const refused = async (value: string, name: string, message: RegExp, fix: RegExp) =>
+			await assert.rejects(
+				rename(value, name),
+				(error: Error & { description?: string }) =>
+					message.test(error.message) && fix.test(error.description ?? ''),
+			);
+		await refused(
+			`Inbox/${newName}`,
+			other.split('/')[1].toUpperCase(),
+			/already exists beside/,
+			/Choose another name/,
+		);
+		await refused(`Inbox/${newName}`, 'a/b', /has "\/" in it/, /one name without "\/"/);
+		await refused(`Inbox/${newName}`, 'x\r\nA1 DELETE INBOX', /control character/, /Remove it/);
+		await refused(`Inbox/${newName}`, '  ', /name is empty/, /Enter a name/);
+		await refused(
+			'Inbox',
+			'Post',
+			/Inbox folder, which cannot be renamed/,
+			/Pick a folder you created/,
+		);
+		await refused('sentitems', 'Out', /Sent Items folder/, /Pick a folder you created/);
+		assert.deepEqual(await paths(), before, 'no folder changed');
+		assert.equal((await listFolder(`Inbox/${newName}`)).length, 2);
+	});
+
+	it('folders: delete moves the folder with its mail and subfolders to Deleted Items; from there only Delete Permanently removes it, subfolders and mail included; a name taken in Deleted Items or an Outlook folder is refused', async () => {
+		const folder = await freshFolder('gone');
+		const leaf = folder.split('/')[1];
+		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
+		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
+		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
+		const remove = (value: string, permanent: boolean) =>
+			run({
+				resource: 'folder',
+				operation: 'delete',
+				folder: { __rl: true, mode: 'path', value },
+				permanent,
+			});
+		const paths = async () =>
+			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
+				String(i.json.path),
+			);
+		const [moved] = await remove(folder, false);
+		assert.equal(moved.json.movedTo, `Deleted Items/${leaf}`);
+		assert.equal(moved.json.path, folder);
+		assert.equal(moved.json.permanent, false);
+		assert.equal((await listFolder(`Deleted Items/${leaf}`)).length, 2, 'its mail went with it');
+		assert.equal((await listFolder(`Deleted Items/${leaf}/Sub`)).length, 1);
+		assert.ok(!(await paths()).includes(folder));
+
+		const refused = async (value: string, permanent: boolean, message: RegExp, fix: RegExp) =>
+			await assert.rejects(
+				remove(value, permanent),
+				(error: Error & { description?: string }) =>
+					message.test(error.message) && fix.test(error.description ?? ''),
+			);
+		await refused(`Deleted Items/${leaf}`, false, /already in Deleted Items/, /Delete Permanently/);
+		assert.equal((await listFolder(`Deleted Items/${leaf}`)).length, 2, 'still there');
+
+		// A second folder of the same name cannot join the first in Deleted Items.
+		await run({ resource: 'folder', operation: 'create', path: `Inbox/${leaf}` });
+		await refused(`Inbox/${leaf}`, false, /already has a folder named/, /Rename this folder first/);
+		assert.ok((await paths()).includes(`Inbox/${leaf}`));
+		await remove(`Inbox/${leaf}`, true);
+
+		const [gone] = await remove(`Deleted Items/${leaf}`, true);
+		assert.equal(gone.json.permanent, true);
+		assert.equal(gone.json.movedTo, undefined);
+		const after = await paths();
+		assert.ok(!after.some((p) => p.includes(leaf)), 'the folder and its subfolder are gone');
+
+		const inbox = (await listFolder('Inbox')).length;
+		for (const wellKnown of ['Inbox', 'Deleted Items', 'drafts'])
+			for (const permanent of [false, true])
+				await refused(wellKnown, permanent, /cannot be deleted/, /Pick a folder you created/);
+		assert.deepEqual(await paths(), after, 'no folder changed');
+		assert.equal((await listFolder('Inbox')).length, inbox);
+	});
+
 	it('the folder picker lists nested paths over IMAP, and filters them', async () => {
 		const name = `Picker-${Date.now()}`;
 		await run({ resource: 'folder', operation: 'create', path: `Inbox/${name}/Deep` });

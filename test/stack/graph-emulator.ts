@@ -570,6 +570,27 @@ export class GraphEmulator {
 		return current!;
 	}
 
+	/** Graph refuses a second folder of the same name (any case) under one parent. */
+	private refuseFolderClash(
+		box: MailboxState,
+		parentId: string,
+		name: string,
+		except?: StoredFolder,
+	): void {
+		const clash = [...box.folders.values()].some(
+			(f) =>
+				f !== except &&
+				f.parentFolderId === parentId &&
+				f.displayName.toLowerCase() === name.toLowerCase(),
+		);
+		if (clash)
+			throw new GraphFailure(
+				409,
+				'ErrorFolderExists',
+				'A folder with the specified name already exists.',
+			);
+	}
+
 	private folderById(box: MailboxState, id: string): StoredFolder {
 		const folder =
 			box.folders.get(id) ??
@@ -748,6 +769,49 @@ export class GraphEmulator {
 			const folder = segments[1] ? this.folderById(box, segments[1]) : undefined;
 			if (folder && req.method === 'GET' && segments.length === 2) {
 				return this.sendJson(res, 200, this.folderJson(box, folder));
+			}
+			if (folder && segments.length === 2 && req.method === 'PATCH') {
+				const body = parseJson<Graph.MailFolder>(await readBody(req));
+				if (typeof body.displayName === 'string') {
+					this.refuseFolderClash(box, folder.parentFolderId, body.displayName, folder);
+					folder.displayName = body.displayName;
+				}
+				return this.sendJson(res, 200, this.folderJson(box, folder));
+			}
+			// Graph's folder move (201 with the folder) and permanentDelete (204, its subtree and mail).
+			if (folder && segments.length === 3 && req.method === 'POST') {
+				if (segments[2] === 'move' || segments[2] === 'permanentDelete') {
+					if (folder.wellKnownName)
+						throw new GraphFailure(
+							400,
+							segments[2] === 'move'
+								? 'ErrorMoveDistinguishedFolder'
+								: 'ErrorDeleteDistinguishedFolder',
+							segments[2] === 'move'
+								? 'Distinguished folders cannot be moved.'
+								: 'Distinguished folders cannot be deleted.',
+						);
+				}
+				if (segments[2] === 'move') {
+					const body = parseJson<{ destinationId?: string }>(await readBody(req));
+					const to = this.folderById(box, String(body.destinationId ?? ''));
+					this.refuseFolderClash(box, to.id, folder.displayName, folder);
+					folder.parentFolderId = to.id;
+					return this.sendJson(res, 201, this.folderJson(box, folder));
+				}
+				if (segments[2] === 'permanentDelete') {
+					const doomed = new Set([folder.id]);
+					let before = 0;
+					while (doomed.size > before) {
+						before = doomed.size;
+						for (const f of box.folders.values())
+							if (doomed.has(f.parentFolderId)) doomed.add(f.id);
+					}
+					for (const id of doomed) box.folders.delete(id);
+					for (const [id, m] of box.messages) if (doomed.has(m.folderId)) box.messages.delete(id);
+					res.writeHead(204).end();
+					return;
+				}
 			}
 			if (folder && segments[2] === 'childFolders') {
 				if (req.method === 'POST') {

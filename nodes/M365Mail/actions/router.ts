@@ -12,7 +12,9 @@ import { Mailboxes } from '../transport/open';
 import * as attachmentDownload from './attachment/download.operation';
 import * as attachmentGetAll from './attachment/getAll.operation';
 import * as folderCreate from './folder/create.operation';
+import * as folderDelete from './folder/delete.operation';
 import * as folderGetAll from './folder/getAll.operation';
+import * as folderRename from './folder/rename.operation';
 import * as messageComplete from './message/complete.operation';
 import * as messageCopy from './message/copy.operation';
 import * as messageCreateDraft from './message/createDraft.operation';
@@ -50,7 +52,12 @@ export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 		complete: messageComplete.execute,
 		setCategories: messageSetCategories.execute,
 	},
-	folder: { getAll: folderGetAll.execute, create: folderCreate.execute },
+	folder: {
+		getAll: folderGetAll.execute,
+		create: folderCreate.execute,
+		rename: folderRename.execute,
+		delete: folderDelete.execute,
+	},
 	attachment: { getAll: attachmentGetAll.execute, download: attachmentDownload.execute },
 };
 

@@ -34,3 +34,69 @@ export function findFolder<F extends MailFolder>(
 		'notFound',
 	);
 }
+
+const WELL_KNOWN_LABEL: Record<string, string> = {
+	inbox: 'Inbox',
+	sentitems: 'Sent Items',
+	drafts: 'Drafts',
+	deleteditems: 'Deleted Items',
+	junkemail: 'Junk Email',
+	archive: 'Archive',
+};
+
+/** Whether `path` is `parent` itself or lies below it (case-insensitive, as folders are found). */
+export function isInside(path: string, parent: string): boolean {
+	const p = path.toLowerCase();
+	const q = parent.toLowerCase();
+	return p === q || p.startsWith(`${q}/`);
+}
+
+/**
+ * Renaming or deleting `folder` would take a well-known folder (Inbox, Sent Items...) with it, or
+ * is that folder: refused before anything changes, as Outlook refuses it.
+ */
+export function refuseWellKnown(
+	folder: MailFolder,
+	folders: MailFolder[],
+	verb: 'rename' | 'delete',
+): void {
+	const hit = folders.find((f) => f.wellKnownName && isInside(f.path, folder.path));
+	if (!hit) return;
+	const label = WELL_KNOWN_LABEL[hit.wellKnownName!] ?? hit.path;
+	throw new MailServiceError(
+		hit === folder || hit.path.toLowerCase() === folder.path.toLowerCase()
+			? `"${folder.path}" is the mailbox's ${label} folder, which cannot be ${verb}d`
+			: `"${folder.path}" holds the mailbox's ${label} folder ("${hit.path}"), so it cannot be ${verb}d`,
+		verb === 'rename'
+			? 'Pick a folder you created; Outlook keeps the names of its own folders.'
+			: "Pick a folder you created; to empty one of Outlook's own folders, delete its messages instead.",
+		'input',
+	);
+}
+
+/**
+ * A new folder name as typed: trimmed, one level (no "/", nor the server's own delimiter), no
+ * control characters (they could end an IMAP command early). Refused with the fix otherwise.
+ */
+export function checkFolderName(name: string, delimiter = '/'): string {
+	const trimmed = String(name ?? '').trim();
+	const bad = (what: string, fix: string) => new MailServiceError(what, fix, 'input');
+	if (!trimmed) throw bad('The new folder name is empty', 'Enter a name such as Customers.');
+	if (trimmed.includes('/') || (delimiter && trimmed.includes(delimiter)))
+		throw bad(
+			`The new folder name "${trimmed}" has "${trimmed.includes('/') ? '/' : delimiter}" in it`,
+			'Enter one name without "/": Rename keeps the folder where it is (to nest folders, use Create with a path).',
+		);
+	// eslint-disable-next-line no-control-regex
+	if (/[\u0000-\u001f\u007f]/.test(trimmed))
+		throw bad(
+			'The new folder name has a control character (a line break, tab or NUL) in it',
+			'Remove it from the name; an expression may have carried it in from a mail.',
+		);
+	if (trimmed.length > 255)
+		throw bad(
+			`The new folder name is ${trimmed.length} characters long`,
+			'Use at most 255 characters.',
+		);
+	return trimmed;
+}

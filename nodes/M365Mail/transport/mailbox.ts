@@ -190,6 +190,16 @@ export interface Mailbox {
 	listFolders(): Promise<MailFolder[]>;
 	/** Creates the folder and any missing parent; `created` is false when it existed. */
 	createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }>;
+	/** Renames a folder where it is (subfolders and mail go with it); never a well-known folder. */
+	renameFolder(folder: string, name: string): Promise<{ folder: MailFolder; previousPath: string }>;
+	/**
+	 * Moves a folder, its subfolders and mail to Deleted Items (`movedTo`: where it is now), or
+	 * deletes them for good; never a well-known folder, nor one that holds one.
+	 */
+	deleteFolder(
+		folder: string,
+		permanent: boolean,
+	): Promise<{ folder: MailFolder; movedTo?: string }>;
 
 	/** Sends as this mailbox; never retried (a retry could send twice). */
 	send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome>;

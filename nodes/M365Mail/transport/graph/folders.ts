@@ -1,7 +1,7 @@
-/** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created. */
+/** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created, renamed, deleted. */
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
-import { findFolder } from '../folders';
+import { checkFolderName, findFolder, isInside, refuseWellKnown } from '../folders';
 import { inboxFirst, type MailFolder } from '../types';
 import type { GraphClient } from './client';
 
@@ -117,4 +117,92 @@ export async function createGraphFolder(
 			'input',
 		);
 	return { folder: parent, created };
+}
+
+/** The folder by what users type, with the list it was found in (fresh: a rename must not miss one). */
+async function freshFolder(client: GraphClient, wanted: string) {
+	forgetGraphFolders(client);
+	const folders = await cachedFolders(client);
+	return { folders, folder: findFolder(folders, wanted, client.mailbox, (f) => f.id) };
+}
+
+const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')));
+
+/** PATCH of the folder's displayName: it keeps its id, place, subfolders and mail. */
+export async function renameGraphFolder(
+	client: GraphClient,
+	wanted: string,
+	name: string,
+): Promise<{ folder: GraphFolder; previousPath: string }> {
+	const { folders, folder } = await freshFolder(client, wanted);
+	refuseWellKnown(folder, folders, 'rename');
+	const leaf = checkFolderName(name);
+	const parent = parentOf(folder.path);
+	const path = parent ? `${parent}/${leaf}` : leaf;
+	const clash = folders.find((f) => f !== folder && f.path.toLowerCase() === path.toLowerCase());
+	if (clash)
+		throw new MailServiceError(
+			`A folder named "${leaf}" already exists beside "${folder.path}"`,
+			'Choose another name, or move or delete the other folder first.',
+			'input',
+		);
+	const renamed = await client.request<{ id: string; displayName: string }>({
+		method: 'PATCH',
+		path: `/mailFolders/${encodeURIComponent(folder.id)}`,
+		body: { displayName: leaf },
+		idempotent: true,
+	});
+	forgetGraphFolders(client);
+	return {
+		folder: {
+			id: renamed.id,
+			path: parent ? `${parent}/${renamed.displayName}` : renamed.displayName,
+			name: renamed.displayName,
+		},
+		previousPath: folder.path,
+	};
+}
+
+/**
+ * To Deleted Items with Graph's folder move (documented to say where the folder goes), or for good
+ * with permanentDelete (Microsoft offers it in the global cloud only).
+ */
+export async function deleteGraphFolder(
+	client: GraphClient,
+	wanted: string,
+	permanent: boolean,
+): Promise<{ folder: GraphFolder; movedTo?: string }> {
+	const { folders, folder } = await freshFolder(client, wanted);
+	refuseWellKnown(folder, folders, 'delete');
+	const target = `/mailFolders/${encodeURIComponent(folder.id)}`;
+	if (permanent) {
+		await client.request({ method: 'POST', path: `${target}/permanentDelete`, idempotent: false });
+		forgetGraphFolders(client);
+		return { folder };
+	}
+	const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
+	if (trash && isInside(folder.path, trash.path))
+		throw new MailServiceError(
+			`"${folder.path}" is already in Deleted Items`,
+			'Turn on Delete Permanently to remove it and its mail for good.',
+			'input',
+		);
+	const trashPath = trash?.path ?? 'Deleted Items';
+	const clash = folders.find(
+		(f) => f.path.toLowerCase() === `${trashPath}/${folder.name}`.toLowerCase(),
+	);
+	if (clash)
+		throw new MailServiceError(
+			`Deleted Items already has a folder named "${folder.name}"`,
+			'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
+			'input',
+		);
+	await client.request({
+		method: 'POST',
+		path: `${target}/move`,
+		body: { destinationId: 'deleteditems' },
+		idempotent: false,
+	});
+	forgetGraphFolders(client);
+	return { folder, movedTo: `${trashPath}/${folder.name}` };
 }

@@ -27,6 +27,8 @@ import { downloadGraphAttachment, listGraphAttachments } from './attachments';
 import type { GraphClient } from './client';
 import {
 	createGraphFolder,
+	deleteGraphFolder,
+	renameGraphFolder,
 	graphFolderPath,
 	listGraphFolders,
 	resolveGraphFolder,
@@ -264,6 +266,14 @@ export class GraphMailbox implements Mailbox {
 
 	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
 		return await createGraphFolder(this.client, path);
+	}
+
+	async renameFolder(folder: string, name: string) {
+		return await renameGraphFolder(this.client, folder, name);
+	}
+
+	async deleteFolder(folder: string, permanent: boolean) {
+		return await deleteGraphFolder(this.client, folder, permanent);
 	}
 
 	async send(message: OutgoingMessage): Promise<SendOutcome> {

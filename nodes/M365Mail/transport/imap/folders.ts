@@ -3,7 +3,7 @@ import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
-import { findFolder } from '../folders';
+import { checkFolderName, findFolder, isInside, refuseWellKnown } from '../folders';
 import { inboxFirst, type MailFolder } from '../types';
 
 export interface ImapFolder extends MailFolder {
@@ -58,6 +58,12 @@ export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
 	return folders.sort(inboxFirst);
 }
 
+/** A folder as the Mailbox interface gives it (without the server's own path). */
+export function publicFolder(f: ImapFolder): MailFolder {
+	const { path, name, wellKnownName, delimiter, subscribed } = f;
+	return { path, name, wellKnownName, delimiter, subscribed };
+}
+
 const folderCache = new WeakMap<ImapFlow, Promise<ImapFolder[]>>();
 
 /** The folder list of this session, listed once. */
@@ -83,7 +89,7 @@ export async function resolveFolder(
 export async function createFolderPath(
 	client: ImapFlow,
 	path: string,
-): Promise<{ folder: ImapFolder | undefined; path: string; created: boolean }> {
+): Promise<{ folder: MailFolder; created: boolean }> {
 	const parts = path
 		.split('/')
 		.map((p) => p.trim())
@@ -115,5 +121,117 @@ export async function createFolderPath(
 	const folder = (await listFolders(client)).find(
 		(f) => f.path.toLowerCase() === display.toLowerCase(),
 	);
-	return { folder, path: display, created };
+	const name = folder?.name ?? parts[parts.length - 1];
+	return { folder: folder ? publicFolder(folder) : { path: display, name }, created };
+}
+
+/** The server's own text of a refused command, for an error (tokens are redacted there). */
+function refusal(error: unknown): string {
+	const e = error as { responseText?: string; message?: string };
+	return e.responseText || e.message || 'no reason given';
+}
+
+/** Every name the server lists, \Noselect levels too (a rename or delete must not collide or skip). */
+async function allNames(client: ImapFlow): Promise<string[]> {
+	const entries = await client.list();
+	if (!Array.isArray(entries)) return (await listFolders(client)).map((f) => f.serverPath);
+	return entries.map((e) => e.path);
+}
+
+/** Renames the folder in place (RENAME: its subfolders and mail go with it); the folder as now listed. */
+export async function renameImapFolder(
+	client: ImapFlow,
+	mailbox: string,
+	wanted: string,
+	name: string,
+): Promise<{ folder: MailFolder; previousPath: string }> {
+	forgetFolders(client);
+	const folders = await cachedFolders(client);
+	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	refuseWellKnown(folder, folders, 'rename');
+	const leaf = checkFolderName(name, folder.delimiter);
+	const cut = folder.delimiter ? folder.serverPath.lastIndexOf(folder.delimiter) : -1;
+	const target = cut >= 0 ? `${folder.serverPath.slice(0, cut + 1)}${leaf}` : leaf;
+	if (target === folder.serverPath)
+		return { folder: publicFolder(folder), previousPath: folder.path };
+	const taken = (await allNames(client)).some((n) => n.toLowerCase() === target.toLowerCase());
+	if (taken && target.toLowerCase() !== folder.serverPath.toLowerCase())
+		throw new MailServiceError(
+			`A folder named "${leaf}" already exists beside "${folder.path}"`,
+			'Choose another name, or move or delete the other folder first.',
+			'input',
+		);
+	try {
+		await client.mailboxRename(folder.serverPath, target);
+	} catch (error) {
+		throw new MailServiceError(
+			`The IMAP server refused to rename "${folder.path}": ${refusal(error)}`,
+			'Check your rights on the folder and its parent.',
+			'unknown',
+		);
+	} finally {
+		forgetFolders(client);
+	}
+	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
+	const path = displayPath(target, folder.delimiter);
+	return {
+		folder: publicFolder(now ?? { ...folder, serverPath: target, path, name: leaf }),
+		previousPath: folder.path,
+	};
+}
+
+/**
+ * To Deleted Items (RENAME under the \Trash folder, its subfolders and mail with it), or for good
+ * (DELETE of each subfolder, deepest first, then the folder). Where the folder went, if anywhere.
+ */
+export async function deleteImapFolder(
+	client: ImapFlow,
+	mailbox: string,
+	wanted: string,
+	permanent: boolean,
+): Promise<{ folder: MailFolder; movedTo?: string }> {
+	forgetFolders(client);
+	const folders = await cachedFolders(client);
+	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	refuseWellKnown(folder, folders, 'delete');
+	const names = await allNames(client);
+	const below = (n: string) => n.startsWith(`${folder.serverPath}${folder.delimiter}`);
+	try {
+		if (permanent) {
+			const doomed = names.filter(below).sort((a, b) => b.length - a.length);
+			for (const name of [...doomed, folder.serverPath]) await client.mailboxDelete(name);
+			return { folder: publicFolder(folder) };
+		}
+		const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
+		if (!trash)
+			throw new MailServiceError(
+				`${mailbox} has no Deleted Items folder to move "${folder.path}" to`,
+				'Turn on Delete Permanently to remove the folder and its mail for good.',
+				'input',
+			);
+		if (isInside(folder.path, trash.path))
+			throw new MailServiceError(
+				`"${folder.path}" is already in Deleted Items`,
+				'Turn on Delete Permanently to remove it and its mail for good.',
+				'input',
+			);
+		const target = `${trash.serverPath}${trash.delimiter}${folder.name}`;
+		if (names.some((n) => n.toLowerCase() === target.toLowerCase()))
+			throw new MailServiceError(
+				`Deleted Items already has a folder named "${folder.name}"`,
+				'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
+				'input',
+			);
+		await client.mailboxRename(folder.serverPath, target);
+		return { folder: publicFolder(folder), movedTo: displayPath(target, trash.delimiter) };
+	} catch (error) {
+		if (error instanceof MailServiceError) throw error;
+		throw new MailServiceError(
+			`The IMAP server refused to delete "${folder.path}": ${refusal(error)}`,
+			'Check your rights on the folder, its subfolders and Deleted Items.',
+			'unknown',
+		);
+	} finally {
+		forgetFolders(client);
+	}
 }

@@ -25,8 +25,11 @@ import {
 } from '../types';
 import {
 	createFolderPath,
+	deleteImapFolder,
 	forgetFolders,
 	listFolders,
+	publicFolder,
+	renameImapFolder,
 	resolveFolder,
 	type ImapFolder,
 } from './folders';
@@ -58,10 +61,7 @@ export interface MailboxOptions {
 	warn?: (message: string) => void;
 	/** Detail for the debug log (an IMAP socket error after connecting). */
 	debug?: (message: string) => void;
-	/**
-	 * Polls of one trigger: the IMAP session is kept for the next poll under this key (the workflow
-	 * and the node), see kept.ts. Graph ignores it.
-	 */
+	/** A trigger's polls keep their IMAP session under this key (see kept.ts); Graph ignores it. */
 	keepSessionAs?: string;
 }
 
@@ -306,19 +306,19 @@ export class ImapMailbox implements Mailbox {
 	}
 
 	async listFolders(): Promise<MailFolder[]> {
-		return (await listFolders(await this.client())).map((f) => ({
-			path: f.path,
-			name: f.name,
-			wellKnownName: f.wellKnownName,
-			delimiter: f.delimiter,
-			subscribed: f.subscribed,
-		}));
+		return (await listFolders(await this.client())).map(publicFolder);
 	}
 
 	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
-		const made = await createFolderPath(await this.client(), path);
-		const name = made.folder?.name ?? made.path.split('/').pop()!;
-		return { folder: { path: made.path, name }, created: made.created };
+		return await createFolderPath(await this.client(), path);
+	}
+
+	async renameFolder(folder: string, name: string) {
+		return await renameImapFolder(await this.client(), this.address, folder, name);
+	}
+
+	async deleteFolder(folder: string, permanent: boolean) {
+		return await deleteImapFolder(await this.client(), this.address, folder, permanent);
 	}
 
 	async send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome> {

@@ -1,0 +1,44 @@
+import type { INodeProperties } from 'n8n-workflow';
+
+import { folderLocator, folderValue } from '../../shared/descriptions';
+import type { OperationExecutor } from '../types';
+
+const show = { resource: ['folder'], operation: ['delete'] };
+
+export const description: INodeProperties[] = [
+	folderLocator(
+		'folder',
+		'Folder',
+		"The folder to delete, with its subfolders and mail. Outlook's own folders (Inbox, Sent Items...) and folders that hold one cannot be deleted.",
+		{ displayOptions: { show }, default: { mode: 'list', value: '' } },
+	),
+	{
+		displayName: 'Delete Permanently',
+		name: 'permanent',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to remove the folder, its subfolders and their mail for good. Off: the folder goes to Deleted Items with everything in it, where it can be restored. Over Microsoft Graph, Microsoft offers this in the global cloud only.',
+		displayOptions: { show },
+	},
+];
+
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
+	const wanted = folderValue(this.getNodeParameter('folder', itemIndex));
+	const permanent = this.getNodeParameter('permanent', itemIndex) as boolean;
+	const { folder, movedTo } = await mailbox.deleteFolder(wanted, permanent);
+	return [
+		{
+			json: {
+				mailbox: mailbox.address,
+				path: folder.path,
+				name: folder.name,
+				...(folder.id ? { id: folder.id } : {}),
+				deleted: true,
+				permanent,
+				...(movedTo ? { movedTo } : {}),
+			},
+			pairedItem: { item: itemIndex },
+		},
+	];
+};

@@ -1,0 +1,44 @@
+import type { INodeProperties } from 'n8n-workflow';
+
+import { folderLocator, folderValue } from '../../shared/descriptions';
+import type { OperationExecutor } from '../types';
+
+const show = { resource: ['folder'], operation: ['rename'] };
+
+export const description: INodeProperties[] = [
+	folderLocator(
+		'folder',
+		'Folder',
+		"The folder to rename. Its subfolders and mail stay in it. Outlook's own folders (Inbox, Sent Items...) cannot be renamed.",
+		{ displayOptions: { show }, default: { mode: 'list', value: '' } },
+	),
+	{
+		displayName: 'New Name',
+		name: 'newName',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder: 'Customers 2026',
+		description:
+			'The folder\'s new name, one level without "/": the folder stays where it is. A trigger that watches it by path needs the new path.',
+		displayOptions: { show },
+	},
+];
+
+export const execute: OperationExecutor = async function (itemIndex, mailbox) {
+	const wanted = folderValue(this.getNodeParameter('folder', itemIndex));
+	const name = String(this.getNodeParameter('newName', itemIndex) ?? '');
+	const { folder, previousPath } = await mailbox.renameFolder(wanted, name);
+	return [
+		{
+			json: {
+				mailbox: mailbox.address,
+				path: folder.path,
+				name: folder.name,
+				...(folder.id ? { id: folder.id } : {}),
+				previousPath,
+			},
+			pairedItem: { item: itemIndex },
+		},
+	];
+};
