@@ -513,6 +513,118 @@ describe('Graph: sending a draft', () => {
 	});
 });
 
+describe('Graph: renaming and deleting folders', () => {
+	/** The requests of a step that change something (every kind but GET). */
+	const changesDuring = async (step: () => Promise<unknown>) =>
+		Object.fromEntries(
+			Object.entries(await countsDuring(step)).filter(([kind]) => !kind.startsWith('GET ')),
+		);
+	const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
+	const refusedWith = (message: RegExp, fix: RegExp) => (error: Error & { description?: string }) =>
+		message.test(error.message) && fix.test(error.description ?? '');
+
+	it('rename is one PATCH of displayName: the folder keeps its id, mail and subfolders; a taken name, a bad name or an Outlook folder is refused with no change sent', async () => {
+		const folder = await freshGraphFolder('g-ren');
+		const id = await graphFolder(ALICE, folder);
+		await graphDeliver(ALICE, { subject: 'one' }, folder);
+		await graphDeliver(ALICE, { subject: 'two' }, folder);
+		await graphFolder(ALICE, `${folder}/Sub`);
+		await graphDeliver(ALICE, { subject: 'three' }, `${folder}/Sub`);
+		const newName = `Renamed-${randomUUID().slice(0, 8)}`;
+		const rename = (value: string, name: string) =>
+			action({ resource: 'folder', operation: 'rename', folder: folderRl(value), newName: name });
+		let renamed: INodeExecutionData[] = [];
+		const changes = await changesDuring(async () => {
+			renamed = await rename(folder, newName);
+		});
+		assert.deepEqual(changes, { 'PATCH /mailFolders/{id}': 1 });
+		assert.deepEqual(renamed[0].json, {
+			mailbox: ALICE,
+			path: `Inbox/${newName}`,
+			name: newName,
+			id,
+			previousPath: folder,
+		});
+		assert.equal((await graphList(ALICE, `Inbox/${newName}`)).length, 2);
+		assert.equal((await graphList(ALICE, `Inbox/${newName}/Sub`)).length, 1);
+
+		const other = await freshGraphFolder('g-taken');
+		const refusals = await changesDuring(async () => {
+			const at = `Inbox/${newName}`;
+			const taken = other.split('/')[1].toUpperCase();
+			await assert.rejects(
+				rename(at, taken),
+				refusedWith(/already exists beside/, /Choose another name/),
+			);
+			await assert.rejects(rename(at, 'a/b'), refusedWith(/has "\/" in it/, /without "\/"/));
+			await assert.rejects(
+				rename(at, 'bad\u0000name'),
+				refusedWith(/control character/, /Remove it/),
+			);
+			await assert.rejects(
+				rename('Inbox', 'Post'),
+				refusedWith(/Inbox folder, which cannot be renamed/, /Pick a folder you created/),
+			);
+			await assert.rejects(
+				rename('junkemail', 'Spam'),
+				refusedWith(/Junk Email folder/, /Pick a folder you created/),
+			);
+		});
+		assert.deepEqual(refusals, {}, 'nothing was sent to change a folder');
+		assert.equal((await graphList(ALICE, `Inbox/${newName}`)).length, 2);
+	});
+
+	it('delete is one folder move to Deleted Items (mail and subfolders with it); from there only Delete Permanently removes it, with one permanentDelete; a name taken there or an Outlook folder is refused with no change sent', async () => {
+		const folder = await freshGraphFolder('g-gone');
+		const leaf = folder.split('/')[1];
+		await graphDeliver(ALICE, { subject: 'one' }, folder);
+		await graphFolder(ALICE, `${folder}/Sub`);
+		await graphDeliver(ALICE, { subject: 'two' }, `${folder}/Sub`);
+		const remove = (value: string, permanent: boolean) =>
+			action({ resource: 'folder', operation: 'delete', folder: folderRl(value), permanent });
+		let moved: INodeExecutionData[] = [];
+		const moves = await changesDuring(async () => {
+			moved = await remove(folder, false);
+		});
+		assert.deepEqual(moves, { 'POST /mailFolders/{id}/move': 1 });
+		assert.equal(moved[0].json.movedTo, `Deleted Items/${leaf}`);
+		assert.equal((await graphList(ALICE, `Deleted Items/${leaf}`)).length, 1);
+		assert.equal((await graphList(ALICE, `Deleted Items/${leaf}/Sub`)).length, 1);
+		await assert.rejects(graphList(ALICE, folder), 'no longer in the Inbox');
+
+		const twin = `Inbox/${leaf}`;
+		await graphFolder(ALICE, twin);
+		const refusals = await changesDuring(async () => {
+			await assert.rejects(
+				remove(`Deleted Items/${leaf}`, false),
+				refusedWith(/already in Deleted Items/, /Delete Permanently/),
+			);
+			await assert.rejects(
+				remove(twin, false),
+				refusedWith(/already has a folder named/, /Rename this folder first/),
+			);
+			for (const wellKnown of ['Inbox', 'Deleted Items', 'sentitems'])
+				for (const permanent of [false, true])
+					await assert.rejects(
+						remove(wellKnown, permanent),
+						refusedWith(/cannot be deleted/, /Pick a folder you created/),
+					);
+		});
+		assert.deepEqual(refusals, {}, 'nothing was sent to change a folder');
+
+		let gone: INodeExecutionData[] = [];
+		const purge = await changesDuring(async () => {
+			gone = await remove(`Deleted Items/${leaf}`, true);
+		});
+		assert.deepEqual(purge, { 'POST /mailFolders/{id}/permanentDelete': 1 });
+		assert.equal(gone[0].json.permanent, true);
+		assert.equal(gone[0].json.movedTo, undefined);
+		await assert.rejects(graphList(ALICE, `Deleted Items/${leaf}`));
+		await assert.rejects(graphList(ALICE, `Deleted Items/${leaf}/Sub`));
+		assert.deepEqual(await graphList(ALICE, twin), [], 'the other folder stays');
+	});
+});
+
 describe('Graph: dropped connections', () => {
 	it('a poll whose requests lose their connection retries them and emits each message once', async () => {
 		const folder = await freshGraphFolder('g-drop');

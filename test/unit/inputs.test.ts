@@ -1,10 +1,15 @@
-/** Parameters as people type them: dates in the workflow's time zone, address lists with names. */
+/**
+ * Parameters as people type them: dates in the workflow's time zone, address lists with names, folder
+ * names.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { parameterDate } from '../../nodes/M365Mail/shared/dates';
+import { checkFolderName, isInside, refuseWellKnown } from '../../nodes/M365Mail/transport/folders';
 import { splitAddresses } from '../../nodes/M365Mail/transport/mime/addresses';
 import { htmlToPlainText } from '../../nodes/M365Mail/transport/mime/text';
+import type { MailFolder } from '../../nodes/M365Mail/transport/types';
 
 const inZone = (zone: string) => ({ getTimezone: () => zone });
 
@@ -59,5 +64,52 @@ describe('HTML-only mail', () => {
 			),
 			'Hello there\n\nLink',
 		);
+	});
+});
+
+describe('folders to rename or delete, and new folder names', () => {
+	const folders: MailFolder[] = [
+		{ path: 'Inbox', name: 'Inbox', wellKnownName: 'inbox' },
+		{ path: 'Inbox/Customers', name: 'Customers' },
+		{ path: 'Projects', name: 'Projects' },
+		{ path: 'Projects/Archive', name: 'Archive', wellKnownName: 'archive' },
+		{ path: 'Projectsold', name: 'Projectsold' },
+	];
+	const refusal = (path: string, verb: 'rename' | 'delete') => {
+		try {
+			refuseWellKnown(folders.find((f) => f.path === path)!, folders, verb);
+			return undefined;
+		} catch (error) {
+			return (error as Error).message;
+		}
+	};
+
+	it('a folder that holds a well-known one (here Archive, kept in a folder) is refused, as the folder itself is; its neighbours are not', () => {
+		assert.match(
+			refusal('Projects', 'delete')!,
+			/holds the mailbox's Archive folder \("Projects\/Archive"\)/,
+		);
+		assert.match(refusal('Projects', 'rename')!, /cannot be renamed/);
+		assert.match(refusal('Projects/Archive', 'delete')!, /is the mailbox's Archive folder/);
+		assert.match(refusal('Inbox', 'delete')!, /is the mailbox's Inbox folder/);
+		assert.equal(refusal('Projectsold', 'delete'), undefined, 'a name that only starts the same');
+		assert.equal(refusal('Inbox/Customers', 'delete'), undefined);
+		assert.ok(isInside('Inbox/Customers', 'inbox') && !isInside('Inboxes', 'Inbox'));
+	});
+
+	it('a new name is one trimmed level: no "/", no server delimiter, no control characters, not empty, at most 255 characters', () => {
+		assert.equal(checkFolderName('  Customers 2026 '), 'Customers 2026');
+		assert.equal(checkFolderName('Ünïcødé ✓'), 'Ünïcødé ✓');
+		for (const [name, delimiter, message] of [
+			['a/b', '/', /has "\/" in it/],
+			['a.b', '.', /has "\." in it/],
+			['x\r\nA1 DELETE INBOX', '/', /control character/],
+			['nul\u0000', '/', /control character/],
+			['del\u007f', '/', /control character/],
+			[' \t ', '/', /is empty/],
+			['x'.repeat(256), '/', /256 characters long/],
+		] as const)
+			assert.throws(() => checkFolderName(name, delimiter), message);
+		assert.equal(checkFolderName('a.b', '/'), 'a.b', 'a dot is a name where "/" is the delimiter');
 	});
 });
