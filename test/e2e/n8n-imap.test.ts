@@ -482,6 +482,51 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal((await uidsWith('carol@example.test', 'INBOX', subject)).length, 1);
 		assert.deepEqual(await uidsWith('alice@example.test', 'Drafts', subject), []);
 	});
+
+	it('action node creates, renames and deletes a folder in one workflow run, each step on the path the last one gave; the folder ends in Deleted Items with the name it was given', async () => {
+		const stamp = Date.now();
+		const onPath = { __rl: true, mode: 'path', value: '={{ $json.path }}' };
+		const id = await n8n.createWorkflow(
+			'E2E folder',
+			[
+				manualTriggerNode('m4'),
+				actionWorkflowNode('Create', 1, credentialRef, {
+					resource: 'folder',
+					operation: 'create',
+					path: `Inbox/E2E-${stamp}`,
+				}),
+				actionWorkflowNode('Rename', 2, credentialRef, {
+					resource: 'folder',
+					operation: 'rename',
+					folder: onPath,
+					newName: `E2E-renamed-${stamp}`,
+				}),
+				actionWorkflowNode('Delete', 3, credentialRef, {
+					resource: 'folder',
+					operation: 'delete',
+					folder: onPath,
+				}),
+			],
+			{
+				Manual: { main: [[{ node: 'Create', type: 'main', index: 0 }]] },
+				Create: { main: [[{ node: 'Rename', type: 'main', index: 0 }]] },
+				Rename: { main: [[{ node: 'Delete', type: 'main', index: 0 }]] },
+			},
+		);
+		const execution = await n8n.runManually(id, 'Manual');
+		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		assert.equal(runData(execution, 'Rename')[0].json.path, `Inbox/E2E-renamed-${stamp}`);
+		const [deleted] = runData(execution, 'Delete');
+		assert.equal(deleted.json.movedTo, `Deleted Items/E2E-renamed-${stamp}`);
+		const client = await testImap('alice@example.test');
+		try {
+			const names = (await client.list()).map((f) => f.path);
+			assert.ok(names.includes(`Deleted Items/E2E-renamed-${stamp}`), names.join(', '));
+			assert.ok(!names.some((n) => n.startsWith(`INBOX/E2E-`) && n.endsWith(String(stamp))));
+		} finally {
+			await client.logout();
+		}
+	});
 });
 
 /**
