@@ -486,35 +486,13 @@ describe('real n8n with the package installed as a community package', () => {
 	it('action node creates, renames and deletes a folder in one workflow run, each step on the path the last one gave; the folder ends in Deleted Items with the name it was given', async () => {
 		const stamp = Date.now();
 		const onPath = { __rl: true, mode: 'path', value: '={{ $json.path }}' };
-		const id = await n8n.createWorkflow(
-			'E2E folder',
-			[
-				manualTriggerNode('m4'),
-				actionWorkflowNode('Create', 1, credentialRef, {
-					resource: 'folder',
-					operation: 'create',
-					path: `Inbox/E2E-${stamp}`,
-				}),
-				actionWorkflowNode('Rename', 2, credentialRef, {
-					resource: 'folder',
-					operation: 'rename',
-					folder: onPath,
-					newName: `E2E-renamed-${stamp}`,
-				}),
-				actionWorkflowNode('Delete', 3, credentialRef, {
-					resource: 'folder',
-					operation: 'delete',
-					folder: onPath,
-				}),
-			],
-			{
-				Manual: { main: [[{ node: 'Create', type: 'main', index: 0 }]] },
-				Create: { main: [[{ node: 'Rename', type: 'main', index: 0 }]] },
-				Rename: { main: [[{ node: 'Delete', type: 'main', index: 0 }]] },
-			},
-		);
-		const execution = await n8n.runManually(id, 'Manual');
-		assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+		const folder = (operation: string, more: Record<string, unknown>) =>
+			({ resource: 'folder', operation, ...more }) as Record<string, unknown>;
+		const execution = await runChain('E2E folder', [
+			['Create', folder('create', { path: `Inbox/E2E-${stamp}` })],
+			['Rename', folder('rename', { folder: onPath, newName: `E2E-renamed-${stamp}` })],
+			['Delete', folder('delete', { folder: onPath })],
+		]);
 		assert.equal(runData(execution, 'Rename')[0].json.path, `Inbox/E2E-renamed-${stamp}`);
 		const [deleted] = runData(execution, 'Delete');
 		assert.equal(deleted.json.movedTo, `Deleted Items/E2E-renamed-${stamp}`);
@@ -530,42 +508,55 @@ describe('real n8n with the package installed as a community package', () => {
 });
 
 /**
- * Runs Manual → Create Draft (to Bob, Bcc Carol) → `node`, an operation on the draft's
- * `{{ $json.id }}`, in real n8n; the execution, which must succeed.
+ * Runs Manual → each of `steps` (our action node, named and configured) in a row, in real n8n; the
+ * execution, which must succeed.
  */
+async function runChain(
+	workflow: string,
+	steps: Array<[name: string, parameters: Record<string, unknown>]>,
+): Promise<Awaited<ReturnType<N8nInstance['runManually']>>> {
+	const names = ['Manual', ...steps.map(([name]) => name)];
+	const id = await n8n.createWorkflow(
+		workflow,
+		[
+			manualTriggerNode(`m-${workflow.replace(/\W+/g, '-')}`),
+			...steps.map(([name, parameters], i) =>
+				actionWorkflowNode(name, i + 1, credentialRef, parameters),
+			),
+		],
+		Object.fromEntries(
+			names
+				.slice(0, -1)
+				.map((from, i) => [from, { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] }]),
+		),
+	);
+	const execution = await n8n.runManually(id, 'Manual');
+	assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
+	return execution;
+}
+
+/** Manual → Create Draft (to Bob, Bcc Carol) → `node`, an operation on the draft's `{{ $json.id }}`. */
 async function draftThen(
 	workflow: string,
 	subject: string,
 	text: string,
 	node: string,
 	operation: string,
-): Promise<Awaited<ReturnType<N8nInstance['runManually']>>> {
-	const id = await n8n.createWorkflow(
-		workflow,
+) {
+	return await runChain(workflow, [
 		[
-			manualTriggerNode('m3'),
-			actionWorkflowNode('Draft', 1, credentialRef, {
+			'Draft',
+			{
 				resource: 'message',
 				operation: 'createDraft',
 				to: 'bob@example.test',
 				subject,
 				text,
 				options: { bcc: 'carol@example.test' },
-			}),
-			actionWorkflowNode(node, 2, credentialRef, {
-				resource: 'message',
-				operation,
-				messageId: '={{ $json.id }}',
-			}),
+			},
 		],
-		{
-			Manual: { main: [[{ node: 'Draft', type: 'main', index: 0 }]] },
-			Draft: { main: [[{ node, type: 'main', index: 0 }]] },
-		},
-	);
-	const execution = await n8n.runManually(id, 'Manual');
-	assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
-	return execution;
+		[node, { resource: 'message', operation, messageId: '={{ $json.id }}' }],
+	]);
 }
 
 /** The UIDs of messages with this subject in a folder of a test mailbox. */

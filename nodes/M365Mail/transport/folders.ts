@@ -100,3 +100,25 @@ export function checkFolderName(name: string, delimiter = '/'): string {
 		);
 	return trimmed;
 }
+
+/** Refusals both transports give before changing a folder, with the fix. */
+export const nameTaken = (name: string, beside: string) =>
+	new MailServiceError(
+		`A folder named "${name}" already exists beside "${beside}"`,
+		'Choose another name, or move or delete the other folder first.',
+		'input',
+	);
+
+export const alreadyInTrash = (path: string) =>
+	new MailServiceError(
+		`"${path}" is already in Deleted Items`,
+		'Turn on Delete Permanently to remove it and its mail for good.',
+		'input',
+	);
+
+export const trashNameTaken = (name: string) =>
+	new MailServiceError(
+		`Deleted Items already has a folder named "${name}"`,
+		'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
+		'input',
+	);

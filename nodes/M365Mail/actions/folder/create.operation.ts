@@ -2,6 +2,7 @@ import type { INodeProperties } from 'n8n-workflow';
 
 import { MailServiceError } from '../../transport/auth/errors';
 import type { OperationExecutor } from '../types';
+import { folderItem } from './shared';
 
 export const description: INodeProperties[] = [
 	{
@@ -27,16 +28,5 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 		);
 	}
 	const { folder, created } = await mailbox.createFolder(path);
-	return [
-		{
-			json: {
-				mailbox: mailbox.address,
-				path: folder.path,
-				name: folder.name,
-				...(folder.id ? { id: folder.id } : {}),
-				created,
-			},
-			pairedItem: { item: itemIndex },
-		},
-	];
+	return folderItem(mailbox, folder, itemIndex, { created });
 };

@@ -1,16 +1,15 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { folderLocator, folderValue } from '../../shared/descriptions';
+import { folderValue } from '../../shared/descriptions';
 import type { OperationExecutor } from '../types';
+import { folderItem, folderToChange } from './shared';
 
 const show = { resource: ['folder'], operation: ['delete'] };
 
 export const description: INodeProperties[] = [
-	folderLocator(
-		'folder',
-		'Folder',
+	folderToChange(
+		'delete',
 		"The folder to delete, with its subfolders and mail. Outlook's own folders (Inbox, Sent Items...) and folders that hold one cannot be deleted.",
-		{ displayOptions: { show }, default: { mode: 'list', value: '' } },
 	),
 	{
 		displayName: 'Delete Permanently',
@@ -27,18 +26,9 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const wanted = folderValue(this.getNodeParameter('folder', itemIndex));
 	const permanent = this.getNodeParameter('permanent', itemIndex) as boolean;
 	const { folder, movedTo } = await mailbox.deleteFolder(wanted, permanent);
-	return [
-		{
-			json: {
-				mailbox: mailbox.address,
-				path: folder.path,
-				name: folder.name,
-				...(folder.id ? { id: folder.id } : {}),
-				deleted: true,
-				permanent,
-				...(movedTo ? { movedTo } : {}),
-			},
-			pairedItem: { item: itemIndex },
-		},
-	];
+	return folderItem(mailbox, folder, itemIndex, {
+		deleted: true,
+		permanent,
+		...(movedTo ? { movedTo } : {}),
+	});
 };

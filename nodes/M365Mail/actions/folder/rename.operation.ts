@@ -1,16 +1,15 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { folderLocator, folderValue } from '../../shared/descriptions';
+import { folderValue } from '../../shared/descriptions';
 import type { OperationExecutor } from '../types';
+import { folderItem, folderToChange } from './shared';
 
 const show = { resource: ['folder'], operation: ['rename'] };
 
 export const description: INodeProperties[] = [
-	folderLocator(
-		'folder',
-		'Folder',
+	folderToChange(
+		'rename',
 		"The folder to rename. Its subfolders and mail stay in it. Outlook's own folders (Inbox, Sent Items...) cannot be renamed.",
-		{ displayOptions: { show }, default: { mode: 'list', value: '' } },
 	),
 	{
 		displayName: 'New Name',
@@ -29,16 +28,5 @@ export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const wanted = folderValue(this.getNodeParameter('folder', itemIndex));
 	const name = String(this.getNodeParameter('newName', itemIndex) ?? '');
 	const { folder, previousPath } = await mailbox.renameFolder(wanted, name);
-	return [
-		{
-			json: {
-				mailbox: mailbox.address,
-				path: folder.path,
-				name: folder.name,
-				...(folder.id ? { id: folder.id } : {}),
-				previousPath,
-			},
-			pairedItem: { item: itemIndex },
-		},
-	];
+	return folderItem(mailbox, folder, itemIndex, { previousPath });
 };

@@ -1,7 +1,15 @@
 /** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created, renamed, deleted. */
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
-import { checkFolderName, findFolder, isInside, refuseWellKnown } from '../folders';
+import {
+	alreadyInTrash,
+	checkFolderName,
+	findFolder,
+	isInside,
+	nameTaken,
+	refuseWellKnown,
+	trashNameTaken,
+} from '../folders';
 import { inboxFirst, type MailFolder } from '../types';
 import type { GraphClient } from './client';
 
@@ -140,12 +148,7 @@ export async function renameGraphFolder(
 	const parent = parentOf(folder.path);
 	const path = parent ? `${parent}/${leaf}` : leaf;
 	const clash = folders.find((f) => f !== folder && f.path.toLowerCase() === path.toLowerCase());
-	if (clash)
-		throw new MailServiceError(
-			`A folder named "${leaf}" already exists beside "${folder.path}"`,
-			'Choose another name, or move or delete the other folder first.',
-			'input',
-		);
+	if (clash) throw nameTaken(leaf, folder.path);
 	const renamed = await client.request<{ id: string; displayName: string }>({
 		method: 'PATCH',
 		path: `/mailFolders/${encodeURIComponent(folder.id)}`,
@@ -181,22 +184,12 @@ export async function deleteGraphFolder(
 		return { folder };
 	}
 	const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
-	if (trash && isInside(folder.path, trash.path))
-		throw new MailServiceError(
-			`"${folder.path}" is already in Deleted Items`,
-			'Turn on Delete Permanently to remove it and its mail for good.',
-			'input',
-		);
+	if (trash && isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
 	const trashPath = trash?.path ?? 'Deleted Items';
 	const clash = folders.find(
 		(f) => f.path.toLowerCase() === `${trashPath}/${folder.name}`.toLowerCase(),
 	);
-	if (clash)
-		throw new MailServiceError(
-			`Deleted Items already has a folder named "${folder.name}"`,
-			'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
-			'input',
-		);
+	if (clash) throw trashNameTaken(folder.name);
 	await client.request({
 		method: 'POST',
 		path: `${target}/move`,

@@ -3,7 +3,15 @@ import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
-import { checkFolderName, findFolder, isInside, refuseWellKnown } from '../folders';
+import {
+	alreadyInTrash,
+	checkFolderName,
+	findFolder,
+	isInside,
+	nameTaken,
+	refuseWellKnown,
+	trashNameTaken,
+} from '../folders';
 import { inboxFirst, type MailFolder } from '../types';
 
 export interface ImapFolder extends MailFolder {
@@ -125,10 +133,26 @@ export async function createFolderPath(
 	return { folder: folder ? publicFolder(folder) : { path: display, name }, created };
 }
 
-/** The server's own text of a refused command, for an error (tokens are redacted there). */
-function refusal(error: unknown): string {
-	const e = error as { responseText?: string; message?: string };
-	return e.responseText || e.message || 'no reason given';
+/**
+ * Runs the commands that change folders: a server's refusal becomes an error with its own text
+ * (tokens redacted there) and the fix; the cached folder list is forgotten either way.
+ */
+async function changing<T>(
+	client: ImapFlow,
+	what: string,
+	fix: string,
+	work: () => Promise<T>,
+): Promise<T> {
+	try {
+		return await work();
+	} catch (error) {
+		if (error instanceof MailServiceError) throw error;
+		const e = error as { responseText?: string; message?: string };
+		const reason = e.responseText || e.message || 'no reason given';
+		throw new MailServiceError(`The IMAP server refused to ${what}: ${reason}`, fix, 'unknown');
+	} finally {
+		forgetFolders(client);
+	}
 }
 
 /** Every name the server lists, \Noselect levels too (a rename or delete must not collide or skip). */
@@ -156,22 +180,11 @@ export async function renameImapFolder(
 		return { folder: publicFolder(folder), previousPath: folder.path };
 	const taken = (await allNames(client)).some((n) => n.toLowerCase() === target.toLowerCase());
 	if (taken && target.toLowerCase() !== folder.serverPath.toLowerCase())
-		throw new MailServiceError(
-			`A folder named "${leaf}" already exists beside "${folder.path}"`,
-			'Choose another name, or move or delete the other folder first.',
-			'input',
-		);
-	try {
-		await client.mailboxRename(folder.serverPath, target);
-	} catch (error) {
-		throw new MailServiceError(
-			`The IMAP server refused to rename "${folder.path}": ${refusal(error)}`,
-			'Check your rights on the folder and its parent.',
-			'unknown',
-		);
-	} finally {
-		forgetFolders(client);
-	}
+		throw nameTaken(leaf, folder.path);
+	const fix = 'Check your rights on the folder and its parent.';
+	await changing(client, `rename "${folder.path}"`, fix, () =>
+		client.mailboxRename(folder.serverPath, target),
+	);
 	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
 	const path = displayPath(target, folder.delimiter);
 	return {
@@ -196,7 +209,8 @@ export async function deleteImapFolder(
 	refuseWellKnown(folder, folders, 'delete');
 	const names = await allNames(client);
 	const below = (n: string) => n.startsWith(`${folder.serverPath}${folder.delimiter}`);
-	try {
+	const fix = 'Check your rights on the folder, its subfolders and Deleted Items.';
+	return await changing(client, `delete "${folder.path}"`, fix, async () => {
 		if (permanent) {
 			const doomed = names.filter(below).sort((a, b) => b.length - a.length);
 			for (const name of [...doomed, folder.serverPath]) await client.mailboxDelete(name);
@@ -209,29 +223,11 @@ export async function deleteImapFolder(
 				'Turn on Delete Permanently to remove the folder and its mail for good.',
 				'input',
 			);
-		if (isInside(folder.path, trash.path))
-			throw new MailServiceError(
-				`"${folder.path}" is already in Deleted Items`,
-				'Turn on Delete Permanently to remove it and its mail for good.',
-				'input',
-			);
+		if (isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
 		const target = `${trash.serverPath}${trash.delimiter}${folder.name}`;
 		if (names.some((n) => n.toLowerCase() === target.toLowerCase()))
-			throw new MailServiceError(
-				`Deleted Items already has a folder named "${folder.name}"`,
-				'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
-				'input',
-			);
+			throw trashNameTaken(folder.name);
 		await client.mailboxRename(folder.serverPath, target);
 		return { folder: publicFolder(folder), movedTo: displayPath(target, trash.delimiter) };
-	} catch (error) {
-		if (error instanceof MailServiceError) throw error;
-		throw new MailServiceError(
-			`The IMAP server refused to delete "${folder.path}": ${refusal(error)}`,
-			'Check your rights on the folder, its subfolders and Deleted Items.',
-			'unknown',
-		);
-	} finally {
-		forgetFolders(client);
-	}
+	});
 }
