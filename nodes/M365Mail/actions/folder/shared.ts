@@ -1,4 +1,4 @@
-/** What the folder operations share: the folder to change, and the item that says what became of it. */
+/** What the folder operations share: the folder to change, and the item saying what became of it. */
 import type { INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { folderLocator } from '../../shared/descriptions';

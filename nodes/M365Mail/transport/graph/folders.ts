@@ -1,4 +1,7 @@
-/** Mail folders over Microsoft Graph: listed once per client with full paths, found by path, created, renamed, deleted. */
+/**
+ * Mail folders over Microsoft Graph: listed once per client with full paths, found by path,
+ * created, renamed and deleted.
+ */
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
 import {
@@ -127,7 +130,7 @@ export async function createGraphFolder(
 	return { folder: parent, created };
 }
 
-/** The folder by what users type, with the list it was found in (fresh: a rename must not miss one). */
+/** The folder as users name it, and the list it is in, listed afresh (a rename must miss no name). */
 async function freshFolder(client: GraphClient, wanted: string) {
 	forgetGraphFolders(client);
 	const folders = await cachedFolders(client);

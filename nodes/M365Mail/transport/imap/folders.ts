@@ -155,14 +155,14 @@ async function changing<T>(
 	}
 }
 
-/** Every name the server lists, \Noselect levels too (a rename or delete must not collide or skip). */
+/** Every name the server lists, \Noselect levels too: a rename must not collide, a delete skip. */
 async function allNames(client: ImapFlow): Promise<string[]> {
 	const entries = await client.list();
 	if (!Array.isArray(entries)) return (await listFolders(client)).map((f) => f.serverPath);
 	return entries.map((e) => e.path);
 }
 
-/** Renames the folder in place (RENAME: its subfolders and mail go with it); the folder as now listed. */
+/** Renames the folder in place (RENAME: subfolders and mail go with it); the folder as listed now. */
 export async function renameImapFolder(
 	client: ImapFlow,
 	mailbox: string,
