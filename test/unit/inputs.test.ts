@@ -1,11 +1,15 @@
 /**
  * Parameters as people type them: dates in the workflow's time zone, address lists with names, folder
- * names.
+ * names and the folders a rename or delete may change.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import type { ImapFlow } from 'imapflow';
+
 import { parameterDate } from '../../nodes/M365Mail/shared/dates';
+import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
+import { deleteImapFolder } from '../../nodes/M365Mail/transport/imap/folders';
 import { checkFolderName, isInside, refuseWellKnown } from '../../nodes/M365Mail/transport/folders';
 import { splitAddresses } from '../../nodes/M365Mail/transport/mime/addresses';
 import { htmlToPlainText } from '../../nodes/M365Mail/transport/mime/text';
@@ -111,5 +115,32 @@ describe('folders to rename or delete, and new folder names', () => {
 		] as const)
 			assert.throws(() => checkFolderName(name, delimiter), message);
 		assert.equal(checkFolderName('a.b', '/'), 'a.b', 'a dot is a name where "/" is the delimiter');
+	});
+});
+
+describe('deleting a folder over IMAP on a server without Deleted Items', () => {
+	it('is refused with the fix (Delete Permanently), and no command that changes a folder is sent', async () => {
+		const entry = (path: string, specialUse?: string) => ({
+			path,
+			name: path.split('/').pop()!,
+			delimiter: '/',
+			flags: new Set<string>(),
+			specialUse,
+			subscribed: true,
+		});
+		const changes: string[] = [];
+		const client = {
+			list: async () => [entry('INBOX'), entry('Sent', '\\Sent'), entry('Projects')],
+			mailboxRename: async (from: string) => changes.push(`RENAME ${from}`),
+			mailboxDelete: async (path: string) => changes.push(`DELETE ${path}`),
+		} as unknown as ImapFlow;
+		await assert.rejects(
+			deleteImapFolder(client, 'alice@example.test', 'Projects', false),
+			(error: MailServiceError) =>
+				/has no Deleted Items folder/.test(error.message) && /Delete Permanently/.test(error.fix),
+		);
+		assert.deepEqual(changes, []);
+		await deleteImapFolder(client, 'alice@example.test', 'Projects', true);
+		assert.deepEqual(changes, ['DELETE Projects'], 'with Delete Permanently it goes');
 	});
 });
