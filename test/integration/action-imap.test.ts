@@ -804,6 +804,19 @@ describe('action node over IMAP: reading and changing messages', () => {
 		await refused('sentitems', 'Out', /Sent Items folder/, /Pick a folder you created/);
 		assert.deepEqual(await paths(), before, 'no folder changed');
 		assert.equal((await listFolder(`Inbox/${newName}`)).length, 2);
+
+		// A name beyond ASCII (IMAP's modified UTF-7 on the wire) reads back as typed.
+		const unicode = `Ünïcødé & ✓ ${newName}`;
+		const [again] = await rename(`Inbox/${newName}`, unicode);
+		assert.equal(again.json.path, `Inbox/${unicode}`);
+		assert.ok((await paths()).includes(`Inbox/${unicode}/Sub`));
+		const mail = await run({
+			resource: 'message',
+			operation: 'getAll',
+			folder: folderRl(`Inbox/${unicode}`),
+			returnAll: true,
+		});
+		assert.equal(mail.length, 2, 'its mail is read by the new path');
 	});
 
 	it('folders: delete moves the folder with its mail and subfolders to Deleted Items; from there only Delete Permanently removes it, subfolders and mail included; a name taken in Deleted Items or an Outlook folder is refused', async () => {
