@@ -17,6 +17,7 @@ import {
 } from './shared/descriptions';
 import * as folderCreate from './actions/folder/create.operation';
 import * as folderDelete from './actions/folder/delete.operation';
+import * as folderGet from './actions/folder/get.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
 import * as folderRename from './actions/folder/rename.operation';
 import * as messageComplete from './actions/message/complete.operation';
@@ -201,6 +202,12 @@ export class M365Mail implements INodeType {
 						action: 'Delete a folder',
 					},
 					{
+						name: 'Get',
+						value: 'get',
+						description: 'Get a folder with how many messages it holds, and how many are unread',
+						action: 'Get a folder',
+					},
+					{
 						name: 'Get Many',
 						value: 'getAll',
 						description: 'List the folders of a mailbox, nested ones with their full path',
@@ -251,6 +258,7 @@ export class M365Mail implements INodeType {
 			...messageUnflag.description,
 			...messageComplete.description,
 			...messageSetCategories.description,
+			...folderGet.description,
 			...folderGetAll.description,
 			...folderCreate.description,
 			...folderRename.description,

@@ -754,6 +754,27 @@ describe('action node over IMAP: reading and changing messages', () => {
 		assert.equal(again.json.created, false);
 	});
 
+	it('folders: get gives a folder with how many messages it holds and how many are unread; Inbox is marked well-known', async () => {
+		const folder = await freshFolder('count');
+		await appendMails(folder, [{ subject: 'new 1' }, { subject: 'new 2' }]);
+		await appendMails(folder, [{ subject: 'read' }], 'alice@example.test', ['\\Seen']);
+		const get = (value: string) =>
+			run({ resource: 'folder', operation: 'get', folder: { __rl: true, mode: 'path', value } });
+		const [item] = await get(folder);
+		assert.deepEqual(item.json, {
+			mailbox: 'alice@example.test',
+			path: folder,
+			name: folder.split('/')[1],
+			wellKnownName: null,
+			totalItemCount: 3,
+			unreadItemCount: 2,
+		});
+		const [inbox] = await get('inbox');
+		assert.equal(inbox.json.path, 'Inbox');
+		assert.equal(inbox.json.wellKnownName, 'inbox');
+		assert.equal(inbox.json.totalItemCount, (await listFolder('Inbox')).length);
+	});
+
 	it('folders: rename keeps the mail and subfolders under the new name, beside where it was; a taken name, a bad name or an Outlook folder is refused and nothing changes', async () => {
 		const folder = await freshFolder('ren');
 		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);

@@ -513,7 +513,7 @@ describe('Graph: sending a draft', () => {
 	});
 });
 
-describe('Graph: renaming and deleting folders', () => {
+describe('Graph: reading, renaming and deleting folders', () => {
 	/** The requests of a step that change something (every kind but GET). */
 	const changesDuring = async (step: () => Promise<unknown>) =>
 		Object.fromEntries(
@@ -522,6 +522,29 @@ describe('Graph: renaming and deleting folders', () => {
 	const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
 	const refusedWith = (message: RegExp, fix: RegExp) => (error: Error & { description?: string }) =>
 		message.test(error.message) && fix.test(error.description ?? '');
+
+	it('get reads the folder with its counts in one request (totalItemCount, unreadItemCount)', async () => {
+		const folder = await freshGraphFolder('g-count');
+		const id = await graphFolder(ALICE, folder);
+		const read = await graphDeliver(ALICE, { subject: 'read' }, folder);
+		await graphDeliver(ALICE, { subject: 'new 1' }, folder);
+		await graphDeliver(ALICE, { subject: 'new 2' }, folder);
+		await action({ resource: 'message', operation: 'markAsRead', messageId: read });
+		let item: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			item = await action({ resource: 'folder', operation: 'get', folder: folderRl(folder) });
+		});
+		assert.equal(counts['GET /mailFolders/{id}'], 1);
+		assert.deepEqual(item[0].json, {
+			mailbox: ALICE,
+			path: folder,
+			name: folder.split('/')[1],
+			id,
+			wellKnownName: null,
+			totalItemCount: 3,
+			unreadItemCount: 2,
+		});
+	});
 
 	it('rename is one PATCH of displayName: the folder keeps its id, mail and subfolders; a taken name, a bad name or an Outlook folder is refused with no change sent', async () => {
 		const folder = await freshGraphFolder('g-ren');

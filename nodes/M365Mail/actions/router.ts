@@ -13,6 +13,7 @@ import * as attachmentDownload from './attachment/download.operation';
 import * as attachmentGetAll from './attachment/getAll.operation';
 import * as folderCreate from './folder/create.operation';
 import * as folderDelete from './folder/delete.operation';
+import * as folderGet from './folder/get.operation';
 import * as folderGetAll from './folder/getAll.operation';
 import * as folderRename from './folder/rename.operation';
 import * as messageComplete from './message/complete.operation';
@@ -53,6 +54,7 @@ export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 		setCategories: messageSetCategories.execute,
 	},
 	folder: {
+		get: folderGet.execute,
 		getAll: folderGetAll.execute,
 		create: folderCreate.execute,
 		rename: folderRename.execute,

@@ -190,6 +190,8 @@ export interface Mailbox {
 	listFolders(): Promise<MailFolder[]>;
 	/** Creates the folder and any missing parent; `created` is false when it existed. */
 	createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }>;
+	/** One folder, with how many messages it holds and how many of them are unread. */
+	getFolder(folder: string): Promise<{ folder: MailFolder; total: number; unread: number }>;
 	/** Renames a folder where it is (subfolders and mail go with it); never a well-known folder. */
 	renameFolder(folder: string, name: string): Promise<{ folder: MailFolder; previousPath: string }>;
 	/**

@@ -130,6 +130,19 @@ export async function createGraphFolder(
 	return { folder: parent, created };
 }
 
+/** The folder with Graph's counts of its messages and unread messages. */
+export async function graphFolderCounts(
+	client: GraphClient,
+	wanted: string,
+): Promise<{ folder: GraphFolder; total: number; unread: number }> {
+	const folder = await resolveGraphFolder(client, wanted);
+	const counts = await client.request<{ totalItemCount?: number; unreadItemCount?: number }>({
+		path: `/mailFolders/${encodeURIComponent(folder.id)}`,
+		query: { $select: 'totalItemCount,unreadItemCount' },
+	});
+	return { folder, total: counts.totalItemCount ?? 0, unread: counts.unreadItemCount ?? 0 };
+}
+
 /** The folder as users name it, and the list it is in, listed afresh (a rename must miss no name). */
 async function freshFolder(client: GraphClient, wanted: string) {
 	forgetGraphFolders(client);

@@ -28,6 +28,7 @@ import type { GraphClient } from './client';
 import {
 	createGraphFolder,
 	deleteGraphFolder,
+	graphFolderCounts,
 	renameGraphFolder,
 	graphFolderPath,
 	listGraphFolders,
@@ -266,6 +267,10 @@ export class GraphMailbox implements Mailbox {
 
 	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
 		return await createGraphFolder(this.client, path);
+	}
+
+	async getFolder(folder: string) {
+		return await graphFolderCounts(this.client, folder);
 	}
 
 	async renameFolder(folder: string, name: string) {

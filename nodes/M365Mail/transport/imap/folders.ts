@@ -133,6 +133,23 @@ export async function createFolderPath(
 	return { folder: folder ? publicFolder(folder) : { path: display, name }, created };
 }
 
+/** The folder with its counts from one STATUS (MESSAGES, UNSEEN), without opening it. */
+export async function imapFolderCounts(
+	client: ImapFlow,
+	mailbox: string,
+	wanted: string,
+): Promise<{ folder: MailFolder; total: number; unread: number }> {
+	const folder = await resolveFolder(client, mailbox, wanted);
+	const status = await client.status(folder.serverPath, { messages: true, unseen: true });
+	if (!status || typeof status.messages !== 'number')
+		throw new MailServiceError(
+			`The IMAP server did not say how many messages "${folder.path}" holds`,
+			'Try again; check the connection.',
+			'network',
+		);
+	return { folder: publicFolder(folder), total: status.messages, unread: status.unseen ?? 0 };
+}
+
 /**
  * Runs the commands that change folders: a server's refusal becomes an error with its own text
  * (tokens redacted there) and the fix; the cached folder list is forgotten either way.

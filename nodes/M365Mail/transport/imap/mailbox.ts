@@ -27,6 +27,7 @@ import {
 	createFolderPath,
 	deleteImapFolder,
 	forgetFolders,
+	imapFolderCounts,
 	listFolders,
 	publicFolder,
 	renameImapFolder,
@@ -40,6 +41,7 @@ import {
 	deletePermanently,
 	fetchMessages,
 	fetchMetadata,
+	outOfDate,
 	transferMessages,
 	type OpenFolder,
 } from './messages';
@@ -64,13 +66,6 @@ export interface MailboxOptions {
 	/** A trigger's polls keep their IMAP session under this key (see kept.ts); Graph ignores it. */
 	keepSessionAs?: string;
 }
-
-const outOfDate = (folder: string) =>
-	new MailServiceError(
-		`The message ID is out of date: folder "${folder}" was reset by the server`,
-		'Read the message again (trigger or Get Many) and use the new id.',
-		'notFound',
-	);
 
 export class ImapMailbox implements Mailbox {
 	readonly protocol = 'IMAP';
@@ -144,8 +139,7 @@ export class ImapMailbox implements Mailbox {
 	}
 
 	identify(id: string): MessageIdentity {
-		const location = decodeImapMessageId(id);
-		return this.identity(location);
+		return this.identity(decodeImapMessageId(id));
 	}
 
 	private identity(location: ImapMessageLocation): MessageIdentity {
@@ -311,6 +305,10 @@ export class ImapMailbox implements Mailbox {
 
 	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
 		return await createFolderPath(await this.client(), path);
+	}
+
+	async getFolder(folder: string) {
+		return await imapFolderCounts(await this.client(), this.address, folder);
 	}
 
 	async renameFolder(folder: string, name: string) {

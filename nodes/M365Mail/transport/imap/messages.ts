@@ -4,6 +4,7 @@
  */
 import type { SearchObject } from 'imapflow';
 
+import { MailServiceError } from '../auth/errors';
 import { messageFromEnvelope, parseRawMessage, summarizeStructure } from '../mime/parse';
 import type { SplitMessage } from '../mime/split';
 import type { FetchedMessage, MessageContent } from '../types';
@@ -16,6 +17,14 @@ import {
 	type OpenFolder,
 } from './fetch';
 import { fetchSummaries } from './simple';
+
+/** A message id from before the folder's UIDVALIDITY changed: its UID may now name another. */
+export const outOfDate = (folder: string) =>
+	new MailServiceError(
+		`The message ID is out of date: folder "${folder}" was reset by the server`,
+		'Read the message again (trigger or Get Many) and use the new id.',
+		'notFound',
+	);
 
 export {
 	assertUsable,
