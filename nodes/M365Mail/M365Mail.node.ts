@@ -19,6 +19,7 @@ import * as folderCreate from './actions/folder/create.operation';
 import * as folderDelete from './actions/folder/delete.operation';
 import * as folderGet from './actions/folder/get.operation';
 import * as folderGetAll from './actions/folder/getAll.operation';
+import * as folderMove from './actions/folder/move.operation';
 import * as folderRename from './actions/folder/rename.operation';
 import * as messageComplete from './actions/message/complete.operation';
 import * as messageCopy from './actions/message/copy.operation';
@@ -214,6 +215,12 @@ export class M365Mail implements INodeType {
 						action: 'Get many folders',
 					},
 					{
+						name: 'Move',
+						value: 'move',
+						description: 'Move a folder with its subfolders and mail into another folder',
+						action: 'Move a folder',
+					},
+					{
 						name: 'Rename',
 						value: 'rename',
 						description: 'Rename a folder where it is',
@@ -261,6 +268,7 @@ export class M365Mail implements INodeType {
 			...folderGet.description,
 			...folderGetAll.description,
 			...folderCreate.description,
+			...folderMove.description,
 			...folderRename.description,
 			...folderDelete.description,
 			...attachmentGetAll.description,

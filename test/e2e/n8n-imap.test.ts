@@ -483,27 +483,33 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.deepEqual(await uidsWith('alice@example.test', 'Drafts', subject), []);
 	});
 
-	it('action node creates, reads, renames and deletes a folder in one workflow run, each step on the path the last one gave; the folder ends in Deleted Items with the name it was given', async () => {
+	it('action node creates, reads, renames, moves and deletes a folder in one workflow run, each step on the path the last one gave; the folder ends in Deleted Items with the name it was given', async () => {
 		const stamp = Date.now();
 		const onPath = { __rl: true, mode: 'path', value: '={{ $json.path }}' };
+		const archive = { __rl: true, mode: 'path', value: 'archive' };
 		const folder = (operation: string, more: Record<string, unknown>) =>
 			({ resource: 'folder', operation, ...more }) as Record<string, unknown>;
 		const execution = await runChain('E2E folder', [
 			['Create', folder('create', { path: `Inbox/E2E-${stamp}` })],
 			['Read', folder('get', { folder: onPath })],
 			['Rename', folder('rename', { folder: onPath, newName: `E2E-renamed-${stamp}` })],
+			['Move', folder('move', { folder: onPath, destination: archive })],
 			['Delete', folder('delete', { folder: onPath })],
 		]);
 		const [read] = runData(execution, 'Read');
 		assert.deepEqual([read.json.totalItemCount, read.json.unreadItemCount], [0, 0]);
 		assert.equal(runData(execution, 'Rename')[0].json.path, `Inbox/E2E-renamed-${stamp}`);
+		assert.equal(runData(execution, 'Move')[0].json.path, `Archive/E2E-renamed-${stamp}`);
 		const [deleted] = runData(execution, 'Delete');
 		assert.equal(deleted.json.movedTo, `Deleted Items/E2E-renamed-${stamp}`);
 		const client = await testImap('alice@example.test');
 		try {
 			const names = (await client.list()).map((f) => f.path);
 			assert.ok(names.includes(`Deleted Items/E2E-renamed-${stamp}`), names.join(', '));
-			assert.ok(!names.some((n) => n.startsWith(`INBOX/E2E-`) && n.endsWith(String(stamp))));
+			const left = names.filter(
+				(n) => !n.startsWith('Deleted Items/') && n.endsWith(String(stamp)),
+			);
+			assert.deepEqual(left, [], 'nowhere else: not in the Inbox, not in Archive');
 		} finally {
 			await client.logout();
 		}

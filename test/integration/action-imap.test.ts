@@ -840,6 +840,54 @@ describe('action node over IMAP: reading and changing messages', () => {
 		assert.equal(mail.length, 2, 'its mail is read by the new path');
 	});
 
+	it('folders: move puts the folder with its mail and subfolders into another, under its own name; into itself, into its own subfolder, onto a taken name, or an Outlook folder is refused and nothing changes', async () => {
+		const folder = await freshFolder('mov');
+		const leaf = folder.split('/')[1];
+		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
+		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
+		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
+		const into = await freshFolder('into');
+		const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
+		const move = (value: string, destination: string) =>
+			run({
+				resource: 'folder',
+				operation: 'move',
+				folder: folderRl(value),
+				destination: folderRl(destination),
+			});
+		const [moved] = await move(folder, into);
+		assert.deepEqual(moved.json, {
+			mailbox: 'alice@example.test',
+			path: `${into}/${leaf}`,
+			name: leaf,
+			previousPath: folder,
+		});
+		assert.equal((await listFolder(`${into}/${leaf}`)).length, 2);
+		assert.equal((await listFolder(`${into}/${leaf}/Sub`)).length, 1);
+		const paths = async () =>
+			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
+				String(i.json.path),
+			);
+		assert.ok(!(await paths()).includes(folder));
+
+		await run({ resource: 'folder', operation: 'create', path: `${folder}` });
+		const before = await paths();
+		const refused = async (value: string, destination: string, message: RegExp, fix: RegExp) =>
+			await assert.rejects(
+				move(value, destination),
+				(error: Error & { description?: string }) =>
+					message.test(error.message) && fix.test(error.description ?? ''),
+			);
+		const here = `${into}/${leaf}`;
+		await refused(here, here, /cannot be moved into itself/, /outside the folder/);
+		await refused(here, `${here}/Sub`, /into its own subfolder/, /outside the folder/);
+		await refused(folder, into, /already has a folder named/, /Rename one of the two/);
+		await refused('Inbox', into, /Inbox folder, which cannot be moved/, /where they are/);
+		await refused('drafts', into, /Drafts folder/, /Pick a folder you created/);
+		assert.deepEqual(await paths(), before, 'no folder changed');
+		assert.equal((await listFolder(here)).length, 2);
+	});
+
 	it('folders: delete moves the folder with its mail and subfolders to Deleted Items; from there only Delete Permanently removes it, subfolders and mail included; a name taken in Deleted Items or an Outlook folder is refused', async () => {
 		const folder = await freshFolder('gone');
 		const leaf = folder.split('/')[1];

@@ -513,7 +513,7 @@ describe('Graph: sending a draft', () => {
 	});
 });
 
-describe('Graph: reading, renaming and deleting folders', () => {
+describe('Graph: reading, renaming, moving and deleting folders', () => {
 	/** The requests of a step that change something (every kind but GET). */
 	const changesDuring = async (step: () => Promise<unknown>) =>
 		Object.fromEntries(
@@ -595,6 +595,59 @@ describe('Graph: reading, renaming and deleting folders', () => {
 		});
 		assert.deepEqual(refusals, {}, 'nothing was sent to change a folder');
 		assert.equal((await graphList(ALICE, `Inbox/${newName}`)).length, 2);
+	});
+
+	it('move is one folder move into the destination: the folder keeps its id, name, mail and subfolders; into itself or its own subfolder, onto a taken name, or an Outlook folder is refused with no change sent', async () => {
+		const folder = await freshGraphFolder('g-mov');
+		const leaf = folder.split('/')[1];
+		const id = await graphFolder(ALICE, folder);
+		await graphDeliver(ALICE, { subject: 'one' }, folder);
+		await graphFolder(ALICE, `${folder}/Sub`);
+		await graphDeliver(ALICE, { subject: 'two' }, `${folder}/Sub`);
+		const into = await freshGraphFolder('g-into');
+		const move = (value: string, destination: string) =>
+			action({
+				resource: 'folder',
+				operation: 'move',
+				folder: folderRl(value),
+				destination: folderRl(destination),
+			});
+		let moved: INodeExecutionData[] = [];
+		const moves = await changesDuring(async () => {
+			moved = await move(folder, into);
+		});
+		assert.deepEqual(moves, { 'POST /mailFolders/{id}/move': 1 });
+		assert.deepEqual(moved[0].json, {
+			mailbox: ALICE,
+			path: `${into}/${leaf}`,
+			name: leaf,
+			id,
+			previousPath: folder,
+		});
+		assert.equal((await graphList(ALICE, `${into}/${leaf}`)).length, 1);
+		assert.equal((await graphList(ALICE, `${into}/${leaf}/Sub`)).length, 1);
+
+		await graphFolder(ALICE, folder);
+		const here = `${into}/${leaf}`;
+		const refusals = await changesDuring(async () => {
+			await assert.rejects(
+				move(here, here),
+				refusedWith(/cannot be moved into itself/, /outside the folder/),
+			);
+			await assert.rejects(
+				move(here, `${here}/Sub`),
+				refusedWith(/into its own subfolder/, /outside the folder/),
+			);
+			await assert.rejects(
+				move(folder, into),
+				refusedWith(/already has a folder named/, /Rename one of the two/),
+			);
+			await assert.rejects(
+				move('Inbox', into),
+				refusedWith(/Inbox folder, which cannot be moved/, /where they are/),
+			);
+		});
+		assert.deepEqual(refusals, {}, 'nothing was sent to change a folder');
 	});
 
 	it('delete is one folder move to Deleted Items (mail and subfolders with it); from there only Delete Permanently removes it, with one permanentDelete; a name taken there or an Outlook folder is refused with no change sent', async () => {

@@ -10,7 +10,12 @@ import type { ImapFlow } from 'imapflow';
 import { parameterDate } from '../../nodes/M365Mail/shared/dates';
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import { deleteImapFolder } from '../../nodes/M365Mail/transport/imap/folders';
-import { checkFolderName, isInside, refuseWellKnown } from '../../nodes/M365Mail/transport/folders';
+import {
+	checkFolderName,
+	isInside,
+	refuseMoveInto,
+	refuseWellKnown,
+} from '../../nodes/M365Mail/transport/folders';
 import { splitAddresses } from '../../nodes/M365Mail/transport/mime/addresses';
 import { htmlToPlainText } from '../../nodes/M365Mail/transport/mime/text';
 import type { MailFolder } from '../../nodes/M365Mail/transport/types';
@@ -99,6 +104,17 @@ describe('folders to rename or delete, and new folder names', () => {
 		assert.equal(refusal('Projectsold', 'delete'), undefined, 'a name that only starts the same');
 		assert.equal(refusal('Inbox/Customers', 'delete'), undefined);
 		assert.ok(isInside('Inbox/Customers', 'inbox') && !isInside('Inboxes', 'Inbox'));
+	});
+
+	it('a folder does not move into itself or below itself; a folder whose name only starts the same is no subfolder', () => {
+		const at = (path: string) => folders.find((f) => f.path === path)!;
+		assert.throws(() => refuseMoveInto(at('Projects'), at('Projects')), /into itself/);
+		assert.throws(
+			() => refuseMoveInto(at('Projects'), at('Projects/Archive')),
+			/into its own subfolder "Projects\/Archive"/,
+		);
+		assert.doesNotThrow(() => refuseMoveInto(at('Projects'), at('Projectsold')));
+		assert.doesNotThrow(() => refuseMoveInto(at('Projectsold'), at('Projects')));
 	});
 
 	it('a new name is one trimmed level: no "/", no server delimiter, no control characters, not empty, at most 255 characters', () => {

@@ -15,6 +15,7 @@ import * as folderCreate from './folder/create.operation';
 import * as folderDelete from './folder/delete.operation';
 import * as folderGet from './folder/get.operation';
 import * as folderGetAll from './folder/getAll.operation';
+import * as folderMove from './folder/move.operation';
 import * as folderRename from './folder/rename.operation';
 import * as messageComplete from './message/complete.operation';
 import * as messageCopy from './message/copy.operation';
@@ -58,6 +59,7 @@ export const OPERATIONS: Record<string, Record<string, OperationExecutor>> = {
 		getAll: folderGetAll.execute,
 		create: folderCreate.execute,
 		rename: folderRename.execute,
+		move: folderMove.execute,
 		delete: folderDelete.execute,
 	},
 	attachment: { getAll: attachmentGetAll.execute, download: attachmentDownload.execute },

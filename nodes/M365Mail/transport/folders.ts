@@ -58,7 +58,7 @@ export function isInside(path: string, parent: string): boolean {
 export function refuseWellKnown(
 	folder: MailFolder,
 	folders: MailFolder[],
-	verb: 'rename' | 'delete',
+	verb: 'rename' | 'move' | 'delete',
 ): void {
 	const hit = folders.find((f) => f.wellKnownName && isInside(f.path, folder.path));
 	if (!hit) return;
@@ -67,9 +67,12 @@ export function refuseWellKnown(
 		hit === folder || hit.path.toLowerCase() === folder.path.toLowerCase()
 			? `"${folder.path}" is the mailbox's ${label} folder, which cannot be ${verb}d`
 			: `"${folder.path}" holds the mailbox's ${label} folder ("${hit.path}"), so it cannot be ${verb}d`,
-		verb === 'rename'
-			? 'Pick a folder you created; Outlook keeps the names of its own folders.'
-			: "Pick a folder you created; to empty one of Outlook's own folders, delete its messages instead.",
+		{
+			rename: 'Pick a folder you created; Outlook keeps the names of its own folders.',
+			move: 'Pick a folder you created; Outlook keeps its own folders where they are.',
+			delete:
+				"Pick a folder you created; to empty one of Outlook's own folders, delete its messages instead.",
+		}[verb],
 		'input',
 	);
 }
@@ -120,5 +123,22 @@ export const trashNameTaken = (name: string) =>
 	new MailServiceError(
 		`Deleted Items already has a folder named "${name}"`,
 		'Rename this folder first, empty Deleted Items, or turn on Delete Permanently.',
+		'input',
+	);
+
+/** A folder cannot move into itself or one of its own subfolders. */
+export function refuseMoveInto(folder: MailFolder, destination: MailFolder): void {
+	if (!isInside(destination.path, folder.path)) return;
+	throw new MailServiceError(
+		`"${folder.path}" cannot be moved into ${destination.path === folder.path ? 'itself' : `its own subfolder "${destination.path}"`}`,
+		'Pick a destination outside the folder.',
+		'input',
+	);
+}
+
+export const nameTakenIn = (name: string, destination: string) =>
+	new MailServiceError(
+		`"${destination}" already has a folder named "${name}"`,
+		'Rename one of the two folders first, or pick another destination.',
 		'input',
 	);

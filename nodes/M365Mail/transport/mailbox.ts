@@ -194,6 +194,11 @@ export interface Mailbox {
 	getFolder(folder: string): Promise<{ folder: MailFolder; total: number; unread: number }>;
 	/** Renames a folder where it is (subfolders and mail go with it); never a well-known folder. */
 	renameFolder(folder: string, name: string): Promise<{ folder: MailFolder; previousPath: string }>;
+	/** Moves a folder into another (subfolders and mail go with it); never a well-known folder. */
+	moveFolder(
+		folder: string,
+		destination: string,
+	): Promise<{ folder: MailFolder; previousPath: string }>;
 	/**
 	 * Moves a folder, its subfolders and mail to Deleted Items (`movedTo`: where it is now), or
 	 * deletes them for good; never a well-known folder, nor one that holds one.

@@ -10,6 +10,8 @@ import {
 	findFolder,
 	isInside,
 	nameTaken,
+	nameTakenIn,
+	refuseMoveInto,
 	refuseWellKnown,
 	trashNameTaken,
 } from '../folders';
@@ -178,6 +180,34 @@ export async function renameGraphFolder(
 			path: parent ? `${parent}/${renamed.displayName}` : renamed.displayName,
 			name: renamed.displayName,
 		},
+		previousPath: folder.path,
+	};
+}
+
+/** Graph's folder move into another folder: it keeps its id, subfolders and mail. */
+export async function moveGraphFolder(
+	client: GraphClient,
+	wanted: string,
+	destination: string,
+): Promise<{ folder: GraphFolder; previousPath: string }> {
+	const { folders, folder } = await freshFolder(client, wanted);
+	refuseWellKnown(folder, folders, 'move');
+	const into = findFolder(folders, destination, client.mailbox, (f) => f.id);
+	refuseMoveInto(folder, into);
+	const path = `${into.path}/${folder.name}`;
+	if (path === folder.path) return { folder, previousPath: folder.path };
+	if (folders.some((f) => f.path.toLowerCase() === path.toLowerCase()))
+		throw nameTakenIn(folder.name, into.path);
+	const moved = await client.request<{ id: string; displayName: string }>({
+		method: 'POST',
+		path: `/mailFolders/${encodeURIComponent(folder.id)}/move`,
+		body: { destinationId: into.id },
+		idempotent: false,
+	});
+	forgetGraphFolders(client);
+	const name = moved.displayName ?? folder.name;
+	return {
+		folder: { id: moved.id, path: `${into.path}/${name}`, name },
 		previousPath: folder.path,
 	};
 }

@@ -29,6 +29,7 @@ import {
 	createGraphFolder,
 	deleteGraphFolder,
 	graphFolderCounts,
+	moveGraphFolder,
 	renameGraphFolder,
 	graphFolderPath,
 	listGraphFolders,
@@ -275,6 +276,10 @@ export class GraphMailbox implements Mailbox {
 
 	async renameFolder(folder: string, name: string) {
 		return await renameGraphFolder(this.client, folder, name);
+	}
+
+	async moveFolder(folder: string, destination: string) {
+		return await moveGraphFolder(this.client, folder, destination);
 	}
 
 	async deleteFolder(folder: string, permanent: boolean) {

@@ -23,17 +23,8 @@ import {
 	type MessageStatus,
 	type SendOutcome,
 } from '../types';
-import {
-	createFolderPath,
-	deleteImapFolder,
-	forgetFolders,
-	imapFolderCounts,
-	listFolders,
-	publicFolder,
-	renameImapFolder,
-	resolveFolder,
-	type ImapFolder,
-} from './folders';
+import * as folders from './folders';
+import type { ImapFolder } from './folders';
 import { watchFolderIdle } from './idle';
 import { withFolder } from './lock';
 import {
@@ -134,7 +125,7 @@ export class ImapMailbox implements Mailbox {
 		if (!this.token) return undefined;
 		const client = await takeKept(key, this.token);
 		// Folders may have been created, renamed or deleted since: listed again.
-		if (client) forgetFolders(client);
+		if (client) folders.forgetFolders(client);
 		return client;
 	}
 
@@ -221,7 +212,7 @@ export class ImapMailbox implements Mailbox {
 
 	async transfer(id: string, destination: string, mode: 'move' | 'copy'): Promise<MessageIdentity> {
 		return await this.withMessage(id, mode === 'copy', async (open, location) => {
-			const target = await resolveFolder(open.client, this.address, destination);
+			const target = await folders.resolveFolder(open.client, this.address, destination);
 			// Fails clearly when the message is gone instead of moving nothing.
 			await this.fetchOne(open, location, { content: 'summary' });
 			const moved = await transferMessages(open, [location.uid], target.serverPath, mode);
@@ -242,7 +233,7 @@ export class ImapMailbox implements Mailbox {
 			await this.fetchOne(open, location, { content: 'summary' });
 			const trash = permanent
 				? undefined
-				: await resolveFolder(open.client, this.address, 'deleteditems');
+				: await folders.resolveFolder(open.client, this.address, 'deleteditems');
 			// Deleting inside Deleted Items is a permanent delete, as in Outlook.
 			if (!trash || trash.serverPath === folder.serverPath) {
 				await deletePermanently(open, [location.uid]);
@@ -300,23 +291,27 @@ export class ImapMailbox implements Mailbox {
 	}
 
 	async listFolders(): Promise<MailFolder[]> {
-		return (await listFolders(await this.client())).map(publicFolder);
+		return (await folders.listFolders(await this.client())).map(folders.publicFolder);
 	}
 
 	async createFolder(path: string): Promise<{ folder: MailFolder; created: boolean }> {
-		return await createFolderPath(await this.client(), path);
+		return await folders.createFolderPath(await this.client(), path);
 	}
 
 	async getFolder(folder: string) {
-		return await imapFolderCounts(await this.client(), this.address, folder);
+		return await folders.imapFolderCounts(await this.client(), this.address, folder);
 	}
 
 	async renameFolder(folder: string, name: string) {
-		return await renameImapFolder(await this.client(), this.address, folder, name);
+		return await folders.renameImapFolder(await this.client(), this.address, folder, name);
+	}
+
+	async moveFolder(folder: string, destination: string) {
+		return await folders.moveImapFolder(await this.client(), this.address, folder, destination);
 	}
 
 	async deleteFolder(folder: string, permanent: boolean) {
-		return await deleteImapFolder(await this.client(), this.address, folder, permanent);
+		return await folders.deleteImapFolder(await this.client(), this.address, folder, permanent);
 	}
 
 	async send(message: OutgoingMessage, options: { appendToSent: boolean }): Promise<SendOutcome> {
