@@ -105,6 +105,18 @@ async function oneMessage(prefix: string, mail: Parameters<typeof appendMails>[1
 	return { folder, id: String(item.json.id), json: item.json };
 }
 
+const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
+
+/** Every folder path of alice's mailbox, as Folder > Get Many lists them. */
+async function folderPaths(): Promise<string[]> {
+	const items = await run({ resource: 'folder', operation: 'getAll', returnAll: true });
+	return items.map((i) => String(i.json.path));
+}
+
+/** An error check: the node's error says `message`, and its description the fix. */
+const refusedWith = (message: RegExp, fix: RegExp) => (error: Error & { description?: string }) =>
+	message.test(error.message) && fix.test(error.description ?? '');
+
 const textBinary = (text: string, fileName: string, mimeType = 'text/plain') => ({
 	data: Buffer.from(text).toString('base64'),
 	mimeType,
@@ -781,7 +793,6 @@ describe('action node over IMAP: reading and changing messages', () => {
 		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
 		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
 		const newName = `Renamed-${Date.now()}`;
-		const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
 		const rename = (value: string, name: string) =>
 			run({ resource: 'folder', operation: 'rename', folder: folderRl(value), newName: name });
 		const [renamed] = await rename(folder, newName);
@@ -793,20 +804,12 @@ describe('action node over IMAP: reading and changing messages', () => {
 		});
 		assert.equal((await listFolder(`Inbox/${newName}`)).length, 2);
 		assert.equal((await listFolder(`Inbox/${newName}/Sub`)).length, 1);
-		const paths = async () =>
-			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
-				String(i.json.path),
-			);
-		assert.ok(!(await paths()).some((p) => p === folder || p.startsWith(`${folder}/`)));
+		assert.ok(!(await folderPaths()).some((p) => p === folder || p.startsWith(`${folder}/`)));
 
 		const other = await freshFolder('taken');
-		const before = await paths();
-		const refused = async (value: string, name: string, message: RegExp, fix: RegExp) =>
-			await assert.rejects(
-				rename(value, name),
-				(error: Error & { description?: string }) =>
-					message.test(error.message) && fix.test(error.description ?? ''),
-			);
+		const before = await folderPaths();
+		const refused = (value: string, name: string, message: RegExp, fix: RegExp) =>
+			assert.rejects(rename(value, name), refusedWith(message, fix));
 		await refused(
 			`Inbox/${newName}`,
 			other.split('/')[1].toUpperCase(),
@@ -823,14 +826,14 @@ describe('action node over IMAP: reading and changing messages', () => {
 			/Pick a folder you created/,
 		);
 		await refused('sentitems', 'Out', /Sent Items folder/, /Pick a folder you created/);
-		assert.deepEqual(await paths(), before, 'no folder changed');
+		assert.deepEqual(await folderPaths(), before, 'no folder changed');
 		assert.equal((await listFolder(`Inbox/${newName}`)).length, 2);
 
 		// A name beyond ASCII (IMAP's modified UTF-7 on the wire) reads back as typed.
 		const unicode = `Ünïcødé & ✓ ${newName}`;
 		const [again] = await rename(`Inbox/${newName}`, unicode);
 		assert.equal(again.json.path, `Inbox/${unicode}`);
-		assert.ok((await paths()).includes(`Inbox/${unicode}/Sub`));
+		assert.ok((await folderPaths()).includes(`Inbox/${unicode}/Sub`));
 		const mail = await run({
 			resource: 'message',
 			operation: 'getAll',
@@ -847,7 +850,6 @@ describe('action node over IMAP: reading and changing messages', () => {
 		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
 		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
 		const into = await freshFolder('into');
-		const folderRl = (value: string) => ({ __rl: true, mode: 'path', value });
 		const move = (value: string, destination: string) =>
 			run({
 				resource: 'folder',
@@ -864,27 +866,19 @@ describe('action node over IMAP: reading and changing messages', () => {
 		});
 		assert.equal((await listFolder(`${into}/${leaf}`)).length, 2);
 		assert.equal((await listFolder(`${into}/${leaf}/Sub`)).length, 1);
-		const paths = async () =>
-			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
-				String(i.json.path),
-			);
-		assert.ok(!(await paths()).includes(folder));
+		assert.ok(!(await folderPaths()).includes(folder));
 
 		await run({ resource: 'folder', operation: 'create', path: `${folder}` });
-		const before = await paths();
-		const refused = async (value: string, destination: string, message: RegExp, fix: RegExp) =>
-			await assert.rejects(
-				move(value, destination),
-				(error: Error & { description?: string }) =>
-					message.test(error.message) && fix.test(error.description ?? ''),
-			);
+		const before = await folderPaths();
+		const refused = (value: string, destination: string, message: RegExp, fix: RegExp) =>
+			assert.rejects(move(value, destination), refusedWith(message, fix));
 		const here = `${into}/${leaf}`;
 		await refused(here, here, /cannot be moved into itself/, /outside the folder/);
 		await refused(here, `${here}/Sub`, /into its own subfolder/, /outside the folder/);
 		await refused(folder, into, /already has a folder named/, /Rename one of the two/);
 		await refused('Inbox', into, /Inbox folder, which cannot be moved/, /where they are/);
 		await refused('drafts', into, /Drafts folder/, /Pick a folder you created/);
-		assert.deepEqual(await paths(), before, 'no folder changed');
+		assert.deepEqual(await folderPaths(), before, 'no folder changed');
 		assert.equal((await listFolder(here)).length, 2);
 	});
 
@@ -898,47 +892,39 @@ describe('action node over IMAP: reading and changing messages', () => {
 			run({
 				resource: 'folder',
 				operation: 'delete',
-				folder: { __rl: true, mode: 'path', value },
+				folder: folderRl(value),
 				permanent,
 			});
-		const paths = async () =>
-			(await run({ resource: 'folder', operation: 'getAll', returnAll: true })).map((i) =>
-				String(i.json.path),
-			);
 		const [moved] = await remove(folder, false);
 		assert.equal(moved.json.movedTo, `Deleted Items/${leaf}`);
 		assert.equal(moved.json.path, folder);
 		assert.equal(moved.json.permanent, false);
 		assert.equal((await listFolder(`Deleted Items/${leaf}`)).length, 2, 'its mail went with it');
 		assert.equal((await listFolder(`Deleted Items/${leaf}/Sub`)).length, 1);
-		assert.ok(!(await paths()).includes(folder));
+		assert.ok(!(await folderPaths()).includes(folder));
 
-		const refused = async (value: string, permanent: boolean, message: RegExp, fix: RegExp) =>
-			await assert.rejects(
-				remove(value, permanent),
-				(error: Error & { description?: string }) =>
-					message.test(error.message) && fix.test(error.description ?? ''),
-			);
+		const refused = (value: string, permanent: boolean, message: RegExp, fix: RegExp) =>
+			assert.rejects(remove(value, permanent), refusedWith(message, fix));
 		await refused(`Deleted Items/${leaf}`, false, /already in Deleted Items/, /Delete Permanently/);
 		assert.equal((await listFolder(`Deleted Items/${leaf}`)).length, 2, 'still there');
 
 		// A second folder of the same name cannot join the first in Deleted Items.
 		await run({ resource: 'folder', operation: 'create', path: `Inbox/${leaf}` });
 		await refused(`Inbox/${leaf}`, false, /already has a folder named/, /Rename this folder first/);
-		assert.ok((await paths()).includes(`Inbox/${leaf}`));
+		assert.ok((await folderPaths()).includes(`Inbox/${leaf}`));
 		await remove(`Inbox/${leaf}`, true);
 
 		const [gone] = await remove(`Deleted Items/${leaf}`, true);
 		assert.equal(gone.json.permanent, true);
 		assert.equal(gone.json.movedTo, undefined);
-		const after = await paths();
+		const after = await folderPaths();
 		assert.ok(!after.some((p) => p.includes(leaf)), 'the folder and its subfolder are gone');
 
 		const inbox = (await listFolder('Inbox')).length;
 		for (const wellKnown of ['Inbox', 'Deleted Items', 'drafts'])
 			for (const permanent of [false, true])
 				await refused(wellKnown, permanent, /cannot be deleted/, /Pick a folder you created/);
-		assert.deepEqual(await paths(), after, 'no folder changed');
+		assert.deepEqual(await folderPaths(), after, 'no folder changed');
 		assert.equal((await listFolder('Inbox')).length, inbox);
 	});
 
