@@ -795,6 +795,14 @@ export class GraphEmulator {
 				if (segments[2] === 'move') {
 					const body = parseJson<{ destinationId?: string }>(await readBody(req));
 					const to = this.folderById(box, String(body.destinationId ?? ''));
+					// Not into itself or its own subtree (the store would lose the folder in a cycle).
+					for (let at: StoredFolder | undefined = to; at; at = box.folders.get(at.parentFolderId))
+						if (at.id === folder.id)
+							throw new GraphFailure(
+								400,
+								'ErrorMoveCopyFailed',
+								'The move or copy operation failed.',
+							);
 					this.refuseFolderClash(box, to.id, folder.displayName, folder);
 					folder.parentFolderId = to.id;
 					return this.sendJson(res, 201, this.folderJson(box, folder));
