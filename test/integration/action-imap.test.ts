@@ -843,7 +843,7 @@ describe('action node over IMAP: reading and changing messages', () => {
 		assert.equal(mail.length, 2, 'its mail is read by the new path');
 	});
 
-	it('folders: move puts the folder with its mail and subfolders into another, under its own name; into itself, into its own subfolder, onto a taken name, or an Outlook folder is refused and nothing changes', async () => {
+	it('folders: move puts the folder with its mail and subfolders into another, or at the top of the mailbox, under its own name; into itself, into its own subfolder, onto a taken name, or an Outlook folder is refused and nothing changes', async () => {
 		const folder = await freshFolder('mov');
 		const leaf = folder.split('/')[1];
 		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
@@ -880,6 +880,20 @@ describe('action node over IMAP: reading and changing messages', () => {
 		await refused('drafts', into, /Drafts folder/, /Pick a folder you created/);
 		assert.deepEqual(await folderPaths(), before, 'no folder changed');
 		assert.equal((await listFolder(here)).length, 2);
+
+		// To the top of the mailbox, beside Inbox; a second folder of that name cannot follow.
+		const toTop = (value: string) =>
+			run({ resource: 'folder', operation: 'move', folder: folderRl(value), toTop: true });
+		const [top] = await toTop(here);
+		assert.equal(top.json.path, leaf);
+		assert.equal(top.json.previousPath, here);
+		assert.equal((await listFolder(leaf)).length, 2);
+		assert.equal((await listFolder(`${leaf}/Sub`)).length, 1);
+		await assert.rejects(
+			toTop(folder),
+			refusedWith(/The top of the mailbox already has a folder named/, /Rename one of the two/),
+		);
+		await run({ resource: 'folder', operation: 'delete', folder: folderRl(leaf), permanent: true });
 	});
 
 	it('folders: delete moves the folder with its mail and subfolders to Deleted Items; from there only Delete Permanently removes it, subfolders and mail included; a name taken in Deleted Items or an Outlook folder is refused', async () => {

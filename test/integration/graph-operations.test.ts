@@ -597,7 +597,7 @@ describe('Graph: reading, renaming, moving and deleting folders', () => {
 		assert.equal((await graphList(ALICE, `Inbox/${newName}`)).length, 2);
 	});
 
-	it('move is one folder move into the destination: the folder keeps its id, name, mail and subfolders; into itself or its own subfolder, onto a taken name, or an Outlook folder is refused with no change sent', async () => {
+	it('move is one folder move into the destination, or to the top of the mailbox: the folder keeps its id, name, mail and subfolders; into itself or its own subfolder, onto a taken name, or an Outlook folder is refused with no change sent', async () => {
 		const folder = await freshGraphFolder('g-mov');
 		const leaf = folder.split('/')[1];
 		const id = await graphFolder(ALICE, folder);
@@ -648,6 +648,31 @@ describe('Graph: reading, renaming, moving and deleting folders', () => {
 			);
 		});
 		assert.deepEqual(refusals, {}, 'nothing was sent to change a folder');
+
+		// To the top of the mailbox (msgfolderroot), beside Inbox, with the same id.
+		const toTop = (value: string) =>
+			action({ resource: 'folder', operation: 'move', folder: folderRl(value), toTop: true });
+		let top: INodeExecutionData[] = [];
+		const tops = await changesDuring(async () => {
+			top = await toTop(here);
+		});
+		assert.deepEqual(tops, { 'POST /mailFolders/{id}/move': 1 });
+		assert.deepEqual([top[0].json.path, top[0].json.id], [leaf, id]);
+		assert.equal((await graphList(ALICE, leaf)).length, 1);
+		assert.equal((await graphList(ALICE, `${leaf}/Sub`)).length, 1);
+		const again = await changesDuring(async () => {
+			await assert.rejects(
+				toTop(folder),
+				refusedWith(/The top of the mailbox already has a folder named/, /Rename one of the two/),
+			);
+		});
+		assert.deepEqual(again, {}, 'nothing was sent to change a folder');
+		await action({
+			resource: 'folder',
+			operation: 'delete',
+			folder: folderRl(leaf),
+			permanent: true,
+		});
 	});
 
 	it('delete is one folder move to Deleted Items (mail and subfolders with it); from there only Delete Permanently removes it, with one permanentDelete; a name taken there or an Outlook folder is refused with no change sent', async () => {

@@ -794,7 +794,11 @@ export class GraphEmulator {
 				}
 				if (segments[2] === 'move') {
 					const body = parseJson<{ destinationId?: string }>(await readBody(req));
-					const to = this.folderById(box, String(body.destinationId ?? ''));
+					// msgfolderroot: the top of the mailbox, where Inbox and the other top folders are.
+					const rootWanted = String(body.destinationId ?? '').toLowerCase() === 'msgfolderroot';
+					const to = rootWanted
+						? undefined
+						: this.folderById(box, String(body.destinationId ?? ''));
 					// Not into itself or its own subtree (the store would lose the folder in a cycle).
 					for (let at: StoredFolder | undefined = to; at; at = box.folders.get(at.parentFolderId))
 						if (at.id === folder.id)
@@ -803,8 +807,9 @@ export class GraphEmulator {
 								'ErrorMoveCopyFailed',
 								'The move or copy operation failed.',
 							);
-					this.refuseFolderClash(box, to.id, folder.displayName, folder);
-					folder.parentFolderId = to.id;
+					const parentId = to?.id ?? box.rootId;
+					this.refuseFolderClash(box, parentId, folder.displayName, folder);
+					folder.parentFolderId = parentId;
 					return this.sendJson(res, 201, this.folderJson(box, folder));
 				}
 				if (segments[2] === 'permanentDelete') {

@@ -136,9 +136,10 @@ export function refuseMoveInto(folder: MailFolder, destination: MailFolder): voi
 	);
 }
 
-export const nameTakenIn = (name: string, destination: string) =>
+/** The destination (none: the top of the mailbox) has a folder of that name. */
+export const nameTakenIn = (name: string, destination?: string) =>
 	new MailServiceError(
-		`"${destination}" already has a folder named "${name}"`,
+		`${destination ? `"${destination}"` : 'The top of the mailbox'} already has a folder named "${name}"`,
 		'Rename one of the two folders first, or pick another destination.',
 		'input',
 	);

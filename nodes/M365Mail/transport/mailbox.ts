@@ -194,10 +194,13 @@ export interface Mailbox {
 	getFolder(folder: string): Promise<{ folder: MailFolder; total: number; unread: number }>;
 	/** Renames a folder where it is (subfolders and mail go with it); never a well-known folder. */
 	renameFolder(folder: string, name: string): Promise<{ folder: MailFolder; previousPath: string }>;
-	/** Moves a folder into another (subfolders and mail go with it); never a well-known folder. */
+	/**
+	 * Moves a folder into another, or with no destination to the top of the mailbox (subfolders
+	 * and mail go with it); never a well-known folder.
+	 */
 	moveFolder(
 		folder: string,
-		destination: string,
+		destination: string | undefined,
 	): Promise<{ folder: MailFolder; previousPath: string }>;
 	/**
 	 * Moves a folder, its subfolders and mail to Deleted Items (`movedTo`: where it is now), or

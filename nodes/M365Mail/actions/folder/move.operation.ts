@@ -9,12 +9,21 @@ export const description: INodeProperties[] = [
 		'move',
 		"The folder to move, with its subfolders and mail. Outlook's own folders (Inbox, Sent Items...) and folders that hold one stay where they are.",
 	),
+	{
+		displayName: 'To the Top of the Mailbox',
+		name: 'toTop',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to move the folder to the top of the mailbox, beside Inbox, instead of into another folder',
+		displayOptions: { show: { resource: ['folder'], operation: ['move'] } },
+	},
 	folderLocator(
 		'destination',
 		'Destination Folder',
 		'The folder to move it into; it keeps its name there. A trigger that watches it by path needs the new path.',
 		{
-			displayOptions: { show: { resource: ['folder'], operation: ['move'] } },
+			displayOptions: { show: { resource: ['folder'], operation: ['move'], toTop: [false] } },
 			default: { mode: 'list', value: '' },
 		},
 	),
@@ -22,7 +31,10 @@ export const description: INodeProperties[] = [
 
 export const execute: OperationExecutor = async function (itemIndex, mailbox) {
 	const wanted = folderValue(this.getNodeParameter('folder', itemIndex));
-	const destination = folderValue(this.getNodeParameter('destination', itemIndex));
+	const toTop = this.getNodeParameter('toTop', itemIndex, false) as boolean;
+	const destination = toTop
+		? undefined
+		: folderValue(this.getNodeParameter('destination', itemIndex));
 	const { folder, previousPath } = await mailbox.moveFolder(wanted, destination);
 	return folderItem(mailbox, folder, itemIndex, { previousPath });
 };

@@ -184,32 +184,36 @@ export async function renameGraphFolder(
 	};
 }
 
-/** Graph's folder move into another folder: it keeps its id, subfolders and mail. */
+/**
+ * Graph's folder move into another folder, or with no destination to the top of the mailbox
+ * (`msgfolderroot`): it keeps its id, subfolders and mail.
+ */
 export async function moveGraphFolder(
 	client: GraphClient,
 	wanted: string,
-	destination: string,
+	destination: string | undefined,
 ): Promise<{ folder: GraphFolder; previousPath: string }> {
 	const { folders, folder } = await freshFolder(client, wanted);
 	refuseWellKnown(folder, folders, 'move');
-	const into = findFolder(folders, destination, client.mailbox, (f) => f.id);
-	refuseMoveInto(folder, into);
-	const path = `${into.path}/${folder.name}`;
+	const into =
+		destination === undefined
+			? undefined
+			: findFolder(folders, destination, client.mailbox, (f) => f.id);
+	if (into) refuseMoveInto(folder, into);
+	const path = into ? `${into.path}/${folder.name}` : folder.name;
 	if (path === folder.path) return { folder, previousPath: folder.path };
 	if (folders.some((f) => f.path.toLowerCase() === path.toLowerCase()))
-		throw nameTakenIn(folder.name, into.path);
+		throw nameTakenIn(folder.name, into?.path);
 	const moved = await client.request<{ id: string; displayName: string }>({
 		method: 'POST',
 		path: `/mailFolders/${encodeURIComponent(folder.id)}/move`,
-		body: { destinationId: into.id },
+		body: { destinationId: into?.id ?? 'msgfolderroot' },
 		idempotent: false,
 	});
 	forgetGraphFolders(client);
 	const name = moved.displayName ?? folder.name;
-	return {
-		folder: { id: moved.id, path: `${into.path}/${name}`, name },
-		previousPath: folder.path,
-	};
+	const now = into ? `${into.path}/${name}` : name;
+	return { folder: { id: moved.id, path: now, name }, previousPath: folder.path };
 }
 
 /**

@@ -278,7 +278,7 @@ export class GraphMailbox implements Mailbox {
 		return await renameGraphFolder(this.client, folder, name);
 	}
 
-	async moveFolder(folder: string, destination: string) {
+	async moveFolder(folder: string, destination: string | undefined) {
 		return await moveGraphFolder(this.client, folder, destination);
 	}
 

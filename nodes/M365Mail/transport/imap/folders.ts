@@ -212,30 +212,36 @@ export async function renameImapFolder(
 	};
 }
 
-/** Moves the folder into another (RENAME under it: its subfolders and mail go with it). */
+/**
+ * Moves the folder into another (RENAME under it), or with no destination to the top of the
+ * mailbox (RENAME to its name alone): its subfolders and mail go with it.
+ */
 export async function moveImapFolder(
 	client: ImapFlow,
 	mailbox: string,
 	wanted: string,
-	destination: string,
+	destination: string | undefined,
 ): Promise<{ folder: MailFolder; previousPath: string }> {
 	forgetFolders(client);
 	const folders = await cachedFolders(client);
 	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
 	refuseWellKnown(folder, folders, 'move');
-	const into = findFolder(folders, destination, mailbox, (f) => f.serverPath);
-	refuseMoveInto(folder, into);
-	const target = `${into.serverPath}${into.delimiter}${folder.name}`;
+	const into =
+		destination === undefined
+			? undefined
+			: findFolder(folders, destination, mailbox, (f) => f.serverPath);
+	if (into) refuseMoveInto(folder, into);
+	const target = into ? `${into.serverPath}${into.delimiter}${folder.name}` : folder.name;
 	const moved = { folder: publicFolder(folder), previousPath: folder.path };
 	if (target === folder.serverPath) return moved;
 	if ((await allNames(client)).some((n) => n.toLowerCase() === target.toLowerCase()))
-		throw nameTakenIn(folder.name, into.path);
+		throw nameTakenIn(folder.name, into?.path);
 	const fix = 'Check your rights on the folder and on the destination.';
 	await changing(client, `move "${folder.path}"`, fix, () =>
 		client.mailboxRename(folder.serverPath, target),
 	);
 	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
-	const path = displayPath(target, into.delimiter);
+	const path = displayPath(target, folder.delimiter);
 	return { ...moved, folder: publicFolder(now ?? { ...folder, serverPath: target, path }) };
 }
 

@@ -306,7 +306,7 @@ export class ImapMailbox implements Mailbox {
 		return await folders.renameImapFolder(await this.client(), this.address, folder, name);
 	}
 
-	async moveFolder(folder: string, destination: string) {
+	async moveFolder(folder: string, destination: string | undefined) {
 		return await folders.moveImapFolder(await this.client(), this.address, folder, destination);
 	}
 
