@@ -185,9 +185,31 @@ export async function renameGraphFolder(
 }
 
 /**
- * Graph's folder move into another folder, or with no destination to the top of the mailbox
- * (`msgfolderroot`): it keeps its id, subfolders and mail.
+ * Graph's folder move under `into` (none: the top of the mailbox, `msgfolderroot`): the folder keeps
+ * its id, subfolders and mail. Refused with `taken` when a folder of its name is there already.
  */
+async function moveUnder(
+	client: GraphClient,
+	folder: GraphFolder,
+	folders: GraphFolder[],
+	into: { id: string; path: string } | undefined,
+	taken: () => MailServiceError,
+): Promise<GraphFolder> {
+	const path = into ? `${into.path}/${folder.name}` : folder.name;
+	if (path === folder.path) return folder;
+	if (folders.some((f) => f.path.toLowerCase() === path.toLowerCase())) throw taken();
+	const moved = await client.request<{ id: string; displayName: string }>({
+		method: 'POST',
+		path: `/mailFolders/${encodeURIComponent(folder.id)}/move`,
+		body: { destinationId: into?.id ?? 'msgfolderroot' },
+		idempotent: false,
+	});
+	forgetGraphFolders(client);
+	const name = moved.displayName ?? folder.name;
+	return { id: moved.id, path: into ? `${into.path}/${name}` : name, name };
+}
+
+/** Moves the folder into another, or with no destination to the top of the mailbox. */
 export async function moveGraphFolder(
 	client: GraphClient,
 	wanted: string,
@@ -200,20 +222,11 @@ export async function moveGraphFolder(
 			? undefined
 			: findFolder(folders, destination, client.mailbox, (f) => f.id);
 	if (into) refuseMoveInto(folder, into);
-	const path = into ? `${into.path}/${folder.name}` : folder.name;
-	if (path === folder.path) return { folder, previousPath: folder.path };
-	if (folders.some((f) => f.path.toLowerCase() === path.toLowerCase()))
-		throw nameTakenIn(folder.name, into?.path);
-	const moved = await client.request<{ id: string; displayName: string }>({
-		method: 'POST',
-		path: `/mailFolders/${encodeURIComponent(folder.id)}/move`,
-		body: { destinationId: into?.id ?? 'msgfolderroot' },
-		idempotent: false,
-	});
-	forgetGraphFolders(client);
-	const name = moved.displayName ?? folder.name;
-	const now = into ? `${into.path}/${name}` : name;
-	return { folder: { id: moved.id, path: now, name }, previousPath: folder.path };
+	const taken = () => nameTakenIn(folder.name, into?.path);
+	return {
+		folder: await moveUnder(client, folder, folders, into, taken),
+		previousPath: folder.path,
+	};
 }
 
 /**
@@ -227,25 +240,18 @@ export async function deleteGraphFolder(
 ): Promise<{ folder: GraphFolder; movedTo?: string }> {
 	const { folders, folder } = await freshFolder(client, wanted);
 	refuseWellKnown(folder, folders, 'delete');
-	const target = `/mailFolders/${encodeURIComponent(folder.id)}`;
 	if (permanent) {
-		await client.request({ method: 'POST', path: `${target}/permanentDelete`, idempotent: false });
+		const path = `/mailFolders/${encodeURIComponent(folder.id)}/permanentDelete`;
+		await client.request({ method: 'POST', path, idempotent: false });
 		forgetGraphFolders(client);
 		return { folder };
 	}
-	const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
-	if (trash && isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
-	const trashPath = trash?.path ?? 'Deleted Items';
-	const clash = folders.find(
-		(f) => f.path.toLowerCase() === `${trashPath}/${folder.name}`.toLowerCase(),
-	);
-	if (clash) throw trashNameTaken(folder.name);
-	await client.request({
-		method: 'POST',
-		path: `${target}/move`,
-		body: { destinationId: 'deleteditems' },
-		idempotent: false,
-	});
-	forgetGraphFolders(client);
-	return { folder, movedTo: `${trashPath}/${folder.name}` };
+	const trash = folders.find((f) => f.wellKnownName === 'deleteditems') ?? {
+		id: 'deleteditems',
+		path: 'Deleted Items',
+	};
+	if (isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
+	const taken = () => trashNameTaken(folder.name);
+	const moved = await moveUnder(client, folder, folders, trash, taken);
+	return { folder, movedTo: moved.path };
 }

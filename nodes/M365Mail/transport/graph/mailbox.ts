@@ -29,10 +29,10 @@ import {
 	createGraphFolder,
 	deleteGraphFolder,
 	graphFolderCounts,
-	moveGraphFolder,
-	renameGraphFolder,
 	graphFolderPath,
 	listGraphFolders,
+	moveGraphFolder,
+	renameGraphFolder,
 	resolveGraphFolder,
 } from './folders';
 import {

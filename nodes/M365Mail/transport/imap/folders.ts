@@ -39,8 +39,8 @@ function displayPath(path: string, delimiter: string): string {
 	return parts.join('/');
 }
 
-/** Lists every selectable folder of the mailbox, nested ones included, Inbox first. */
-export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
+/** What the server lists, \Noselect levels too; a dead connection is an error, never "none". */
+async function listEntries(client: ImapFlow) {
 	const entries = await client.list();
 	if (!Array.isArray(entries)) {
 		// imapflow answers false-ish on a dead connection: never read that as "no folders".
@@ -50,6 +50,11 @@ export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
 			'network',
 		);
 	}
+	return entries;
+}
+
+/** The selectable folders among what the server listed, Inbox first. */
+function selectable(entries: Awaited<ReturnType<typeof listEntries>>): ImapFolder[] {
 	const folders = entries
 		.filter((e) => !e.flags?.has('\\Noselect') && !e.flags?.has('\\NonExistent'))
 		.map<ImapFolder>((e) => ({
@@ -66,6 +71,11 @@ export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
 			subscribed: e.subscribed === true,
 		}));
 	return folders.sort(inboxFirst);
+}
+
+/** Lists every selectable folder of the mailbox, nested ones included, Inbox first. */
+export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
+	return selectable(await listEntries(client));
 }
 
 /** A folder as the Mailbox interface gives it (without the server's own path). */
@@ -174,47 +184,68 @@ async function changing<T>(
 	}
 }
 
-/** Every name the server lists, \Noselect levels too: a rename must not collide, a delete skip. */
-async function allNames(client: ImapFlow): Promise<string[]> {
-	const entries = await client.list();
-	if (!Array.isArray(entries)) return (await listFolders(client)).map((f) => f.serverPath);
-	return entries.map((e) => e.path);
+/**
+ * The folder as users name it, found in one fresh LIST, with every name the server lists (\Noselect
+ * levels too: a rename must not collide, a delete must not skip one).
+ */
+async function freshFolder(client: ImapFlow, mailbox: string, wanted: string) {
+	forgetFolders(client);
+	const entries = await listEntries(client);
+	const folders = selectable(entries);
+	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	return { folder, folders, names: entries.map((e) => e.path) };
 }
 
-/** Renames the folder in place (RENAME: subfolders and mail go with it); the folder as listed now. */
+/**
+ * RENAME of the folder to `target` (a new name beside it, or a place under another folder; its
+ * subfolders and mail go with it), refused with `taken` when another folder has that name; the
+ * folder as listed afterwards.
+ */
+async function renameTo(
+	client: ImapFlow,
+	folder: ImapFolder,
+	names: string[],
+	target: string,
+	taken: () => MailServiceError,
+	change: { what: string; fix: string },
+): Promise<MailFolder> {
+	const [wanted, own] = [target.toLowerCase(), folder.serverPath.toLowerCase()];
+	if (names.some((n) => n.toLowerCase() === wanted && n.toLowerCase() !== own)) throw taken();
+	await changing(client, change.what, change.fix, () =>
+		client.mailboxRename(folder.serverPath, target),
+	);
+	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
+	const path = displayPath(target, folder.delimiter);
+	const name = folder.delimiter ? target.slice(target.lastIndexOf(folder.delimiter) + 1) : target;
+	return publicFolder(now ?? { ...folder, serverPath: target, path, name });
+}
+
+/** Renames the folder in place; the folder as listed now. */
 export async function renameImapFolder(
 	client: ImapFlow,
 	mailbox: string,
 	wanted: string,
 	name: string,
 ): Promise<{ folder: MailFolder; previousPath: string }> {
-	forgetFolders(client);
-	const folders = await cachedFolders(client);
-	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	const { folder, folders, names } = await freshFolder(client, mailbox, wanted);
 	refuseWellKnown(folder, folders, 'rename');
 	const leaf = checkFolderName(name, folder.delimiter);
 	const cut = folder.delimiter ? folder.serverPath.lastIndexOf(folder.delimiter) : -1;
 	const target = cut >= 0 ? `${folder.serverPath.slice(0, cut + 1)}${leaf}` : leaf;
-	if (target === folder.serverPath)
-		return { folder: publicFolder(folder), previousPath: folder.path };
-	const taken = (await allNames(client)).some((n) => n.toLowerCase() === target.toLowerCase());
-	if (taken && target.toLowerCase() !== folder.serverPath.toLowerCase())
-		throw nameTaken(leaf, folder.path);
+	const previousPath = folder.path;
+	if (target === folder.serverPath) return { folder: publicFolder(folder), previousPath };
+	const what = `rename "${folder.path}"`;
 	const fix = 'Check your rights on the folder and its parent.';
-	await changing(client, `rename "${folder.path}"`, fix, () =>
-		client.mailboxRename(folder.serverPath, target),
-	);
-	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
-	const path = displayPath(target, folder.delimiter);
+	const taken = () => nameTaken(leaf, folder.path);
 	return {
-		folder: publicFolder(now ?? { ...folder, serverPath: target, path, name: leaf }),
-		previousPath: folder.path,
+		folder: await renameTo(client, folder, names, target, taken, { what, fix }),
+		previousPath,
 	};
 }
 
 /**
  * Moves the folder into another (RENAME under it), or with no destination to the top of the
- * mailbox (RENAME to its name alone): its subfolders and mail go with it.
+ * mailbox (RENAME to its name alone).
  */
 export async function moveImapFolder(
 	client: ImapFlow,
@@ -222,9 +253,7 @@ export async function moveImapFolder(
 	wanted: string,
 	destination: string | undefined,
 ): Promise<{ folder: MailFolder; previousPath: string }> {
-	forgetFolders(client);
-	const folders = await cachedFolders(client);
-	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	const { folder, folders, names } = await freshFolder(client, mailbox, wanted);
 	refuseWellKnown(folder, folders, 'move');
 	const into =
 		destination === undefined
@@ -232,17 +261,15 @@ export async function moveImapFolder(
 			: findFolder(folders, destination, mailbox, (f) => f.serverPath);
 	if (into) refuseMoveInto(folder, into);
 	const target = into ? `${into.serverPath}${into.delimiter}${folder.name}` : folder.name;
-	const moved = { folder: publicFolder(folder), previousPath: folder.path };
-	if (target === folder.serverPath) return moved;
-	if ((await allNames(client)).some((n) => n.toLowerCase() === target.toLowerCase()))
-		throw nameTakenIn(folder.name, into?.path);
+	const previousPath = folder.path;
+	if (target === folder.serverPath) return { folder: publicFolder(folder), previousPath };
+	const what = `move "${folder.path}"`;
 	const fix = 'Check your rights on the folder and on the destination.';
-	await changing(client, `move "${folder.path}"`, fix, () =>
-		client.mailboxRename(folder.serverPath, target),
-	);
-	const now = (await cachedFolders(client)).find((f) => f.serverPath === target);
-	const path = displayPath(target, folder.delimiter);
-	return { ...moved, folder: publicFolder(now ?? { ...folder, serverPath: target, path }) };
+	const taken = () => nameTakenIn(folder.name, into?.path);
+	return {
+		folder: await renameTo(client, folder, names, target, taken, { what, fix }),
+		previousPath,
+	};
 }
 
 /**
@@ -255,31 +282,28 @@ export async function deleteImapFolder(
 	wanted: string,
 	permanent: boolean,
 ): Promise<{ folder: MailFolder; movedTo?: string }> {
-	forgetFolders(client);
-	const folders = await cachedFolders(client);
-	const folder = findFolder(folders, wanted, mailbox, (f) => f.serverPath);
+	const { folder, folders, names } = await freshFolder(client, mailbox, wanted);
 	refuseWellKnown(folder, folders, 'delete');
-	const names = await allNames(client);
-	const below = (n: string) => n.startsWith(`${folder.serverPath}${folder.delimiter}`);
+	const what = `delete "${folder.path}"`;
 	const fix = 'Check your rights on the folder, its subfolders and Deleted Items.';
-	return await changing(client, `delete "${folder.path}"`, fix, async () => {
-		if (permanent) {
-			const doomed = names.filter(below).sort((a, b) => b.length - a.length);
+	if (permanent) {
+		const below = (n: string) => n.startsWith(`${folder.serverPath}${folder.delimiter}`);
+		const doomed = names.filter(below).sort((a, b) => b.length - a.length);
+		await changing(client, what, fix, async () => {
 			for (const name of [...doomed, folder.serverPath]) await client.mailboxDelete(name);
-			return { folder: publicFolder(folder) };
-		}
-		const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
-		if (!trash)
-			throw new MailServiceError(
-				`${mailbox} has no Deleted Items folder to move "${folder.path}" to`,
-				'Turn on Delete Permanently to remove the folder and its mail for good.',
-				'input',
-			);
-		if (isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
-		const target = `${trash.serverPath}${trash.delimiter}${folder.name}`;
-		if (names.some((n) => n.toLowerCase() === target.toLowerCase()))
-			throw trashNameTaken(folder.name);
-		await client.mailboxRename(folder.serverPath, target);
-		return { folder: publicFolder(folder), movedTo: displayPath(target, trash.delimiter) };
-	});
+		});
+		return { folder: publicFolder(folder) };
+	}
+	const trash = folders.find((f) => f.wellKnownName === 'deleteditems');
+	if (!trash)
+		throw new MailServiceError(
+			`${mailbox} has no Deleted Items folder to move "${folder.path}" to`,
+			'Turn on Delete Permanently to remove the folder and its mail for good.',
+			'input',
+		);
+	if (isInside(folder.path, trash.path)) throw alreadyInTrash(folder.path);
+	const target = `${trash.serverPath}${trash.delimiter}${folder.name}`;
+	const taken = () => trashNameTaken(folder.name);
+	const moved = await renameTo(client, folder, names, target, taken, { what, fix });
+	return { folder: publicFolder(folder), movedTo: moved.path };
 }
