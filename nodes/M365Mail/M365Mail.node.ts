@@ -4,6 +4,8 @@ import {
 	type INodeExecutionData,
 	type INodeType,
 	type INodeTypeDescription,
+	type IWebhookFunctions,
+	type IWebhookResponseData,
 } from 'n8n-workflow';
 
 import * as attachmentDownload from './actions/attachment/download.operation';
@@ -34,6 +36,7 @@ import * as messageMarkAsUnread from './actions/message/markAsUnread.operation';
 import * as messageMove from './actions/message/move.operation';
 import * as messageReply from './actions/message/reply.operation';
 import * as messageSend from './actions/message/send.operation';
+import * as messageSendAndWait from './actions/message/sendAndWait.operation';
 import * as messageSendDraft from './actions/message/sendDraft.operation';
 import * as messageSetCategories from './actions/message/setCategories.operation';
 import * as messageUnflag from './actions/message/unflag.operation';
@@ -53,6 +56,10 @@ export class M365Mail implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
+		// Send and Wait for Response: the execution resumes through a link of the mail it sent.
+		webhooks: messageSendAndWait.responseWebhooks,
+		waitingNodeTooltip:
+			'={{ $parameter.operation === "sendAndWait" ? "The execution goes on when the recipient answers" : "" }}',
 		// Inline (not NODE_CREDENTIALS): n8n's lint finds `testedBy` only written out in a node file.
 		credentials: [
 			{
@@ -166,6 +173,13 @@ export class M365Mail implements INodeType {
 						action: 'Send a message',
 					},
 					{
+						name: 'Send and Wait for Response',
+						value: 'sendAndWait',
+						description:
+							'Send a message with buttons, and wait until the recipient approves, declines or answers',
+						action: 'Send a message and wait for response',
+					},
+					{
 						name: 'Send Draft',
 						value: 'sendDraft',
 						description:
@@ -250,6 +264,7 @@ export class M365Mail implements INodeType {
 			mailboxProperty,
 			...messageSend.description,
 			...messageCreateDraft.description,
+			...messageSendAndWait.description,
 			...messageSendDraft.description,
 			...messageReply.description,
 			...messageForward.description,
@@ -282,5 +297,10 @@ export class M365Mail implements INodeType {
 		// The operations' code and the transports load on the first run, not with the node file.
 		const { router } = await import('./actions/router');
 		return await router.call(this);
+	}
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		const { respond } = await import('./actions/message/response');
+		return await respond.call(this);
 	}
 }

@@ -8,6 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { simpleParser } from 'mailparser';
+
 import { GRAPH_SCOPES, graphDeliver, graphFolder, graphList } from '../harness/graph';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
 import {
@@ -514,6 +516,88 @@ describe('real n8n with the package installed as a community package', () => {
 			await client.logout();
 		}
 	});
+
+	it('Send and Wait for Response (approve or decline): opening a link of the mail records nothing; the button on its page resumes the execution with the answer; a link changed by hand is refused', async () => {
+		const subject = `E2E approval ${Date.now()}`;
+		const { executionId, mail } = await askBob('E2E approval', subject, {
+			message: 'Ship <b>release</b> 1.2?\nIt passed its tests.',
+			approvalOptions: { values: { approvalType: 'double', disapproveLabel: 'Not yet' } },
+			options: {
+				limitWaitTime: {
+					values: { limitType: 'afterTimeInterval', resumeAmount: 2, resumeUnit: 'hours' },
+				},
+			},
+		});
+		const waiting = await n8n.executionIn(executionId, 'waiting');
+		const until = Date.parse(String(waiting.waitTill));
+		assert.ok(
+			Math.abs(until - (Date.now() + 2 * 3_600_000)) < 600_000,
+			`waits 2 hours: ${waiting.waitTill}`,
+		);
+		// What the message asks is shown as text: its "<b>" is not markup in the mail.
+		assert.ok(mail.html.includes('Ship &lt;b&gt;release&lt;/b&gt; 1.2?<br>It passed its tests.'));
+		assert.ok(!mail.html.includes('<b>release'));
+		assert.equal(mail.links.length, 2);
+		const [decline, approve] = mail.links;
+		assert.equal(new URL(decline).searchParams.get('approved'), 'false');
+		assert.equal(new URL(approve).searchParams.get('approved'), 'true');
+		assert.ok(
+			mail.text.includes(`Not yet: ${decline}`) && mail.text.includes(`Approve: ${approve}`),
+		);
+
+		// A scanner or a preview opens every link: each shows its page, and nothing is answered.
+		for (const [link, label] of [
+			[decline, 'Not yet'],
+			[approve, 'Approve'],
+		]) {
+			const page = await fetch(link, { headers: { 'user-agent': 'Mozilla/5.0' } });
+			assert.equal(page.status, 200);
+			const html = await page.text();
+			assert.ok(html.includes('<form method="post">') && html.includes(`>${label}</button>`), html);
+			assert.ok(html.includes('Ship &lt;b&gt;release'), 'the question, as text');
+			assert.match(String(page.headers.get('content-security-policy')), /frame-ancestors 'none'/);
+		}
+		// The answer is in the signed link: one changed by hand is refused by n8n.
+		const forged = await post(approve.replace('approved=true', 'approved=false'));
+		assert.equal(forged.status, 401);
+		assert.equal((await n8n.executionIn(executionId, 'waiting')).status, 'waiting');
+
+		const answered = await post(approve);
+		assert.equal(answered.status, 200);
+		assert.ok((await answered.text()).includes('Answer recorded'));
+		const done = await n8n.executionIn(executionId, 'success');
+		const [item] = runData(done, 'Ask');
+		const data = item.json.data as { approved: boolean; respondedAt: string };
+		assert.equal(data.approved, true);
+		assert.ok(Math.abs(Date.parse(data.respondedAt) - Date.now()) < 120_000);
+		// A second answer, after the first: nothing more happens to the execution.
+		const late = await post(decline);
+		assert.ok(late.status < 500, `a late answer: ${late.status}`);
+		const after = await n8n.api('GET', `/executions/${executionId}?includeData=true`);
+		assert.equal((runData(after, 'Ask')[0].json.data as { approved: boolean }).approved, true);
+	});
+
+	it('Send and Wait for Response (free text): the link opens a form; an empty answer is asked again, a written one resumes the execution with its text', async () => {
+		const subject = `E2E free text ${Date.now()}`;
+		const { executionId, mail } = await askBob('E2E free text', subject, {
+			message: 'Which date suits you?',
+			responseType: 'freeText',
+			options: { respondLabel: 'Answer' },
+		});
+		await n8n.executionIn(executionId, 'waiting');
+		assert.equal(mail.links.length, 1);
+		assert.ok(mail.html.includes('>Answer</a>'));
+		const form = await (await fetch(mail.links[0])).text();
+		assert.ok(form.includes('<textarea id="response" name="response"'), form);
+		const empty = await post(mail.links[0], '   ');
+		assert.equal(empty.status, 400);
+		assert.ok((await empty.text()).includes('Write an answer'));
+		assert.equal((await n8n.executionIn(executionId, 'waiting')).status, 'waiting');
+		const answer = 'Tuesday ✓ <b>after 10</b>\nor Wednesday';
+		assert.equal((await post(mail.links[0], answer)).status, 200);
+		const done = await n8n.executionIn(executionId, 'success');
+		assert.equal((runData(done, 'Ask')[0].json.data as { text: string }).text, answer);
+	});
 });
 
 /**
@@ -581,4 +665,59 @@ async function uidsWith(mailbox: string, folder: string, subject: string): Promi
 	} finally {
 		await client.logout();
 	}
+}
+
+/**
+ * Manual → "Ask" (Send and Wait for Response to Bob), started as the editor starts it: the waiting
+ * execution's id, and the mail Bob received (its HTML, its text, and its links in order).
+ */
+async function askBob(
+	workflow: string,
+	subject: string,
+	parameters: Json,
+): Promise<{ executionId: string; mail: { html: string; text: string; links: string[] } }> {
+	const id = await n8n.createWorkflow(
+		workflow,
+		[
+			manualTriggerNode(`m-${workflow.replace(/\W+/g, '-')}`),
+			actionWorkflowNode('Ask', 1, credentialRef, {
+				resource: 'message',
+				operation: 'sendAndWait',
+				to: 'bob@example.test',
+				subject,
+				...parameters,
+			}),
+		],
+		{ Manual: { main: [[{ node: 'Ask', type: 'main', index: 0 }]] } },
+	);
+	const executionId = await n8n.startManually(id, 'Manual');
+	const source = await n8n.waitFor('the mail to Bob', async () => {
+		const client = await testImap('bob@example.test');
+		try {
+			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
+			try {
+				const [uid] = (await client.search({ subject }, { uid: true })) || [];
+				if (!uid) return undefined;
+				const message = await client.fetchOne(String(uid), { source: true }, { uid: true });
+				return message ? message.source : undefined;
+			} finally {
+				lock.release();
+			}
+		} finally {
+			await client.logout();
+		}
+	});
+	const parsed = await simpleParser(source);
+	const html = String(parsed.html || '');
+	const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, '&'));
+	return { executionId, mail: { html, text: parsed.text ?? '', links } };
+}
+
+/** The button of a response page: a form POST to the link, with a free-text answer if given. */
+async function post(link: string, response?: string): Promise<Response> {
+	return await fetch(link, {
+		method: 'POST',
+		headers: { 'content-type': 'application/x-www-form-urlencoded' },
+		body: response === undefined ? '' : new URLSearchParams({ response }).toString(),
+	});
 }

@@ -362,19 +362,34 @@ export class N8nInstance {
 
 	/** "Fetch Test Event" / "Execute workflow" from the editor: a manual run from the given trigger. */
 	async runManually(workflowId: string, trigger: string): Promise<Json> {
+		const executionId = await this.startManually(workflowId, trigger);
+		return await this.waitFor('the manual execution', async () => {
+			const execution = await this.api('GET', `/executions/${executionId}?includeData=true`).catch(
+				() => undefined,
+			);
+			return execution && execution.finished !== undefined && execution.stoppedAt
+				? execution
+				: undefined;
+		});
+	}
+
+	/** Starts a manual run as the editor does; its execution id, without waiting for it. */
+	async startManually(workflowId: string, trigger: string): Promise<string> {
 		const workflow = (await this.rest('GET', `/rest/workflows/${workflowId}`)) as Json;
 		const started = (await this.rest('POST', `/rest/workflows/${workflowId}/run`, {
 			workflowData: workflow,
 			triggerToStartFrom: { name: trigger },
 		})) as { executionId: string };
-		return await this.waitFor('the manual execution', async () => {
-			const execution = await this.api(
-				'GET',
-				`/executions/${started.executionId}?includeData=true`,
-			).catch(() => undefined);
-			return execution && execution.finished !== undefined && execution.stoppedAt
-				? execution
-				: undefined;
+		return started.executionId;
+	}
+
+	/** The execution with its data once its status is `status` (for example "waiting"). */
+	async executionIn(executionId: string, status: string): Promise<Json> {
+		return await this.waitFor(`execution ${executionId} to be ${status}`, async () => {
+			const execution = await this.api('GET', `/executions/${executionId}?includeData=true`).catch(
+				() => undefined,
+			);
+			return execution?.status === status ? execution : undefined;
 		});
 	}
 

@@ -233,6 +233,79 @@ describe('Graph: sending large mail and Bcc', () => {
 		assert.doesNotMatch((await graphRaw(BOB, atBob.id)).toString(), /^Bcc:/im);
 	});
 
+	it('send and wait for response: one sendMail with the signed links in HTML and text; the items go on; no recipient or a past time limit is refused before any send', async () => {
+		const subject = `approval ${Date.now()}`;
+		const items = [{ json: { order: 1 } }, { json: { order: 2 } }];
+		let output: INodeExecutionData[] = [];
+		const counts = await countsDuring(async () => {
+			output = await action(
+				{
+					resource: 'message',
+					operation: 'sendAndWait',
+					to: BOB,
+					subject,
+					message: 'Order 1 & co: <i>ship</i>?',
+					approvalOptions: { values: { approvalType: 'double' } },
+				},
+				items,
+			);
+		});
+		assert.equal(counts['POST /sendMail'], 1);
+		assert.deepEqual(
+			output.map((item) => item.json),
+			items.map((item) => item.json),
+		);
+		const atBob = (await graphList(BOB, 'inbox')).find((m) => m.subject === subject);
+		assert.ok(atBob, 'Bob has the mail');
+		const parsed = await simpleParser(await graphRaw(BOB, atBob.id));
+		const html = String(parsed.html);
+		assert.ok(html.includes('&lt;i&gt;ship&lt;/i&gt;?') && !html.includes('<i>ship'));
+		const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, '&'));
+		assert.equal(links.length, 2);
+		for (const [link, approved] of [
+			[links[0], 'false'],
+			[links[1], 'true'],
+		]) {
+			const url = new URL(link);
+			assert.equal(
+				url.origin + url.pathname,
+				'http://127.0.0.1/webhook-waiting/test-execution/node-1',
+			);
+			assert.equal(url.searchParams.get('approved'), approved);
+			assert.match(String(url.searchParams.get('signature')), /^[0-9a-f]{64}$/);
+			assert.ok(String(parsed.text).includes(link), 'the text part has the link too');
+		}
+
+		for (const [parameters, error] of [
+			[{ to: '' }, /no recipient/],
+			[
+				{
+					to: BOB,
+					options: {
+						limitWaitTime: {
+							values: { limitType: 'atSpecifiedTime', maxDateAndTime: '2020-01-01T00:00:00Z' },
+						},
+					},
+				},
+				/not a time to come/,
+			],
+		] as const) {
+			const refused = await countsDuring(() =>
+				assert.rejects(
+					action({
+						resource: 'message',
+						operation: 'sendAndWait',
+						subject,
+						message: 'again?',
+						...parameters,
+					}),
+					error,
+				),
+			);
+			assert.equal(refused['POST /sendMail'], undefined);
+		}
+	});
+
 	it('over 3 MB: a MIME draft, a small attachment by POST, a 7 MB one by upload session in ranges under 4 MB, then send', async () => {
 		const subject = `large ${Date.now()}`;
 		const big = randomBytes(7 * 1024 * 1024);

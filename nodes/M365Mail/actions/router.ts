@@ -3,11 +3,16 @@
  * the whole run), runs the operation, and owns continueOnFail and pairedItem. It chooses nothing by
  * transport: every operation is written once against the Mailbox interface.
  */
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import {
+	SEND_AND_WAIT_OPERATION,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+} from 'n8n-workflow';
 
 import { connectNode, resolveMailbox } from '../shared/connection';
 import { toNodeError } from '../shared/errors';
 import type { MailConnection } from '../transport/connection';
+import type { Mailbox } from '../transport/mailbox';
 import { Mailboxes } from '../transport/open';
 import * as attachmentDownload from './attachment/download.operation';
 import * as attachmentGetAll from './attachment/getAll.operation';
@@ -30,6 +35,7 @@ import * as messageMarkAsUnread from './message/markAsUnread.operation';
 import * as messageMove from './message/move.operation';
 import * as messageReply from './message/reply.operation';
 import * as messageSend from './message/send.operation';
+import { sendForResponse, waitTill } from './message/sendAndWait.operation';
 import * as messageSendDraft from './message/sendDraft.operation';
 import * as messageSetCategories from './message/setCategories.operation';
 import * as messageUnflag from './message/unflag.operation';
@@ -91,6 +97,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			),
 		);
 	try {
+		if (
+			this.getNodeParameter('resource', 0) === 'message' &&
+			this.getNodeParameter('operation', 0) === SEND_AND_WAIT_OPERATION
+		)
+			return await sendAndWait(this, items, mailboxOf);
 		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
 			try {
 				const resource = this.getNodeParameter('resource', itemIndex) as string;
@@ -117,4 +128,26 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		await mailboxes.closeAll();
 	}
 	return [output];
+}
+
+/**
+ * Send and Wait for Response: one message for the execution (from the first item), then n8n waits
+ * for the answer; the items go on as they came until it arrives (or the time limit passes).
+ */
+async function sendAndWait(
+	ctx: IExecuteFunctions,
+	items: INodeExecutionData[],
+	mailboxOf: (itemIndex: number) => Promise<Mailbox>,
+): Promise<INodeExecutionData[][]> {
+	try {
+		const until = waitTill(ctx);
+		await sendForResponse(ctx, await mailboxOf(0));
+		await ctx.putExecutionToWait(until);
+	} catch (error) {
+		const nodeError = toNodeError(ctx.getNode(), error, 0);
+		if (!ctx.continueOnFail()) throw nodeError;
+		const description = (nodeError as { description?: string }).description ?? null;
+		return [[{ json: { error: nodeError.message, description }, pairedItem: { item: 0 } }]];
+	}
+	return [items];
 }

@@ -64,8 +64,12 @@ export function customHeaders(values: IDataObject | undefined): Record<string, s
 	return headers;
 }
 
-const escapeHtml = (text: string) =>
-	text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** Text as HTML shows it: no tag, entity or attribute in it is read as markup. */
+export const escapeHtml = (text: string) =>
+	text.replace(
+		/[&<>"']/g,
+		(c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+	);
 
 /** The quoted original below a reply or forward, in text and HTML. */
 export function quoteOriginal(
