@@ -598,6 +598,105 @@ describe('real n8n with the package installed as a community package', () => {
 		const done = await n8n.executionIn(executionId, 'success');
 		assert.equal((runData(done, 'Ask')[0].json.data as { text: string }).text, answer);
 	});
+
+	it('Human in the Loop for an AI Agent: n8n offers the node as a review step for another tool; the tool runs only after the reviewer approves in the mail, and never when they decline', async () => {
+		for (const approved of [true, false]) {
+			const subject = `Agent reviewed ${approved} ${Date.now()}`;
+			const review = `Review ${approved} ${Date.now()}`;
+			model.script = {
+				tool: 'Send_Mail',
+				arguments: {
+					toolParameters: { subject, body: 'Hello Bob, reviewed.' },
+					hitlParameters: {},
+				},
+			};
+			const id = await n8n.createWorkflow(
+				`E2E agent review ${approved}`,
+				[
+					manualTriggerNode(`m-review-${approved}`),
+					{
+						id: 'agent-r',
+						name: 'Agent',
+						type: '@n8n/n8n-nodes-langchain.agent',
+						typeVersion: 3,
+						position: [250, 0],
+						parameters: { promptType: 'define', text: 'Send Bob a short greeting.', options: {} },
+					},
+					{
+						id: 'model-r',
+						name: 'Model',
+						type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
+						typeVersion: 1.2,
+						position: [250, 200],
+						parameters: { model: { __rl: true, mode: 'id', value: 'fake-model' }, options: {} },
+						credentials: { openAiApi: FAKE_OPENAI },
+					},
+					{
+						id: 'tool-r',
+						name: 'Send Mail',
+						type: `${PKG}.m365MailTool`,
+						typeVersion: 1,
+						position: [750, 400],
+						parameters: {
+							authentication: 'delegated',
+							resource: 'message',
+							operation: 'send',
+							to: 'bob@example.test',
+							subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
+							text: "={{ $fromAI('body', 'The message text', 'string') }}",
+						},
+						credentials: credentialRef,
+					},
+					{
+						id: 'review-r',
+						name: 'Review',
+						type: `${PKG}.m365MailHitlTool`,
+						typeVersion: 1,
+						position: [500, 200],
+						parameters: {
+							authentication: 'delegated',
+							operation: 'sendAndWait',
+							to: 'carol@example.test',
+							subject: review,
+							message:
+								'=The agent wants to run {{ $tool.name }} with {{ JSON.stringify($tool.parameters) }}',
+							approvalOptions: { values: { approvalType: 'double' } },
+						},
+						credentials: credentialRef,
+					},
+				],
+				{
+					Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
+					Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
+					'Send Mail': { ai_tool: [[{ node: 'Review', type: 'ai_tool', index: 0 }]] },
+					Review: { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
+				},
+			);
+			model.requests.length = 0;
+			const executionId = await n8n.startManually(id, 'Manual');
+			const mail = await mailTo('carol@example.test', review);
+			await n8n.executionIn(executionId, 'waiting');
+			// The message names the tool and the input the model gave it (n8n's $tool).
+			assert.ok(mail.text.includes('Send_Mail with {') && mail.text.includes(subject), mail.text);
+			const answer = mail.links.find((link) => link.includes(`approved=${approved}`))!;
+			assert.equal((await fetch(answer)).status, 200);
+			assert.equal((await n8n.executionIn(executionId, 'waiting')).status, 'waiting');
+			assert.deepEqual(await uidsWith('bob@example.test', 'INBOX', subject), [], 'not sent yet');
+
+			assert.equal((await post(answer)).status, 200);
+			const done = await n8n.executionIn(executionId, 'success');
+			const output = String(runData(done, 'Agent')[0].json.output);
+			const sent = await uidsWith('bob@example.test', 'INBOX', subject);
+			if (approved) {
+				assert.match(output, /^Done\. The tool said:.*bob@example\.test/s);
+				assert.equal(sent.length, 1, 'sent once');
+			} else {
+				// The agent hears that the reviewer said no; the tool never ran.
+				assert.match(output, /User rejected the tool call to Send[ _]Mail/);
+				assert.deepEqual(sent, [], 'never sent');
+			}
+		}
+	});
 });
 
 /**
@@ -691,8 +790,16 @@ async function askBob(
 		{ Manual: { main: [[{ node: 'Ask', type: 'main', index: 0 }]] } },
 	);
 	const executionId = await n8n.startManually(id, 'Manual');
-	const source = await n8n.waitFor('the mail to Bob', async () => {
-		const client = await testImap('bob@example.test');
+	return { executionId, mail: await mailTo('bob@example.test', subject) };
+}
+
+/** The mail with this subject once it is in the mailbox's Inbox: its HTML, text and links in order. */
+async function mailTo(
+	mailbox: string,
+	subject: string,
+): Promise<{ html: string; text: string; links: string[] }> {
+	const source = await n8n.waitFor(`the mail to ${mailbox}`, async () => {
+		const client = await testImap(mailbox);
 		try {
 			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
 			try {
@@ -710,7 +817,7 @@ async function askBob(
 	const parsed = await simpleParser(source);
 	const html = String(parsed.html || '');
 	const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, '&'));
-	return { executionId, mail: { html, text: parsed.text ?? '', links } };
+	return { html, text: parsed.text ?? '', links };
 }
 
 /** The button of a response page: a form POST to the link, with a free-text answer if given. */
