@@ -599,6 +599,32 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal((runData(done, 'Ask')[0].json.data as { text: string }).text, answer);
 	});
 
+	it('Send and Wait for Response with Limit Wait Time: without an answer, the execution goes on with its input when the time is up', async () => {
+		const subject = `E2E no answer ${Date.now()}`;
+		const { executionId } = await askBob('E2E no answer', subject, {
+			message: 'Anyone?',
+			options: {
+				limitWaitTime: {
+					values: { limitType: 'afterTimeInterval', resumeAmount: 0.02, resumeUnit: 'minutes' },
+				},
+			},
+		});
+		// n8n's wait tracker looks for executions due to resume once a minute.
+		const done = await n8n.waitFor(
+			'the execution to go on',
+			async () => {
+				const execution = await n8n.api('GET', `/executions/${executionId}?includeData=true`);
+				return execution.status === 'success' ? execution : undefined;
+			},
+			150_000,
+		);
+		assert.deepEqual(
+			runData(done, 'Ask').map((item) => item.json),
+			[{}],
+			"the Manual trigger's item, without an answer",
+		);
+	});
+
 	it('Human in the Loop for an AI Agent: n8n offers the node as a review step for another tool; the tool runs only after the reviewer approves in the mail, and never when they decline', async () => {
 		for (const approved of [true, false]) {
 			const subject = `Agent reviewed ${approved} ${Date.now()}`;
