@@ -8,8 +8,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { simpleParser } from 'mailparser';
-
 import { GRAPH_SCOPES, graphDeliver, graphFolder, graphList } from '../harness/graph';
 import { appendMails, freshFolder, listFolder, testImap } from '../harness/mail';
 import {
@@ -30,6 +28,7 @@ import {
 	triggerWorkflowNode,
 } from './n8n';
 import { FakeChatModel } from './fake-llm';
+import { mailTo, post } from './responses';
 
 const PKG = 'n8n-nodes-m365-mail';
 const DELEGATED = { id: 'M365DelegatedE2E', name: 'Alice (IMAP + SMTP)' };
@@ -700,7 +699,7 @@ describe('real n8n with the package installed as a community package', () => {
 			);
 			model.requests.length = 0;
 			const executionId = await n8n.startManually(id, 'Manual');
-			const mail = await mailTo('carol@example.test', review);
+			const mail = await mailTo(n8n, 'carol@example.test', review);
 			await n8n.executionIn(executionId, 'waiting');
 			// The message names the tool and the input the model gave it (n8n's $tool).
 			assert.ok(mail.text.includes('Send_Mail with {') && mail.text.includes(subject), mail.text);
@@ -816,41 +815,5 @@ async function askBob(
 		{ Manual: { main: [[{ node: 'Ask', type: 'main', index: 0 }]] } },
 	);
 	const executionId = await n8n.startManually(id, 'Manual');
-	return { executionId, mail: await mailTo('bob@example.test', subject) };
-}
-
-/** The mail with this subject once it is in the mailbox's Inbox: its HTML, text and links in order. */
-async function mailTo(
-	mailbox: string,
-	subject: string,
-): Promise<{ html: string; text: string; links: string[] }> {
-	const source = await n8n.waitFor(`the mail to ${mailbox}`, async () => {
-		const client = await testImap(mailbox);
-		try {
-			const lock = await client.getMailboxLock('INBOX', { readOnly: true });
-			try {
-				const [uid] = (await client.search({ subject }, { uid: true })) || [];
-				if (!uid) return undefined;
-				const message = await client.fetchOne(String(uid), { source: true }, { uid: true });
-				return message ? message.source : undefined;
-			} finally {
-				lock.release();
-			}
-		} finally {
-			await client.logout();
-		}
-	});
-	const parsed = await simpleParser(source);
-	const html = String(parsed.html || '');
-	const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, '&'));
-	return { html, text: parsed.text ?? '', links };
-}
-
-/** The button of a response page: a form POST to the link, with a free-text answer if given. */
-async function post(link: string, response?: string): Promise<Response> {
-	return await fetch(link, {
-		method: 'POST',
-		headers: { 'content-type': 'application/x-www-form-urlencoded' },
-		body: response === undefined ? '' : new URLSearchParams({ response }).toString(),
-	});
+	return { executionId, mail: await mailTo(n8n, 'bob@example.test', subject) };
 }

@@ -43,6 +43,7 @@ import {
 	runData,
 	triggerWorkflowNode,
 } from './n8n';
+import { mailTo, post } from './responses';
 import { Postgres, Redis } from './services';
 
 const IMAP_CREDENTIAL = { id: 'M365QueueImap0001', name: 'Alice (IMAP, queue)' };
@@ -290,6 +291,49 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		assert.deepEqual(wrong, [], 'every attachment arrived once, byte for byte');
 		const left = await listFolder(folder);
 		assert.equal(left.filter((m) => !m.flags.includes('\\Seen')).length, 0);
+		await main.api('POST', `/workflows/${id}/deactivate`);
+	});
+
+	it('send and wait for response: a worker sends the mail and the execution waits; the answer reaches main through the link, and a worker finishes the execution with it', async () => {
+		const folder = await freshFolder('queue-ask');
+		const subject = `queue ask ${randomUUID().slice(0, 8)}`;
+		const id = await main.createWorkflow(
+			'Queue: send and wait',
+			[
+				triggerWorkflowNode('New Mail', folder, imapRef, { afterEmit: 'markRead' }),
+				actionWorkflowNode('Ask', 1, imapRef, {
+					resource: 'message',
+					operation: 'sendAndWait',
+					to: 'carol@example.test',
+					subject: "={{ 'Approve ' + $json.subject }}",
+					message: 'Ship it?',
+				}),
+			],
+			{ 'New Mail': { main: [[{ node: 'Ask', type: 'main', index: 0 }]] } },
+		);
+		await main.api('POST', `/workflows/${id}/activate`);
+		await appendMails(folder, [{ subject }]);
+		await main.pollNow(id);
+		const mail = await mailTo(main, 'carol@example.test', `Approve ${subject}`);
+		const waiting = await main.waitFor('the waiting execution', async () =>
+			(await storedExecutions(id)).find((e) => e.status === 'waiting'),
+		);
+		const executionId = String(waiting.id);
+		assert.ok(ranOn().has(executionId), 'a worker ran the execution up to the mail');
+		const [approve] = mail.links;
+		assert.equal((await fetch(approve)).status, 200);
+		assert.equal((await post(approve)).status, 200);
+		const done = await main.waitFor('the answered execution', async () => {
+			const execution = await main.api('GET', `/executions/${executionId}?includeData=true`);
+			return execution.status === 'success' ? execution : undefined;
+		});
+		assert.equal((runData(done, 'Ask')[0].json.data as { approved: boolean }).approved, true);
+		const runs = workers.flatMap((w) =>
+			[...w.output().matchAll(/Worker started execution (\d+)/g)].filter(
+				(m) => m[1] === executionId,
+			),
+		);
+		assert.equal(runs.length, 2, 'a worker ran it up to the wait, and a worker finished it');
 		await main.api('POST', `/workflows/${id}/deactivate`);
 	});
 
