@@ -195,7 +195,9 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 					caCertPath: stack.caCertPath,
 					logFile: join(folder, 'n8n.log'),
 					command: 'worker',
-					env,
+					// As a deployment sets it for every process: the public address, which a worker writes
+					// into the links of the mail Send and Wait for Response sends.
+					env: { ...env, WEBHOOK_URL: `${main.url}/` },
 				}),
 			);
 		}
@@ -322,6 +324,8 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		assert.ok(ranOn().has(executionId), 'a worker ran the execution up to the mail');
 		const [approve] = mail.links;
 		assert.equal((await fetch(approve)).status, 200);
+		const opened = await main.api('GET', `/executions/${executionId}`);
+		assert.equal(opened.status, 'waiting', 'opening the link answers nothing');
 		assert.equal((await post(approve)).status, 200);
 		const done = await main.waitFor('the answered execution', async () => {
 			const execution = await main.api('GET', `/executions/${executionId}?includeData=true`);
