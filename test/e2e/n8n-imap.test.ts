@@ -360,46 +360,9 @@ describe('real n8n with the package installed as a community package', () => {
 			'E2E agent tool',
 			[
 				manualTriggerNode('m4'),
-				{
-					id: 'agent',
-					name: 'Agent',
-					type: '@n8n/n8n-nodes-langchain.agent',
-					typeVersion: 3,
-					position: [250, 0],
-					parameters: {
-						promptType: 'define',
-						text: 'Send Bob a short greeting by email.',
-						options: {},
-					},
-				},
-				{
-					id: 'model',
-					name: 'Model',
-					type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
-					typeVersion: 1.2,
-					position: [250, 200],
-					parameters: {
-						model: { __rl: true, mode: 'id', value: 'fake-model' },
-						options: {},
-					},
-					credentials: { openAiApi: FAKE_OPENAI },
-				},
-				{
-					id: 'tool',
-					name: 'Send Mail',
-					type: 'n8n-nodes-m365-mail.m365MailTool',
-					typeVersion: 1,
-					position: [500, 200],
-					parameters: {
-						authentication: 'delegated',
-						resource: 'message',
-						operation: 'send',
-						to: 'bob@example.test',
-						subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
-						text: "={{ $fromAI('body', 'The message text', 'string') }}",
-					},
-					credentials: { m365MailOAuth2Api: DELEGATED_GRAPH },
-				},
+				...agentWithSendTool('', 'Send Bob a short greeting by email.', {
+					m365MailOAuth2Api: DELEGATED_GRAPH,
+				}),
 			],
 			{
 				Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
@@ -639,45 +602,13 @@ describe('real n8n with the package installed as a community package', () => {
 				`E2E agent review ${approved}`,
 				[
 					manualTriggerNode(`m-review-${approved}`),
-					{
-						id: 'agent-r',
-						name: 'Agent',
-						type: '@n8n/n8n-nodes-langchain.agent',
-						typeVersion: 3,
-						position: [250, 0],
-						parameters: { promptType: 'define', text: 'Send Bob a short greeting.', options: {} },
-					},
-					{
-						id: 'model-r',
-						name: 'Model',
-						type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
-						typeVersion: 1.2,
-						position: [250, 200],
-						parameters: { model: { __rl: true, mode: 'id', value: 'fake-model' }, options: {} },
-						credentials: { openAiApi: FAKE_OPENAI },
-					},
-					{
-						id: 'tool-r',
-						name: 'Send Mail',
-						type: `${PKG}.m365MailTool`,
-						typeVersion: 1,
-						position: [750, 400],
-						parameters: {
-							authentication: 'delegated',
-							resource: 'message',
-							operation: 'send',
-							to: 'bob@example.test',
-							subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
-							text: "={{ $fromAI('body', 'The message text', 'string') }}",
-						},
-						credentials: credentialRef,
-					},
+					...agentWithSendTool('-r', 'Send Bob a short greeting.', credentialRef),
 					{
 						id: 'review-r',
 						name: 'Review',
 						type: `${PKG}.m365MailHitlTool`,
 						typeVersion: 1,
-						position: [500, 200],
+						position: [500, 400],
 						parameters: {
 							authentication: 'delegated',
 							operation: 'sendAndWait',
@@ -816,4 +747,43 @@ async function askBob(
 	);
 	const executionId = await n8n.startManually(id, 'Manual');
 	return { executionId, mail: await mailTo(n8n, 'bob@example.test', subject) };
+}
+
+/** An AI Agent with the scripted chat model and our node's Send as its tool "Send Mail" (to Bob). */
+function agentWithSendTool(suffix: string, prompt: string, credentials: Json): Json[] {
+	return [
+		{
+			id: `agent${suffix}`,
+			name: 'Agent',
+			type: '@n8n/n8n-nodes-langchain.agent',
+			typeVersion: 3,
+			position: [250, 0],
+			parameters: { promptType: 'define', text: prompt, options: {} },
+		},
+		{
+			id: `model${suffix}`,
+			name: 'Model',
+			type: '@n8n/n8n-nodes-langchain.lmChatOpenAi',
+			typeVersion: 1.2,
+			position: [250, 200],
+			parameters: { model: { __rl: true, mode: 'id', value: 'fake-model' }, options: {} },
+			credentials: { openAiApi: FAKE_OPENAI },
+		},
+		{
+			id: `tool${suffix}`,
+			name: 'Send Mail',
+			type: `${PKG}.m365MailTool`,
+			typeVersion: 1,
+			position: [500, 200],
+			parameters: {
+				authentication: 'delegated',
+				resource: 'message',
+				operation: 'send',
+				to: 'bob@example.test',
+				subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
+				text: "={{ $fromAI('body', 'The message text', 'string') }}",
+			},
+			credentials,
+		},
+	];
 }
