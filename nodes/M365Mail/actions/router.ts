@@ -132,7 +132,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 
 /**
  * Send and Wait for Response: one message for the execution (from the first item), then n8n waits
- * for the answer; the items go on as they came until it arrives (or the time limit passes).
+ * for the answer, which becomes the node's output; if the time limit passes first, these items.
  */
 async function sendAndWait(
 	ctx: IExecuteFunctions,
