@@ -304,6 +304,29 @@ describe('Graph: sending large mail and Bcc', () => {
 			);
 			assert.equal(refused['POST /sendMail'], undefined);
 		}
+		// With Continue On Fail the refusal is an error item with its fix, paired with the first item.
+		const [failed] = (
+			await runActionNode(
+				{
+					parameters: {
+						authentication: 'delegated',
+						mailbox: '',
+						resource: 'message',
+						operation: 'sendAndWait',
+						to: ' ; ',
+						subject,
+						message: 'again?',
+					},
+					credentials: { m365MailOAuth2Api: 'alice' },
+					onError: 'continueRegularOutput',
+				},
+				store,
+				items,
+			)
+		)[0];
+		assert.match(String(failed.json.error), /no recipient/);
+		assert.match(String(failed.json.description), /under "To"/);
+		assert.deepEqual(failed.pairedItem, { item: 0 });
 	});
 
 	it('over 3 MB: a MIME draft, a small attachment by POST, a 7 MB one by upload session in ranges under 4 MB, then send', async () => {
