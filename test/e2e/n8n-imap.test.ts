@@ -587,6 +587,52 @@ describe('real n8n with the package installed as a community package', () => {
 		);
 	});
 
+	it('Send and Wait for Response as an AI Agent tool: the agent asks a person by mail, the execution waits, and the answer is the tool result the model reads', async () => {
+		const review = `Plain tool ${Date.now()}`;
+		model.script = { tool: 'Ask_Carol', arguments: {} };
+		model.requests.length = 0;
+		const id = await n8n.createWorkflow(
+			'E2E plain tool ask',
+			[
+				manualTriggerNode('m-plain'),
+				...agentWithSendTool('-p', 'Ask Carol.', credentialRef).slice(0, 2),
+				{
+					id: 'ask-p',
+					name: 'Ask Carol',
+					type: `${PKG}.m365MailTool`,
+					typeVersion: 1,
+					position: [500, 200],
+					parameters: {
+						authentication: 'delegated',
+						resource: 'message',
+						operation: 'sendAndWait',
+						to: 'carol@example.test',
+						subject: review,
+						message: 'Go?',
+					},
+					credentials: credentialRef,
+				},
+			],
+			{
+				Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
+				Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
+				'Ask Carol': { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
+			},
+		);
+		const executionId = await n8n.startManually(id, 'Manual');
+		const mail = await mailTo(n8n, 'carol@example.test', review);
+		await n8n.executionIn(executionId, 'waiting');
+		assert.equal(model.requests.length, 1, 'the model waits for the answer too');
+		assert.equal((await post(mail.links[0])).status, 200);
+		const done = await n8n.executionIn(executionId, 'success');
+		const toolMessage = model.requests[1].messages.find((m) => m.role === 'tool');
+		assert.match(JSON.stringify(toolMessage?.content ?? ''), /approved\\":true/);
+		assert.match(
+			String(runData(done, 'Agent')[0].json.output),
+			/^Done\. The tool said: .*"approved":true/,
+		);
+	});
+
 	it('Human in the Loop for an AI Agent: n8n offers the node as a review step for another tool; the tool runs only after the reviewer approves in the mail, and never when they decline', async () => {
 		for (const approved of [true, false]) {
 			const subject = `Agent reviewed ${approved} ${Date.now()}`;
