@@ -28,8 +28,11 @@ export function recipientsProperty(
 	};
 }
 
-/** The subject of a new message: sent, or saved as a draft. */
-export function subjectProperty(operation: string): INodeProperties {
+/** The subject of a new message: sent, or saved as a draft; `more` for what one operation adds. */
+export function subjectProperty(
+	operation: string,
+	more: Partial<INodeProperties> = {},
+): INodeProperties {
 	return {
 		displayName: 'Subject',
 		name: 'subject',
@@ -37,6 +40,7 @@ export function subjectProperty(operation: string): INodeProperties {
 		default: '',
 		description: 'Subject line',
 		displayOptions: { show: { resource: ['message'], operation: [operation] } },
+		...more,
 	};
 }
 
@@ -52,6 +56,14 @@ export function textProperty(operation: string, description: string, rows = 5): 
 		displayOptions: { show: { resource: ['message'], operation: [operation] } },
 	};
 }
+
+export const fromNameOption: INodeProperties = {
+	displayName: 'From Name',
+	name: 'fromName',
+	type: 'string',
+	default: '',
+	description: 'Display name shown with the sending mailbox’s address',
+};
 
 export const appendToSentOption: INodeProperties = {
 	displayName: 'Append to Sent Items',
@@ -131,13 +143,7 @@ export function sendOptions(
 					},
 				],
 			},
-			{
-				displayName: 'From Name',
-				name: 'fromName',
-				type: 'string',
-				default: '',
-				description: 'Display name shown with the sending mailbox’s address',
-			},
+			fromNameOption,
 			{
 				displayName: 'HTML',
 				name: 'html',

@@ -20,8 +20,8 @@ import {
 
 import type { Mailbox } from '../../transport/mailbox';
 import { splitAddresses } from '../../transport/mime/addresses';
-import { emailHtml, emailText, type ResponseLink } from './responsePages';
-import { recipientsProperty, sendAs } from './send';
+import { approvalLabel, emailHtml, emailText, type ResponseLink } from './responsePages';
+import { fromNameOption, recipientsProperty, sendAs, subjectProperty } from './send';
 
 const show = { resource: ['message'], operation: [SEND_AND_WAIT_OPERATION] };
 
@@ -38,16 +38,11 @@ export const responseWebhooks = (['GET', 'POST'] as const).map((httpMethod) => (
 
 export const description: INodeProperties[] = [
 	recipientsProperty(SEND_AND_WAIT_OPERATION, 'manager@contoso.com'),
-	{
-		displayName: 'Subject',
-		name: 'subject',
-		type: 'string',
+	subjectProperty(SEND_AND_WAIT_OPERATION, {
 		required: true,
-		default: '',
 		placeholder: 'e.g. Approval required',
 		description: 'Subject line, also the title of the page a link opens',
-		displayOptions: { show },
-	},
+	}),
 	{
 		displayName: 'Message',
 		name: 'message',
@@ -131,13 +126,7 @@ export const description: INodeProperties[] = [
 		description: 'Further settings: add only those you need',
 		displayOptions: { show },
 		options: [
-			{
-				displayName: 'From Name',
-				name: 'fromName',
-				type: 'string',
-				default: '',
-				description: 'Display name shown with the sending mailbox’s address',
-			},
+			fromNameOption,
 			{
 				displayName: 'Limit Wait Time',
 				name: 'limitWaitTime',
@@ -241,9 +230,9 @@ export function responseLinks(ctx: IExecuteFunctions): ResponseLink[] {
 	if (ctx.getNodeParameter('responseType', 0, 'approval') === 'freeText')
 		return [link(String(ctx.getNodeParameter('options.respondLabel', 0, '') || 'Respond'), true)];
 	const values = ctx.getNodeParameter('approvalOptions.values', 0, {}) as IDataObject;
-	const approve = link(String(values.approveLabel || 'Approve'), true);
+	const approve = link(approvalLabel(values, true), true);
 	return values.approvalType === 'double'
-		? [link(String(values.disapproveLabel || 'Decline'), false), approve]
+		? [link(approvalLabel(values, false), false), approve]
 		: [approve];
 }
 
