@@ -360,15 +360,10 @@ describe('real n8n with the package installed as a community package', () => {
 			'E2E agent tool',
 			[
 				manualTriggerNode('m4'),
-				...agentWithSendTool('', 'Send Bob a short greeting by email.', {
-					m365MailOAuth2Api: DELEGATED_GRAPH,
-				}),
+				...agentNodes('', 'Send Bob a short greeting by email.'),
+				sendMailTool('', { m365MailOAuth2Api: DELEGATED_GRAPH }),
 			],
-			{
-				Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
-				Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
-				'Send Mail': { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
-			},
+			agentConnections({ 'Send Mail': 'Agent' }),
 		);
 		model.requests.length = 0;
 		const execution = await n8n.runManually(id, 'Manual');
@@ -572,14 +567,7 @@ describe('real n8n with the package installed as a community package', () => {
 			},
 		});
 		// n8n's wait tracker looks for executions due to resume once a minute.
-		const done = await n8n.waitFor(
-			'the execution to go on',
-			async () => {
-				const execution = await n8n.api('GET', `/executions/${executionId}?includeData=true`);
-				return execution.status === 'success' ? execution : undefined;
-			},
-			150_000,
-		);
+		const done = await n8n.executionIn(executionId, 'success', 150_000);
 		assert.deepEqual(
 			runData(done, 'Ask').map((item) => item.json),
 			[{}],
@@ -595,29 +583,10 @@ describe('real n8n with the package installed as a community package', () => {
 			'E2E plain tool ask',
 			[
 				manualTriggerNode('m-plain'),
-				...agentWithSendTool('-p', 'Ask Carol.', credentialRef).slice(0, 2),
-				{
-					id: 'ask-p',
-					name: 'Ask Carol',
-					type: `${PKG}.m365MailTool`,
-					typeVersion: 1,
-					position: [500, 200],
-					parameters: {
-						authentication: 'delegated',
-						resource: 'message',
-						operation: 'sendAndWait',
-						to: 'carol@example.test',
-						subject: review,
-						message: 'Go?',
-					},
-					credentials: credentialRef,
-				},
+				...agentNodes('-p', 'Ask Carol.'),
+				askCarol('Ask Carol', 'm365MailTool', review, { resource: 'message', message: 'Go?' }),
 			],
-			{
-				Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
-				Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
-				'Ask Carol': { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
-			},
+			agentConnections({ 'Ask Carol': 'Agent' }),
 		);
 		const executionId = await n8n.startManually(id, 'Manual');
 		const mail = await mailTo(n8n, 'carol@example.test', review);
@@ -648,36 +617,20 @@ describe('real n8n with the package installed as a community package', () => {
 				`E2E agent review ${approved}`,
 				[
 					manualTriggerNode(`m-review-${approved}`),
-					...agentWithSendTool('-r', 'Send Bob a short greeting.', credentialRef),
-					{
-						id: 'review-r',
-						name: 'Review',
-						type: `${PKG}.m365MailHitlTool`,
-						typeVersion: 1,
-						position: [500, 400],
-						parameters: {
-							authentication: 'delegated',
-							operation: 'sendAndWait',
-							to: 'carol@example.test',
-							subject: review,
-							// The second run keeps n8n's default message.
-							...(approved
-								? {
-										message:
-											'=The agent wants to run {{ $tool.name }} with {{ JSON.stringify($tool.parameters) }}',
-									}
-								: {}),
-							approvalOptions: { values: { approvalType: 'double' } },
-						},
-						credentials: credentialRef,
-					},
+					...agentNodes('-r', 'Send Bob a short greeting.'),
+					sendMailTool('-r', credentialRef),
+					askCarol('Review', 'm365MailHitlTool', review, {
+						// The second run keeps n8n's default message.
+						...(approved
+							? {
+									message:
+										'=The agent wants to run {{ $tool.name }} with {{ JSON.stringify($tool.parameters) }}',
+								}
+							: {}),
+						approvalOptions: { values: { approvalType: 'double' } },
+					}),
 				],
-				{
-					Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
-					Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
-					'Send Mail': { ai_tool: [[{ node: 'Review', type: 'ai_tool', index: 0 }]] },
-					Review: { ai_tool: [[{ node: 'Agent', type: 'ai_tool', index: 0 }]] },
-				},
+				agentConnections({ 'Send Mail': 'Review', Review: 'Agent' }),
 			);
 			model.requests.length = 0;
 			const executionId = await n8n.startManually(id, 'Manual');
@@ -809,8 +762,8 @@ async function askBob(
 	return { executionId, mail: await mailTo(n8n, 'bob@example.test', subject) };
 }
 
-/** An AI Agent with the scripted chat model and our node's Send as its tool "Send Mail" (to Bob). */
-function agentWithSendTool(suffix: string, prompt: string, credentials: Json): Json[] {
+/** n8n's AI Agent and the scripted chat model as its model. */
+function agentNodes(suffix: string, prompt: string): Json[] {
 	return [
 		{
 			id: `agent${suffix}`,
@@ -829,21 +782,58 @@ function agentWithSendTool(suffix: string, prompt: string, credentials: Json): J
 			parameters: { model: { __rl: true, mode: 'id', value: 'fake-model' }, options: {} },
 			credentials: { openAiApi: FAKE_OPENAI },
 		},
-		{
-			id: `tool${suffix}`,
-			name: 'Send Mail',
-			type: `${PKG}.m365MailTool`,
-			typeVersion: 1,
-			position: [500, 200],
-			parameters: {
-				authentication: 'delegated',
-				resource: 'message',
-				operation: 'send',
-				to: 'bob@example.test',
-				subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
-				text: "={{ $fromAI('body', 'The message text', 'string') }}",
-			},
-			credentials,
-		},
 	];
+}
+
+/** Our node as the AI tool "Send Mail": Send to Bob, the model filling subject and body. */
+function sendMailTool(suffix: string, credentials: Json): Json {
+	return {
+		id: `tool${suffix}`,
+		name: 'Send Mail',
+		type: `${PKG}.m365MailTool`,
+		typeVersion: 1,
+		position: [500, 200],
+		parameters: {
+			authentication: 'delegated',
+			resource: 'message',
+			operation: 'send',
+			to: 'bob@example.test',
+			subject: "={{ $fromAI('subject', 'The subject line', 'string') }}",
+			text: "={{ $fromAI('body', 'The message text', 'string') }}",
+		},
+		credentials,
+	};
+}
+
+/** Our node's Send and Wait for Response to Carol, as n8n's variant `type` (tool or review step). */
+function askCarol(name: string, type: string, subject: string, parameters: Json = {}): Json {
+	return {
+		id: `${name}-ask`.replace(/\W+/g, '-'),
+		name,
+		type: `${PKG}.${type}`,
+		typeVersion: 1,
+		position: [500, 400],
+		parameters: {
+			authentication: 'delegated',
+			operation: 'sendAndWait',
+			to: 'carol@example.test',
+			subject,
+			...parameters,
+		},
+		credentials: credentialRef,
+	};
+}
+
+/** Manual → Agent with its model; `tools` are the ai_tool connections (node → node). */
+function agentConnections(tools: Record<string, string>): Json {
+	return {
+		Manual: { main: [[{ node: 'Agent', type: 'main', index: 0 }]] },
+		Model: { ai_languageModel: [[{ node: 'Agent', type: 'ai_languageModel', index: 0 }]] },
+		...Object.fromEntries(
+			Object.entries(tools).map(([from, to]) => [
+				from,
+				{ ai_tool: [[{ node: to, type: 'ai_tool', index: 0 }]] },
+			]),
+		),
+	};
 }

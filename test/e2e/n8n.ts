@@ -384,13 +384,18 @@ export class N8nInstance {
 	}
 
 	/** The execution with its data once its status is `status` (for example "waiting"). */
-	async executionIn(executionId: string, status: string): Promise<Json> {
-		return await this.waitFor(`execution ${executionId} to be ${status}`, async () => {
-			const execution = await this.api('GET', `/executions/${executionId}?includeData=true`).catch(
-				() => undefined,
-			);
-			return execution?.status === status ? execution : undefined;
-		});
+	async executionIn(executionId: string, status: string, timeoutMs = 60_000): Promise<Json> {
+		return await this.waitFor(
+			`execution ${executionId} to be ${status}`,
+			async () => {
+				const execution = await this.api(
+					'GET',
+					`/executions/${executionId}?includeData=true`,
+				).catch(() => undefined);
+				return execution?.status === status ? execution : undefined;
+			},
+			timeoutMs,
+		);
 	}
 
 	/** SIGKILL of the main process (and its task runner): no shutdown, nothing saved on the way out. */

@@ -327,10 +327,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		const opened = await main.api('GET', `/executions/${executionId}`);
 		assert.equal(opened.status, 'waiting', 'opening the link answers nothing');
 		assert.equal((await post(approve)).status, 200);
-		const done = await main.waitFor('the answered execution', async () => {
-			const execution = await main.api('GET', `/executions/${executionId}?includeData=true`);
-			return execution.status === 'success' ? execution : undefined;
-		});
+		const done = await main.executionIn(executionId, 'success');
 		assert.equal((runData(done, 'Ask')[0].json.data as { approved: boolean }).approved, true);
 		const runs = workers.flatMap((w) =>
 			[...w.output().matchAll(/Worker started execution (\d+)/g)].filter(

@@ -113,6 +113,15 @@ async function folderPaths(): Promise<string[]> {
 	return items.map((i) => String(i.json.path));
 }
 
+/** A fresh folder with two messages, and a subfolder "Sub" with one. */
+async function folderWithSub(prefix: string): Promise<string> {
+	const folder = await freshFolder(prefix);
+	await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
+	await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
+	await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
+	return folder;
+}
+
 /** An error check: the node's error says `message`, and its description the fix. */
 const refusedWith = (message: RegExp, fix: RegExp) => (error: Error & { description?: string }) =>
 	message.test(error.message) && fix.test(error.description ?? '');
@@ -788,10 +797,7 @@ describe('action node over IMAP: reading and changing messages', () => {
 	});
 
 	it('folders: rename keeps the mail and subfolders under the new name, beside where it was; a taken name, a bad name or an Outlook folder is refused and nothing changes', async () => {
-		const folder = await freshFolder('ren');
-		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
-		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
-		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
+		const folder = await folderWithSub('ren');
 		const newName = `Renamed-${Date.now()}`;
 		const rename = (value: string, name: string) =>
 			run({ resource: 'folder', operation: 'rename', folder: folderRl(value), newName: name });
@@ -844,11 +850,8 @@ describe('action node over IMAP: reading and changing messages', () => {
 	});
 
 	it('folders: move puts the folder with its mail and subfolders into another, or at the top of the mailbox, under its own name; into itself, into its own subfolder, onto a taken name, or an Outlook folder is refused and nothing changes', async () => {
-		const folder = await freshFolder('mov');
+		const folder = await folderWithSub('mov');
 		const leaf = folder.split('/')[1];
-		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
-		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
-		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
 		const into = await freshFolder('into');
 		const move = (value: string, destination: string) =>
 			run({
@@ -897,11 +900,8 @@ describe('action node over IMAP: reading and changing messages', () => {
 	});
 
 	it('folders: delete moves the folder with its mail and subfolders to Deleted Items; from there only Delete Permanently removes it, subfolders and mail included; a name taken in Deleted Items or an Outlook folder is refused', async () => {
-		const folder = await freshFolder('gone');
+		const folder = await folderWithSub('gone');
 		const leaf = folder.split('/')[1];
-		await appendMails(folder, [{ subject: 'One' }, { subject: 'Two' }]);
-		await run({ resource: 'folder', operation: 'create', path: `${folder}/Sub` });
-		await appendMails(`${folder}/Sub`, [{ subject: 'Three' }]);
 		const remove = (value: string, permanent: boolean) =>
 			run({
 				resource: 'folder',

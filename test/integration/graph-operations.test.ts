@@ -28,12 +28,17 @@ const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
 const CAROL = 'carol@example.test';
 
-async function action(parameters: INodeParameters, items?: INodeExecutionData[]) {
+async function action(
+	parameters: INodeParameters,
+	items?: INodeExecutionData[],
+	onError?: 'continueRegularOutput',
+) {
 	return (
 		await runActionNode(
 			{
 				parameters: { authentication: 'delegated', mailbox: '', ...parameters },
 				credentials: { m365MailOAuth2Api: 'alice' },
+				onError,
 			},
 			store,
 			items,
@@ -305,25 +310,11 @@ describe('Graph: sending large mail and Bcc', () => {
 			assert.equal(refused['POST /sendMail'], undefined);
 		}
 		// With Continue On Fail the refusal is an error item with its fix, paired with the first item.
-		const [failed] = (
-			await runActionNode(
-				{
-					parameters: {
-						authentication: 'delegated',
-						mailbox: '',
-						resource: 'message',
-						operation: 'sendAndWait',
-						to: ' ; ',
-						subject,
-						message: 'again?',
-					},
-					credentials: { m365MailOAuth2Api: 'alice' },
-					onError: 'continueRegularOutput',
-				},
-				store,
-				items,
-			)
-		)[0];
+		const [failed] = await action(
+			{ resource: 'message', operation: 'sendAndWait', to: ' ; ', subject, message: 'again?' },
+			items,
+			'continueRegularOutput',
+		);
 		assert.match(String(failed.json.error), /no recipient/);
 		assert.match(String(failed.json.description), /under "To"/);
 		assert.deepEqual(failed.pairedItem, { item: 0 });
