@@ -14,7 +14,10 @@ import {
 
 import { respond } from '../../nodes/M365Mail/actions/message/response';
 import { MAX_ANSWER } from '../../nodes/M365Mail/actions/message/responsePages';
-import { waitTill } from '../../nodes/M365Mail/actions/message/sendAndWait.operation';
+import {
+	customFormFields,
+	waitTill,
+} from '../../nodes/M365Mail/actions/message/sendAndWait.operation';
 
 const HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>';
 
@@ -121,6 +124,203 @@ describe('Send and Wait for Response: the webhook', () => {
 		assert.equal(item.data.text, text);
 	});
 });
+
+describe('Send and Wait for Response: the Custom Form', () => {
+	const fields = [
+		{ fieldLabel: 'Name', fieldType: 'text', requiredField: true, placeholder: HOSTILE },
+		{ fieldLabel: 'Notes', fieldType: 'textarea' },
+		{ fieldLabel: 'Seats', fieldType: 'number' },
+		{ fieldLabel: 'Reply to', fieldType: 'email' },
+		{ fieldLabel: 'Start', fieldType: 'date' },
+		{
+			fieldLabel: 'Team',
+			fieldType: 'dropdown',
+			fieldOptions: { values: choices('Sales', HOSTILE) },
+		},
+		{
+			fieldLabel: 'Rooms',
+			fieldType: 'dropdown',
+			multiselect: true,
+			fieldOptions: { values: choices('A', 'B') },
+		},
+		{ fieldLabel: 'Size', fieldType: 'radio', fieldOptions: { values: choices('S', 'M') } },
+		{
+			fieldLabel: '__proto__',
+			fieldType: 'checkbox',
+			requiredField: true,
+			fieldOptions: { values: choices('x', 'y', 'z') },
+		},
+	];
+	const form = {
+		responseType: 'customForm',
+		subject: 'Booking',
+		message: 'Tell us',
+		formFields: { values: fields },
+	};
+	const answer: IDataObject = {
+		'field-0': '  Ada ',
+		'field-1': ' line\n',
+		'field-2': '3.5',
+		'field-3': 'ada@contoso.com',
+		'field-4': '2026-12-24',
+		'field-5': HOSTILE,
+		'field-6': ['B', 'A'],
+		'field-7': 'M',
+		'field-8': ['z', 'x', 'z'],
+	};
+
+	it('the page shows every field, escaped, with nothing chosen; opening it records nothing', async () => {
+		for (const parameters of [
+			form,
+			{ ...form, formFields: undefined, defineForm: 'json', jsonOutput: JSON.stringify(fields) },
+		]) {
+			const { run, sent } = request('GET', parameters);
+			assert.deepEqual(await run(), { noWebhookResponse: true });
+			assert.equal(sent.status, 200);
+			assert.ok(!sent.body.includes('<script>') && !sent.body.includes('<img'));
+			for (const html of [
+				/<label for="field-0">Name \*<\/label><input type="text" id="field-0" name="field-0" maxlength="100000" placeholder="&lt;script&gt;[^"]*" value="" required>/,
+				/<textarea id="field-1" name="field-1"/,
+				/<input type="number" id="field-2" name="field-2" step="any"/,
+				/<input type="email" id="field-3"/,
+				/<input type="date" id="field-4"/,
+				/<select id="field-5" name="field-5"><option value="">Choose…<\/option><option value="Sales">Sales<\/option><option value="&lt;script&gt;/,
+				/<select id="field-6" name="field-6" multiple><option value="A">A<\/option>/,
+				/<input type="radio" name="field-7" id="field-7-1" value="M"> M<\/label>/,
+				/<legend>__proto__ \*<\/legend><label class="choice"><input type="checkbox" name="field-8" id="field-8-0" value="x"> x/,
+				/<button type="submit">Send<\/button>/,
+			])
+				assert.match(sent.body, html);
+			assert.ok(!/selected|checked/.test(sent.body), 'nothing chosen before the recipient does');
+		}
+	});
+
+	it("a POST records each field's answer under its label, in its type", async () => {
+		const { run, sent } = request('POST', form, { body: answer });
+		const result = await run();
+		const data = (result.workflowData?.[0]?.[0]?.json as { data: IDataObject }).data;
+		assert.equal(sent.status, 200);
+		assert.ok(Math.abs(Date.parse(String(data.respondedAt)) - Date.now()) < 5000);
+		delete data.respondedAt;
+		assert.deepEqual(
+			{ ...data },
+			{
+				Name: 'Ada',
+				Notes: ' line\n',
+				Seats: 3.5,
+				'Reply to': 'ada@contoso.com',
+				Start: '2026-12-24',
+				Team: HOSTILE,
+				Rooms: ['B', 'A'],
+				Size: 'M',
+				['__proto__']: ['z', 'x'],
+			},
+		);
+		assert.ok(Object.hasOwn(data, '__proto__'), 'a label is an own property, never a prototype');
+		assert.equal(Object.getPrototypeOf(data), Object.prototype);
+		const optional = request('POST', form, { body: { 'field-0': 'Ada', 'field-8': 'y' } });
+		const empty = ((await optional.run()).workflowData?.[0]?.[0]?.json as { data: IDataObject })
+			.data;
+		assert.deepEqual(
+			[empty.Notes, empty.Seats, empty.Team, empty.Rooms, empty.Size],
+			[null, null, null, [], null],
+		);
+	});
+
+	it('a wrong answer shows the form again with what to change, keeps what was written, and records nothing', async () => {
+		for (const [change, error] of [
+			[{ 'field-0': '  ' }, /&quot;Name&quot; needs an answer/],
+			[{ 'field-8': [] }, /&quot;__proto__&quot; needs at least one choice/],
+			[{ 'field-2': '3 seats' }, /&quot;Seats&quot; needs a number/],
+			[{ 'field-2': 'Infinity' }, /&quot;Seats&quot; needs a number/],
+			[{ 'field-3': 'ada' }, /&quot;Reply to&quot; needs an email address/],
+			[{ 'field-4': '2026-02-30' }, /&quot;Start&quot; needs a date, as YYYY-MM-DD/],
+			[{ 'field-5': 'Marketing' }, /&quot;Team&quot; has an answer that is not one of its choices/],
+			[{ 'field-6': ['A', 'C'] }, /&quot;Rooms&quot; has an answer that is not one/],
+			[{ 'field-7': ['S', 'M'] }, /&quot;Size&quot; was answered more than once/],
+			[{ 'field-1': 'x'.repeat(MAX_ANSWER + 1) }, /&quot;Notes&quot; is longer than 100,000/],
+		] as const) {
+			const { run, sent } = request('POST', form, { body: { ...answer, ...change } });
+			assert.deepEqual(await run(), { noWebhookResponse: true }, JSON.stringify(change));
+			assert.equal(sent.status, 400);
+			assert.match(sent.body, error);
+			assert.match(sent.body, /<p class="error">/);
+			if (!('field-0' in change)) assert.match(sent.body, /id="field-0" [^>]*value="  Ada "/);
+			assert.match(sent.body, /<option value="A" selected>A<\/option>/);
+		}
+	});
+
+	it('a form that cannot be shown or answered is refused before the mail goes out, with the fix', () => {
+		const ctx = (parameters: IDataObject) =>
+			({
+				getNodeParameter: (name: string, _item: number, fallback: unknown) =>
+					(name === 'formFields.values'
+						? (parameters.formFields as IDataObject | undefined)?.values
+						: parameters[name]) ?? fallback,
+				getNode: () => ({ name: 'Ask' }),
+			}) as unknown as IExecuteFunctions;
+		assert.equal(customFormFields(ctx(form)).length, fields.length);
+		for (const [parameters, message, fix] of [
+			[{ formFields: { values: [] } }, /has no fields/, /Add a field/],
+			[{ formFields: { values: [{ fieldType: 'text' }] } }, /Field 1 .* no label/, /Label/],
+			[
+				{ formFields: { values: [...fields, fields[0]] } },
+				/Two form fields have the label "Name"/,
+				/own label/,
+			],
+			[
+				{ formFields: { values: [{ fieldLabel: 'respondedAt' }] } },
+				/"respondedAt"/,
+				/another label/,
+			],
+			[
+				{ formFields: { values: [{ fieldLabel: 'CV', fieldType: 'file' }] } },
+				/type "file"/,
+				/text, textarea/,
+			],
+			[
+				{ formFields: { values: [{ fieldLabel: 'Team', fieldType: 'radio' }] } },
+				/empty choice, or none/,
+				/choices/,
+			],
+			[
+				{
+					formFields: {
+						values: [
+							{ fieldLabel: 'T', fieldType: 'radio', fieldOptions: { values: choices('a', 'a') } },
+						],
+					},
+				},
+				/same choice twice/,
+				/once/,
+			],
+			[
+				{ defineForm: 'json', jsonOutput: '{"fieldLabel": "Name"}' },
+				/not a JSON array/,
+				/fieldLabel/,
+			],
+			[
+				{ defineForm: 'json', jsonOutput: '[1]' },
+				/Field 1 of the form is not an object/,
+				/fieldLabel/,
+			],
+		] as const) {
+			assert.throws(
+				() => customFormFields(ctx(parameters as IDataObject)),
+				(error: Error & { description?: string }) => {
+					assert.match(error.message, message);
+					assert.match(String(error.description), fix);
+					return true;
+				},
+				JSON.stringify(parameters),
+			);
+		}
+	});
+});
+
+function choices(...options: string[]) {
+	return options.map((option) => ({ option }));
+}
 
 describe('Send and Wait for Response: the time limit', () => {
 	const ctx = (limit: IDataObject) =>

@@ -4,12 +4,20 @@
  * refused by n8n before it gets here), while the execution waits.
  *
  * A GET, which is what a mail scanner or a link preview sends, only shows the page with its button;
- * the answer comes with the button's POST. The answer is `{ data: { approved, respondedAt } }` or
- * `{ data: { text, respondedAt } }`, the shape of n8n's own Send and Wait nodes.
+ * the answer comes with the button's POST. The answer is `{ data: { approved, respondedAt } }`,
+ * `{ data: { text, respondedAt } }` or a Custom Form's `{ data: { <field label>: value, …,
+ * respondedAt } }`, the shapes of n8n's own Send and Wait nodes.
  */
 import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
-import { answerPage, approvalLabel, MAX_ANSWER, recordedPage } from './responsePages';
+import { formFields, formHtml, readForm } from './responseForm';
+import {
+	answerPage,
+	approvalLabel,
+	freeTextField,
+	MAX_ANSWER,
+	recordedPage,
+} from './responsePages';
 
 /** Our pages load nothing, run no script and post only to themselves, never inside a frame. */
 const PAGE_HEADERS: Record<string, string> = {
@@ -32,40 +40,67 @@ export async function respond(this: IWebhookFunctions): Promise<IWebhookResponse
 			return fallback;
 		}
 	};
-	const freeText = parameter<string>('responseType', 'approval') === 'freeText';
+	const responseType = parameter<string>('responseType', 'approval');
 	const approved = (req.query as IDataObject).approved === 'true';
 	const subject = String(parameter('subject', ''));
 	const message = String(parameter('message', ''));
-	const label = freeText
-		? 'Send'
-		: approvalLabel(parameter<IDataObject>('approvalOptions.values', {}), approved);
+	const label =
+		responseType === 'approval'
+			? approvalLabel(parameter<IDataObject>('approvalOptions.values', {}), approved)
+			: 'Send';
 	const show = (status: number, html: string) => {
 		res.status(status);
 		for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
 		res.send(html);
 	};
-	const ask = (status: number, error?: string): IWebhookResponseData => {
-		show(status, answerPage({ subject, message, label, freeText, error }));
+	const ask = (status: number, fields?: string, error?: string): IWebhookResponseData => {
+		show(status, answerPage({ subject, message, label, fields, error }));
 		return { noWebhookResponse: true };
 	};
+	const record = (data: IDataObject, page: string): IWebhookResponseData => {
+		show(200, recordedPage(page));
+		// respondedAt comes last: no answer can set it (a form field may not be named so either).
+		const json = { data: { ...data, respondedAt: new Date().toISOString() } };
+		return { noWebhookResponse: true, workflowData: [[{ json }]] };
+	};
 
-	if (req.method !== 'POST') return ask(200);
-	const respondedAt = new Date().toISOString();
-	if (!freeText) {
-		show(200, recordedPage(`${label}.`));
-		return {
-			noWebhookResponse: true,
-			workflowData: [[{ json: { data: { approved, respondedAt } } }]],
-		};
+	if (responseType === 'customForm') return await customForm.call(this, ask, record);
+	if (responseType !== 'freeText') {
+		if (req.method !== 'POST') return ask(200);
+		return record({ approved }, `${label}.`);
 	}
+	if (req.method !== 'POST') return ask(200, freeTextField);
 	const answer = (this.getBodyData() as IDataObject).response;
 	const text = typeof answer === 'string' ? answer : '';
-	if (!text.trim()) return ask(400, 'Write an answer, then press the button.');
+	if (!text.trim()) return ask(400, freeTextField, 'Write an answer, then press the button.');
 	if (text.length > MAX_ANSWER)
 		return ask(
 			413,
+			freeTextField,
 			`The answer is longer than ${MAX_ANSWER.toLocaleString('en')} characters: shorten it.`,
 		);
-	show(200, recordedPage('Your answer was sent.'));
-	return { noWebhookResponse: true, workflowData: [[{ json: { data: { text, respondedAt } } }]] };
+	return record({ text }, 'Your answer was sent.');
+}
+
+/** The Custom Form: its page on a GET, the answer from its POST (or the form again, with the error). */
+async function customForm(
+	this: IWebhookFunctions,
+	ask: (status: number, fields?: string, error?: string) => IWebhookResponseData,
+	record: (data: IDataObject, page: string) => IWebhookResponseData,
+): Promise<IWebhookResponseData> {
+	let fields;
+	try {
+		fields = formFields(
+			this.getNodeParameter('defineForm', 'fields') === 'json'
+				? this.getNodeParameter('jsonOutput', '[]')
+				: this.getNodeParameter('formFields.values', []),
+		);
+	} catch (error) {
+		// Checked before the mail went out: only a definition that changed since can fail here.
+		return ask(500, '', `This form cannot be shown: ${(error as Error).message}.`);
+	}
+	if (this.getRequestObject().method !== 'POST') return ask(200, formHtml(fields));
+	const read = readForm(fields, this.getBodyData() as IDataObject);
+	if ('error' in read) return ask(400, formHtml(fields, read.posted), read.error);
+	return record(read.answer, 'Your answer was sent.');
 }

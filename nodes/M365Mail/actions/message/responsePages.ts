@@ -65,7 +65,10 @@ export function emailText(message: string, links: ResponseLink[]): string {
 const PAGE_STYLE = `body{margin:0;padding:24px;background:#f5f5f5;${FONT};color:#242424}
 main{max-width:560px;margin:40px auto;background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:24px}
 h1{margin:0 0 16px;font-size:20px}p{line-height:1.5}
-textarea{box-sizing:border-box;width:100%;font:inherit;padding:8px;margin:8px 0 16px}
+label{display:block;font-weight:600}label.choice{font-weight:400;margin:4px 0}
+textarea,input,select{box-sizing:border-box;width:100%;font:inherit;padding:8px;margin:8px 0 16px}
+input[type=radio],input[type=checkbox]{width:auto;margin:0 6px 0 0}
+fieldset{border:0;padding:0;margin:0 0 16px}legend{font-weight:600;padding:0;margin-bottom:4px}
 button{padding:10px 20px;border-radius:4px;border:1px solid #0f6cbd;background:#0f6cbd;color:#fff;font:inherit;font-weight:600;cursor:pointer}
 .error{color:#b10e1c}`;
 
@@ -76,28 +79,28 @@ function page(title: string, body: string): string {
 <body><main>${body}</main></body></html>`;
 }
 
+/** The free-text answer's field. */
+export const freeTextField = `<label for="response">Your answer</label>
+<textarea id="response" name="response" rows="6" maxlength="${MAX_ANSWER}" required></textarea>`;
+
 /**
- * The page a link opens: the question and one button that records the answer (a POST to the same
- * signed address). Opening it records nothing.
+ * The page a link opens: the question, the form's fields (none for an approval) and one button that
+ * records the answer (a POST to the same signed address). Opening it records nothing.
  */
 export function answerPage(options: {
 	subject: string;
 	message: string;
 	label: string;
-	freeText: boolean;
+	fields?: string;
 	error?: string;
 }): string {
-	const { subject, message, label, freeText, error } = options;
-	const field = freeText
-		? `<label for="response">Your answer</label>
-<textarea id="response" name="response" rows="6" maxlength="${MAX_ANSWER}" required></textarea>`
-		: '';
+	const { subject, message, label, fields = '', error } = options;
 	return page(
 		subject || 'Your answer',
 		`<h1>${escapeHtml(subject || 'Your answer')}</h1>
 <p>${asHtml(message)}</p>
 ${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-<form method="post">${field}
+<form method="post">${fields}
 <button type="submit">${escapeHtml(label)}</button>
 </form>`,
 	);

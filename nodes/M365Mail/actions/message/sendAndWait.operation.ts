@@ -20,6 +20,7 @@ import {
 
 import type { Mailbox } from '../../transport/mailbox';
 import { splitAddresses } from '../../transport/mime/addresses';
+import { FormDefinitionError, formFields, formProperties, type FormField } from './responseForm';
 import { approvalLabel, emailHtml, emailText, type ResponseLink } from './responsePages';
 import { fromNameOption, recipientsProperty, sendAs, subjectProperty } from './send';
 
@@ -70,6 +71,11 @@ export const description: INodeProperties[] = [
 				value: 'freeText',
 				description: 'The recipient writes an answer in a form',
 			},
+			{
+				name: 'Custom Form',
+				value: 'customForm',
+				description: 'The recipient fills in a form with the fields you define',
+			},
 		],
 		description: 'How the recipient answers',
 		displayOptions: { show },
@@ -117,6 +123,7 @@ export const description: INodeProperties[] = [
 		],
 		displayOptions: { show: { ...show, responseType: ['approval'] } },
 	},
+	...formProperties(show),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -191,8 +198,8 @@ export const description: INodeProperties[] = [
 				name: 'respondLabel',
 				type: 'string',
 				default: 'Respond',
-				description: 'Text of the button that opens the answer form',
-				displayOptions: { show: { '/responseType': ['freeText'] } },
+				description: 'Text of the button in the mail that opens the form',
+				displayOptions: { show: { '/responseType': ['freeText', 'customForm'] } },
 			},
 		],
 	},
@@ -227,13 +234,31 @@ export function responseLinks(ctx: IExecuteFunctions): ResponseLink[] {
 		approved,
 		url: ctx.getSignedResumeUrl({ approved: String(approved) }),
 	});
-	if (ctx.getNodeParameter('responseType', 0, 'approval') === 'freeText')
+	if (ctx.getNodeParameter('responseType', 0, 'approval') !== 'approval')
 		return [link(String(ctx.getNodeParameter('options.respondLabel', 0, '') || 'Respond'), true)];
 	const values = ctx.getNodeParameter('approvalOptions.values', 0, {}) as IDataObject;
 	const approve = link(approvalLabel(values, true), true);
 	return values.approvalType === 'double'
 		? [link(approvalLabel(values, false), false), approve]
 		: [approve];
+}
+
+/**
+ * The Custom Form's fields, checked as the page will read them: a form that cannot be shown or
+ * answered is refused before the mail goes out, with the fix.
+ */
+export function customFormFields(ctx: IExecuteFunctions): FormField[] {
+	try {
+		return formFields(
+			ctx.getNodeParameter('defineForm', 0, 'fields') === 'json'
+				? ctx.getNodeParameter('jsonOutput', 0, '[]')
+				: ctx.getNodeParameter('formFields.values', 0, []),
+		);
+	} catch (error) {
+		throw error instanceof FormDefinitionError
+			? new NodeOperationError(ctx.getNode(), error.message, { description: error.fix })
+			: new NodeOperationError(ctx.getNode(), error as Error);
+	}
 }
 
 /** Sends the one message of the execution (from the first item's parameters), as the mailbox. */
@@ -243,6 +268,7 @@ export async function sendForResponse(ctx: IExecuteFunctions, mailbox: Mailbox):
 		throw new NodeOperationError(ctx.getNode(), 'The message has no recipient', {
 			description: 'Add the address of the person who should answer under "To".',
 		});
+	if (ctx.getNodeParameter('responseType', 0, 'approval') === 'customForm') customFormFields(ctx);
 	const subject = String(ctx.getNodeParameter('subject', 0, ''));
 	const message = String(ctx.getNodeParameter('message', 0, ''));
 	const links = responseLinks(ctx);
