@@ -556,6 +556,65 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.equal((runData(done, 'Ask')[0].json.data as { text: string }).text, answer);
 	});
 
+	it('Send and Wait for Response (custom form): the link opens the form its fields define, from the input item; a wrong answer is asked again; a right one resumes the execution with each field under its label', async () => {
+		const subject = `E2E custom form ${Date.now()}`;
+		const { executionId, mail } = await askBob(
+			'E2E custom form',
+			subject,
+			{
+				message: 'Book a room',
+				responseType: 'customForm',
+				defineForm: 'json',
+				// Read again when the link is opened, from the waiting node's input item.
+				jsonOutput: `={{ [
+					{ fieldLabel: 'Name', fieldType: 'text', requiredField: true },
+					{ fieldLabel: 'Team', fieldType: 'dropdown', fieldOptions: { values: $json.teams.map(option => ({ option })) } },
+					{ fieldLabel: 'Rooms', fieldType: 'checkbox', fieldOptions: { values: [{ option: 'A' }, { option: 'B' }] } },
+					{ fieldLabel: 'Seats', fieldType: 'number' },
+					{ fieldLabel: 'Notes', fieldType: 'textarea' }
+				] }}`,
+				options: { respondLabel: 'Fill in' },
+			},
+			{ teams: ['Sales', 'Support <b>'] },
+		);
+		await n8n.executionIn(executionId, 'waiting');
+		assert.equal(mail.links.length, 1);
+		assert.ok(mail.html.includes('>Fill in</a>'));
+		const form = await (await fetch(mail.links[0])).text();
+		for (const html of [
+			'<form method="post" enctype="multipart/form-data">',
+			'<input type="text" id="field-0" name="field-0"',
+			'<option value="Support &lt;b&gt;">Support &lt;b&gt;</option>',
+			'<input type="checkbox" name="field-2" id="field-2-1" value="B">',
+			'<input type="number" id="field-3" name="field-3" step="any"',
+		])
+			assert.ok(form.includes(html), `${html} in ${form}`);
+		const answer = (team: string): Array<[string, string]> => [
+			['field-0', 'Ada'],
+			['field-1', team],
+			['field-2', 'A'],
+			['field-2', 'B'],
+			['field-3', '4'],
+			['field-4', ''],
+		];
+		const wrong = await post(mail.links[0], answer('Marketing'));
+		assert.equal(wrong.status, 400);
+		assert.ok((await wrong.text()).includes('&quot;Team&quot; has an answer that is not one'));
+		assert.equal((await n8n.executionIn(executionId, 'waiting')).status, 'waiting');
+		assert.equal((await post(mail.links[0], answer('Support <b>'))).status, 200);
+		const done = await n8n.executionIn(executionId, 'success');
+		const data = { ...(runData(done, 'Ask')[0].json.data as Json) };
+		assert.ok(Math.abs(Date.parse(String(data.respondedAt)) - Date.now()) < 120_000);
+		delete data.respondedAt;
+		assert.deepEqual(data, {
+			Name: 'Ada',
+			Team: 'Support <b>',
+			Rooms: ['A', 'B'],
+			Seats: 4,
+			Notes: null,
+		});
+	});
+
 	it('Send and Wait for Response with Limit Wait Time: without an answer, the execution goes on with its input when the time is up', async () => {
 		const subject = `E2E no answer ${Date.now()}`;
 		const { executionId } = await askBob('E2E no answer', subject, {
@@ -743,11 +802,23 @@ async function askBob(
 	workflow: string,
 	subject: string,
 	parameters: Json,
+	input?: Json,
 ): Promise<{ executionId: string; mail: { html: string; text: string; links: string[] } }> {
+	// With an input, a Set node between the Manual trigger and Ask gives Ask that item.
+	const inputNode = {
+		id: `set-${workflow.replace(/\W+/g, '-')}`,
+		name: 'Input',
+		type: 'n8n-nodes-base.set',
+		typeVersion: 3.4,
+		position: [125, 0],
+		parameters: { mode: 'raw', jsonOutput: JSON.stringify(input), options: {} },
+	};
+	const to = (node: string) => ({ main: [[{ node, type: 'main', index: 0 }]] });
 	const id = await n8n.createWorkflow(
 		workflow,
 		[
 			manualTriggerNode(`m-${workflow.replace(/\W+/g, '-')}`),
+			...(input ? [inputNode] : []),
 			actionWorkflowNode('Ask', 1, credentialRef, {
 				resource: 'message',
 				operation: 'sendAndWait',
@@ -756,7 +827,7 @@ async function askBob(
 				...parameters,
 			}),
 		],
-		{ Manual: { main: [[{ node: 'Ask', type: 'main', index: 0 }]] } },
+		input ? { Manual: to('Input'), Input: to('Ask') } : { Manual: to('Ask') },
 	);
 	const executionId = await n8n.startManually(id, 'Manual');
 	return { executionId, mail: await mailTo(n8n, 'bob@example.test', subject) };

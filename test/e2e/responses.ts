@@ -35,8 +35,20 @@ export async function mailTo(
 	return { html, text: parsed.text ?? '', links };
 }
 
-/** The button of a response page: a form POST to the link, with a free-text answer if given. */
-export async function post(link: string, response?: string): Promise<Response> {
+/**
+ * The button of a response page: a form POST to the link, with a free-text answer if given, or a
+ * Custom Form's fields as a browser sends that form, as multipart/form-data (a field with several
+ * choices repeats its name).
+ */
+export async function post(
+	link: string,
+	response?: string | Array<[string, string]>,
+): Promise<Response> {
+	if (Array.isArray(response)) {
+		const form = new FormData();
+		for (const [name, value] of response) form.append(name, value);
+		return await fetch(link, { method: 'POST', body: form });
+	}
 	return await fetch(link, {
 		method: 'POST',
 		headers: { 'content-type': 'application/x-www-form-urlencoded' },

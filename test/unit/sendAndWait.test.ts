@@ -179,6 +179,8 @@ describe('Send and Wait for Response: the Custom Form', () => {
 			assert.equal(sent.status, 200);
 			assert.ok(!sent.body.includes('<script>') && !sent.body.includes('<img'));
 			for (const html of [
+				// n8n takes a Custom Form's POST as multipart/form-data only (415 otherwise).
+				/<form method="post" enctype="multipart\/form-data">/,
 				/<label for="field-0">Name \*<\/label><input type="text" id="field-0" name="field-0" maxlength="100000" placeholder="&lt;script&gt;[^"]*" value="" required>/,
 				/<textarea id="field-1" name="field-1"/,
 				/<input type="number" id="field-2" name="field-2" step="any"/,
@@ -196,7 +198,7 @@ describe('Send and Wait for Response: the Custom Form', () => {
 	});
 
 	it("a POST records each field's answer under its label, in its type", async () => {
-		const { run, sent } = request('POST', form, { body: answer });
+		const { run, sent } = request('POST', form, { body: { data: answer } });
 		const result = await run();
 		const data = (result.workflowData?.[0]?.[0]?.json as { data: IDataObject }).data;
 		assert.equal(sent.status, 200);
@@ -218,7 +220,7 @@ describe('Send and Wait for Response: the Custom Form', () => {
 		);
 		assert.ok(Object.hasOwn(data, '__proto__'), 'a label is an own property, never a prototype');
 		assert.equal(Object.getPrototypeOf(data), Object.prototype);
-		const optional = request('POST', form, { body: { 'field-0': 'Ada', 'field-8': 'y' } });
+		const optional = request('POST', form, { body: { data: { 'field-0': 'Ada', 'field-8': 'y' } } });
 		const empty = ((await optional.run()).workflowData?.[0]?.[0]?.json as { data: IDataObject })
 			.data;
 		assert.deepEqual(
@@ -240,7 +242,7 @@ describe('Send and Wait for Response: the Custom Form', () => {
 			[{ 'field-7': ['S', 'M'] }, /&quot;Size&quot; was answered more than once/],
 			[{ 'field-1': 'x'.repeat(MAX_ANSWER + 1) }, /&quot;Notes&quot; is longer than 100,000/],
 		] as const) {
-			const { run, sent } = request('POST', form, { body: { ...answer, ...change } });
+			const { run, sent } = request('POST', form, { body: { data: { ...answer, ...change } } });
 			assert.deepEqual(await run(), { noWebhookResponse: true }, JSON.stringify(change));
 			assert.equal(sent.status, 400);
 			assert.match(sent.body, error);

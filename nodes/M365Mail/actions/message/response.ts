@@ -54,7 +54,8 @@ export async function respond(this: IWebhookFunctions): Promise<IWebhookResponse
 		res.send(html);
 	};
 	const ask = (status: number, fields?: string, error?: string): IWebhookResponseData => {
-		show(status, answerPage({ subject, message, label, fields, error }));
+		const multipart = responseType === 'customForm';
+		show(status, answerPage({ subject, message, label, fields, multipart, error }));
 		return { noWebhookResponse: true };
 	};
 	const record = (data: IDataObject, page: string): IWebhookResponseData => {
@@ -100,7 +101,9 @@ async function customForm(
 		return ask(500, '', `This form cannot be shown: ${(error as Error).message}.`);
 	}
 	if (this.getRequestObject().method !== 'POST') return ask(200, formHtml(fields));
-	const read = readForm(fields, this.getBodyData() as IDataObject);
+	// n8n takes a Custom Form's answer only as multipart/form-data (415 otherwise), and hands the
+	// webhook its fields under `data` (a name given more than once as a list).
+	const read = readForm(fields, ((this.getBodyData() as IDataObject).data ?? {}) as IDataObject);
 	if ('error' in read) return ask(400, formHtml(fields, read.posted), read.error);
 	return record(read.answer, 'Your answer was sent.');
 }

@@ -92,15 +92,17 @@ export function answerPage(options: {
 	message: string;
 	label: string;
 	fields?: string;
+	/** The form's answer as multipart/form-data, the way n8n reads a Custom Form's. */
+	multipart?: boolean;
 	error?: string;
 }): string {
-	const { subject, message, label, fields = '', error } = options;
+	const { subject, message, label, fields = '', multipart, error } = options;
 	return page(
 		subject || 'Your answer',
 		`<h1>${escapeHtml(subject || 'Your answer')}</h1>
 <p>${asHtml(message)}</p>
 ${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-<form method="post">${fields}
+<form method="post"${multipart ? ' enctype="multipart/form-data"' : ''}>${fields}
 <button type="submit">${escapeHtml(label)}</button>
 </form>`,
 	);
