@@ -238,7 +238,7 @@ describe('Graph: sending large mail and Bcc', () => {
 		assert.doesNotMatch((await graphRaw(BOB, atBob.id)).toString(), /^Bcc:/im);
 	});
 
-	it('send and wait for response: one sendMail with the signed links in HTML and text; the items go on; no recipient or a past time limit is refused before any send', async () => {
+	it('send and wait for response: one sendMail with the signed links in HTML and text; the items go on; no recipient, a past time limit or a Custom Form that cannot be shown is refused before any send', async () => {
 		const subject = `approval ${Date.now()}`;
 		const items = [{ json: { order: 1 } }, { json: { order: 2 } }];
 		let output: INodeExecutionData[] = [];
@@ -293,6 +293,14 @@ describe('Graph: sending large mail and Bcc', () => {
 					},
 				},
 				/not a time to come/,
+			],
+			[
+				{
+					to: BOB,
+					responseType: 'customForm',
+					formFields: { values: [{ fieldLabel: 'Team', fieldType: 'dropdown' }] },
+				},
+				/"Team" has an empty choice, or none/,
 			],
 		] as const) {
 			const refused = await countsDuring(() =>
