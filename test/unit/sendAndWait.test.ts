@@ -220,7 +220,9 @@ describe('Send and Wait for Response: the Custom Form', () => {
 		);
 		assert.ok(Object.hasOwn(data, '__proto__'), 'a label is an own property, never a prototype');
 		assert.equal(Object.getPrototypeOf(data), Object.prototype);
-		const optional = request('POST', form, { body: { data: { 'field-0': 'Ada', 'field-8': 'y' } } });
+		const optional = request('POST', form, {
+			body: { data: { 'field-0': 'Ada', 'field-8': 'y' } },
+		});
 		const empty = ((await optional.run()).workflowData?.[0]?.[0]?.json as { data: IDataObject })
 			.data;
 		assert.deepEqual(
