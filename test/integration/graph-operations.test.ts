@@ -310,7 +310,7 @@ describe('Graph: sending large mail and Bcc', () => {
 						operation: 'sendAndWait',
 						subject,
 						message: 'again?',
-						...parameters,
+						...(parameters as INodeParameters),
 					}),
 					error,
 				),
