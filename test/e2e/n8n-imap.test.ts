@@ -574,7 +574,11 @@ describe('real n8n with the package installed as a community package', () => {
 					{ fieldLabel: 'Seats', fieldType: 'number' },
 					{ fieldLabel: 'Notes', fieldType: 'textarea' }
 				] }}`,
-				options: { respondLabel: 'Fill in' },
+				options: {
+					respondLabel: 'Fill in',
+					responseFormTitle: 'Room booking',
+					responseFormButtonLabel: 'Book',
+				},
 			},
 			{ teams: ['Sales', 'Support <b>'] },
 		);
@@ -583,6 +587,7 @@ describe('real n8n with the package installed as a community package', () => {
 		assert.ok(mail.html.includes('>Fill in</a>'));
 		const form = await (await fetch(mail.links[0])).text();
 		for (const html of [
+			'<h1>Room booking</h1>\n<p>Book a room</p>',
 			'<form method="post" enctype="multipart/form-data">',
 			'<input type="text" id="field-0" name="field-0"',
 			'<option value="Support &lt;b&gt;">Support &lt;b&gt;</option>',
@@ -611,7 +616,7 @@ describe('real n8n with the package installed as a community package', () => {
 			await page.getByLabel('A', { exact: true }).check();
 			await page.getByLabel('B', { exact: true }).check();
 			await page.getByLabel('Seats').fill('4');
-			await page.getByRole('button', { name: 'Send' }).click();
+			await page.getByRole('button', { name: 'Book' }).click();
 			await page.getByText('Answer recorded').waitFor({ timeout: 30_000 });
 		} finally {
 			await browser.close();

@@ -254,6 +254,32 @@ describe('Send and Wait for Response: the Custom Form', () => {
 		}
 	});
 
+	it("a form's page takes its own title, description and button label (n8n's options), as text; an approval page keeps the subject, message and its labels", async () => {
+		const options = {
+			responseFormTitle: `Booking ${HOSTILE}`,
+			responseFormDescription: `Rooms\n${HOSTILE}`,
+			responseFormButtonLabel: `Book ${HOSTILE}`,
+		};
+		for (const parameters of [
+			{ ...form, options },
+			{ responseType: 'freeText', subject: 'When?', message: 'Pick a day', options },
+		]) {
+			const { run, sent } = request('GET', parameters);
+			await run();
+			assert.ok(!sent.body.includes('<script>') && !sent.body.includes('<img'));
+			assert.match(sent.body, /<title>Booking &lt;script&gt;/);
+			assert.match(sent.body, /<h1>Booking &lt;script&gt;/);
+			assert.match(sent.body, /<p>Rooms<br>&lt;script&gt;/);
+			assert.match(sent.body, /<button type="submit">Book &lt;script&gt;/);
+			assert.ok(!sent.body.includes('Tell us') && !sent.body.includes('Pick a day'));
+		}
+		const { run, sent } = request('GET', { ...approval, options });
+		await run();
+		assert.match(sent.body, /<h1>Refund /);
+		assert.match(sent.body, />Approve<\/button>/);
+		assert.ok(!sent.body.includes('Booking'));
+	});
+
 	it('a form that cannot be shown or answered is refused before the mail goes out, with the fix', () => {
 		const ctx = (parameters: IDataObject) =>
 			({

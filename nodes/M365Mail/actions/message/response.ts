@@ -42,12 +42,15 @@ export async function respond(this: IWebhookFunctions): Promise<IWebhookResponse
 	};
 	const responseType = parameter<string>('responseType', 'approval');
 	const approved = (req.query as IDataObject).approved === 'true';
-	const subject = String(parameter('subject', ''));
-	const message = String(parameter('message', ''));
+	// A form's page may have its own title, description and button label (n8n's option names).
+	const form = (what: string) =>
+		responseType === 'approval' ? '' : String(parameter(`options.responseForm${what}`, '') || '');
+	const subject = form('Title') || String(parameter('subject', ''));
+	const message = form('Description') || String(parameter('message', ''));
 	const label =
 		responseType === 'approval'
 			? approvalLabel(parameter<IDataObject>('approvalOptions.values', {}), approved)
-			: 'Send';
+			: form('ButtonLabel') || 'Send';
 	const show = (status: number, html: string) => {
 		res.status(status);
 		for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);

@@ -201,6 +201,22 @@ export const description: INodeProperties[] = [
 				description: 'Text of the button in the mail that opens the form',
 				displayOptions: { show: { '/responseType': ['freeText', 'customForm'] } },
 			},
+			...(
+				[
+					['Title', 'Title of the form page (the subject if empty)'],
+					['Description', 'Text above the form (the message if empty), shown as written'],
+					['Button Label', 'Text of the button that sends the answer ("Send" if empty)'],
+				] as const
+			).map(
+				([what, description]): INodeProperties => ({
+					displayName: `Response Form ${what}`,
+					name: `responseForm${what.replace(' ', '')}`,
+					type: 'string',
+					default: '',
+					description,
+					displayOptions: { show: { '/responseType': ['freeText', 'customForm'] } },
+				}),
+			),
 		],
 	},
 ];
