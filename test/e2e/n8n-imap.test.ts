@@ -763,15 +763,20 @@ async function runChain(
 				actionWorkflowNode(name, i + 1, credentialRef, parameters),
 			),
 		],
-		Object.fromEntries(
-			names
-				.slice(0, -1)
-				.map((from, i) => [from, { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] }]),
-		),
+		chainConnections(names),
 	);
 	const execution = await n8n.runManually(id, 'Manual');
 	assert.equal(execution.status, 'success', JSON.stringify(execution).slice(0, 2000));
 	return execution;
+}
+
+/** Connections of a chain of nodes, each to the next, by name. */
+function chainConnections(names: string[]): Json {
+	return Object.fromEntries(
+		names
+			.slice(0, -1)
+			.map((from, i) => [from, { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] }]),
+	);
 }
 
 /** Manual → Create Draft (to Bob, Bcc Carol) → `node`, an operation on the draft's `{{ $json.id }}`. */
@@ -832,7 +837,6 @@ async function askBob(
 		position: [125, 0],
 		parameters: { mode: 'raw', jsonOutput: JSON.stringify(input), options: {} },
 	};
-	const to = (node: string) => ({ main: [[{ node, type: 'main', index: 0 }]] });
 	const id = await n8n.createWorkflow(
 		workflow,
 		[
@@ -846,7 +850,7 @@ async function askBob(
 				...parameters,
 			}),
 		],
-		input ? { Manual: to('Input'), Input: to('Ask') } : { Manual: to('Ask') },
+		chainConnections(['Manual', ...(input ? ['Input'] : []), 'Ask']),
 	);
 	const executionId = await n8n.startManually(id, 'Manual');
 	return { executionId, mail: await mailTo(n8n, 'bob@example.test', subject) };

@@ -94,11 +94,7 @@ async function customForm(
 ): Promise<IWebhookResponseData> {
 	let fields;
 	try {
-		fields = formFields(
-			this.getNodeParameter('defineForm', 'fields') === 'json'
-				? this.getNodeParameter('jsonOutput', '[]')
-				: this.getNodeParameter('formFields.values', []),
-		);
+		fields = formFields((name, fallback) => this.getNodeParameter(name, fallback));
 	} catch (error) {
 		// Checked before the mail went out: only a definition that changed since can fail here.
 		return ask(500, '', `This form cannot be shown: ${(error as Error).message}.`);

@@ -171,11 +171,15 @@ const fail = (message: string, fix: string): never => {
 };
 
 /**
- * The form's fields from the node's parameters (`definition` is "Form Fields" or the JSON), checked
- * so that a form that cannot be shown or answered is refused before the mail goes out.
+ * The form's fields from the node's parameters ("Form Fields", or the JSON, as "Define Form" says),
+ * checked so that a form that cannot be shown or answered is refused before the mail goes out.
+ * `parameter` reads one of the node's parameters, in the execution or in the webhook.
  */
-export function formFields(definition: unknown): FormField[] {
-	let list = definition;
+export function formFields(parameter: (name: string, fallback: unknown) => unknown): FormField[] {
+	let list =
+		parameter('defineForm', 'fields') === 'json'
+			? parameter('jsonOutput', '[]')
+			: parameter('formFields.values', []);
 	if (typeof list === 'string') {
 		try {
 			list = jsonParse(list);

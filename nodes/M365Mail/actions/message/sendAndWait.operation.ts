@@ -265,11 +265,7 @@ export function responseLinks(ctx: IExecuteFunctions): ResponseLink[] {
  */
 export function customFormFields(ctx: IExecuteFunctions): FormField[] {
 	try {
-		return formFields(
-			ctx.getNodeParameter('defineForm', 0, 'fields') === 'json'
-				? ctx.getNodeParameter('jsonOutput', 0, '[]')
-				: ctx.getNodeParameter('formFields.values', 0, []),
-		);
+		return formFields((name, fallback) => ctx.getNodeParameter(name, 0, fallback));
 	} catch (error) {
 		throw error instanceof FormDefinitionError
 			? new NodeOperationError(ctx.getNode(), error.message, { description: error.fix })
