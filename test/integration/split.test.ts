@@ -179,6 +179,36 @@ describe('splitting a whole message, against the server', () => {
 		}
 	});
 
+	it('where the two readings differ: broken header fields, as the README says', async () => {
+		// An address without a domain, and a CR alone in a header: Dovecot's ENVELOPE writes
+		// `@missing_domain` and a space, the whole-message reading keeps what the sender wrote.
+		const raw = Buffer.from(
+			'From: a@example.test\r\nTo: alice\r\nSubject: broken\r\n' +
+				'Message-ID: <id@example.test>\rX\r\n\r\nbody\r\n',
+			'latin1',
+		);
+		const broken = await freshFolder('broken-fields');
+		const [uid] = await appendMails(broken, [raw]);
+		const client = await testImap();
+		try {
+			await readingFolder(client, { mailbox: '', folder: broken }, async (open) => {
+				const metadata = await fetchMetadata(open, [uid]);
+				const [whole] = await fetchSimpleMessages(open, [{ uid, size: metadata[0].size }]);
+				const [byStructure] = await fetchMessages(open, metadata, 'summary');
+				assert.deepEqual(
+					[whole.message.to, whole.message.messageId],
+					[[{ name: 'alice', address: '' }], '<id@example.test>\rX'],
+				);
+				assert.deepEqual(
+					[byStructure.message.to, byStructure.message.messageId],
+					[[{ name: '', address: 'alice@missing_domain' }], '<id@example.test> X'],
+				);
+			});
+		} finally {
+			await client.logout();
+		}
+	});
+
 	it('reads the same envelope as ENVELOPE, for every message', async () => {
 		const tools = await splitTools();
 		const differences: string[] = [];

@@ -94,6 +94,30 @@ describe('text parts are decoded as mailparser would', () => {
 		assert.equal(decodeTextPart(unknown, Buffer.from('plain')), 'plain');
 	});
 
+	it('base64 in segments, and with characters that are not base64, as mailparser reads it', async () => {
+		// The simple output decodes text parts itself: Node alone stops at the first "=" (the rest
+		// of the text was lost) and reads "-" and "_" as base64url.
+		const part = { type: 'text/plain', encoding: 'base64', parameters: { charset: 'utf-8' } };
+		const cases = [
+			['aGVsbG8=\r\nIHdvcmxk', 'hello world'],
+			['aGk=aGk=aGk=', 'hihihi'],
+			['aGVs-bG8g_d29y\x80bGQ=', 'hello world'],
+			['aGVsbG8g\r\nd29ybGQ=\r\n', 'hello world'],
+		];
+		for (const [encoded, text] of cases) {
+			const body = Buffer.from(encoded, 'latin1');
+			assert.equal(decodeTextPart(part, body), text, encoded);
+			// mailparser reads the same text from the same body.
+			const raw = Buffer.concat([
+				Buffer.from(
+					'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+				),
+				body,
+			]);
+			assert.equal((await simpleParser(raw)).text?.replace(/\n$/, ''), text, encoded);
+		}
+	});
+
 	it('line ends become \\n and the final line break goes, on both paths', async () => {
 		assert.equal(normalizeText('a\r\nb\r\n\r\n'), 'a\nb');
 		const parsed = await parseRawMessage(

@@ -119,13 +119,41 @@ export function cachedLabelCount(): number {
 	return byLabel.size;
 }
 
+/** Whether base64 text has padding before its end: segments encoded one by one, then joined. */
+export function paddedInside(text: string): boolean {
+	const padding = text.indexOf('=');
+	return padding >= 0 && /[a-zA-Z0-9+/]/.test(text.slice(padding));
+}
+
+/**
+ * Base64 text as mailparser's decoder (libbase64) reads it. What is not base64 is skipped: Node
+ * skips it too, except "-" and "_", which it would read as base64url, so those are taken out
+ * first. Padding inside the text ends a segment, not the body (Node alone would stop there and
+ * drop the rest of the text): each segment is decoded in turn.
+ */
+export function decodeBase64Text(text: string): Buffer {
+	if (text.includes('-') || text.includes('_')) text = text.replace(/[-_]+/g, '');
+	if (!paddedInside(text)) return Buffer.from(text, 'base64');
+	// One buffer for all segments: a Buffer per segment would cost more than the text when a
+	// hostile body pads every quartet.
+	const output = Buffer.alloc(Math.ceil((text.length * 3) / 4));
+	let length = 0;
+	for (let start = 0; start < text.length; ) {
+		let end = text.indexOf('=', start);
+		if (end < 0) end = text.length;
+		if (end > start) length += output.write(text.slice(start, end), length, 'base64');
+		start = end + 1;
+	}
+	return Buffer.from(output.subarray(0, length));
+}
+
 /** Decodes one downloaded body part (transfer encoding, then charset). */
 export function decodeTextPart(part: BodyPart, content: Buffer | undefined): string | null {
 	if (!content) return null;
 	const encoding = (part.encoding ?? '').toLowerCase();
 	const bytes =
 		encoding === 'base64'
-			? Buffer.from(content.toString('latin1'), 'base64')
+			? decodeBase64Text(content.toString('latin1'))
 			: encoding === 'quoted-printable'
 				? decodeQuotedPrintable(content)
 				: content;

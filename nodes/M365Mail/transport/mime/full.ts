@@ -10,7 +10,7 @@
 import type { ParsedMail } from 'mailparser';
 
 import { lazy } from '../lazy';
-import type { BodyPart } from './decode';
+import { decodeBase64Text, paddedInside, type BodyPart } from './decode';
 import { splitMessage, splitTools, type SplitMessage } from './split';
 
 interface MailParserInternals {
@@ -75,7 +75,9 @@ function headerLines(header: Buffer): HeaderLine[] | undefined {
 		if (row.startsWith(' ') || row.startsWith('\t')) {
 			const last = lines[lines.length - 1];
 			last.line += `\r\n${row}`;
-			if (!last.key) last.key = last.line.slice(0, last.line.indexOf(':')).trim().toLowerCase();
+			// The key comes from the first colon, which may come in a continuation (or never).
+			const colon = last.key ? -1 : last.line.indexOf(':');
+			if (colon > 0) last.key = last.line.slice(0, colon).trim().toLowerCase();
 		} else {
 			const colon = row.indexOf(':');
 			lines.push({ key: colon < 0 ? '' : row.slice(0, colon).trim().toLowerCase(), line: row });
@@ -124,6 +126,9 @@ function leavesOf(split: SplitMessage, raw: Buffer): Leaf[] | undefined {
 		const explicitType = split.hasContentType(node);
 		const charset = (node.parameters?.charset ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '');
 		if (
+			!split.plain(node) ||
+			// mailparser splits any part with a boundary, whatever its type says.
+			node.parameters?.boundary !== undefined ||
 			type === '/' ||
 			type.startsWith('message/') ||
 			type.startsWith('multipart/') ||
@@ -167,13 +172,17 @@ function decodeQuotedPrintable(body: Buffer): Buffer {
 	return Buffer.from(text, 'binary');
 }
 
-/** Base64 as libbase64's stream decodes it; undefined when padding sits mid-stream. */
+const EIGHT_BIT = /[\x80-\xff]/;
+
+/**
+ * Base64 as libbase64's stream decodes it. Undefined, and mailparser reads the body, where its
+ * decoder reads it otherwise: padding mid-stream (its result depends on how the stream was cut into
+ * chunks), and 8-bit bytes, which mailparser's libbase64 (1.3, through mailsplit) turns into base64
+ * characters by clearing their high bit, where RFC 2045 and decodeBase64Text skip them.
+ */
 function decodeBase64(body: Buffer): Buffer | undefined {
-	// Node skips what is not base64 (line breaks, junk) as libbase64 removes it first.
 	const text = body.toString('latin1');
-	const padding = text.indexOf('=');
-	if (padding >= 0 && /[a-zA-Z0-9+/]/.test(text.slice(padding))) return undefined;
-	return Buffer.from(text, 'base64');
+	return paddedInside(text) || EIGHT_BIT.test(text) ? undefined : decodeBase64Text(text);
 }
 
 /** Per byte: 0 not plain base64, 1 the alphabet, 2 a line break, 3 "=". */
@@ -203,6 +212,13 @@ export function base64Size(body: Buffer): number | undefined {
 		else if (kind === 0) return undefined;
 	}
 	return Math.floor((count * 3) / 4);
+}
+
+/** Whether a CR stands without the LF of a CRLF (no mail client writes one; a sender may). */
+function hasLoneCarriageReturn(raw: Buffer): boolean {
+	for (let at = raw.indexOf(13); at >= 0; at = raw.indexOf(13, at + 1))
+		if (raw[at + 1] !== 10) return true;
+	return false;
 }
 
 const NO_BYTES = Buffer.alloc(0);
@@ -251,6 +267,8 @@ export function parseWhole(
 ): ParsedMail | undefined {
 	// mailparser refuses a header block over 1 MB (a parse error): its business.
 	if (split.largestHeader > 512 * 1024) return undefined;
+	// A CR alone is a line break to mailparser's splitter and not to ours: its business too.
+	if (hasLoneCarriageReturn(raw)) return undefined;
 	const lines = headerLines(split.header);
 	const leaves = lines && leavesOf(split, raw);
 	if (!lines || !leaves) return undefined;

@@ -201,8 +201,16 @@ function entity(
 	const header = fields ?? contentFields(raw, start, headerEnd);
 	const node: BodyPart = { type: defaultType };
 	if (path.length) node.part = path.join('.');
+	// Header lines and no blank line after them: mailparser drops such a part, so full.ts leaves
+	// the message to it.
+	if (start < end && bodyStart === end && raw[end - 1] !== LF) context.unplain.add(node);
 
 	const contentType = header.get('content-type');
+	const disposition = header.get('content-disposition');
+	// A quoted parameter with text glued after it (`boundary="b"x`): libmime versions read it
+	// differently (mailparser's keeps the text), so full.ts leaves the message to mailparser.
+	if (GLUED_AFTER_QUOTE.test(contentType ?? '') || GLUED_AFTER_QUOTE.test(disposition ?? ''))
+		context.unplain.add(node);
 	const parsedType = contentType ? tools.libmime.parseHeaderValue(contentType) : undefined;
 	let params = parsedType ? parameters(tools, parsedType) : undefined;
 	if (parsedType) {
@@ -251,7 +259,6 @@ function entity(
 		}
 	}
 	if (!node.parameters) delete node.parameters;
-	const disposition = header.get('content-disposition');
 	if (disposition) {
 		const parsed = tools.libmime.parseHeaderValue(disposition);
 		const type = parsed.value.trim().toLowerCase();
@@ -263,6 +270,8 @@ function entity(
 	}
 	return node;
 }
+
+const GLUED_AFTER_QUOTE = /=\s*"(?:[^"\\]|\\.)*"\s*[^;\s]/;
 
 function decodeText(tools: SplitTools, value: string): string {
 	const decoded = tools.libmime.decodeWords(value);
