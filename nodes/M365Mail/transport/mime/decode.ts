@@ -119,21 +119,20 @@ export function cachedLabelCount(): number {
 	return byLabel.size;
 }
 
-/** Whether base64 text has padding before its end: segments encoded one by one, then joined. */
-export function paddedInside(text: string): boolean {
-	const padding = text.indexOf('=');
-	return padding >= 0 && /[a-zA-Z0-9+/]/.test(text.slice(padding));
-}
-
 /**
  * Base64 text as mailparser's decoder (libbase64) reads it. What is not base64 is skipped: Node
  * skips it too, except "-" and "_", which it would read as base64url, so those are taken out
- * first. Padding inside the text ends a segment, not the body (Node alone would stop there and
- * drop the rest of the text): each segment is decoded in turn.
+ * first. Padding inside the text (segments encoded one by one, then joined) ends a segment, not
+ * the body (Node alone would stop there and drop the rest of the text): each segment is decoded in
+ * turn, or, with `oneSegment`, the answer is undefined.
  */
-export function decodeBase64Text(text: string): Buffer {
+export function decodeBase64Text(text: string): Buffer;
+export function decodeBase64Text(text: string, oneSegment: true): Buffer | undefined;
+export function decodeBase64Text(text: string, oneSegment = false): Buffer | undefined {
 	if (text.includes('-') || text.includes('_')) text = text.replace(/[-_]+/g, '');
-	if (!paddedInside(text)) return Buffer.from(text, 'base64');
+	const padding = text.indexOf('=');
+	if (padding < 0 || !/[a-zA-Z0-9+/]/.test(text.slice(padding))) return Buffer.from(text, 'base64');
+	if (oneSegment) return undefined;
 	// One buffer for all segments: a Buffer per segment would cost more than the text when a
 	// hostile body pads every quartet.
 	const output = Buffer.alloc(Math.ceil((text.length * 3) / 4));

@@ -10,7 +10,7 @@
 import type { ParsedMail } from 'mailparser';
 
 import { lazy } from '../lazy';
-import { decodeBase64Text, paddedInside, type BodyPart } from './decode';
+import { decodeBase64Text, type BodyPart } from './decode';
 import { splitMessage, splitTools, type SplitMessage } from './split';
 
 interface MailParserInternals {
@@ -182,7 +182,7 @@ const EIGHT_BIT = /[\x80-\xff]/;
  */
 function decodeBase64(body: Buffer): Buffer | undefined {
 	const text = body.toString('latin1');
-	return paddedInside(text) || EIGHT_BIT.test(text) ? undefined : decodeBase64Text(text);
+	return EIGHT_BIT.test(text) ? undefined : decodeBase64Text(text, true);
 }
 
 /** Per byte: 0 not plain base64, 1 the alphabet, 2 a line break, 3 "=". */
