@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
 	connect as tlsConnect,
 	createServer as createTlsServer,
@@ -154,6 +154,51 @@ export async function expungeMails(
 	}
 }
 
+/**
+ * The folder deleted and created again with the same messages, in order, with their flags and
+ * received times: a new UIDVALIDITY and new UIDs, as after a server's rebuild of a folder. Returns
+ * the new UIDVALIDITY.
+ */
+export async function recreateFolder(
+	folder: string,
+	/** In reverse order: a rebuild need not keep the order. */
+	reverse = false,
+	mailbox = 'alice@example.test',
+): Promise<bigint> {
+	const client = await testImap(mailbox);
+	const path = serverPath(folder);
+	try {
+		const kept: Array<{ source: Buffer; flags: string[]; internalDate?: Date | string }> = [];
+		const lock = await client.getMailboxLock(path, { readOnly: true });
+		try {
+			if (client.mailbox && client.mailbox.exists) {
+				const all = await client.fetchAll('1:*', { source: true, flags: true, internalDate: true });
+				for (const m of all) {
+					kept.push({
+						source: m.source!,
+						flags: [...(m.flags ?? [])],
+						internalDate: m.internalDate,
+					});
+				}
+			}
+		} finally {
+			lock.release();
+		}
+		await client.mailboxDelete(path);
+		await client.mailboxCreate(path);
+		if (reverse) kept.reverse();
+		for (const m of kept) {
+			const appended = await client.append(path, m.source, m.flags, m.internalDate);
+			if (!appended) throw new Error('append failed');
+		}
+		const status = await client.status(path, { uidValidity: true });
+		if (!status) throw new Error('STATUS failed');
+		return status.uidValidity!;
+	} finally {
+		await client.logout();
+	}
+}
+
 /** Delivers through the MTA path (dovecot-lda), as mail from outside arrives. */
 export function deliverMail(raw: Buffer, mailbox = 'alice@example.test', folder?: string): void {
 	const args = ['-c', stackInfo().dovecotConfig, '-d', mailbox, '-f', 'sender@example.test'];
@@ -196,15 +241,21 @@ export async function restartDovecot(): Promise<void> {
 }
 
 /**
- * Kills (SIGKILL) every Dovecot IMAP session process, as a crash would: the clients' connections
- * close without a BYE. Returns how many were killed.
+ * Kills (SIGKILL) every IMAP session process of this stack's Dovecot, as a crash would: the clients'
+ * connections close without a BYE. Returns how many were killed. Only the children of this stack's
+ * master process: the other test lane runs a Dovecot of its own, whose sessions are not ours to end.
  */
 export function killImapProcesses(): number {
-	const list = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+	const master = readFileSync(
+		join(dirname(stackInfo().dovecotConfig), 'run', 'master.pid'),
+		'utf8',
+	).trim();
+	const list = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
 	const pids = list
 		.split('\n')
-		.map((line) => /^\s*(\d+)\s+dovecot\/imap(?:\s|$)/.exec(line)?.[1])
-		.filter((pid): pid is string => pid !== undefined);
+		.map((line) => /^\s*(\d+)\s+(\d+)\s+dovecot\/imap(?:\s|$)/.exec(line))
+		.filter((match) => match !== null && match[2] === master)
+		.map((match) => match![1]);
 	for (const pid of pids) {
 		try {
 			process.kill(Number(pid), 'SIGKILL');
@@ -270,6 +321,11 @@ export class CuttingProxy {
 	cutNextAfter(bytes: number): void {
 		this.cutAfter = bytes;
 		this.sinceArmed = 0;
+	}
+
+	/** A cut armed and not yet made is called off. */
+	disarm(): void {
+		this.cutAfter = undefined;
 	}
 
 	/** Closes the connections still open (a session a trigger kept for its next poll), then stops. */

@@ -22,6 +22,7 @@ import {
 	freshFolder,
 	ImapTlsProxy,
 	listFolder,
+	recreateFolder,
 	restartDovecot,
 	testImap,
 } from '../harness/mail';
@@ -373,6 +374,90 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['after the reset']);
 		assert.deepEqual(await pollTrigger(node, store, state), []);
 	});
+
+	it('a folder rebuilt (new UIDVALIDITY) in the middle of a drain longer than a poll, in order and then in reverse: mail emitted before is not emitted again, the rest comes once, a poll’s worth at a time', async () => {
+		const folder = await freshFolder('rebuilt');
+		const state: IDataObject = {};
+		const node = trigger(folder, { maxMessages: 3 });
+		const poll = async () => subjects(await pollTrigger(node, store, state)) as string[];
+		await poll();
+		const sent = Array.from({ length: 19 }, (_, i) => `rebuilt ${i}`);
+		const seen: string[] = [];
+		await appendMails(
+			folder,
+			sent.slice(0, 11).map((subject) => ({ subject })),
+		);
+		seen.push(...(await poll()), ...(await poll()));
+		assert.deepEqual([...seen], sent.slice(0, 6));
+		// The server rebuilds the folder: the same messages and received times, new UIDs.
+		await recreateFolder(folder);
+		const recovered = await pollTrigger(node, store, state);
+		// The copies of the six emitted come first and do not count against the poll's three.
+		assert.deepEqual(subjects(recovered), sent.slice(6, 9));
+		assert.equal((recovered[0].json.delivery as IDataObject).recovered, 'uidValidityChanged');
+		seen.push(...(subjects(recovered) as string[]), ...(await poll()), ...(await poll()));
+		assert.deepEqual([...seen], sent.slice(0, 11));
+
+		// Eight more, three emitted, then a rebuild in reverse: five new ones come before the copies,
+		// more than a poll takes, so the copies come in the next poll's part of the recovery.
+		await appendMails(
+			folder,
+			sent.slice(11).map((subject) => ({ subject })),
+		);
+		seen.push(...(await poll()));
+		await recreateFolder(folder, true);
+		for (let i = 0; i < 4; i++) seen.push(...(await poll()));
+		assert.deepEqual(count(sent, seen), { lost: [], duplicated: [] });
+		assert.equal(seen.length, sent.length);
+	});
+
+	for (const afterEmit of ['markRead', 'delete'] as const) {
+		it(`"${afterEmit}" owed when the folder is rebuilt (new UIDVALIDITY): the next poll finds the emitted messages by Message-ID and acts on them; one whose Message-ID is not ASCII (Exchange refuses it in SEARCH) is left alone, and nothing fails`, async () => {
+			const folder = await freshFolder(`rebuilt-${afterEmit}`);
+			const state: IDataObject = {};
+			const node = trigger(folder, { afterEmit });
+			await pollTrigger(node, store, state);
+			const tag = `${afterEmit} ${Date.now()}`;
+			await appendMails(folder, [
+				{ subject: `${tag} 1` },
+				{
+					subject: `${tag} 2`,
+					headers: { 'Message-ID': `<two"quo\\ted-${tag.replace(' ', '-')}@example.test>` },
+				},
+				Buffer.from(
+					`From: a@example.test\r\nTo: alice@example.test\r\nSubject: ${tag} 3\r\n` +
+						`Message-ID: <dr\u00e9i-${tag.replace(' ', '-')}@example.test>\r\n\r\nthree\r\n`,
+				),
+				{ subject: `${tag} 4` },
+			]);
+			const emitted = subjects(await pollTrigger(node, store, state));
+			assert.deepEqual(
+				emitted,
+				[1, 2, 3, 4].map((n) => `${tag} ${n}`),
+			);
+			await recreateFolder(folder);
+			await appendMails(folder, [{ subject: `${tag} 5` }]);
+			assert.deepEqual(subjects(await pollTrigger(node, store, state)), [`${tag} 5`]);
+			const left = (await listFolder(folder)).map((m) => [m.subject, m.flags.includes('\\Seen')]);
+			if (afterEmit === 'markRead') {
+				assert.deepEqual(left, [
+					[`${tag} 1`, true],
+					[`${tag} 2`, true],
+					[`${tag} 3`, false],
+					[`${tag} 4`, true],
+					[`${tag} 5`, false],
+				]);
+			} else {
+				assert.deepEqual(left, [
+					[`${tag} 3`, false],
+					[`${tag} 5`, false],
+				]);
+				const deleted = (await listFolder('Deleted Items')).map((m) => m.subject);
+				for (const n of [1, 2, 4]) assert.ok(deleted.includes(`${tag} ${n}`), `${tag} ${n}`);
+			}
+			assert.deepEqual(await pollTrigger(node, store, state), []);
+		});
+	}
 
 	it('shared mailbox with app-only credentials; mail delivered by the MTA is seen', async () => {
 		const state: IDataObject = {};

@@ -11,7 +11,7 @@ import { Workflow, type IDataObject, type INodeTypes } from 'n8n-workflow';
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import type { FetchedMessage } from '../../nodes/M365Mail/transport/types';
 import { deliver, LEDGER_LIMIT, type DeliveryOptions } from '../../nodes/M365Mail/trigger/engine';
-import type { MailSource } from '../../nodes/M365Mail/transport/mailbox';
+import type { MailSource, NextRequest } from '../../nodes/M365Mail/transport/mailbox';
 
 function message(n: number): FetchedMessage {
 	return {
@@ -112,8 +112,8 @@ function nodeStaticData(fromDatabase: IDataObject = {}) {
 }
 
 /** One poll; `undefined` when another runs; a failure is thrown as the node would, with its trouble. */
-async function run(
-	source: ScriptedSource,
+async function run<C>(
+	source: MailSource<C>,
 	staticData: IDataObject,
 	extra: Partial<DeliveryOptions> = {},
 	flightKey = 'wf:n',
@@ -298,6 +298,77 @@ describe('delivery engine: "start from now" when the first starting point is dro
 			(await run(source, plain.data))?.map((i) => i.id),
 			['m3'],
 		);
+	});
+});
+
+/**
+ * A folder the server resets: after `reset()` every message comes again under a new id (its
+ * Message-ID kept), oldest first, a poll's worth at a time. It passes over nothing itself, as a
+ * source that cannot read Message-IDs before it downloads would not.
+ */
+class ResettingSource implements MailSource<{ generation: number; at: number }> {
+	generation = 0;
+	readonly applied: Array<{ ids: string[]; messageIds: Array<string | null | undefined> }> = [];
+	constructor(readonly total: number) {}
+	reset(): void {
+		this.generation++;
+	}
+	private fetched(n: number): FetchedMessage {
+		const m = message(n);
+		return { ...m, message: { ...m.message, id: `g${this.generation}:m${n}` } };
+	}
+	async sample() {
+		return undefined;
+	}
+	async next(cursor: { generation: number; at: number } | undefined, request: NextRequest) {
+		const reset = cursor !== undefined && cursor.generation !== this.generation;
+		const from = cursor && !reset ? cursor.at : 0;
+		const to = Math.min(this.total, from + request.maxMessages);
+		const messages = [];
+		for (let n = from + 1; n <= to; n++) messages.push(this.fetched(n));
+		return {
+			messages,
+			cursor: { generation: this.generation, at: to },
+			more: to < this.total,
+			skipped: [],
+			...(reset ? { reset: 'uidValidityChanged' as const } : {}),
+		};
+	}
+	async apply(_action: unknown, ids: string[], messageIds?: ReadonlyMap<string, string | null>) {
+		this.applied.push({ ids, messageIds: ids.map((id) => messageIds?.get(id)) });
+	}
+	async stillUnread() {
+		return new Set<string>();
+	}
+	async fetch() {
+		return [];
+	}
+}
+
+describe('delivery engine: a reset', () => {
+	it('copies of mail emitted before are dropped in every poll of the recovery, not only the first; owed actions get the Message-IDs', async () => {
+		const source = new ResettingSource(10);
+		const { data } = nodeStaticData();
+		const extra = { maxMessages: 3, startFrom: 'existing' as const };
+		const emitted = [...((await run(source, data, extra)) ?? [])];
+		emitted.push(...((await run(source, data, extra)) ?? []));
+		assert.deepEqual(
+			emitted.map((i) => i.id),
+			['g0:m1', 'g0:m2', 'g0:m3', 'g0:m4', 'g0:m5', 'g0:m6'],
+		);
+		source.reset();
+		const polls: string[][] = [];
+		for (let i = 0; i < 5; i++)
+			polls.push(((await run(source, data, extra)) ?? []).map((x) => x.id));
+		// The recovery reads 1-3 and 4-6 again (copies, by Message-ID), then 7-9 and 10.
+		assert.deepEqual(polls, [[], [], ['g1:m7', 'g1:m8', 'g1:m9'], ['g1:m10'], []]);
+		const state = (data.folders as Record<string, { recovering?: boolean }>)['box|inbox'];
+		assert.equal(state.recovering, undefined, 'the recovery ends with the poll that found no more');
+		// The action owed for 4-6 when the reset came names their Message-IDs.
+		assert.deepEqual(source.applied[1], {
+			ids: ['g0:m4', 'g0:m5', 'g0:m6'],
+			messageIds: ['<m4@x>', '<m5@x>', '<m6@x>'],
+		});
 	});
 });
 

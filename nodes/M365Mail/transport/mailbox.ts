@@ -61,6 +61,11 @@ export interface NextRequest {
 	startedAt?: Date;
 	/** Emitted before (by id or Message-ID): skip it. */
 	emitted: (id: string, messageId: string | null) => boolean;
+	/**
+	 * The mail recovered after a reset (see `NewMail.reset`) is still being read, a poll's worth at a
+	 * time: copies of mail emitted before come under new ids, and are passed over by Message-ID.
+	 */
+	recovering?: boolean;
 }
 
 export interface NewMail<C> {
@@ -90,8 +95,15 @@ export interface MailSource<C = unknown> {
 	sample(): Promise<FetchedMessage | undefined>;
 	/** New mail after the cursor (none yet: a baseline), within the request's limits. */
 	next(cursor: C | undefined, request: NextRequest): Promise<NewMail<C>>;
-	/** Applies an "after emitting" action; ids no longer in the folder are left alone. */
-	apply(action: AfterEmit, ids: string[]): Promise<void>;
+	/**
+	 * Applies an "after emitting" action; ids no longer in the folder are left alone. `messageIds`
+	 * (id to Message-ID) lets a source find a message emitted before a reset under its new id.
+	 */
+	apply(
+		action: AfterEmit,
+		ids: string[],
+		messageIds?: ReadonlyMap<string, string | null>,
+	): Promise<void>;
 	/** Which of these messages are still in the watched folder and unread. */
 	stillUnread(ids: string[]): Promise<Set<string>>;
 	/** Downloads these messages again (for a repeated emit), oldest first. */

@@ -237,7 +237,8 @@ async function pollOnce<C, T>(
 	let state: FolderState = { ...(before ?? {}) };
 
 	// 1. Actions owed for messages n8n already has (it stored them with this state at the emit).
-	for (const owed of state.pending ?? []) await source.apply(owed.action, owed.ids);
+	const messageIds = new Map(state.recent ?? []);
+	for (const owed of state.pending ?? []) await source.apply(owed.action, owed.ids, messageIds);
 	state.pending = [];
 
 	// 2. Messages emitted earlier and still unread (at-least-once option).
@@ -280,6 +281,7 @@ async function pollOnce<C, T>(
 		maxBytes: options.maxBytes,
 		deadline: started + Math.max(options.budgetMs * 0.6, 10_000),
 		recoverSince: state.at ? new Date(state.at) : undefined,
+		recovering: state.recovering,
 		emitted: (id, messageId) =>
 			recentIds.has(id) || (messageId !== null && recentMessageIds.has(messageId)),
 	});
@@ -292,11 +294,14 @@ async function pollOnce<C, T>(
 	for (const skipped of found.skipped) {
 		log.warn(`Microsoft 365 Mail Trigger passed over message ${skipped.id}: ${skipped.reason}`);
 	}
+	// After a reset, every poll until the recovered mail is all read (no more) drops copies of mail
+	// emitted before: a drain under the old ids can leave more than a poll's worth of them.
+	const recovering = Boolean(found.reset || state.recovering);
 	const fresh = found.messages.filter(
 		(m) =>
 			!(
 				recentIds.has(m.message.id) ||
-				(m.message.messageId && found.reset && recentMessageIds.has(m.message.messageId))
+				(m.message.messageId && recovering && recentMessageIds.has(m.message.messageId))
 			),
 	);
 
@@ -363,6 +368,7 @@ async function pollOnce<C, T>(
 			...fresh.map((m) => [m.message.id, m.message.messageId] as [string, string | null]),
 		].slice(-RECENT_LIMIT),
 		...(ledger.length ? { ledger } : {}),
+		...(recovering && found.more ? { recovering: true } : {}),
 	};
 	store.set(key, state);
 	return { items, lookAgainInMs: found.lookAgainInMs };

@@ -34,6 +34,11 @@ export interface FolderState {
 	pending?: Array<{ action: AfterEmit; ids: string[] }>;
 	/** The latest emitted messages ([id, Message-ID]): replays and recovered mail are not emitted twice. */
 	recent?: Array<[string, string | null]>;
+	/**
+	 * Set while the mail recovered after a reset takes more than one poll: until a poll finds no more,
+	 * a message whose Message-ID was emitted before is a copy of it, under the reset's new id.
+	 */
+	recovering?: boolean;
 	ledger?: LedgerEntry[];
 	/** Passing trouble since this time, for this many polls in a row. */
 	trouble?: { count: number; since: string };

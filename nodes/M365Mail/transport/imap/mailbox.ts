@@ -36,14 +36,8 @@ import {
 	transferMessages,
 	type OpenFolder,
 } from './messages';
-import {
-	applyAction,
-	fetchByIds,
-	newestMessage,
-	pollNewMessages,
-	unreadAmong,
-	type ImapCursor,
-} from './poll';
+import { applyAction, fetchByIds, unreadAmong } from './emitted';
+import { newestMessage, pollNewMessages, type ImapCursor } from './poll';
 import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
 import { readImapDraft, saveImapDraft, sendImapDraft, sendOverSmtp } from './outgoing';
@@ -362,8 +356,8 @@ export class ImapMailbox implements Mailbox {
 					})),
 				};
 			},
-			apply: async (action, ids) =>
-				await applyAction(await this.client(), mailbox, folder, action, ids),
+			apply: async (action, ids, messageIds) =>
+				await applyAction(await this.client(), mailbox, folder, action, ids, messageIds),
 			stillUnread: async (ids) => await unreadAmong(await this.client(), mailbox, folder, ids),
 			fetch: async (ids) => await fetchByIds(await this.client(), options, ids),
 		};

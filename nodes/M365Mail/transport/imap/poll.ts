@@ -2,20 +2,12 @@
  * New-mail detection over IMAP with a `{uidValidity, lastUid}` cursor: the new unread messages above
  * the cursor, oldest first, within a count, a byte budget and a deadline. Nothing here changes a
  * message: the delivery engine (trigger/engine.ts) decides when the cursor moves and when "after
- * emitting" actions run (`applyAction`).
+ * emitting" actions run (`applyAction`, in emitted.ts).
  */
 import type { ImapFlow } from 'imapflow';
 
-import { MailServiceError } from '../auth/errors';
-import {
-	decodeImapMessageId,
-	type AfterEmit,
-	type FetchedMessage,
-	type MessageContent,
-	type MessageFilters,
-} from '../types';
-import { resolveFolder } from './folders';
-import { readingFolder, withFolder } from './lock';
+import { type FetchedMessage, type MessageContent, type MessageFilters } from '../types';
+import { readingFolder } from './lock';
 import {
 	accountFor,
 	downloadIsolated,
@@ -26,11 +18,9 @@ import {
 	type Candidate,
 } from './isolated';
 import {
-	changeFlags,
 	fetchMessages,
 	fetchMetadata,
 	searchUids,
-	transferMessages,
 	type MessageMetadata,
 	type OpenFolder,
 } from './messages';
@@ -74,6 +64,10 @@ export interface PollOptions {
 	deadline?: number;
 	/** After a UIDVALIDITY change: recover the unread mail received since then. */
 	recoverSince?: Date;
+	/** A recovery that began in an earlier poll goes on (NextRequest.recovering). */
+	recovering?: boolean;
+	/** Emitted before (NextRequest.emitted): a recovery passes over copies of it. */
+	emitted?: (id: string, messageId: string | null) => boolean;
 	/** With "start from now" and no cursor: the trigger began watching then (see NextRequest). */
 	startedAt?: Date;
 }
@@ -190,7 +184,11 @@ export async function pollNewMessages(
 			// Every filter ran in SEARCH: sizes are all the limits need, and the download brings the
 			// envelope with it (one pass, as fast as fetching alone; the simple output reads small
 			// messages whole too, and large ones by structure).
-			const onePass = !envelopeCheck;
+			// A recovery reads envelopes first too: copies of mail emitted before (the new UIDs of
+			// messages emitted under the old UIDVALIDITY, known by Message-ID) are passed over before
+			// they count against the poll's limits.
+			const recovery = baseline === 'uidValidityChanged' || options.recovering === true;
+			const onePass = !envelopeCheck && !recovery;
 			let examined = lastUid;
 			/** The last candidate the loop got to (late arrivals it did not get to stay holes). */
 			let reached = 0;
@@ -210,6 +208,15 @@ export async function pollNewMessages(
 					if (selected.length >= options.maxMessages) {
 						more = true;
 						break outer;
+					}
+					if (
+						recovery &&
+						m.envelope &&
+						options.emitted?.(m.envelope.id, m.envelope.messageId ?? null)
+					) {
+						examined = Math.max(examined, m.uid);
+						reached = m.uid;
+						continue;
 					}
 					if (maxSize && m.size > maxSize) {
 						examined = Math.max(examined, m.uid);
@@ -275,91 +282,6 @@ export async function pollNewMessages(
 	);
 	const lookAgainInMs = lookAgainIn(outcome.cursor.holes, Date.now());
 	return lookAgainInMs ? { ...outcome, lookAgainInMs } : outcome;
-}
-
-/** The ids that belong to the open folder as it is now, by UID, ascending (other ids are ignored). */
-function uidsHere(open: OpenFolder, ids: string[]): Map<number, string> {
-	const here = new Map<number, string>();
-	for (const id of ids) {
-		try {
-			const location = decodeImapMessageId(id);
-			if (
-				location.uidValidity === open.uidValidity &&
-				location.folder.toLowerCase() === open.folder.toLowerCase()
-			)
-				here.set(location.uid, id);
-		} catch {
-			// Not an IMAP id of ours: nothing to act on.
-		}
-	}
-	return new Map([...here].sort(([a], [b]) => a - b));
-}
-
-/**
- * Applies an "after emitting" action to messages of the watched folder. Safe to repeat: a message
- * already marked, or already moved away (its UID is gone), is left alone.
- */
-export async function applyAction(
-	client: ImapFlow,
-	mailbox: string,
-	folder: string,
-	action: AfterEmit,
-	ids: string[],
-): Promise<void> {
-	if (action.action === 'none' || !ids.length) return;
-	await withFolder(client, mailbox, folder, { readOnly: false }, async (open, watched) => {
-		const wanted = [...uidsHere(open, ids).keys()];
-		if (!wanted.length) return;
-		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
-		const present = await searchUids(open, { uid: wanted.join(',') });
-		if (!present.length) return;
-		if (action.action === 'markRead' || action.action === 'flag') {
-			await changeFlags(open, present, {
-				add: [action.action === 'flag' ? '\\Flagged' : '\\Seen'],
-			});
-			return;
-		}
-		const destination = await resolveFolder(
-			client,
-			mailbox,
-			action.action === 'move' ? action.folder : 'deleteditems',
-		);
-		if (destination.serverPath === watched.serverPath) {
-			throw new MailServiceError(
-				`"After emitting" would move messages into the watched folder ${open.folder}`,
-				'Choose another folder to move emitted messages to.',
-				'input',
-			);
-		}
-		await transferMessages(open, present, destination.serverPath, 'move');
-	});
-}
-
-/** Which of these ids are still in the folder and unread. */
-export async function unreadAmong(
-	client: ImapFlow,
-	mailbox: string,
-	folder: string,
-	ids: string[],
-): Promise<Set<string>> {
-	return await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
-		const here = uidsHere(open, ids);
-		if (!here.size) return new Set<string>();
-		const unread = await searchUids(open, { uid: [...here.keys()].join(','), seen: false });
-		return new Set(unread.map((uid) => here.get(uid)!).filter(Boolean));
-	});
-}
-
-/** Downloads these messages of the folder again, oldest first. */
-export async function fetchByIds(
-	client: ImapFlow,
-	options: Pick<PollOptions, 'mailbox' | 'folder' | 'content' | 'full' | 'keepRaw'>,
-	ids: string[],
-): Promise<FetchedMessage[]> {
-	return await readingFolder(client, options, async (open) => {
-		const metadata = await fetchMetadata(open, [...uidsHere(open, ids).keys()]);
-		return await fetchIsolated(open, metadata, options.content, options);
-	});
 }
 
 /** The newest message matching the filters (unread preferred): the sample of "Fetch Test Event". */
