@@ -14,7 +14,14 @@ import { after, before, describe, it } from 'node:test';
 
 import { assertSafeFileName, hostileCorpus } from '../fixtures/hostile';
 import { GRAPH_SCOPES, graphDeliver, graphExpireDelta, graphFolder } from '../harness/graph';
-import { appendMails, freshFolder, ImapTlsProxy, listFolder, testImap } from '../harness/mail';
+import {
+	appendMails,
+	freshFolder,
+	ImapTlsProxy,
+	listFolder,
+	recreateFolder,
+	testImap,
+} from '../harness/mail';
 import { delegatedCredential, IMAP_SCOPES, signIn, stackInfo } from '../harness/stack';
 import {
 	actionWorkflowNode,
@@ -306,6 +313,45 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await assertNoneLostOrDuplicated(id, expected);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
+
+	for (const afterEmit of ['none', 'markRead'] as const) {
+		it(`a folder rebuilt by the server (new UIDVALIDITY, another order) in the middle of a drain of two a poll, after emitting "${afterEmit}": each message once${afterEmit === 'markRead' ? ', all read, including those whose mark was owed at the rebuild' : ''}`, async () => {
+			const folder = await freshFolder('e2e-rebuilt');
+			const id = await n8n.createWorkflow(
+				`Delivery: folder rebuilt mid-drain (${afterEmit})`,
+				[triggerWorkflowNode('New Mail', folder, imapRef, { maxMessages: 2, afterEmit })],
+				{},
+			);
+			await n8n.api('POST', `/workflows/${id}/activate`);
+			const expected = Array.from({ length: 7 }, (_, i) => `rebuilt ${i}`);
+			await appendMails(
+				folder,
+				expected.map((subject) => ({ subject })),
+			);
+			await n8n.pollNow(id);
+			await waitForAll(id, 'New Mail', expected.slice(0, 2), 30_000);
+			await n8n.pollNow(id);
+			await waitForAll(id, 'New Mail', expected.slice(0, 4), 30_000);
+			// The rebuild puts 6, 5 and 4 before the copies of the four emitted. With "mark as read",
+			// 0 and 1 are read by then (marked by the second poll) and the marks of 2 and 3 are owed.
+			await recreateFolder(folder, true);
+			await n8n.pollNow(id);
+			await waitForAll(id, 'New Mail', [...expected.slice(0, 4), 'rebuilt 6', 'rebuilt 5'], 30_000);
+			await n8n.pollNow(id);
+			await waitForAll(id, 'New Mail', expected, 30_000);
+			if (afterEmit === 'markRead') {
+				await n8n.pollNow(id);
+				await n8n.waitFor(
+					'every message marked read',
+					async () =>
+						(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) || undefined,
+				);
+			}
+			await assertNoneLostOrDuplicated(id, expected);
+			assert.equal((await listFolder(folder)).length, expected.length);
+			await n8n.api('POST', `/workflows/${id}/deactivate`);
+		});
+	}
 
 	it('a server that leaves messages out of its FETCH answers: each is read again or emitted with a parseError, 0 lost, 0 duplicated', async () => {
 		const { proxy, id, folder } = await workflowThroughProxy(
