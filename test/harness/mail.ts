@@ -359,6 +359,10 @@ export class ImapTlsProxy {
 	readonly commands = new Map<string, number>();
 	/** Commands (`UID STORE`, ...) whose next sendings drop their connection instead (no BYE, as a crash). */
 	private readonly drops = new Map<string, number>();
+	/** Command lines the proxy answers `BAD` itself, never passing them on (refuseOn). */
+	private readonly refusals: RegExp[] = [];
+	/** Commands so refused. */
+	refused = 0;
 
 	/** UIDs whose FETCH answers the proxy leaves out, and how many more times. */
 	private readonly omissions = new Map<number, { pass: number; times: number }>();
@@ -386,6 +390,14 @@ export class ImapTlsProxy {
 	/** The next `times` sendings of `command` drop their connection before it reaches Dovecot. */
 	dropOn(command: string, times = 1): void {
 		this.drops.set(command.toUpperCase(), times);
+	}
+
+	/**
+	 * Command lines matching `line` are answered `<tag> BAD` by the proxy and never reach Dovecot, as
+	 * a server refuses a command it does not support; the session goes on.
+	 */
+	refuseOn(line: RegExp): void {
+		this.refusals.push(line);
 	}
 
 	/**
@@ -512,6 +524,7 @@ export class ImapTlsProxy {
 			this.live.add(pair);
 			let pending = '';
 			client.on('data', (chunk: Buffer) => {
+				let refused = false;
 				// "<tag> [UID] <COMMAND> ..." lines; literals and tokens are not commands, and a line cut
 				// between two chunks is joined first.
 				const lines = (pending + chunk.toString('latin1')).split('\r\n');
@@ -523,14 +536,20 @@ export class ImapTlsProxy {
 						this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
 						const stall = this.stalls.get(name);
 						if (stall && stall.times > 0 && this.live.has(pair)) {
-							// This listener runs before the pipe's, which still hands this chunk on.
+							// The chunk is still handed on, below.
 							stall.times--;
 							if (stall.every) this.stall();
 							else this.silence(pair);
 						}
+						if (this.refusals.some((refusal) => refusal.test(line))) {
+							// A chunk holds one command at a time here (imapflow waits for each answer).
+							refused = true;
+							this.refused++;
+							client.write(`${line.split(' ')[0]} BAD Command refused by the test proxy\r\n`);
+						}
 						const drops = this.drops.get(name) ?? 0;
 						if (drops > 0) {
-							// Listened to before the pipe: the chunk never reaches Dovecot.
+							// Returned before the chunk is handed on: it never reaches Dovecot.
 							this.drops.set(name, drops - 1);
 							this.dropped++;
 							close();
@@ -538,8 +557,8 @@ export class ImapTlsProxy {
 						}
 					}
 				}
+				if (!refused) upstream.write(chunk);
 			});
-			client.pipe(upstream);
 			upstream.on('data', this.serverToClient(client));
 			const close = () => {
 				this.live.delete(pair);

@@ -459,6 +459,35 @@ describe('trigger over IMAP: new unread mail, each message once', () => {
 		});
 	}
 
+	it('a server that refuses the Message-ID search after a rebuild: the owed "mark as read" is left undone, the poll and the next ones succeed, nothing is emitted twice', async () => {
+		const proxy = await credentialThroughProxy('refusing');
+		try {
+			const folder = await freshFolder('rebuilt-refused');
+			const state: IDataObject = {};
+			const node = trigger(folder, { afterEmit: 'markRead' }, 'refusing');
+			await pollTrigger(node, store, state);
+			await appendMails(folder, [{ subject: 'refused 1' }, { subject: 'refused 2' }]);
+			const seen = subjects(await pollTrigger(node, store, state));
+			await recreateFolder(folder);
+			proxy.refuseOn(/ SEARCH .*HEADER Message-ID/i);
+			await appendMails(folder, [{ subject: 'refused 3' }]);
+			seen.push(...subjects(await pollTrigger(node, store, state)));
+			seen.push(...subjects(await pollTrigger(node, store, state)));
+			assert.ok(proxy.refused >= 1, 'the search was refused');
+			assert.deepEqual(seen, ['refused 1', 'refused 2', 'refused 3']);
+			assert.deepEqual(
+				(await listFolder(folder)).map((m) => [m.subject, m.flags.includes('\\Seen')]),
+				[
+					['refused 1', false],
+					['refused 2', false],
+					['refused 3', true],
+				],
+			);
+		} finally {
+			await proxy.stop();
+		}
+	});
+
 	it('shared mailbox with app-only credentials; mail delivered by the MTA is seen', async () => {
 		const state: IDataObject = {};
 		const params = {

@@ -71,7 +71,15 @@ async function foundAgain(
 	for (let i = 0; i < list.length; i += 20) {
 		const batch = list.slice(i, i + 20);
 		const headers = batch.map((messageId) => ({ header: { 'message-id': messageId } }));
-		const uids = await searchUids(open, headers.length > 1 ? { or: headers } : headers[0]);
+		let uids: number[];
+		try {
+			uids = await searchUids(open, headers.length > 1 ? { or: headers } : headers[0]);
+		} catch (error) {
+			// A server that refuses the search leaves those messages as they are (as before a reset
+			// could be looked through); failing here would fail every poll on the owed action.
+			if (!open.client.usable) throw error;
+			break;
+		}
 		if (!uids.length) continue;
 		for (const m of await fetchMetadata(open, uids)) {
 			if (m.envelope.messageId && batch.includes(m.envelope.messageId)) found.push(m.uid);
