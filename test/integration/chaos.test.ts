@@ -67,7 +67,7 @@ const WEIGHTS = {
 	expunge: 1,
 	'read by someone else': 1,
 	'Fetch Test Event': 1,
-	'folder recreated': 1,
+	'folder rebuilt': 1,
 };
 type Kind = keyof typeof WEIGHTS;
 type N8nModel = 'classic' | 'durable';
@@ -92,7 +92,6 @@ interface Outcome {
 	seen: string[];
 	excused: Set<string>;
 	steps: string[];
-	failedPolls: number;
 	cuts: number;
 	/** Items of polls whose result n8n discarded or never committed. */
 	dropped: number;
@@ -129,7 +128,6 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 	const seen: string[] = [];
 	const excused = new Set<string>();
 	const steps: string[] = [];
-	let failedPolls = 0;
 	let dropped = 0;
 	const cutsBefore = proxy.cuts;
 
@@ -137,7 +135,7 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 		try {
 			seen.push(...(await run()));
 		} catch {
-			failedPolls++; // a failed execution: nothing reached a run
+			// A failed execution: nothing reached a run.
 		}
 	};
 	const newMail = (): TestMail[] =>
@@ -260,7 +258,7 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 				await readByOther(folder, [chosen.uid]);
 				break;
 			}
-			case 'folder recreated':
+			case 'folder rebuilt':
 				const reverse = below(2) === 1;
 				const validity = await recreateFolder(folder, reverse);
 				steps.push(`folder rebuilt${reverse ? ' in reverse' : ''} (UIDVALIDITY ${validity})`);
@@ -300,7 +298,7 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 			assert.deepEqual(moved, [...emitted].sort());
 		}
 	}
-	return { sent, seen, excused, steps, failedPolls, dropped, cuts: proxy.cuts - cutsBefore };
+	return { sent, seen, excused, steps, dropped, cuts: proxy.cuts - cutsBefore };
 }
 
 describe('trigger over IMAP: faults at random, together, counted', () => {
@@ -312,7 +310,7 @@ describe('trigger over IMAP: faults at random, together, counted', () => {
 		[5, 'markRead', 'durable'],
 		[6, 'move', 'durable'],
 	];
-	const totals = { sent: 0, cuts: 0, failedPolls: 0 };
+	const totals = { sent: 0, cuts: 0 };
 
 	for (const [seed, afterEmit, model] of runs) {
 		it(`seed ${seed}, after emitting "${afterEmit}", n8n ${model === 'classic' ? 'as 2.41 runs polls' : 'with durable cursors'}: 0 lost, 0 duplicated`, async () => {
@@ -326,12 +324,9 @@ describe('trigger over IMAP: faults at random, together, counted', () => {
 				{ lost: [], duplicated: [], unknown: [] },
 				story,
 			);
-			// Only duplicates among the excused could hide here; the count above covers them too.
-			assert.equal(new Set(outcome.seen).size, outcome.seen.length, story);
 			assert.ok(outcome.dropped > 0, `a result n8n did not keep held mail: ${story}`);
 			totals.sent += outcome.sent.length;
 			totals.cuts += outcome.cuts;
-			totals.failedPolls += outcome.failedPolls;
 		});
 	}
 
