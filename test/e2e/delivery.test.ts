@@ -281,6 +281,71 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
+	it('at-least-once across a folder rebuilt by the server (new UIDVALIDITY): a message whose run failed before the rebuild is emitted again under its new UID, processed successfully once and marked read by the action node; nothing else comes again', async () => {
+		const folder = await freshFolder('e2e-again-rebuilt');
+		const id = await n8n.createWorkflow(
+			'Delivery: at least once across a rebuild',
+			[
+				triggerWorkflowNode('New Mail', folder, imapRef, {
+					afterEmit: 'none',
+					options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
+				}),
+				failsFirstAttempt('fails once'),
+				actionWorkflowNode('Mark Read', 2, imapRef, {
+					resource: 'message',
+					operation: 'markAsRead',
+					messageId: '={{ $json.id }}',
+				}),
+			],
+			{
+				'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
+				Process: { main: [[{ node: 'Mark Read', type: 'main', index: 0 }]] },
+			},
+		);
+		await n8n.api('POST', `/workflows/${id}/activate`);
+		const good = names('works', 3);
+		await appendMails(
+			folder,
+			good.map((subject) => ({ subject })),
+		);
+		await n8n.pollNow(id);
+		await waitForAll(id, 'Process', good, 30_000);
+		await appendMails(folder, [{ subject: 'fails once' }]);
+		await n8n.pollNow(id);
+		await n8n.waitFor('the failed execution', async () =>
+			(await n8n.executions(id)).some((e) => e.status === 'error') ? true : undefined,
+		);
+		// The server rebuilds the folder: the three read, the failed one unread, all under new UIDs.
+		await recreateFolder(folder);
+		await new Promise((r) => setTimeout(r, 3500));
+		await n8n.pollNow(id);
+		await waitForAll(id, 'Process', [...good, 'fails once'], 30_000);
+		await new Promise((r) => setTimeout(r, 3500));
+		await n8n.pollNow(id);
+		await new Promise((r) => setTimeout(r, 1500));
+		const { lost, duplicated } = count(
+			[...good, 'fails once'],
+			await processed(id, 'Process', 'success'),
+		);
+		assert.deepEqual(
+			{ lost: lost.length, duplicated: duplicated.length },
+			{ lost: 0, duplicated: 0 },
+		);
+		assert.deepEqual(
+			(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject),
+			[],
+		);
+		const retried = (await n8n.executions(id))
+			.filter((e) => e.status === 'success')
+			.flatMap((e) => runData(e, 'New Mail'))
+			.filter((i) => i.json.subject === 'fails once');
+		assert.deepEqual(
+			retried.map((i) => (i.json.delivery as Json).attempt),
+			[2],
+		);
+		await n8n.api('POST', `/workflows/${id}/deactivate`);
+	});
+
 	it('a UIDVALIDITY change with mail arriving before and after it: the gap is emitted, nothing replayed', async () => {
 		const folder = await freshFolder('e2e-uidvalidity');
 		const id = await n8n.createWorkflow(

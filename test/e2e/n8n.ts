@@ -561,7 +561,7 @@ export function runData(
 ): Array<{ json: Json; binary?: Record<string, Json> }> {
 	const data = execution.data as {
 		resultData: {
-			runData: Record<string, Array<{ data: { main: unknown[][] } }>>;
+			runData: Record<string, Array<{ data?: { main: unknown[][] } }>>;
 			error?: unknown;
 		};
 	};
@@ -570,5 +570,6 @@ export function runData(
 		throw new Error(
 			`node ${node} did not run: ${JSON.stringify(data.resultData.error ?? {}).slice(0, 1000)}`,
 		);
-	return run[0].data.main[0] as Array<{ json: Json; binary?: Record<string, Json> }>;
+	// A node that failed has a run with no output.
+	return (run[0].data?.main[0] ?? []) as Array<{ json: Json; binary?: Record<string, Json> }>;
 }

@@ -610,9 +610,21 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			console.log(
 				`worker killed mid-run: n8n shows execution ${victim.execution} as "${String(killed?.status)}"; the message's second emit succeeded ${Math.round((Date.now() - killedAt) / 1000)} s or less after the kill (${all.length} runs in all)`,
 			);
-			await main.waitFor('every message marked read', async () =>
-				(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
-			);
+			await main
+				.waitFor('every message marked read', async () =>
+					(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+				)
+				.catch(async (error: Error) => {
+					// Name what stayed unread, and every line main logged about it.
+					const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
+					const about = main
+						.output()
+						.split('\n')
+						.filter((line) => unread.some((m) => line.includes(`:${m.uid}:`)));
+					throw new Error(
+						`${unread.map((m) => `"${m.subject}" (UID ${m.uid})`).join(', ')} left unread; main logged about them:\n${about.join('\n')}\n${error.message}`,
+					);
+				});
 		} finally {
 			await workers[index].start();
 			await main.api('POST', `/workflows/${id}/deactivate`);

@@ -23,6 +23,7 @@ import {
 	ImapTlsProxy,
 	listFolder,
 	killImapProcesses,
+	recreateFolder,
 	restartDovecot,
 } from '../harness/mail';
 import { createTriggerContext, CredentialStore, triggerNode } from '../harness/n8n';
@@ -32,9 +33,12 @@ import { sessionTiming } from '../../nodes/M365Mail/transport/imap/session';
 
 const store = new CredentialStore();
 
-type RunResult = 'success' | 'error' | 'waiting' | 'never';
+type RunResult = 'success' | 'error' | 'waiting' | 'never' | 'held';
 
-/** Starts the instant trigger; every emit is one "run" whose outcome `decide` picks. */
+/**
+ * Starts the instant trigger; every emit is one "run" whose outcome `decide` picks. A "held" run ends
+ * when the test calls its entry in `held` with the run's status.
+ */
 async function start(
 	folder: string,
 	parameters: INodeParameters,
@@ -46,6 +50,7 @@ async function start(
 	/** Each emit is one run: its items as "subject#attempt". */
 	const runs: string[][] = [];
 	const failures: Error[] = [];
+	const held: Array<(status: 'success' | 'error') => void> = [];
 	const context = createTriggerContext(
 		triggerNode(folder, parameters, credential, 'imap'),
 		store,
@@ -62,17 +67,15 @@ async function start(
 				}
 				runs.push(run);
 				// One run for all the items: it fails if any item's does.
-				const outcome = (['never', 'error', 'waiting'] as const).find((o) => outcomes.includes(o));
-				if (outcome === 'never') return;
-				// The run takes a moment, then n8n settles the done promise with it.
-				setTimeout(
-					() =>
-						done?.resolve({
-							status: outcome ?? 'success',
-							data: { resultData: { runData: {} } },
-						} as unknown as IRun),
-					50,
+				const outcome = (['never', 'held', 'error', 'waiting'] as const).find((o) =>
+					outcomes.includes(o),
 				);
+				if (outcome === 'never') return;
+				const end = (status: string) =>
+					done?.resolve({ status, data: { resultData: { runData: {} } } } as unknown as IRun);
+				if (outcome === 'held') held.push(end);
+				// The run takes a moment, then n8n settles the done promise with it.
+				else setTimeout(() => end(outcome ?? 'success'), 50);
 			},
 			emitError: (error) => failures.push(error),
 			saveFailedExecution: (error) => failures.push(error),
@@ -83,7 +86,7 @@ async function start(
 		'../../nodes/M365Mail/M365MailInstantTrigger.node.ts'
 	);
 	const response: ITriggerResponse = await new M365MailInstantTrigger().trigger.call(context);
-	return { emitted, runs, failures, response, staticData };
+	return { emitted, runs, failures, held, response, staticData };
 }
 
 /** A TLS proxy in front of Dovecot, and a credential `name` for alice that signs in through it. */
@@ -295,6 +298,30 @@ describe('instant trigger (IMAP IDLE) through n8n-core’s TriggerContext', () =
 			'later 1': 1,
 			'later 2': 1,
 		});
+		await t.response.closeFunction?.();
+	});
+
+	it('the folder rebuilt (new UIDVALIDITY) while a run goes on: when the run succeeds, its message is marked read under its new UID (found by Message-ID) and its copy is not emitted; the IDLE session, which hears nothing on the old folder, is renewed: new mail comes within seconds', async () => {
+		const folder = await freshFolder('instant-rebuilt');
+		const t = await start(folder, { afterEmit: 'markRead' }, (subject) =>
+			subject === 'running' ? 'held' : 'success',
+		);
+		running.push(t.response);
+		await appendMails(folder, [{ subject: 'running' }]);
+		await untilEmitted(t, 'running');
+		// The server rebuilds the folder (same message and flags, new UID) while the run goes on.
+		await recreateFolder(folder);
+		t.held[0]('success');
+		await allRead(folder, 'the run that outlived the rebuild marked read');
+		// The catch-up after that success found the reset; new mail is noticed (not at the 5-minute look).
+		await appendMails(folder, [{ subject: 'after the rebuild' }]);
+		await untilEmitted(t, 'after the rebuild');
+		await allRead(folder, 'all read');
+		assert.deepEqual(
+			t.emitted.map((e) => `${e.subject}#${e.attempt}`),
+			['running#1', 'after the rebuild#1'],
+		);
+		assert.deepEqual(t.failures, []);
 		await t.response.closeFunction?.();
 	});
 

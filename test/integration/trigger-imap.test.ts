@@ -1047,6 +1047,48 @@ describe('trigger over IMAP: delivery as n8n 2.41 runs polls (one Workflow, save
 		assert.deepEqual(await pollTrigger(node, store, db), []);
 	});
 
+	it('at-least-once across a folder rebuilt (new UIDVALIDITY): a message still unread is emitted again under its new UID (found by Message-ID), its attempts counted on, never as new mail; a read one is not', async () => {
+		const folder = await freshFolder('again-rebuilt');
+		const db: IDataObject = {};
+		const node = trigger(folder, { options: { redeliverAfterMinutes: 0.01, maxAttempts: 5 } });
+		const poll = async () =>
+			(await pollTrigger(node, store, db)).map(
+				(i) => `${String(i.json.subject)} #${String((i.json.delivery as IDataObject).attempt)}`,
+			);
+		await poll();
+		await appendMails(folder, [{ subject: 'handled' }, { subject: 'fails' }]);
+		const markRead = async (uid: string) => {
+			const client = await testImap();
+			try {
+				await client.mailboxOpen(folder.replace(/^Inbox/, 'INBOX'));
+				await client.messageFlagsAdd({ uid }, ['\\Seen'], { uid: true });
+			} finally {
+				await client.logout();
+			}
+		};
+		const first = await pollTrigger(node, store, db);
+		assert.deepEqual(subjects(first), ['handled', 'fails']);
+		await markRead(String(first[0].json.uid));
+		// The server rebuilds the folder (flags and received times kept, new UIDs); new mail comes.
+		await recreateFolder(folder);
+		await appendMails(folder, [{ subject: 'after the rebuild' }]);
+		await sleep(700);
+		restartN8n(db);
+		const again = await pollTrigger(node, store, db);
+		assert.deepEqual(subjects(again), ['fails', 'after the rebuild']);
+		assert.equal((again[0].json.delivery as IDataObject).attempt, 2);
+		assert.equal(
+			(again[0].json.delivery as IDataObject).firstEmittedAt,
+			(first[1].json.delivery as IDataObject).firstEmittedAt,
+		);
+		assert.notEqual(again[0].json.uidValidity, first[1].json.uidValidity, 'under its new UID');
+		await sleep(700);
+		assert.deepEqual(await poll(), ['fails #3', 'after the rebuild #2']);
+		await markRead('1:*');
+		await sleep(700);
+		assert.deepEqual(await poll(), []);
+	});
+
 	it('a message the server refuses to FETCH is emitted with a parseError and does not block the ones after it', async () => {
 		const { pollNewMessages } = await import('../../nodes/M365Mail/transport/imap/poll');
 		const folder = await freshFolder('refused');

@@ -61,7 +61,7 @@ class ScriptedSource implements MailSource<number> {
 		this.applied.push(...ids);
 	}
 	async stillUnread(ids: string[]) {
-		return new Set(ids.filter((id) => this.unread.has(id)));
+		return new Map(ids.filter((id) => this.unread.has(id)).map((id) => [id, id]));
 	}
 	async fetch(ids: string[]) {
 		return ids.map((id) => message(Number(id.slice(1))));
@@ -304,10 +304,12 @@ describe('delivery engine: "start from now" when the first starting point is dro
 /**
  * A folder the server resets: after `reset()` every message comes again under a new id (its
  * Message-ID kept), oldest first, a poll's worth at a time. It passes over nothing itself, as a
- * source that cannot read Message-IDs before it downloads would not.
+ * source that cannot read Message-IDs before it downloads would not. Messages are unread until
+ * their number is in `read`; one under an old id is found by its Message-ID alone.
  */
 class ResettingSource implements MailSource<{ generation: number; at: number }> {
 	generation = 0;
+	readonly read = new Set<number>();
 	readonly applied: Array<{ ids: string[]; messageIds: Array<string | null | undefined> }> = [];
 	constructor(readonly total: number) {}
 	reset(): void {
@@ -337,11 +339,20 @@ class ResettingSource implements MailSource<{ generation: number; at: number }> 
 	async apply(_action: unknown, ids: string[], messageIds?: ReadonlyMap<string, string | null>) {
 		this.applied.push({ ids, messageIds: ids.map((id) => messageIds?.get(id)) });
 	}
-	async stillUnread() {
-		return new Set<string>();
+	async stillUnread(ids: string[], messageIds?: ReadonlyMap<string, string | null>) {
+		const now = new Map<string, string>();
+		for (const id of ids) {
+			const [generation, n] = /^g(\d+):m(\d+)$/.exec(id)!.slice(1).map(Number);
+			const findable = generation === this.generation || messageIds?.get(id) === `<m${n}@x>`;
+			if (findable && !this.read.has(n)) now.set(id, `g${this.generation}:m${n}`);
+		}
+		return now;
 	}
-	async fetch() {
-		return [];
+	async fetch(ids: string[]) {
+		return ids
+			.map((id) => /^g(\d+):m(\d+)$/.exec(id)!.slice(1).map(Number))
+			.filter(([generation]) => generation === this.generation)
+			.map(([, n]) => this.fetched(n));
 	}
 }
 
@@ -373,6 +384,38 @@ describe('delivery engine: a reset', () => {
 });
 
 describe('delivery engine: at-least-once', () => {
+	it('a message still unread when the server reset the folder is emitted again under its new id, found by its Message-ID, and not as new mail', async () => {
+		const source = new ResettingSource(6);
+		const { data } = nodeStaticData();
+		const extra = {
+			afterEmit: { action: 'none' as const },
+			startFrom: 'existing' as const,
+			redeliverAfterMs: 1,
+			maxAttempts: 5,
+		};
+		const poll = async () => {
+			await new Promise((r) => setTimeout(r, 5));
+			return ((await run(source, data, extra)) ?? []).map((i) => `${i.id} #${i.attempt}`);
+		};
+		assert.deepEqual(
+			await poll(),
+			['m1', 'm2', 'm3', 'm4', 'm5', 'm6'].map((m) => `g0:${m} #1`),
+		);
+		for (const n of [1, 2, 3, 4]) source.read.add(n);
+		source.reset();
+		// The recovery finds all six again (copies, dropped); 5 and 6 are still unread: emitted again.
+		assert.deepEqual(await poll(), ['g1:m5 #2', 'g1:m6 #2']);
+		const ledger = () =>
+			(data.folders as Record<string, { ledger?: Array<{ id: string }> }>)['box|inbox'].ledger?.map(
+				(e) => e.id,
+			);
+		assert.deepEqual(ledger(), ['g1:m5', 'g1:m6'], 'the ledger follows the new ids');
+		source.read.add(5);
+		assert.deepEqual(await poll(), ['g1:m6 #3']);
+		source.read.add(6);
+		assert.deepEqual(await poll(), []);
+		assert.equal(ledger(), undefined);
+	});
 	it('a repeated emit that fails while its items are built counts no attempt (the stored ledger is untouched)', async () => {
 		const source = new ScriptedSource();
 		const { data } = nodeStaticData();
@@ -413,7 +456,7 @@ describe('delivery engine: at-least-once', () => {
 
 describe('instant trigger: what a finished run means', () => {
 	it('success, and a Wait node as chosen; an error, a cancel, a crash or no run are not success', async () => {
-		const { outcomeOf } = await import('../../nodes/M365Mail/trigger/instant');
+		const { outcomeOf } = await import('../../nodes/M365Mail/trigger/outcome');
 		const run = (status: string, error?: unknown) =>
 			({ status, data: { resultData: { runData: {}, ...(error ? { error } : {}) } } }) as never;
 		assert.equal(outcomeOf(run('success'), true), 'success');

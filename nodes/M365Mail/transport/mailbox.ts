@@ -104,8 +104,14 @@ export interface MailSource<C = unknown> {
 		ids: string[],
 		messageIds?: ReadonlyMap<string, string | null>,
 	): Promise<void>;
-	/** Which of these messages are still in the watched folder and unread. */
-	stillUnread(ids: string[]): Promise<Set<string>>;
+	/**
+	 * Which of these messages are still in the watched folder and unread, each with its id now (the
+	 * same id, unless `messageIds` found it under a new one after a reset).
+	 */
+	stillUnread(
+		ids: string[],
+		messageIds?: ReadonlyMap<string, string | null>,
+	): Promise<Map<string, string>>;
 	/** Downloads these messages again (for a repeated emit), oldest first. */
 	fetch(ids: string[]): Promise<FetchedMessage[]>;
 }
@@ -120,6 +126,11 @@ export interface ChangeHandlers {
 
 export interface FolderWatch {
 	stop(): Promise<void>;
+	/**
+	 * The folder was reset (the server rebuilt it): watch it anew. An IMAP session in IDLE on the
+	 * old folder hears of no new mail (Dovecot tells it nothing, not even on NOOP).
+	 */
+	renew?(): void;
 }
 
 /** Notice of new mail as it arrives (IMAP IDLE). */

@@ -85,7 +85,7 @@ export function isPassing(error: unknown): boolean {
 /** What a poll came to: items to emit (maybe none), nothing (another poll runs), or a failure to show. */
 export type DeliveryResult<T> =
 	/** `lookAgainInMs`: mail may show up without a notice (NewMail.lookAgainInMs; instant trigger). */
-	| { kind: 'items'; items: T[]; lookAgainInMs?: number }
+	| { kind: 'items'; items: T[]; lookAgainInMs?: number; reset?: ResetReason }
 	| { kind: 'busy' }
 	/** `trouble` is set when passing trouble has lasted `troubleLimit` polls in a row. */
 	| { kind: 'failed'; error: unknown; trouble?: { count: number; since: string } };
@@ -125,7 +125,7 @@ export async function deliver<C, T>(input: {
 	const before = store.get(key);
 	try {
 		const startedAt = startingPoint(input.starts, before, options, started);
-		const { items, lookAgainInMs } = await pollOnce(
+		const { items, lookAgainInMs, reset } = await pollOnce(
 			store,
 			key,
 			before,
@@ -135,7 +135,12 @@ export async function deliver<C, T>(input: {
 			log,
 			started,
 		);
-		return { kind: 'items', items, ...(lookAgainInMs ? { lookAgainInMs } : {}) };
+		return {
+			kind: 'items',
+			items,
+			...(lookAgainInMs ? { lookAgainInMs } : {}),
+			...(reset ? { reset } : {}),
+		};
 	} catch (error) {
 		// Count passing trouble in memory (it reaches the database with the next emit).
 		const state = store.get(key);
@@ -232,7 +237,7 @@ async function pollOnce<C, T>(
 	build: BuildItem<T>,
 	log: DeliveryLog,
 	started: number,
-): Promise<{ items: T[]; lookAgainInMs?: number }> {
+): Promise<{ items: T[]; lookAgainInMs?: number; reset?: ResetReason }> {
 	const nowIso = new Date(started).toISOString();
 	let state: FolderState = { ...(before ?? {}) };
 
@@ -241,15 +246,19 @@ async function pollOnce<C, T>(
 	for (const owed of state.pending ?? []) await source.apply(owed.action, owed.ids, messageIds);
 	state.pending = [];
 
-	// 2. Messages emitted earlier and still unread (at-least-once option).
-	const redeliver: Array<{ entry: LedgerEntry; delivery: Delivery }> = [];
+	// 2. Messages emitted earlier and still unread (at-least-once option). One the server gave a new
+	// id in a reset is found by its Message-ID, and its entry takes the new id (`from`: the old one).
+	const redeliver: Array<{ from: string; entry: LedgerEntry; delivery: Delivery }> = [];
 	let ledger = state.ledger ?? [];
 	if (options.redeliverAfterMs > 0 && ledger.length) {
 		const due = ledger.filter(
 			(e) => started - Date.parse(e.last) >= options.redeliverAfterMs && !options.holding?.(e.id),
 		);
 		if (due.length) {
-			const unread = await source.stillUnread(due.map((e) => e.id));
+			const unread = await source.stillUnread(
+				due.map((e) => e.id),
+				new Map(due.map((e) => [e.id, e.messageId ?? null])),
+			);
 			const done = new Set(due.filter((e) => !unread.has(e.id)).map((e) => e.id));
 			const gaveUp = due.filter((e) => unread.has(e.id) && e.attempt >= options.maxAttempts);
 			const dropped = new Set([...done, ...gaveUp.map((e) => e.id)]);
@@ -262,15 +271,18 @@ async function pollOnce<C, T>(
 			// Copies: the stored entries change only with the commit below.
 			for (const entry of due.filter((e) => unread.has(e.id)).slice(0, options.maxMessages)) {
 				redeliver.push({
-					entry: { ...entry },
+					from: entry.id,
+					entry: { ...entry, id: unread.get(entry.id) ?? entry.id },
 					delivery: { attempt: entry.attempt + 1, firstEmittedAt: entry.first },
 				});
 			}
 		}
 	}
 	const recent = state.recent ?? [];
-	const recentIds = new Set(recent.map(([id]) => id));
-	const recentMessageIds = new Set(recent.map(([, m]) => m).filter(Boolean));
+	// Emitted before: the latest emits, and the ledger's (which can outlast them).
+	const known = [...recent, ...ledger.map((e) => [e.id, e.messageId ?? null] as const)];
+	const recentIds = new Set(known.map(([id]) => id));
+	const recentMessageIds = new Set(known.map(([, m]) => m).filter(Boolean));
 
 	// 3. New mail.
 	const room = Math.max(options.maxMessages - redeliver.length, 0);
@@ -339,7 +351,7 @@ async function pollOnce<C, T>(
 		return { items: [] };
 	}
 	if (options.redeliverAfterMs > 0) {
-		ledger = ledger.map((e) => redeliver.find((r) => r.entry.id === e.id)?.entry ?? e);
+		ledger = ledger.map((e) => redeliver.find((r) => r.from === e.id)?.entry ?? e);
 		ledger.push(
 			...fresh.map((m) => ({
 				id: m.message.id,
@@ -371,7 +383,7 @@ async function pollOnce<C, T>(
 		...(recovering && found.more ? { recovering: true } : {}),
 	};
 	store.set(key, state);
-	return { items, lookAgainInMs: found.lookAgainInMs };
+	return { items, lookAgainInMs: found.lookAgainInMs, reset: found.reset };
 }
 
 function describeReset(reason: ResetReason): string {

@@ -28,6 +28,7 @@ import {
 } from '../transport/mailbox';
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
+import { outcomeOf, type Outcome } from './outcome';
 import { readTriggerSettings } from './settings';
 import { within } from '../transport/within';
 
@@ -35,17 +36,6 @@ import { within } from '../transport/within';
 const SAFETY_CHECK_MS = 5 * 60_000;
 /** Tries of the action after a successful run (0.5, 1, 2, 4 and 8 s apart) before the ledger's turn. */
 const ACTION_TRIES = 6;
-
-type Outcome = 'success' | 'failed' | 'timeout';
-
-/** What n8n's finished run means for the message: success, or not (it is then emitted again). */
-export function outcomeOf(run: IRun | undefined, waitingCountsAsSuccess: boolean): Outcome {
-	if (!run) return 'failed';
-	if (run.data?.resultData?.error) return 'failed';
-	if (run.status === 'success') return 'success';
-	if (run.status === 'waiting') return waitingCountsAsSuccess ? 'success' : 'failed';
-	return 'failed';
-}
 
 export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 	const node = this.getNode();
@@ -143,19 +133,22 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		}, ms);
 		timers.add(timer);
 	};
+	let watch: FolderWatch | undefined;
 	/** A look the mail source asked for (young holes below the IMAP cursor): one pending at most. */
 	let lookPending = false;
 
 	/**
 	 * The after-run action for messages whose run succeeded. Those that succeed while one is being
 	 * applied wait and go together in the next (a burst costs a few rounds of IMAP commands, not one
-	 * per message, and a run's success is marked sooner).
+	 * per message, and a run's success is marked sooner). With their Message-IDs (`known`), a message
+	 * the server gave a new UID in a folder reset during the run is found again.
 	 */
-	let waiting: Array<{ ids: string[]; settle: (error?: Error) => void }> = [];
+	type Known = Array<[string, string | null]>;
+	let waiting: Array<{ known: Known; settle: (error?: Error) => void }> = [];
 	let applying = false;
-	const applyAfterSuccess = async (ids: string[]) =>
+	const applyAfterSuccess = async (known: Known) =>
 		await new Promise<void>((resolve, reject) => {
-			waiting.push({ ids, settle: (error) => (error ? reject(error) : resolve()) });
+			waiting.push({ known, settle: (error) => (error ? reject(error) : resolve()) });
 			if (applying) return;
 			applying = true;
 			void (async () => {
@@ -165,10 +158,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 					let failure: Error | undefined;
 					try {
 						if (closed) throw new Error('the trigger was stopped');
-						await source.apply(
-							settings.afterEmit,
-							group.flatMap((w) => w.ids),
-						);
+						const known = new Map(group.flatMap((w) => w.known));
+						await source.apply(settings.afterEmit, [...known.keys()], known);
 					} catch (error) {
 						failure = error as Error;
 					}
@@ -183,7 +174,11 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	 * messages when n8n says how the run went: all of them after a success, none otherwise.
 	 */
 	const handOver = async (items: INodeExecutionData[]) => {
-		const ids = items.map((item) => String(item.json.id));
+		const known: Known = items.map((i) => [
+			String(i.json.id),
+			(i.json.messageId as string) ?? null,
+		]);
+		const ids = known.map(([id]) => id);
 		for (const id of ids) running.add(id);
 		const done = this.helpers.createDeferredPromise<IRun>();
 		const named =
@@ -213,7 +208,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 				this.logger.debug(
 					`Microsoft 365 Mail Trigger (Instant): n8n reported the run of ${named} succeeded${ended === undefined ? '' : `, ${Math.max(Date.now() - ended, 0)} ms after it ended`}`,
 				);
-				await applyAfterSuccess(ids);
+				await applyAfterSuccess(known);
 				actionDone(ids, named, '');
 			} else {
 				this.logger.info(
@@ -223,7 +218,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			}
 		} catch (error) {
 			if (closed) return;
-			actionAgain(ids, named, error as Error, 1);
+			actionAgain(known, named, error as Error, 1);
 		} finally {
 			for (const id of ids) running.delete(id);
 		}
@@ -243,7 +238,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	 * again, not the run, and the message is not emitted again meanwhile. After the last try it stays
 	 * in the at-least-once ledger: emitted again after the delay if it is still unread.
 	 */
-	const actionAgain = (ids: string[], named: string, error: Error, attempt: number) => {
+	const actionAgain = (known: Known, named: string, error: Error, attempt: number) => {
+		const ids = known.map(([id]) => id);
 		const last = attempt >= ACTION_TRIES;
 		const inMs = 500 * 2 ** (attempt - 1);
 		this.logger.warn(
@@ -258,9 +254,9 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		later(inMs, () => {
 			void (async () => {
 				try {
-					await applyAfterSuccess(ids);
+					await applyAfterSuccess(known);
 				} catch (again) {
-					if (!closed) actionAgain(ids, named, again as Error, attempt + 1);
+					if (!closed) actionAgain(known, named, again as Error, attempt + 1);
 					return;
 				}
 				for (const id of ids) owing.delete(id);
@@ -317,6 +313,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			return;
 		}
 		if (result.kind !== 'items') return;
+		if (result.reset) watch?.renew?.();
 		if (result.lookAgainInMs && !lookPending) {
 			lookPending = true;
 			later(result.lookAgainInMs, () => void ((lookPending = false), look()));
@@ -359,7 +356,6 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		await mailbox.close();
 		throw toNodeError(node, error);
 	}
-	let watch: FolderWatch;
 	try {
 		if (instant) {
 			watch = await instant.watch(folder, {
@@ -392,7 +388,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			closed = true;
 			clearInterval(safety);
 			for (const timer of timers) clearTimeout(timer);
-			await watch.stop();
+			await watch?.stop();
 			if (cycle) await within(cycle, 10_000, undefined); // not for ever on a silent connection
 			await mailbox.close();
 		},

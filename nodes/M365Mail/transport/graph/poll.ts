@@ -326,15 +326,18 @@ async function stillInFolder<T extends GraphMessage>(
 	return found;
 }
 
-/** Which of these messages are still in the watched folder and unread. */
+/**
+ * Which of these messages are still in the watched folder and unread, each with its id now (the
+ * same: Graph's immutable ids survive moves).
+ */
 export async function graphUnreadAmong(
 	client: GraphClient,
 	watchedFolder: string,
 	ids: string[],
-): Promise<Set<string>> {
+): Promise<Map<string, string>> {
 	const watched = await resolveGraphFolder(client, watchedFolder);
 	const present = await stillInFolder(client, watched.id, ids, 'id,isRead,parentFolderId');
-	return new Set([...present].filter(([, m]) => !m.isRead).map(([id]) => id));
+	return new Map([...present].filter(([, m]) => !m.isRead).map(([id]) => [id, id]));
 }
 
 /** Downloads these messages again, oldest first. */

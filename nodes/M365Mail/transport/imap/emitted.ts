@@ -2,12 +2,17 @@
  * What the trigger does later to messages it emitted, by their ids: the "after emitting" actions,
  * the at-least-once option's look at which are still unread, and a repeated emit's download. An id
  * names a UID under one UIDVALIDITY; after the server reset the folder, a message emitted before is
- * found again by its Message-ID (see `applyAction`).
+ * found again by its Message-ID (`foundAgain`).
  */
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
-import { decodeImapMessageId, type AfterEmit, type FetchedMessage } from '../types';
+import {
+	decodeImapMessageId,
+	encodeImapMessageId,
+	type AfterEmit,
+	type FetchedMessage,
+} from '../types';
 import { resolveFolder } from './folders';
 import { fetchIsolated } from './isolated';
 import { readingFolder, withFolder } from './lock';
@@ -44,14 +49,15 @@ const SEARCHABLE_MESSAGE_ID = /^<[ -~]{1,250}>$/;
 /**
  * Messages emitted under an earlier UIDVALIDITY of this folder, found again by their Message-IDs
  * (`messageIds`: id to Message-ID, as the engine remembers them): the server reset the folder
- * between the emit and its action. SEARCH HEADER matches substrings, so the envelopes are checked.
+ * between the emit and a look at it. SEARCH HEADER matches substrings, so the envelopes are checked.
+ * Answers each UID found with the id it was emitted under.
  */
 async function foundAgain(
 	open: OpenFolder,
 	ids: string[],
 	messageIds: ReadonlyMap<string, string | null> | undefined,
-): Promise<number[]> {
-	const wanted = new Set<string>();
+): Promise<Map<number, string>> {
+	const wanted = new Map<string, string>();
 	for (const id of ids) {
 		const messageId = messageIds?.get(id);
 		if (!messageId || !SEARCHABLE_MESSAGE_ID.test(messageId)) continue;
@@ -61,13 +67,13 @@ async function foundAgain(
 				location.uidValidity !== open.uidValidity &&
 				location.folder.toLowerCase() === open.folder.toLowerCase()
 			)
-				wanted.add(messageId);
+				wanted.set(messageId, id);
 		} catch {
 			// Not an IMAP id of ours.
 		}
 	}
-	const found: number[] = [];
-	const list = [...wanted];
+	const found = new Map<number, string>();
+	const list = [...wanted.keys()];
 	for (let i = 0; i < list.length; i += 20) {
 		const batch = list.slice(i, i + 20);
 		const headers = batch.map((messageId) => ({ header: { 'message-id': messageId } }));
@@ -82,7 +88,8 @@ async function foundAgain(
 		}
 		if (!uids.length) continue;
 		for (const m of await fetchMetadata(open, uids)) {
-			if (m.envelope.messageId && batch.includes(m.envelope.messageId)) found.push(m.uid);
+			const id = wanted.get(m.envelope.messageId ?? '');
+			if (id !== undefined) found.set(m.uid, id);
 		}
 	}
 	return found;
@@ -104,7 +111,9 @@ export async function applyAction(
 	if (action.action === 'none' || !ids.length) return;
 	await withFolder(client, mailbox, folder, { readOnly: false }, async (open, watched) => {
 		const again = await foundAgain(open, ids, messageIds);
-		const wanted = [...new Set([...uidsHere(open, ids).keys(), ...again])].sort((a, b) => a - b);
+		const wanted = [...new Set([...uidsHere(open, ids).keys(), ...again.keys()])].sort(
+			(a, b) => a - b,
+		);
 		if (!wanted.length) return;
 		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
 		const present = await searchUids(open, { uid: wanted.join(',') });
@@ -131,18 +140,33 @@ export async function applyAction(
 	});
 }
 
-/** Which of these ids are still in the folder and unread. */
+/**
+ * Which of these ids are still in the folder and unread, each with its id now: the same, or, for a
+ * message emitted before the server reset the folder, the id of its new UID (found by Message-ID).
+ */
 export async function unreadAmong(
 	client: ImapFlow,
 	mailbox: string,
 	folder: string,
 	ids: string[],
-): Promise<Set<string>> {
+	messageIds?: ReadonlyMap<string, string | null>,
+): Promise<Map<string, string>> {
 	return await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
 		const here = uidsHere(open, ids);
-		if (!here.size) return new Set<string>();
-		const unread = await searchUids(open, { uid: [...here.keys()].join(','), seen: false });
-		return new Set(unread.map((uid) => here.get(uid)!).filter(Boolean));
+		const again = await foundAgain(open, ids, messageIds);
+		const uids = [...new Set([...here.keys(), ...again.keys()])].sort((a, b) => a - b);
+		if (!uids.length) return new Map<string, string>();
+		const unread = await searchUids(open, { uid: uids.join(','), seen: false });
+		const now = new Map<string, string>();
+		for (const uid of unread) {
+			const emitted = here.get(uid);
+			if (emitted !== undefined) now.set(emitted, emitted);
+			else if (again.has(uid)) {
+				const location = { folder: open.folder, uidValidity: open.uidValidity, uid };
+				now.set(again.get(uid)!, encodeImapMessageId(location));
+			}
+		}
+		return now;
 	});
 }
 

@@ -111,6 +111,8 @@ export async function watchFolderIdle(
 	};
 	const running = loop(client);
 	return {
+		// Closing the session ends its IDLE; the loop opens a new one on the folder as it is now.
+		renew: () => client?.close(),
 		async stop() {
 			stopped = true;
 			wake?.();

@@ -358,7 +358,8 @@ export class ImapMailbox implements Mailbox {
 			},
 			apply: async (action, ids, messageIds) =>
 				await applyAction(await this.client(), mailbox, folder, action, ids, messageIds),
-			stillUnread: async (ids) => await unreadAmong(await this.client(), mailbox, folder, ids),
+			stillUnread: async (ids, messageIds) =>
+				await unreadAmong(await this.client(), mailbox, folder, ids, messageIds),
 			fetch: async (ids) => await fetchByIds(await this.client(), options, ids),
 		};
 	}
