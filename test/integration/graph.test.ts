@@ -755,6 +755,72 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['later']);
 	});
 
+	it('a folder deleted in Outlook (it moves to Deleted Items, its id still answers) and created again under the same path, its mail moved back: the next folder check (every 10 minutes) finds the new folder, mail received there since the last check is emitted, none twice; the owed "mark as read" reaches the moved mail (Graph’s ids survive moves)', async () => {
+		const folder = await freshGraphFolder('g-moved-back');
+		const state: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		await graphDeliver(ALICE, { subject: 'a' }, folder);
+		await graphDeliver(ALICE, { subject: 'b' }, folder);
+		const emitted = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(emitted), ['a', 'b']);
+		// The mark is owed (applied by the next poll) when the user deletes the folder, makes a new one
+		// under the same path and moves the mail back into it.
+		const path = (value: string) => ({ __rl: true, mode: 'path', value });
+		await action({ resource: 'folder', operation: 'delete', folder: path(folder) });
+		await action({ resource: 'folder', operation: 'create', path: folder });
+		for (const item of emitted) {
+			const [moved] = await action({
+				resource: 'message',
+				operation: 'move',
+				messageId: String(item.json.id),
+				destination: path(folder),
+			});
+			assert.equal(moved.json.id, item.json.id, 'immutable id');
+		}
+		// Until the folder is checked again, the trigger follows the old folder: nothing new there.
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		// Mail came to the new folder ten minutes ago; the last check was twenty minutes ago (as n8n
+		// saved it; n8n restarts).
+		const minutesAgo = (n: number) => new Date(Date.now() - n * 60_000).toISOString();
+		await graphDeliver(ALICE, { subject: 'c' }, folder, minutesAgo(10));
+		for (const entry of Object.values(state.folders as Record<string, { cursor: IDataObject }>))
+			entry.cursor.checkedAt = minutesAgo(20);
+		restartN8n(state);
+		const items = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(items), ['c']);
+		assert.equal((items[0].json.delivery as IDataObject).recovered, 'folderRecreated');
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		assert.deepEqual(
+			(await graphList(ALICE, folder))
+				.map((m) => `${m.subject} ${m.isRead ? 'read' : 'unread'}`)
+				.sort(),
+			['a read', 'b read', 'c read'],
+		);
+	});
+
+	it('a watched folder deleted in Outlook and not created again: the folder check fails the poll with an error that names the folder and the fix, instead of watching Deleted Items', async () => {
+		const folder = await freshGraphFolder('g-deleted');
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder), store, state);
+		await action({
+			resource: 'folder',
+			operation: 'delete',
+			folder: { __rl: true, mode: 'path', value: folder },
+		});
+		for (const entry of Object.values(state.folders as Record<string, { cursor: IDataObject }>))
+			entry.cursor.checkedAt = new Date(Date.now() - 11 * 60_000).toISOString();
+		restartN8n(state);
+		await assert.rejects(
+			pollTrigger(trigger(folder), store, state),
+			(error: Error & { description?: string }) => {
+				assert.match(error.message, new RegExp(folder));
+				assert.ok(error.description, 'the error names a fix');
+				return true;
+			},
+		);
+	});
+
 	it('the size limit applies over Graph too (Exchange’s PidTagMessageSize), and the poll goes on', async () => {
 		const folder = await freshGraphFolder('g-size');
 		const state: IDataObject = {};

@@ -34,7 +34,16 @@ export interface GraphCursor {
 	backlog?: string[];
 	/** During a round that runs across polls: only mail received from then on is new. */
 	collectFrom?: string;
+	/** When the folder's path last led to `folderId` (see `FOLDER_CHECK_MS`). */
+	checkedAt?: string;
 }
+
+/**
+ * How often a poll looks up the folder's path again instead of following the folder's id. A folder
+ * deleted in Outlook moves to Deleted Items and keeps its id (its delta still answers); one created
+ * under the same path is another folder.
+ */
+const FOLDER_CHECK_MS = 10 * 60_000;
 
 export interface GraphPollOptions {
 	folder: string;
@@ -96,12 +105,23 @@ export async function pollGraph(
 		cursor = undefined;
 		reset = 'deltaReset';
 	}
+	let checkedAt = cursor?.checkedAt;
+	const lookUp = async () => {
+		checkedAt = thisMoment();
+		return await resolveGraphFolder(client, options.folder);
+	};
+	const due = !(Date.now() - Date.parse(checkedAt ?? '') < FOLDER_CHECK_MS);
+	if (cursor && cursor.folderPath === options.folder && due) forgetGraphFolders(client);
 	let folder: GraphFolder =
-		cursor && cursor.folderPath === options.folder
+		cursor && cursor.folderPath === options.folder && !due
 			? { id: cursor.folderId, path: options.folder, name: options.folder.split('/').pop() ?? '' }
-			: await resolveGraphFolder(client, options.folder);
+			: await lookUp();
+	// Mail that came to a new folder under the path since the path last led to the old one is new.
+	let recoverSince = options.recoverSince;
 	if (cursor && cursor.folderId !== folder.id) {
 		reset = 'folderRecreated';
+		const last = Date.parse(cursor.checkedAt ?? '');
+		if (recoverSince && last < recoverSince.getTime()) recoverSince = new Date(last);
 		cursor = undefined;
 	}
 	const since = (date?: Date) =>
@@ -114,15 +134,16 @@ export async function pollGraph(
 		folderId: folder.id,
 		folderPath: options.folder,
 		link: `/mailFolders/${encodeURIComponent(folder.id)}/messages/delta?changeType=created&$select=${DELTA_SELECT}`,
+		checkedAt,
 		// A first round with "start from now", or a recovery: only what arrived since counts.
 		collectFrom: reset
-			? (since(options.recoverSince) ?? thisMoment())
+			? (since(recoverSince) ?? thisMoment())
 			: options.startFrom === 'now'
 				? (options.startedAt?.toISOString() ?? thisMoment())
 				: undefined,
 	});
 	const baseline = !cursor && !reset;
-	let state: GraphCursor = cursor ? { ...cursor } : fresh();
+	let state: GraphCursor = cursor ? { ...cursor, checkedAt } : fresh();
 
 	const found: GraphMessage[] = [];
 	const known = new Set<string>();
@@ -181,7 +202,7 @@ export async function pollGraph(
 			if (folderGone) {
 				// A folder deleted and created again under the same path has a new id.
 				forgetGraphFolders(client);
-				const again = await resolveGraphFolder(client, options.folder);
+				const again = await lookUp();
 				if (again.id === folder.id) throw error;
 				folder = again;
 			}
