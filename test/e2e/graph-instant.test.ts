@@ -15,6 +15,7 @@ import {
 	graphLifecycle,
 	graphList,
 	graphMuteNotifications,
+	graphRecreateFolder,
 	graphSubscriptions,
 } from '../harness/graph';
 import { delegatedCredential, signIn, stackInfo } from '../harness/stack';
@@ -261,6 +262,43 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 
 		await deactivate(id);
 		assert.deepEqual(await subscriptionsFor(front.url), []);
+	});
+
+	it('the watched folder deleted and created again: the catch-up that finds it (here after a `missed` event) moves the subscription to the new folder, whose mail then starts executions within seconds: 0 lost, 0 duplicated', async () => {
+		const folder = `Inbox/graph-recreated-${Date.now()}`;
+		await graphFolder(MAILBOX, folder);
+		const id = await n8n.createWorkflow(
+			'Graph notice: folder created again',
+			[graphNoticeNode(folder), codeNode('return { json: $json };')],
+			connections,
+		);
+		await activate(id);
+		const [first] = await subscriptionsFor(front.url);
+		assert.ok(first);
+		await graphDeliver(MAILBOX, { subject: 'recreated before' }, folder);
+		await succeededRuns(id, ['recreated before'], 30_000);
+		await graphRecreateFolder(MAILBOX, folder);
+		// The old folder's subscription hears nothing more; a `missed` event makes the trigger look.
+		await graphLifecycle('missed', first.id);
+		const moved = await replacementOf(first.id, 30_000);
+		assert.notEqual(moved.folderId, first.folderId, 'subscribed to the new folder');
+		const after = names('recreated after', 5);
+		const delivered = Date.now();
+		for (const subject of after) await graphDeliver(MAILBOX, { subject }, folder);
+		const runs = await succeededRuns(id, ['recreated before', ...after], 60_000);
+		const latest = Math.max(...runs.map((r) => r.startedAt - delivered));
+		// The catch-up without notice comes every 5 minutes: only notifications explain seconds.
+		assert.ok(latest < 20_000, `the new folder's mail ran ${latest} ms after its delivery`);
+		await new Promise((r) => setTimeout(r, 2000));
+		assert.deepEqual(
+			tally(
+				['recreated before', ...after],
+				(await instantRuns(id)).map((r) => r.subject),
+			),
+			{ lost: 0, duplicated: 0 },
+		);
+		await deactivate(id);
+		assert.deepEqual(await subscriptionsFor(front.url), [], 'deactivation deletes it');
 	});
 
 	it('n8n killed (SIGKILL) mid-burst and started again: the stored subscription is found again (not made twice); none lost, all read; a message runs twice only if its first run succeeded just before the kill and was not yet marked read, or n8n had accepted its execution before the kill and ran it at the start; a subscription Graph dropped while n8n was down is made again at the start', async () => {

@@ -127,8 +127,9 @@ export interface ChangeHandlers {
 export interface FolderWatch {
 	stop(): Promise<void>;
 	/**
-	 * The folder was reset (the server rebuilt it): watch it anew. An IMAP session in IDLE on the
-	 * old folder hears of no new mail (Dovecot tells it nothing, not even on NOOP).
+	 * The folder was reset (rebuilt, or created again): watch it anew. An IMAP session in IDLE on the
+	 * old folder hears of no new mail (Dovecot tells it nothing, not even on NOOP); a Graph
+	 * subscription names the old folder's id.
 	 */
 	renew?(): void;
 }

@@ -372,6 +372,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 			const kept = keepSubscription(this, subscriptions!, folder, look);
 			const unlisten = listen(listenerKey(workflow.id, node.name), kept.listener);
 			watch = {
+				renew: kept.follow,
 				stop: async () => {
 					unlisten();
 					await kept.stop();

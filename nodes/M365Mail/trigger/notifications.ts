@@ -296,7 +296,7 @@ export function keepSubscription(
 	subscriptions: ChangeSubscriptions,
 	folder: string,
 	look: () => void,
-): { listener: NoticeListener; stop: () => Promise<void> } {
+): { listener: NoticeListener; follow: () => void; stop: () => Promise<void> } {
 	const staticData = ctx.getWorkflowStaticData('node');
 	/** Subscriptions this trigger made itself (after a removal): deleted when it stops. */
 	const made = new Set<string>();
@@ -326,6 +326,23 @@ export function keepSubscription(
 			ctx.emitError(toNodeError(ctx.getNode(), error));
 		}
 	};
+	/** A catch-up found the folder created again: the subscription moves to the folder there now. */
+	const follow = () =>
+		void serial(async () => {
+			const old = storedSubscription(staticData);
+			try {
+				if (!old || old.resource === (await subscriptions.resourceOf(folder))) return;
+				const fresh = await subscriptions.subscribe(folder, old.notificationUrl);
+				store(staticData, fresh);
+				made.add(fresh.id);
+				await subscriptions.unsubscribe(old.id);
+				ctx.logger.info(
+					'Microsoft 365 Mail Trigger (Instant): the folder was created again; subscribed to the new one',
+				);
+			} catch (error) {
+				warn('subscribing to the folder created again failed (catch-ups bring its mail)', error);
+			}
+		});
 	const renew = async (force: boolean) => {
 		const current = storedSubscription(staticData);
 		if (!current || (!force && !subscriptions.needsRenewal(current.expirationDateTime))) return;
@@ -356,6 +373,7 @@ export function keepSubscription(
 	};
 	return {
 		listener,
+		follow,
 		stop: async () => {
 			stopped = true;
 			clearInterval(timer);
