@@ -134,6 +134,62 @@ async function readIn(folder: string, subject: string): Promise<true | undefined
 		: undefined;
 }
 
+/**
+ * The at-least-once workflow: the trigger emits again what is still unread after 3 s (3 attempts),
+ * Process fails a message with "fails once" in its subject on its first attempt, and Mark Read
+ * marks each message read after Process.
+ */
+async function atLeastOnceWorkflow(name: string, folder: string): Promise<string> {
+	return await n8n.createWorkflow(
+		name,
+		[
+			triggerWorkflowNode('New Mail', folder, imapRef, {
+				afterEmit: 'none',
+				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
+			}),
+			failsFirstAttempt('fails once'),
+			actionWorkflowNode('Mark Read', 2, imapRef, {
+				resource: 'message',
+				operation: 'markAsRead',
+				messageId: '={{ $json.id }}',
+			}),
+		],
+		{
+			'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
+			Process: { main: [[{ node: 'Mark Read', type: 'main', index: 0 }]] },
+		},
+	);
+}
+
+/**
+ * Each message processed successfully once (a successful execution ran Process and then Mark Read
+ * on every item it emitted), none left unread, and those that failed first succeeded at attempt 2.
+ */
+async function assertProcessedOnceAndRead(
+	id: string,
+	folder: string,
+	expected: string[],
+	failedFirst: string[],
+): Promise<void> {
+	const { lost, duplicated } = count(expected, await processed(id, 'Process', 'success'));
+	assert.deepEqual(
+		{ lost: lost.length, duplicated: duplicated.length },
+		{ lost: 0, duplicated: 0 },
+	);
+	assert.deepEqual(
+		(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject),
+		[],
+	);
+	const retried = (await n8n.executions(id))
+		.filter((e) => e.status === 'success')
+		.flatMap((e) => runData(e, 'New Mail'))
+		.filter((i) => failedFirst.includes(String(i.json.subject)));
+	assert.deepEqual(
+		retried.map((i) => (i.json.delivery as Json).attempt),
+		failedFirst.map(() => 2),
+	);
+}
+
 describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 	const stack = stackInfo();
 
@@ -218,22 +274,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 
 	it('at-least-once: a Code node throws on some mails; the trigger emits them again; each is processed successfully exactly once and marked read by the action node', async () => {
 		const folder = await freshFolder('e2e-again');
-		const nodes = [
-			triggerWorkflowNode('New Mail', folder, imapRef, {
-				afterEmit: 'none',
-				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
-			}),
-			failsFirstAttempt('fails once'),
-			actionWorkflowNode('Mark Read', 2, imapRef, {
-				resource: 'message',
-				operation: 'markAsRead',
-				messageId: '={{ $json.id }}',
-			}),
-		];
-		const id = await n8n.createWorkflow('Delivery: at least once', nodes, {
-			'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
-			Process: { main: [[{ node: 'Mark Read', type: 'main', index: 0 }]] },
-		});
+		const id = await atLeastOnceWorkflow('Delivery: at least once', folder);
 		await n8n.api('POST', `/workflows/${id}/activate`);
 		const good = names('works', 6);
 		const bad = names('fails once', 2);
@@ -258,50 +299,13 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await new Promise((r) => setTimeout(r, 3500));
 		await n8n.pollNow(id);
 		await new Promise((r) => setTimeout(r, 1500));
-		// A successful execution ran Process and then Mark Read on every item it emitted.
-		const succeeded = await processed(id, 'Process', 'success');
-		const { lost, duplicated } = count([...good, ...bad], succeeded);
-		assert.deepEqual(
-			{ lost: lost.length, duplicated: duplicated.length },
-			{ lost: 0, duplicated: 0 },
-		);
-		const left = await listFolder(folder);
-		assert.deepEqual(
-			left.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject),
-			[],
-		);
-		const retried = (await n8n.executions(id))
-			.filter((e) => e.status === 'success')
-			.flatMap((e) => runData(e, 'New Mail'))
-			.filter((i) => String(i.json.subject).includes('fails once'));
-		assert.deepEqual(
-			retried.map((i) => (i.json.delivery as Json).attempt),
-			[2, 2],
-		);
+		await assertProcessedOnceAndRead(id, folder, [...good, ...bad], bad);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
 	it('at-least-once across a folder rebuilt by the server (new UIDVALIDITY): a message whose run failed before the rebuild is emitted again under its new UID, processed successfully once and marked read by the action node; nothing else comes again', async () => {
 		const folder = await freshFolder('e2e-again-rebuilt');
-		const id = await n8n.createWorkflow(
-			'Delivery: at least once across a rebuild',
-			[
-				triggerWorkflowNode('New Mail', folder, imapRef, {
-					afterEmit: 'none',
-					options: { redeliverAfterMinutes: 0.05, maxAttempts: 3 },
-				}),
-				failsFirstAttempt('fails once'),
-				actionWorkflowNode('Mark Read', 2, imapRef, {
-					resource: 'message',
-					operation: 'markAsRead',
-					messageId: '={{ $json.id }}',
-				}),
-			],
-			{
-				'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] },
-				Process: { main: [[{ node: 'Mark Read', type: 'main', index: 0 }]] },
-			},
-		);
+		const id = await atLeastOnceWorkflow('Delivery: at least once across a rebuild', folder);
 		await n8n.api('POST', `/workflows/${id}/activate`);
 		const good = names('works', 3);
 		await appendMails(
@@ -323,26 +327,7 @@ describe('delivery guarantees in real n8n 2.41.1, counted', () => {
 		await new Promise((r) => setTimeout(r, 3500));
 		await n8n.pollNow(id);
 		await new Promise((r) => setTimeout(r, 1500));
-		const { lost, duplicated } = count(
-			[...good, 'fails once'],
-			await processed(id, 'Process', 'success'),
-		);
-		assert.deepEqual(
-			{ lost: lost.length, duplicated: duplicated.length },
-			{ lost: 0, duplicated: 0 },
-		);
-		assert.deepEqual(
-			(await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen')).map((m) => m.subject),
-			[],
-		);
-		const retried = (await n8n.executions(id))
-			.filter((e) => e.status === 'success')
-			.flatMap((e) => runData(e, 'New Mail'))
-			.filter((i) => i.json.subject === 'fails once');
-		assert.deepEqual(
-			retried.map((i) => (i.json.delivery as Json).attempt),
-			[2],
-		);
+		await assertProcessedOnceAndRead(id, folder, [...good, 'fails once'], ['fails once']);
 		await n8n.api('POST', `/workflows/${id}/deactivate`);
 	});
 
