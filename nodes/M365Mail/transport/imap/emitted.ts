@@ -96,6 +96,21 @@ async function foundAgain(
 }
 
 /**
+ * The emitted messages in the open folder as it is now, by UID, ascending, each with the id it was
+ * emitted under: those of this UIDVALIDITY, and those of an earlier one found by Message-ID.
+ */
+async function emittedHere(
+	open: OpenFolder,
+	ids: string[],
+	messageIds: ReadonlyMap<string, string | null> | undefined,
+): Promise<Map<number, string>> {
+	const here = uidsHere(open, ids);
+	for (const [uid, id] of await foundAgain(open, ids, messageIds))
+		if (!here.has(uid)) here.set(uid, id);
+	return new Map([...here].sort(([a], [b]) => a - b));
+}
+
+/**
  * Applies an "after emitting" action to messages of the watched folder. Safe to repeat: a message
  * already marked, or already moved away (its UID is gone), is left alone. One emitted before the
  * server reset the folder is found by its Message-ID (`foundAgain`).
@@ -110,10 +125,7 @@ export async function applyAction(
 ): Promise<void> {
 	if (action.action === 'none' || !ids.length) return;
 	await withFolder(client, mailbox, folder, { readOnly: false }, async (open, watched) => {
-		const again = await foundAgain(open, ids, messageIds);
-		const wanted = [...new Set([...uidsHere(open, ids).keys(), ...again.keys()])].sort(
-			(a, b) => a - b,
-		);
+		const wanted = [...(await emittedHere(open, ids, messageIds)).keys()];
 		if (!wanted.length) return;
 		// Only UIDs still here: UID STORE/MOVE on the rest would be no-ops, but MOVE of none fails.
 		const present = await searchUids(open, { uid: wanted.join(',') });
@@ -152,19 +164,17 @@ export async function unreadAmong(
 	messageIds?: ReadonlyMap<string, string | null>,
 ): Promise<Map<string, string>> {
 	return await withFolder(client, mailbox, folder, { readOnly: true }, async (open) => {
-		const here = uidsHere(open, ids);
-		const again = await foundAgain(open, ids, messageIds);
-		const uids = [...new Set([...here.keys(), ...again.keys()])].sort((a, b) => a - b);
-		if (!uids.length) return new Map<string, string>();
-		const unread = await searchUids(open, { uid: uids.join(','), seen: false });
+		const emitted = await emittedHere(open, ids, messageIds);
 		const now = new Map<string, string>();
+		if (!emitted.size) return now;
+		const unread = await searchUids(open, { uid: [...emitted.keys()].join(','), seen: false });
 		for (const uid of unread) {
-			const emitted = here.get(uid);
-			if (emitted !== undefined) now.set(emitted, emitted);
-			else if (again.has(uid)) {
-				const location = { folder: open.folder, uidValidity: open.uidValidity, uid };
-				now.set(again.get(uid)!, encodeImapMessageId(location));
-			}
+			const id = emitted.get(uid);
+			if (id === undefined) continue;
+			// One emitted under an earlier UIDVALIDITY is now the id of the UID it was found under.
+			const location = { folder: open.folder, uidValidity: open.uidValidity, uid };
+			const same = decodeImapMessageId(id).uidValidity === open.uidValidity;
+			now.set(id, same ? id : encodeImapMessageId(location));
 		}
 		return now;
 	});
