@@ -44,6 +44,7 @@ import {
 	triggerWorkflowNode,
 } from './n8n';
 import { mailTo, post } from './responses';
+import { RedisDelay } from './redis-delay';
 import { Postgres, Redis } from './services';
 
 const IMAP_CREDENTIAL = { id: 'M365QueueImap0001', name: 'Alice (IMAP, queue)' };
@@ -55,6 +56,8 @@ let main: N8nInstance;
 const workers: N8nInstance[] = [];
 const postgres = new Postgres();
 const redis = new Redis();
+/** main reaches Redis through this proxy (the workers go straight): see RedisDelay. */
+let mainRedis: RedisDelay;
 /** Executions read once they had finished (they do not change after). */
 const finished = new Map<string, Record<string, unknown>>();
 
@@ -168,6 +171,8 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		if (!e2eInstalled()) throw new Error('n8n is not installed: run scripts/e2e-setup.sh');
 		await postgres.start();
 		await redis.start();
+		mainRedis = new RedisDelay(redis.port);
+		await mainRedis.start();
 		const env = queueEnv();
 		mkdirSync(join(ROOT, '.tmp'), { recursive: true });
 		const mainFolder = mkdtempSync(join(ROOT, '.tmp/e2e-queue-main-'));
@@ -184,7 +189,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			logFile: join(mainFolder, 'n8n.log'),
 			// Debug: the instant trigger's lines on each run's success (read by checkRanTwice).
 			logLevel: process.env.M365_E2E_LOG_LEVEL ?? 'debug',
-			env,
+			env: { ...env, ...mainRedis.env() },
 		});
 		await main.start(); // runs the database migrations before any worker starts
 		for (const role of ['worker1', 'worker2']) {
@@ -212,6 +217,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 	after(async () => {
 		await Promise.all(workers.map((w) => w.stop()));
 		await main?.stop();
+		await mainRedis?.stop();
 		await redis.stop();
 		postgres.stop();
 	});
@@ -627,6 +633,79 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 				});
 		} finally {
 			await workers[index].start();
+			await main.api('POST', `/workflows/${id}/deactivate`);
+		}
+	});
+
+	it('main never learns that a run ended (the worker completed its job before main asked Bull about it): the instant trigger takes the worker’s report, marks each message read once, and emits none again', async () => {
+		const folder = await freshFolder('queue-missed-end');
+		const id = await main.createWorkflow(
+			'Queue: main misses the end of runs',
+			[
+				triggerWorkflowNode(
+					'New Mail',
+					folder,
+					imapRef,
+					{
+						afterEmit: 'markRead',
+						options: { redeliverAfterMinutes: 0.05, maxWaitMinutes: 3 },
+					},
+					'm365MailInstantTrigger',
+				),
+				codeNode('return { json: { subject: $json.subject, attempt: $json.delivery.attempt } };'),
+			],
+			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+		);
+		await main.api('POST', `/workflows/${id}/activate`);
+		await new Promise((r) => setTimeout(r, 1500));
+		const expected = names('missed end', 3);
+		const heldBefore = mainRedis.held;
+		// main's check of each job reaches Redis 3 s late: these runs end first (see RedisDelay).
+		mainRedis.holdFinishedChecks(3000);
+		try {
+			await appendMails(
+				folder,
+				expected.map((subject) => ({ subject })),
+			);
+			const runs = await succeededRuns(id, expected, 60_000);
+			// Read 15 s after the worker's report; without it, not before Max Wait (3 minutes).
+			await main.waitFor(
+				'every message marked read',
+				async () =>
+					(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+				60_000,
+			);
+			// Longer than Emit Again After a Failed Run (3 s): a message emitted again would show.
+			await new Promise((r) => setTimeout(r, 9000));
+			const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
+			assert.deepEqual(
+				tally(
+					expected,
+					successes.map((r) => r.subject),
+				),
+				{ lost: 0, duplicated: 0 },
+			);
+			// The race did happen: main held back its checks, and finalized none of these runs.
+			const log = main.output();
+			const missed = runs.filter(
+				(r) => !log.includes(`Execution finalized {"executionId":"${r.executionId}"`),
+			);
+			assert.ok(mainRedis.held > heldBefore, 'main asked Bull whether a job finished');
+			assert.ok(
+				missed.length > 0,
+				`main missed the end of a run (${missed.length} of ${runs.length})`,
+			);
+			const taken = log.match(/did not report the end of the run of [^;]*queue-missed-end/g) ?? [];
+			assert.equal(
+				taken.length,
+				missed.length,
+				'the worker’s report was taken for each run main missed',
+			);
+			console.log(
+				`main missed the end of ${missed.length} of ${runs.length} runs; each message read once`,
+			);
+		} finally {
+			mainRedis.holdFinishedChecks(0);
 			await main.api('POST', `/workflows/${id}/deactivate`);
 		}
 	});

@@ -55,7 +55,7 @@ async function start(
 		triggerNode(folder, parameters, credential, 'imap'),
 		store,
 		{
-			emit: (data: INodeExecutionData[][], _response, done) => {
+			emit: (data: INodeExecutionData[][], response, done) => {
 				const outcomes: RunResult[] = [];
 				const run: string[] = [];
 				for (const item of data[0]) {
@@ -71,8 +71,12 @@ async function start(
 					outcomes.includes(o),
 				);
 				if (outcome === 'never') return;
-				const end = (status: string) =>
+				// As n8n does without queue mode: the response promise gets `{}` whatever the outcome,
+				// then the done promise the finished run (test/unit/outcome.test.ts has queue mode's).
+				const end = (status: string) => {
+					response?.resolve({});
 					done?.resolve({ status, data: { resultData: { runData: {} } } } as unknown as IRun);
+				};
 				if (outcome === 'held') held.push(end);
 				// The run takes a moment, then n8n settles the done promise with it.
 				else setTimeout(() => end(outcome ?? 'success'), 50);

@@ -9,6 +9,7 @@
 import {
 	NodeOperationError,
 	type IDataObject,
+	type IExecuteResponsePromiseData,
 	type INodeExecutionData,
 	type IRun,
 	type ITriggerFunctions,
@@ -28,7 +29,7 @@ import {
 } from '../transport/mailbox';
 import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
-import { outcomeOf, type Outcome } from './outcome';
+import { awaitOutcome, WORKER_REPORT_GRACE_MS, type Outcome } from './outcome';
 import { readTriggerSettings } from './settings';
 import { within } from '../transport/within';
 
@@ -47,8 +48,10 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		}
 	})();
 	const { folder, output } = settings;
-	const waitingCountsAsSuccess = settings.options.waitingCountsAsSuccess !== false;
-	const maxWaitMs = Math.max(Number(settings.options.maxWaitMinutes ?? 60), 0.1) * 60_000;
+	const runWait = {
+		waitingCountsAsSuccess: settings.options.waitingCountsAsSuccess !== false,
+		maxWaitMs: Math.max(Number(settings.options.maxWaitMinutes ?? 60), 0.1) * 60_000,
+	};
 	const perRun = Math.min(
 		Math.max(Math.floor(Number(settings.options.messagesPerRun ?? 1)), 1),
 		100,
@@ -181,21 +184,21 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 		const ids = known.map(([id]) => id);
 		for (const id of ids) running.add(id);
 		const done = this.helpers.createDeferredPromise<IRun>();
+		const response = this.helpers.createDeferredPromise<IExecuteResponsePromiseData>();
 		const named =
 			ids.length === 1 ? ids[0] : `${ids.length} messages (${ids.join(', ').slice(0, 300)})`;
 		let outcome: Outcome;
 		let ended: number | undefined;
 		try {
-			this.emit([items], undefined, done);
-			let timer: NodeJS.Timeout | undefined;
-			const timeout = new Promise<'timeout'>((resolve) => {
-				timer = setTimeout(() => resolve('timeout'), maxWaitMs);
-			});
-			const run = await Promise.race([done.promise.catch(() => undefined), timeout]);
-			clearTimeout(timer);
-			outcome = run === 'timeout' ? 'timeout' : outcomeOf(run, waitingCountsAsSuccess);
+			this.emit([items], response, done);
+			const said = await awaitOutcome(done.promise, response.promise, runWait);
+			outcome = said.outcome;
+			if (said.from === 'worker')
+				this.logger.info(
+					`Microsoft 365 Mail Trigger (Instant): n8n's main did not report the end of the run of ${named}; the worker reported it ${outcome === 'success' ? 'succeeded' : 'failed'} ${WORKER_REPORT_GRACE_MS / 1000} s ago, and that is taken`,
+				);
 			// In queue mode the run comes from a worker: its dates may arrive as strings.
-			const stoppedAt = run === 'timeout' ? undefined : new Date(run?.stoppedAt ?? NaN).getTime();
+			const stoppedAt = new Date(said.run?.stoppedAt ?? NaN).getTime();
 			if (Number.isFinite(stoppedAt)) ended = stoppedAt;
 		} catch {
 			outcome = 'failed';
