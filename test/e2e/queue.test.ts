@@ -152,6 +152,36 @@ async function importCredentials(
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** An active workflow: the instant trigger on `folder` (IMAP), then `process` (a "Process" node). */
+async function activeInstantWorkflow(
+	name: string,
+	folder: string,
+	parameters: Record<string, unknown>,
+	process: ReturnType<typeof codeNode>,
+): Promise<string> {
+	const id = await main.createWorkflow(
+		name,
+		[
+			triggerWorkflowNode('New Mail', folder, imapRef, parameters, 'm365MailInstantTrigger'),
+			process,
+		],
+		{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+	);
+	await main.api('POST', `/workflows/${id}/activate`);
+	await new Promise((r) => setTimeout(r, 1500));
+	return id;
+}
+
+/** Waits until every message in the folder is read. */
+async function allRead(folder: string, timeoutMs?: number): Promise<true> {
+	return await main.waitFor(
+		'every message marked read',
+		async () =>
+			(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
+		timeoutMs,
+	);
+}
+
 describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () => {
 	const stack = stackInfo();
 	const queueEnv = (): NodeJS.ProcessEnv => ({
@@ -346,22 +376,12 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 
 	it('instant trigger on main, 200 messages in bursts while both workers run them: each processed once, marked read only after its run', async () => {
 		const folder = await freshFolder('queue-instant');
-		const id = await main.createWorkflow(
+		const id = await activeInstantWorkflow(
 			'Queue: instant bursts',
-			[
-				triggerWorkflowNode(
-					'New Mail',
-					folder,
-					imapRef,
-					{ afterEmit: 'markRead', maxMessages: 50 },
-					'm365MailInstantTrigger',
-				),
-				codeNode('return { json: { subject: $json.subject, done: true } };'),
-			],
-			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+			folder,
+			{ afterEmit: 'markRead', maxMessages: 50 },
+			codeNode('return { json: { subject: $json.subject, done: true } };'),
 		);
-		await main.api('POST', `/workflows/${id}/activate`);
-		await new Promise((r) => setTimeout(r, 1500));
 		const expected: string[] = [];
 		for (let burst = 0; burst < 4; burst++) {
 			const batch = names(`instant ${burst}`, 50);
@@ -374,10 +394,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 		}
 		await succeededRuns(id, expected, 240_000);
 		// Once every run succeeded, the trigger marks each read; nothing stays unread.
-		await main.waitFor('every message marked read', async () => {
-			const left = await listFolder(folder);
-			return left.every((m) => m.flags.includes('\\Seen')) ? true : undefined;
-		});
+		await allRead(folder);
 		await new Promise((r) => setTimeout(r, 3000));
 		const runs = await instantRuns(id);
 		assert.deepEqual(
@@ -499,26 +516,16 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 	});
 	it('instant trigger: main killed mid-burst while the workers run, mail arriving while it is down, main started again: none lost, all read; a message runs twice only if its first run ended while main was down or just before the kill (at least once)', async () => {
 		const folder = await freshFolder('queue-instant-kill');
-		const id = await main.createWorkflow(
+		const id = await activeInstantWorkflow(
 			'Queue: instant, main killed',
-			[
-				triggerWorkflowNode(
-					'New Mail',
-					folder,
-					imapRef,
-					{
-						afterEmit: 'markRead',
-						maxMessages: 50,
-						options: { redeliverAfterMinutes: 0.1, maxAttempts: 5 },
-					},
-					'm365MailInstantTrigger',
-				),
-				staggeredCodeNode(),
-			],
-			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+			folder,
+			{
+				afterEmit: 'markRead',
+				maxMessages: 50,
+				options: { redeliverAfterMinutes: 0.1, maxAttempts: 5 },
+			},
+			staggeredCodeNode(),
 		);
-		await main.api('POST', `/workflows/${id}/activate`);
-		await new Promise((r) => setTimeout(r, 1500));
 		// Killed once some runs succeeded; the workers go on with the rest of the queue meanwhile.
 		await killMidBurstAndCount(id, {
 			label: 'queue mode, instant trigger, main killed mid-burst',
@@ -528,13 +535,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 					folder,
 					subjects.map((subject) => ({ subject })),
 				),
-			allRead: () =>
-				main.waitFor(
-					'every message marked read',
-					async () =>
-						(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
-					120_000,
-				),
+			allRead: () => allRead(folder, 120_000),
 			runsTimeoutMs: 180_000,
 			workers: true,
 		});
@@ -544,27 +545,17 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 	});
 	it('a worker killed in the middle of a run: n8n fails the run, the instant trigger emits the message again, the other worker processes it once', async () => {
 		const folder = await freshFolder('queue-worker-kill');
-		const id = await main.createWorkflow(
+		const id = await activeInstantWorkflow(
 			'Queue: worker killed',
-			[
-				triggerWorkflowNode(
-					'New Mail',
-					folder,
-					imapRef,
-					{
-						afterEmit: 'markRead',
-						options: { redeliverAfterMinutes: 0.05, maxAttempts: 3, maxWaitMinutes: 2 },
-					},
-					'm365MailInstantTrigger',
-				),
-				codeNode(
-					"if ($json.subject.startsWith('slow') && $json.delivery.attempt === 1) {\n  await new Promise((r) => setTimeout(r, 60000));\n}\nreturn { json: { subject: $json.subject, attempt: $json.delivery.attempt } };",
-				),
-			],
-			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+			folder,
+			{
+				afterEmit: 'markRead',
+				options: { redeliverAfterMinutes: 0.05, maxAttempts: 3, maxWaitMinutes: 2 },
+			},
+			codeNode(
+				"if ($json.subject.startsWith('slow') && $json.delivery.attempt === 1) {\n  await new Promise((r) => setTimeout(r, 60000));\n}\nreturn { json: { subject: $json.subject, attempt: $json.delivery.attempt } };",
+			),
 		);
-		await main.api('POST', `/workflows/${id}/activate`);
-		await new Promise((r) => setTimeout(r, 1500));
 		const expected = ['slow 000', ...names('quick', 4)];
 		await appendMails(
 			folder,
@@ -616,21 +607,17 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			console.log(
 				`worker killed mid-run: n8n shows execution ${victim.execution} as "${String(killed?.status)}"; the message's second emit succeeded ${Math.round((Date.now() - killedAt) / 1000)} s or less after the kill (${all.length} runs in all)`,
 			);
-			await main
-				.waitFor('every message marked read', async () =>
-					(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
-				)
-				.catch(async (error: Error) => {
-					// Name what stayed unread, and every line main logged about it.
-					const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
-					const about = main
-						.output()
-						.split('\n')
-						.filter((line) => unread.some((m) => line.includes(`:${m.uid}:`)));
-					throw new Error(
-						`${unread.map((m) => `"${m.subject}" (UID ${m.uid})`).join(', ')} left unread; main logged about them:\n${about.join('\n')}\n${error.message}`,
-					);
-				});
+			await allRead(folder).catch(async (error: Error) => {
+				// Name what stayed unread, and every line main logged about it.
+				const unread = (await listFolder(folder)).filter((m) => !m.flags.includes('\\Seen'));
+				const about = main
+					.output()
+					.split('\n')
+					.filter((line) => unread.some((m) => line.includes(`:${m.uid}:`)));
+				throw new Error(
+					`${unread.map((m) => `"${m.subject}" (UID ${m.uid})`).join(', ')} left unread; main logged about them:\n${about.join('\n')}\n${error.message}`,
+				);
+			});
 		} finally {
 			await workers[index].start();
 			await main.api('POST', `/workflows/${id}/deactivate`);
@@ -639,25 +626,15 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 
 	it('main never learns that a run ended (the worker completed its job before main asked Bull about it): the instant trigger takes the worker’s report, marks each message read once, and emits none again', async () => {
 		const folder = await freshFolder('queue-missed-end');
-		const id = await main.createWorkflow(
+		const id = await activeInstantWorkflow(
 			'Queue: main misses the end of runs',
-			[
-				triggerWorkflowNode(
-					'New Mail',
-					folder,
-					imapRef,
-					{
-						afterEmit: 'markRead',
-						options: { redeliverAfterMinutes: 0.05, maxWaitMinutes: 3 },
-					},
-					'm365MailInstantTrigger',
-				),
-				codeNode('return { json: { subject: $json.subject, attempt: $json.delivery.attempt } };'),
-			],
-			{ 'New Mail': { main: [[{ node: 'Process', type: 'main', index: 0 }]] } },
+			folder,
+			{
+				afterEmit: 'markRead',
+				options: { redeliverAfterMinutes: 0.05, maxWaitMinutes: 3 },
+			},
+			codeNode('return { json: { subject: $json.subject, attempt: $json.delivery.attempt } };'),
 		);
-		await main.api('POST', `/workflows/${id}/activate`);
-		await new Promise((r) => setTimeout(r, 1500));
 		const expected = names('missed end', 3);
 		const heldBefore = mainRedis.held;
 		// main's check of each job reaches Redis 3 s late: these runs end first (see RedisDelay).
@@ -669,12 +646,7 @@ describe('queue mode: n8n main + 2 workers, PostgreSQL and Redis, counted', () =
 			);
 			const runs = await succeededRuns(id, expected, 60_000);
 			// Read 15 s after the worker's report; without it, not before Max Wait (3 minutes).
-			await main.waitFor(
-				'every message marked read',
-				async () =>
-					(await listFolder(folder)).every((m) => m.flags.includes('\\Seen')) ? true : undefined,
-				60_000,
-			);
+			await allRead(folder, 60_000);
 			// Longer than Emit Again After a Failed Run (3 s): a message emitted again would show.
 			await new Promise((r) => setTimeout(r, 9000));
 			const successes = (await instantRuns(id)).filter((r) => r.status === 'success');
