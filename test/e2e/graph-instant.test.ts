@@ -15,6 +15,7 @@ import {
 	graphLifecycle,
 	graphList,
 	graphMuteNotifications,
+	graphRaw,
 	graphRecreateFolder,
 	graphSubscriptions,
 } from '../harness/graph';
@@ -299,6 +300,58 @@ describe('instant trigger over Microsoft Graph change notifications, in real n8n
 		);
 		await deactivate(id);
 		assert.deepEqual(await subscriptionsFor(front.url), [], 'deactivation deletes it');
+	});
+
+	it("a run during which the watched folder is deleted, created again and its message copied into it (a new id): when the run succeeds, the copy is marked read (found by its Message-ID in the folder the path leads to now, the trigger's folder list read again) and it does not run: 0 lost, 0 duplicated", async () => {
+		const folder = `Inbox/graph-copied-${Date.now()}`;
+		await graphFolder(MAILBOX, folder);
+		const id = await n8n.createWorkflow(
+			'Graph notice: copied into a folder created again',
+			[graphNoticeNode(folder), staggeredCodeNode()],
+			connections,
+		);
+		await activate(id);
+		const [first] = await subscriptionsFor(front.url);
+		assert.ok(first);
+		// Its run takes 30.3 s: the folder list the trigger read at the activation is older than 30 s
+		// when it ends, and is read again because the message is gone from the folder it knew.
+		const subject = 'copied 100';
+		const original = await graphDeliver(MAILBOX, { subject }, folder);
+		// n8n's public API lists running executions only when asked for them.
+		await n8n.waitFor(
+			'its run started',
+			async () => {
+				const list = await n8n.api('GET', `/executions?workflowId=${id}&status=running&limit=10`);
+				return (list.data as Json[]).length ? true : undefined;
+			},
+			30_000,
+		);
+		const [listed] = await graphList(MAILBOX, folder);
+		const raw = await graphRaw(MAILBOX, original);
+		await graphRecreateFolder(MAILBOX, folder);
+		const copy = await graphDeliver(MAILBOX, raw, folder, listed.receivedDateTime);
+		assert.notEqual(copy, original);
+		await n8n.waitFor(
+			'the copy marked read',
+			async () => ((await unreadIn(folder)).length ? undefined : true),
+			60_000,
+		);
+		// A catch-up then finds the folder created again: the copy is not run as new mail.
+		await graphLifecycle('missed', first.id);
+		await replacementOf(first.id, 30_000);
+		await new Promise((r) => setTimeout(r, 3000));
+		const runs = await instantRuns(id);
+		assert.deepEqual(
+			tally(
+				[subject],
+				runs.map((r) => r.subject),
+			),
+			{ lost: 0, duplicated: 0 },
+		);
+		assert.deepEqual(
+			runs.map((r) => r.status),
+			['success'],
+		);
 	});
 
 	it('n8n killed (SIGKILL) mid-burst and started again: the stored subscription is found again (not made twice); none lost, all read; a message runs twice only if its first run succeeded just before the kill and was not yet marked read, or n8n had accepted its execution before the kill and ran it at the start; a subscription Graph dropped while n8n was down is made again at the start', async () => {

@@ -76,13 +76,18 @@ export async function graphExpireDelta(): Promise<void> {
 	await control('expire-delta', {});
 }
 
-export async function graphList(
-	mailbox: string,
-	folder: string,
-): Promise<Array<{ id: string; subject: string; isRead: boolean; flag?: { flagStatus: string } }>> {
+export async function graphList(mailbox: string, folder: string): Promise<ListedMessage[]> {
 	const url = `list?mailbox=${encodeURIComponent(mailbox)}&folder=${encodeURIComponent(folder)}`;
-	return (await control<{ value: Array<{ id: string; subject: string; isRead: boolean }> }>(url))
-		.value;
+	return (await control<{ value: ListedMessage[] }>(url)).value;
+}
+
+/** A message as the emulator lists it (the fields tests read). */
+export interface ListedMessage {
+	id: string;
+	subject: string;
+	isRead: boolean;
+	receivedDateTime: string;
+	flag?: { flagStatus: string };
 }
 
 export async function graphRequests(): Promise<number> {

@@ -19,6 +19,7 @@ import {
 	graphInject,
 	graphList,
 	graphMoveByRule,
+	graphRaw,
 	graphRecreateFolder,
 	graphReplayDelta,
 	graphRequests,
@@ -93,6 +94,32 @@ before(async () => {
 	);
 	store.set('app', appOnlyCredential());
 });
+
+/**
+ * The user deletes the watched folder in Outlook (it moves to Deleted Items, its mail keeps its ids),
+ * makes a new one under the same path, and moves or copies the emitted mail into it. Returns the
+ * ids the mail has there.
+ */
+async function rebuildWith(
+	folder: string,
+	emitted: Array<{ json: IDataObject }>,
+	how: 'move' | 'copy',
+): Promise<string[]> {
+	const path = (value: string) => ({ __rl: true, mode: 'path', value });
+	await action({ resource: 'folder', operation: 'delete', folder: path(folder) });
+	await action({ resource: 'folder', operation: 'create', path: folder });
+	const ids: string[] = [];
+	for (const item of emitted) {
+		const [done] = await action({
+			resource: 'message',
+			operation: how,
+			messageId: String(item.json.id),
+			destination: path(folder),
+		});
+		ids.push(String(done.json.id));
+	}
+	return ids;
+}
 
 /** Counted, not assumed: each expected subject emitted, and none twice. */
 function assertNoneLostOrDuplicated(expected: string[], got: string[]): void {
@@ -766,18 +793,12 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.deepEqual(subjects(emitted), ['a', 'b']);
 		// The mark is owed (applied by the next poll) when the user deletes the folder, makes a new one
 		// under the same path and moves the mail back into it.
-		const path = (value: string) => ({ __rl: true, mode: 'path', value });
-		await action({ resource: 'folder', operation: 'delete', folder: path(folder) });
-		await action({ resource: 'folder', operation: 'create', path: folder });
-		for (const item of emitted) {
-			const [moved] = await action({
-				resource: 'message',
-				operation: 'move',
-				messageId: String(item.json.id),
-				destination: path(folder),
-			});
-			assert.equal(moved.json.id, item.json.id, 'immutable id');
-		}
+		const ids = await rebuildWith(folder, emitted, 'move');
+		assert.deepEqual(
+			ids,
+			emitted.map((i) => i.json.id),
+			'immutable ids',
+		);
 		// Until the folder is checked again, the trigger follows the old folder: nothing new there.
 		assert.deepEqual(await pollTrigger(node, store, state), []);
 		// Mail came to the new folder ten minutes ago; the last check was twenty minutes ago (as n8n
@@ -797,6 +818,88 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 				.sort(),
 			['a read', 'b read', 'c read'],
 		);
+	});
+
+	for (const afterEmit of ['markRead', 'move'] as const) {
+		it(`a folder created again under the same path, the emitted mail copied into it (new ids): the owed "${afterEmit === 'markRead' ? 'mark as read' : 'move'}" reaches the copies, found by Message-ID (one with a quote, a plus and an ampersand in it), and none is emitted again`, async () => {
+			const folder = await freshGraphFolder(`g-copied-${afterEmit}`);
+			const archive = await freshGraphFolder(`g-copied-to-${afterEmit}`);
+			const state: IDataObject = {};
+			const node = trigger(folder, {
+				afterEmit,
+				...(afterEmit === 'move' ? { moveTo: { __rl: true, mode: 'path', value: archive } } : {}),
+			});
+			await pollTrigger(node, store, state);
+			await graphDeliver(ALICE, { subject: 'a' }, folder);
+			const odd = `<it's+a&b#c-${randomUUID().slice(0, 8)}@example.test>`;
+			await graphDeliver(ALICE, { subject: 'b', headers: { 'Message-ID': odd } }, folder);
+			const emitted = await pollTrigger(node, store, state);
+			assert.deepEqual(subjects(emitted), ['a', 'b']);
+			assert.equal(emitted[1].json.messageId, odd);
+			const before = await graphCounts();
+			const copies = await rebuildWith(folder, emitted, 'copy');
+			assert.equal(new Set([...copies, ...emitted.map((i) => i.json.id)]).size, 4, 'new ids');
+			// The next poll applies the owed action; the trigger still follows the old folder's delta.
+			assert.deepEqual(await pollTrigger(node, store, state), []);
+			const lookups = (await graphCounts())['batched GET /mailFolders/{id}/messages'] ?? 0;
+			const here = (await graphList(ALICE, folder)).map((m) => `${m.subject} ${m.isRead}`);
+			const moved = (await graphList(ALICE, archive)).map((m) => m.id);
+			if (afterEmit === 'markRead') {
+				assert.deepEqual(here.sort(), ['a true', 'b true']);
+			} else {
+				assert.deepEqual(here, []);
+				assert.deepEqual(moved.sort(), [...copies].sort());
+			}
+			const lookedUp = lookups - (before['batched GET /mailFolders/{id}/messages'] ?? 0);
+			assert.equal(lookedUp, 2, 'one lookup per message');
+			// The folder check finds the new folder: the copies are not emitted as new mail.
+			for (const entry of Object.values(state.folders as Record<string, { cursor: IDataObject }>))
+				entry.cursor.checkedAt = new Date(Date.now() - 20 * 60_000).toISOString();
+			restartN8n(state);
+			await graphDeliver(ALICE, { subject: 'c' }, folder);
+			assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['c']);
+		});
+	}
+
+	it('a Message-ID too long to look up is not looked up, and a lookup Graph refuses (400) leaves its message as it is: the owed "mark as read" does not fail the poll; both copies stay unread', async () => {
+		const folder = await freshGraphFolder('g-copied-refused');
+		const state: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		const long = `<${'x'.repeat(300)}@example.test>`;
+		await graphDeliver(ALICE, { subject: 'long', headers: { 'Message-ID': long } }, folder);
+		await graphDeliver(ALICE, { subject: 'refused' }, folder);
+		const emitted = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(emitted), ['long', 'refused']);
+		assert.equal(emitted[0].json.messageId, long);
+		await rebuildWith(folder, emitted, 'copy');
+		await graphInject(400, 1, undefined, 'GET .*/messages\\?.*internetMessageId');
+		const lookups = async () =>
+			(await graphCounts())['batched GET /mailFolders/{id}/messages'] ?? 0;
+		const before = await lookups();
+		assert.deepEqual(await pollTrigger(node, store, state), []);
+		assert.equal((await lookups()) - before, 1, 'only the Message-ID that can be looked up');
+		assert.deepEqual(
+			(await graphList(ALICE, folder)).map((m) => `${m.subject} ${m.isRead}`).sort(),
+			['long false', 'refused false'],
+		);
+	});
+
+	it('without a folder created again, mail with the Message-ID of a message emitted from the same folder is not looked up: the owed "mark as read" leaves a second delivery of it alone', async () => {
+		const folder = await freshGraphFolder('g-same-id');
+		const state: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		const first = await graphDeliver(ALICE, { subject: 'twice' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(node, store, state)), ['twice']);
+		const second = await graphDeliver(ALICE, await graphRaw(ALICE, first), folder);
+		const before = await graphCounts();
+		await pollTrigger(node, store, state);
+		const after = await graphCounts();
+		const read = new Map((await graphList(ALICE, folder)).map((m) => [m.id, m.isRead]));
+		assert.deepEqual([read.get(first), read.get(second)], [true, false]);
+		const lookups = (c: Record<string, number>) => c['batched GET /mailFolders/{id}/messages'] ?? 0;
+		assert.equal(lookups(after) - lookups(before), 0, 'no lookup by Message-ID');
 	});
 
 	it('a watched folder deleted in Outlook and not created again: the folder check fails the poll with an error that names the folder and the fix, instead of watching Deleted Items', async () => {
@@ -865,6 +968,29 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		const again = await pollTrigger(node, store, state);
 		assert.deepEqual(subjects(again), ['not done']);
 		assert.equal((again[0].json.delivery as IDataObject).attempt, 2);
+	});
+
+	it('at-least-once over Graph, the folder created again and the message copied into it (a new id): emitted again under the new id with attempt 2, once, and not as new mail', async () => {
+		const folder = await freshGraphFolder('g-again-copied');
+		const state: IDataObject = {};
+		const node = trigger(folder, { options: { redeliverAfterMinutes: 0.01, maxAttempts: 3 } });
+		await pollTrigger(node, store, state);
+		await graphDeliver(ALICE, { subject: 'not done' }, folder);
+		const emitted = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(emitted), ['not done']);
+		const [copy] = await rebuildWith(folder, emitted, 'copy');
+		await new Promise((r) => setTimeout(r, 700));
+		const again = await pollTrigger(node, store, state);
+		assert.deepEqual(subjects(again), ['not done']);
+		assert.equal(again[0].json.id, copy);
+		assert.equal((again[0].json.delivery as IDataObject).attempt, 2);
+		// Marked read by the workflow this time: nothing more, also once the folder check finds the new folder.
+		await action({ resource: 'message', operation: 'markAsRead', messageId: copy });
+		for (const entry of Object.values(state.folders as Record<string, { cursor: IDataObject }>))
+			entry.cursor.checkedAt = new Date(Date.now() - 20 * 60_000).toISOString();
+		restartN8n(state);
+		await new Promise((r) => setTimeout(r, 700));
+		assert.deepEqual(await pollTrigger(node, store, state), []);
 	});
 });
 

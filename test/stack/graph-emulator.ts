@@ -1081,6 +1081,12 @@ export class GraphEmulator {
 				);
 		}
 		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
+		// internetMessageId eq '<...>', an OData string ('' for a quote): every copy, in any case.
+		const byMessageId = /internetMessageId eq '((?:[^']|'')*)'/.exec(filter);
+		if (byMessageId) {
+			const wanted = byMessageId[1].replace(/''/g, "'");
+			list = list.filter((m) => m.message.internetMessageId === wanted);
+		}
 		const time = (m: StoredMessage) => Date.parse(String(m.message.receivedDateTime));
 		const ge = /receivedDateTime ge ([0-9TZ:.-]+)/.exec(filter);
 		if (ge) list = list.filter((m) => time(m) >= Date.parse(ge[1]));

@@ -97,12 +97,14 @@ export interface MailSource<C = unknown> {
 	next(cursor: C | undefined, request: NextRequest): Promise<NewMail<C>>;
 	/**
 	 * Applies an "after emitting" action; ids no longer in the folder are left alone. `messageIds`
-	 * (id to Message-ID) lets a source find a message emitted before a reset under its new id.
+	 * (id to Message-ID) lets a source find a message emitted before a reset under its new id;
+	 * `origins` (id to FetchedMessage.origin) tells it which were emitted before one.
 	 */
 	apply(
 		action: AfterEmit,
 		ids: string[],
 		messageIds?: ReadonlyMap<string, string | null>,
+		origins?: ReadonlyMap<string, string>,
 	): Promise<void>;
 	/**
 	 * Which of these messages are still in the watched folder and unread, each with its id now (the
@@ -111,6 +113,7 @@ export interface MailSource<C = unknown> {
 	stillUnread(
 		ids: string[],
 		messageIds?: ReadonlyMap<string, string | null>,
+		origins?: ReadonlyMap<string, string>,
 	): Promise<Map<string, string>>;
 	/** Downloads these messages again (for a repeated emit), oldest first. */
 	fetch(ids: string[]): Promise<FetchedMessage[]>;

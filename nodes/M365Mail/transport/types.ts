@@ -94,6 +94,12 @@ export interface FetchedMessage {
 	/** Everything the MIME parser read, for the "full" output (no attachment bytes). */
 	full?: Record<string, unknown>;
 	raw?: Buffer;
+	/**
+	 * Graph: the id of the folder it was read from. A folder created again under the watched path is
+	 * another folder: an action owed on a message emitted from the old one looks for its copy in the
+	 * new one by Message-ID (IMAP ids name their UIDVALIDITY for the same purpose).
+	 */
+	origin?: string;
 }
 
 /** What a transport can say about a message after changing it (the item of a flag or read change). */

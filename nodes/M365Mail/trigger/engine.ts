@@ -24,7 +24,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { MailServiceError, redactSecrets, type MailErrorKind } from '../transport/auth/errors';
 import type { MailSource, ResetReason } from '../transport/mailbox';
 import type { AfterEmit, FetchedMessage } from '../transport/types';
-import { TriggerStore, type FolderState, type LedgerEntry } from './state';
+import { emittedBefore, remember, TriggerStore, type FolderState, type LedgerEntry } from './state';
 
 export interface Delivery {
 	/** 1 for the first emit. */
@@ -242,8 +242,9 @@ async function pollOnce<C, T>(
 	let state: FolderState = { ...(before ?? {}) };
 
 	// 1. Actions owed for messages n8n already has (it stored them with this state at the emit).
-	const messageIds = new Map(state.recent ?? []);
-	for (const owed of state.pending ?? []) await source.apply(owed.action, owed.ids, messageIds);
+	const { messageIds, origins } = emittedBefore(state);
+	for (const owed of state.pending ?? [])
+		await source.apply(owed.action, owed.ids, messageIds, origins);
 	state.pending = [];
 
 	// 2. Messages emitted earlier and still unread (at-least-once option). One the server gave a new
@@ -258,6 +259,7 @@ async function pollOnce<C, T>(
 			const unread = await source.stillUnread(
 				due.map((e) => e.id),
 				new Map(due.map((e) => [e.id, e.messageId ?? null])),
+				origins,
 			);
 			const done = new Set(due.filter((e) => !unread.has(e.id)).map((e) => e.id));
 			const gaveUp = due.filter((e) => unread.has(e.id) && e.attempt >= options.maxAttempts);
@@ -330,6 +332,7 @@ async function pollOnce<C, T>(
 			emitted.push(fetched);
 			r.entry.last = nowIso;
 			r.entry.attempt++;
+			r.entry.origin = fetched.origin;
 		}
 	}
 	for (const m of fresh) {
@@ -356,6 +359,7 @@ async function pollOnce<C, T>(
 			...fresh.map((m) => ({
 				id: m.message.id,
 				messageId: m.message.messageId,
+				origin: m.origin,
 				first: nowIso,
 				last: nowIso,
 				attempt: 1,
@@ -375,10 +379,7 @@ async function pollOnce<C, T>(
 			options.afterEmit.action !== 'none' && emitted.length
 				? [{ action: options.afterEmit, ids: emitted.map((m) => m.message.id) }]
 				: [],
-		recent: [
-			...recent,
-			...fresh.map((m) => [m.message.id, m.message.messageId] as [string, string | null]),
-		].slice(-RECENT_LIMIT),
+		recent: [...recent, ...fresh.map(remember)].slice(-RECENT_LIMIT),
 		...(ledger.length ? { ledger } : {}),
 		...(recovering && found.more ? { recovering: true } : {}),
 	};

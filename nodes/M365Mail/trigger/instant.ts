@@ -31,6 +31,7 @@ import { acknowledge, deliver, GaveUpError, type Delivery } from './engine';
 import { GRAPH_NOTICE_NEEDS, keepSubscription, listen, listenerKey } from './notifications';
 import { awaitOutcome, WORKER_REPORT_GRACE_MS, type Outcome } from './outcome';
 import { readTriggerSettings } from './settings';
+import { emittedBefore, TriggerStore } from './state';
 import { within } from '../transport/within';
 
 /** Even without notice, look this often (a missed EXISTS, a notice lost in a reconnect). */
@@ -143,8 +144,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 	/**
 	 * The after-run action for messages whose run succeeded. Those that succeed while one is being
 	 * applied wait and go together in the next (a burst costs a few rounds of IMAP commands, not one
-	 * per message, and a run's success is marked sooner). With their Message-IDs (`known`), a message
-	 * the server gave a new UID in a folder reset during the run is found again.
+	 * per message, and a run's success is marked sooner). With their Message-IDs (`known`) and origins,
+	 * a message given a new UID, or copied into a folder created again, during the run is found again.
 	 */
 	type Known = Array<[string, string | null]>;
 	let waiting: Array<{ known: Known; settle: (error?: Error) => void }> = [];
@@ -162,7 +163,8 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 					try {
 						if (closed) throw new Error('the trigger was stopped');
 						const known = new Map(group.flatMap((w) => w.known));
-						await source.apply(settings.afterEmit, [...known.keys()], known);
+						const { origins } = emittedBefore(new TriggerStore(staticData).get(key));
+						await source.apply(settings.afterEmit, [...known.keys()], known, origins);
 					} catch (error) {
 						failure = error as Error;
 					}
@@ -347,9 +349,7 @@ export async function instantTrigger(this: ITriggerFunctions): Promise<ITriggerR
 					);
 				}
 			} while (again && !closed);
-		})().finally(() => {
-			cycle = undefined;
-		});
+		})().finally(() => (cycle = undefined));
 	};
 
 	// The first catch-up runs at activation: a wrong folder or credential fails the activation.

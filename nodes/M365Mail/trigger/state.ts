@@ -10,7 +10,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import type { AfterEmit } from '../transport/types';
+import type { AfterEmit, FetchedMessage } from '../transport/types';
 
 export const STATE_VERSION = 2;
 
@@ -18,11 +18,16 @@ export const STATE_VERSION = 2;
 export interface LedgerEntry {
 	id: string;
 	messageId?: string | null;
+	/** Where it was read from (FetchedMessage.origin: Graph's folder id). */
+	origin?: string;
 	/** ISO times of the first and the latest emit. */
 	first: string;
 	last: string;
 	attempt: number;
 }
+
+/** An emitted message as the trigger remembers it: [id, Message-ID, origin if the source gives one]. */
+export type Emitted = [string, string | null, string?];
 
 /** Everything the trigger remembers about one watched mailbox folder. */
 export interface FolderState {
@@ -32,8 +37,11 @@ export interface FolderState {
 	at?: string;
 	/** "After emitting" actions owed for messages already handed to n8n: applied by the next poll. */
 	pending?: Array<{ action: AfterEmit; ids: string[] }>;
-	/** The latest emitted messages ([id, Message-ID]): replays and recovered mail are not emitted twice. */
-	recent?: Array<[string, string | null]>;
+	/**
+	 * The latest emitted messages: replays and recovered mail are not emitted twice, and an action
+	 * owed after a reset finds the copy of a message emitted before it.
+	 */
+	recent?: Emitted[];
 	/**
 	 * Set while the mail recovered after a reset takes more than one poll: until a poll finds no more,
 	 * a message whose Message-ID was emitted before is a copy of it, under the reset's new id.
@@ -42,6 +50,31 @@ export interface FolderState {
 	ledger?: LedgerEntry[];
 	/** Passing trouble since this time, for this many polls in a row. */
 	trouble?: { count: number; since: string };
+}
+
+/** How `recent` remembers an emitted message. */
+export function remember(fetched: FetchedMessage): Emitted {
+	const { id, messageId } = fetched.message;
+	return fetched.origin ? [id, messageId, fetched.origin] : [id, messageId];
+}
+
+/**
+ * What the trigger remembers of the messages in `recent` and the ledger, by id: the Message-ID and
+ * the origin (FetchedMessage.origin) each was emitted with, for the source to find copies after a
+ * reset.
+ */
+export function emittedBefore(state: FolderState | undefined): {
+	messageIds: Map<string, string | null>;
+	origins: Map<string, string>;
+} {
+	const messageIds = new Map<string, string | null>();
+	const origins = new Map<string, string>();
+	for (const [id, messageId, origin] of state?.recent ?? []) {
+		messageIds.set(id, messageId);
+		if (origin) origins.set(id, origin);
+	}
+	for (const entry of state?.ledger ?? []) if (entry.origin) origins.set(entry.id, entry.origin);
+	return { messageIds, origins };
 }
 
 /** The static data of a trigger node, read and written as n8n expects. */

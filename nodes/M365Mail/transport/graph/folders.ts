@@ -66,8 +66,19 @@ export async function listGraphFolders(client: GraphClient): Promise<GraphFolder
 	return result.sort(inboxFirst);
 }
 
+const folderListAt = new WeakMap<GraphClient, number>();
+
 function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
-	return loadOnce(folderCache, client, listGraphFolders);
+	return loadOnce(folderCache, client, async (c) => {
+		folderListAt.set(c, Date.now());
+		return await listGraphFolders(c);
+	});
+}
+
+/** How long ago this client read the folder list it keeps (Infinity: none kept). */
+export function graphFolderListAge(client: GraphClient): number {
+	const at = folderCache.has(client) ? folderListAt.get(client) : undefined;
+	return at === undefined ? Infinity : Date.now() - at;
 }
 
 /** A folder by path, well-known name, or Graph id. */

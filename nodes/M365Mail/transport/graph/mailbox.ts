@@ -48,13 +48,8 @@ import {
 	setGraphFlag,
 	setGraphRead,
 } from './messages';
-import {
-	applyGraphAction,
-	fetchGraphByIds,
-	graphUnreadAmong,
-	pollGraph,
-	type GraphCursor,
-} from './poll';
+import { applyGraphAction, fetchGraphByIds, graphUnreadAmong } from './emitted';
+import { pollGraph, type GraphCursor } from './poll';
 import {
 	createGraphDraft,
 	GRAPH_MIME_LIMIT,
@@ -326,8 +321,10 @@ export class GraphMailbox implements Mailbox {
 		return {
 			sample: async () => await newestGraphMessage(client, options),
 			next: async (cursor, request) => await pollGraph(client, { ...options, ...request, cursor }),
-			apply: async (action, ids) => await applyGraphAction(client, settings.folder, action, ids),
-			stillUnread: async (ids) => await graphUnreadAmong(client, settings.folder, ids),
+			apply: async (action, ids, messageIds, origins) =>
+				await applyGraphAction(client, settings.folder, action, ids, { messageIds, origins }),
+			stillUnread: async (ids, messageIds, origins) =>
+				await graphUnreadAmong(client, settings.folder, ids, { messageIds, origins }),
 			fetch: async (ids) => await fetchGraphByIds(client, options, ids),
 		};
 	}

@@ -4,10 +4,10 @@
  * the delta link, the few messages of a page not taken yet (`backlog`), and, while a round runs
  * across polls (a first baseline or a recovery), the time from which messages count as new
  * (`collectFrom`). Nothing here changes a message: the delivery engine decides when
- * (`applyGraphAction`).
+ * (`applyGraphAction`, in emitted.ts).
  */
 import { MailServiceError } from '../auth/errors';
-import type { AfterEmit, FetchedMessage, MessageContent, MessageFilters } from '../types';
+import type { FetchedMessage, MessageContent, MessageFilters } from '../types';
 import { BodyReader, receivedAt } from './bodies';
 import type { GraphClient } from './client';
 import { forgetGraphFolders, resolveGraphFolder, type GraphFolder } from './folders';
@@ -15,12 +15,8 @@ import {
 	fetchGraphContent,
 	graphMatches,
 	isGone,
-	MESSAGE_SELECT,
 	messageFromGraph,
-	moveGraphMessage,
-	SIZE_EXPAND,
 	sizeOf,
-	type SizedMessage,
 	type GraphMessage,
 } from './messages';
 
@@ -257,7 +253,7 @@ export async function pollGraph(
 				if (options.attachmentContent === false) fetched.attachments = [];
 				bytes += fetched.raw?.length ?? fetched.message.size ?? 0;
 				bytes += (fetched.message.text?.length ?? 0) + (fetched.message.html?.length ?? 0);
-				messages.push(fetched);
+				messages.push({ ...fetched, origin: folder.id });
 			} catch (error) {
 				if (!isGone(error)) throw error;
 			}
@@ -275,119 +271,4 @@ export async function pollGraph(
 		skipped,
 		more: rest.length > 0 || !/deltatoken/i.test(state.link) || !!state.collectFrom,
 	};
-}
-
-/**
- * Applies an "after emitting" action. Safe to repeat: a message gone, or no longer in the watched
- * folder (moved already, or by someone else), is left alone.
- */
-export async function applyGraphAction(
-	client: GraphClient,
-	watchedFolder: string,
-	action: AfterEmit,
-	ids: string[],
-): Promise<void> {
-	if (action.action === 'none' || !ids.length) return;
-	const watched = await resolveGraphFolder(client, watchedFolder);
-	const destination =
-		action.action === 'markRead' || action.action === 'flag'
-			? undefined
-			: await resolveGraphFolder(client, action.action === 'move' ? action.folder : 'deleteditems');
-	if (destination && destination.id === watched.id) {
-		throw new MailServiceError(
-			`"After emitting" would move messages into the watched folder ${watched.path}`,
-			'Choose another folder to move emitted messages to.',
-			'input',
-		);
-	}
-	if (!destination) {
-		// Read or flagged: twenty messages per request (Graph's $batch).
-		const body = action.action === 'flag' ? { flag: { flagStatus: 'flagged' } } : { isRead: true };
-		const answers = await client.patchMany(
-			ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, body })),
-		);
-		const failed = answers.find((a) => a instanceof MailServiceError && !isGone(a));
-		if (failed) throw failed;
-		return;
-	}
-	// A move only takes messages still in the watched folder (read twenty at a time).
-	const movable = new Set(
-		(await stillInFolder(client, watched.id, ids, 'id,parentFolderId')).keys(),
-	);
-	for (const id of ids) {
-		try {
-			if (movable.has(id)) await moveGraphMessage(client, id, destination.id, 'move');
-		} catch (error) {
-			if (!isGone(error)) throw error;
-		}
-	}
-}
-
-/** These messages as they are now, read in batches, keeping those still in the folder (gone ones left out). */
-async function stillInFolder<T extends GraphMessage>(
-	client: GraphClient,
-	folderId: string,
-	ids: string[],
-	select: string,
-	expand?: string,
-): Promise<Map<string, T>> {
-	const query: Record<string, string> = { $select: select };
-	if (expand) query.$expand = expand;
-	const read = await client.getMany<T>(
-		ids.map((id) => ({ path: `/messages/${encodeURIComponent(id)}`, query })),
-	);
-	const found = new Map<string, T>();
-	for (const [i, m] of read.entries()) {
-		if (m instanceof MailServiceError) {
-			if (isGone(m)) continue;
-			throw m;
-		}
-		if (m.parentFolderId === folderId) found.set(ids[i], m);
-	}
-	return found;
-}
-
-/**
- * Which of these messages are still in the watched folder and unread, each with its id now (the
- * same: Graph's immutable ids survive moves).
- */
-export async function graphUnreadAmong(
-	client: GraphClient,
-	watchedFolder: string,
-	ids: string[],
-): Promise<Map<string, string>> {
-	const watched = await resolveGraphFolder(client, watchedFolder);
-	const present = await stillInFolder(client, watched.id, ids, 'id,isRead,parentFolderId');
-	return new Map([...present].filter(([, m]) => !m.isRead).map(([id]) => [id, id]));
-}
-
-/** Downloads these messages again, oldest first. */
-export async function fetchGraphByIds(
-	client: GraphClient,
-	options: Pick<GraphPollOptions, 'folder' | 'content' | 'full' | 'keepRaw'>,
-	ids: string[],
-): Promise<FetchedMessage[]> {
-	const folder = await resolveGraphFolder(client, options.folder);
-	const result: FetchedMessage[] = [];
-	const present = await stillInFolder<SizedMessage>(
-		client,
-		folder.id,
-		ids,
-		MESSAGE_SELECT,
-		SIZE_EXPAND,
-	);
-	for (const m of present.values()) {
-		try {
-			result.push(
-				await fetchGraphContent(client, m, client.mailbox, folder.path, options.content, options),
-			);
-		} catch (error) {
-			if (!isGone(error)) throw error;
-		}
-	}
-	return result.sort(
-		(a, b) =>
-			receivedAt({ receivedDateTime: a.message.receivedAt ?? undefined }) -
-			receivedAt({ receivedDateTime: b.message.receivedAt ?? undefined }),
-	);
 }
