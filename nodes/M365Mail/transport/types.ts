@@ -95,9 +95,9 @@ export interface FetchedMessage {
 	full?: Record<string, unknown>;
 	raw?: Buffer;
 	/**
-	 * Graph: the id of the folder it was read from. A folder created again under the watched path is
-	 * another folder: an action owed on a message emitted from the old one looks for its copy in the
-	 * new one by Message-ID (IMAP ids name their UIDVALIDITY for the same purpose).
+	 * Graph: the folder it was read from (a short mark of its id). A folder created again under the
+	 * watched path is another folder: an action owed on a message emitted from the old one looks for
+	 * its copy in the new one by Message-ID (IMAP ids name their UIDVALIDITY for the same purpose).
 	 */
 	origin?: string;
 }

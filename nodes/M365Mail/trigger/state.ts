@@ -18,7 +18,7 @@ export const STATE_VERSION = 2;
 export interface LedgerEntry {
 	id: string;
 	messageId?: string | null;
-	/** Where it was read from (FetchedMessage.origin: Graph's folder id). */
+	/** Where it was read from (FetchedMessage.origin: a mark of Graph's folder id). */
 	origin?: string;
 	/** ISO times of the first and the latest emit. */
 	first: string;
@@ -73,7 +73,10 @@ export function emittedBefore(state: FolderState | undefined): {
 		messageIds.set(id, messageId);
 		if (origin) origins.set(id, origin);
 	}
-	for (const entry of state?.ledger ?? []) if (entry.origin) origins.set(entry.id, entry.origin);
+	for (const entry of state?.ledger ?? []) {
+		if (!messageIds.has(entry.id)) messageIds.set(entry.id, entry.messageId ?? null);
+		if (entry.origin) origins.set(entry.id, entry.origin);
+	}
 	return { messageIds, origins };
 }
 

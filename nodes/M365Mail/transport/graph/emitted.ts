@@ -13,6 +13,7 @@ import type { GraphClient } from './client';
 import {
 	forgetGraphFolders,
 	graphFolderListAge,
+	graphFolderMark,
 	resolveGraphFolder,
 	type GraphFolder,
 } from './folders';
@@ -30,7 +31,7 @@ import {
 export interface EmittedBefore {
 	/** The Message-ID each was emitted with. */
 	messageIds?: ReadonlyMap<string, string | null>;
-	/** The id of the folder each was read from (FetchedMessage.origin). */
+	/** The folder each was read from (FetchedMessage.origin: `graphFolderMark` of its id). */
 	origins?: ReadonlyMap<string, string>;
 }
 
@@ -60,7 +61,8 @@ async function watchedNow(
 	missing: string[],
 	emitted: EmittedBefore | undefined,
 ): Promise<GraphFolder> {
-	const fromHere = missing.some((id) => emitted?.origins?.get(id) === watched.id);
+	const here = graphFolderMark(watched.id);
+	const fromHere = missing.some((id) => emitted?.origins?.get(id) === here);
 	if (!fromHere || graphFolderListAge(client) < FOLDER_LIST_FRESH_MS) return watched;
 	forgetGraphFolders(client);
 	try {
@@ -83,11 +85,12 @@ async function copiesHere(
 	ids: string[],
 	emitted: EmittedBefore | undefined,
 ): Promise<Map<string, GraphMessage[]>> {
+	const here = graphFolderMark(watched.id);
 	const wanted: Array<[string, string]> = [];
 	for (const id of ids) {
 		const origin = emitted?.origins?.get(id);
 		const messageId = emitted?.messageIds?.get(id);
-		if (origin && origin !== watched.id && messageId && LOOKUP_MESSAGE_ID.test(messageId))
+		if (origin && origin !== here && messageId && LOOKUP_MESSAGE_ID.test(messageId))
 			wanted.push([id, messageId]);
 	}
 	const lists = await client.getMany<{ value?: GraphMessage[] }>(
@@ -246,7 +249,7 @@ export async function fetchGraphByIds(
 				options.content,
 				options,
 			);
-			result.push({ ...fetched, origin: folder.id });
+			result.push({ ...fetched, origin: graphFolderMark(folder.id) });
 		} catch (error) {
 			if (!isGone(error)) throw error;
 		}

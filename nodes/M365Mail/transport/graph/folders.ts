@@ -2,6 +2,8 @@
  * Mail folders over Microsoft Graph: listed once per client with full paths, found by path,
  * created, renamed and deleted.
  */
+import { createHash } from 'node:crypto';
+
 import { MailServiceError } from '../auth/errors';
 import { loadOnce } from '../cache';
 import {
@@ -73,6 +75,15 @@ function cachedFolders(client: GraphClient): Promise<GraphFolder[]> {
 		folderListAt.set(c, Date.now());
 		return await listGraphFolders(c);
 	});
+}
+
+/**
+ * A short mark of a folder's id, kept with each emitted message (FetchedMessage.origin): Graph's
+ * folder ids run to 120 characters, and the trigger remembers up to a thousand messages in n8n's
+ * static data.
+ */
+export function graphFolderMark(id: string): string {
+	return createHash('sha256').update(id).digest('base64url').slice(0, 10);
 }
 
 /** How long ago this client read the folder list it keeps (Infinity: none kept). */

@@ -10,7 +10,12 @@ import { MailServiceError } from '../auth/errors';
 import type { FetchedMessage, MessageContent, MessageFilters } from '../types';
 import { BodyReader, receivedAt } from './bodies';
 import type { GraphClient } from './client';
-import { forgetGraphFolders, resolveGraphFolder, type GraphFolder } from './folders';
+import {
+	forgetGraphFolders,
+	graphFolderMark,
+	resolveGraphFolder,
+	type GraphFolder,
+} from './folders';
 import {
 	fetchGraphContent,
 	graphMatches,
@@ -253,7 +258,7 @@ export async function pollGraph(
 				if (options.attachmentContent === false) fetched.attachments = [];
 				bytes += fetched.raw?.length ?? fetched.message.size ?? 0;
 				bytes += (fetched.message.text?.length ?? 0) + (fetched.message.html?.length ?? 0);
-				messages.push({ ...fetched, origin: folder.id });
+				messages.push({ ...fetched, origin: graphFolderMark(folder.id) });
 			} catch (error) {
 				if (!isGone(error)) throw error;
 			}
