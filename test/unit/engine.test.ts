@@ -11,6 +11,7 @@ import { Workflow, type IDataObject, type INodeTypes } from 'n8n-workflow';
 import { MailServiceError } from '../../nodes/M365Mail/transport/auth/errors';
 import type { FetchedMessage } from '../../nodes/M365Mail/transport/types';
 import { deliver, LEDGER_LIMIT, type DeliveryOptions } from '../../nodes/M365Mail/trigger/engine';
+import type { FolderState } from '../../nodes/M365Mail/trigger/state';
 import type { MailSource, NextRequest } from '../../nodes/M365Mail/transport/mailbox';
 
 function message(n: number): FetchedMessage {
@@ -311,13 +312,26 @@ class ResettingSource implements MailSource<{ generation: number; at: number }> 
 	generation = 0;
 	readonly read = new Set<number>();
 	readonly applied: Array<{ ids: string[]; messageIds: Array<string | null | undefined> }> = [];
-	constructor(readonly total: number) {}
+	/** The origins the engine handed with each owed action, and with each at-least-once look. */
+	readonly origins: {
+		applied: Array<Array<string | undefined>>;
+		looked: Array<Array<string | undefined>>;
+	} = {
+		applied: [],
+		looked: [],
+	};
+	/** `withOrigins`: each message says where it was read from (`o` and the generation), as Graph's do. */
+	constructor(
+		readonly total: number,
+		readonly withOrigins = false,
+	) {}
 	reset(): void {
 		this.generation++;
 	}
 	private fetched(n: number): FetchedMessage {
 		const m = message(n);
-		return { ...m, message: { ...m.message, id: `g${this.generation}:m${n}` } };
+		const origin = this.withOrigins ? { origin: `o${this.generation}` } : {};
+		return { ...m, ...origin, message: { ...m.message, id: `g${this.generation}:m${n}` } };
 	}
 	async sample() {
 		return undefined;
@@ -336,10 +350,21 @@ class ResettingSource implements MailSource<{ generation: number; at: number }> 
 			...(reset ? { reset: 'uidValidityChanged' as const } : {}),
 		};
 	}
-	async apply(_action: unknown, ids: string[], messageIds?: ReadonlyMap<string, string | null>) {
+	async apply(
+		_action: unknown,
+		ids: string[],
+		messageIds?: ReadonlyMap<string, string | null>,
+		origins?: ReadonlyMap<string, string>,
+	) {
 		this.applied.push({ ids, messageIds: ids.map((id) => messageIds?.get(id)) });
+		this.origins.applied.push(ids.map((id) => origins?.get(id)));
 	}
-	async stillUnread(ids: string[], messageIds?: ReadonlyMap<string, string | null>) {
+	async stillUnread(
+		ids: string[],
+		messageIds?: ReadonlyMap<string, string | null>,
+		origins?: ReadonlyMap<string, string>,
+	) {
+		this.origins.looked.push(ids.map((id) => origins?.get(id)));
 		const now = new Map<string, string>();
 		for (const id of ids) {
 			const [generation, n] = /^g(\d+):m(\d+)$/.exec(id)!.slice(1).map(Number);
@@ -380,6 +405,52 @@ describe('delivery engine: a reset', () => {
 			ids: ['g0:m4', 'g0:m5', 'g0:m6'],
 			messageIds: ['<m4@x>', '<m5@x>', '<m6@x>'],
 		});
+	});
+});
+
+describe('delivery engine: where each message was read from', () => {
+	it('remembered with each emitted message, handed to the source with owed actions and the at-least-once look, and taken anew by a message emitted again; a source that gives none keeps `recent` as pairs', async () => {
+		const source = new ResettingSource(3, true);
+		const { data } = nodeStaticData();
+		const extra = { startFrom: 'existing' as const, redeliverAfterMs: 1, maxAttempts: 5 };
+		const state = () => (data.folders as Record<string, FolderState>)['box|inbox'];
+		assert.equal((await run(source, data, extra))?.length, 3);
+		assert.deepEqual(state().recent, [
+			['g0:m1', '<m1@x>', 'o0'],
+			['g0:m2', '<m2@x>', 'o0'],
+			['g0:m3', '<m3@x>', 'o0'],
+		]);
+		assert.deepEqual(
+			state().ledger?.map((e) => e.origin),
+			['o0', 'o0', 'o0'],
+		);
+		for (const n of [1, 2]) source.read.add(n);
+		source.reset();
+		await new Promise((r) => setTimeout(r, 5));
+		const again = (await run(source, data, extra)) ?? [];
+		assert.deepEqual(again, [{ id: 'g1:m3', attempt: 2 }]);
+		assert.deepEqual(source.origins.applied, [['o0', 'o0', 'o0']]);
+		assert.deepEqual(source.origins.looked, [['o0', 'o0', 'o0']]);
+		assert.deepEqual(
+			state().ledger?.map((e) => [e.id, e.origin]),
+			[['g1:m3', 'o1']],
+		);
+		// Its action is owed when the folder is reset again: the source gets its Message-ID (from the
+		// ledger: `recent` has it under its first id) and where it was read from.
+		source.reset();
+		await new Promise((r) => setTimeout(r, 5));
+		await run(source, data, extra);
+		assert.deepEqual(source.applied[1], { ids: ['g1:m3'], messageIds: ['<m3@x>'] });
+		assert.deepEqual(source.origins.applied[1], ['o1']);
+
+		const plain = new ResettingSource(2);
+		const other = nodeStaticData();
+		await run(plain, other.data, extra);
+		const recent = (other.data.folders as Record<string, FolderState>)['box|inbox'].recent;
+		assert.deepEqual(recent, [
+			['g0:m1', '<m1@x>'],
+			['g0:m2', '<m2@x>'],
+		]);
 	});
 });
 
