@@ -1081,7 +1081,7 @@ export class GraphEmulator {
 				);
 		}
 		if (/isRead eq false/.test(filter)) list = list.filter((m) => !m.message.isRead);
-		// internetMessageId eq '<...>', an OData string ('' for a quote): every copy, in any case.
+		// internetMessageId eq '<...>', an OData string ('' for a quote): every copy in the folder.
 		const byMessageId = /internetMessageId eq '((?:[^']|'')*)'/.exec(filter);
 		if (byMessageId) {
 			const wanted = byMessageId[1].replace(/''/g, "'");
