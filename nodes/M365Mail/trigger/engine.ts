@@ -258,7 +258,7 @@ async function pollOnce<C, T>(
 		if (due.length) {
 			const unread = await source.stillUnread(
 				due.map((e) => e.id),
-				new Map(due.map((e) => [e.id, e.messageId ?? null])),
+				messageIds,
 				origins,
 			);
 			const done = new Set(due.filter((e) => !unread.has(e.id)).map((e) => e.id));

@@ -74,20 +74,23 @@ async function watchedNow(
 }
 
 /**
- * The copies, in the watched folder, of messages emitted from an earlier folder under its path,
- * by the id each was emitted under (several, if the message was copied more than once). One
- * request per twenty messages, and none unless the folder was created again since the emit. A
- * lookup Graph refuses leaves those messages as they are, rather than failing every poll.
+ * The copies, in the folder the watched path leads to now (`watchedNow`), of emitted messages
+ * missing from `watched` that were emitted from an earlier folder under the path, by the id each
+ * was emitted under (several, if the message was copied more than once). One request per twenty
+ * messages, and none unless the folder was created again since the emit. A lookup Graph refuses
+ * leaves those messages as they are, rather than failing every poll.
  */
 async function copiesHere(
 	client: GraphClient,
-	watched: GraphFolder,
-	ids: string[],
+	path: string,
+	cached: GraphFolder,
+	missing: string[],
 	emitted: EmittedBefore | undefined,
 ): Promise<Map<string, GraphMessage[]>> {
+	const watched = await watchedNow(client, path, cached, missing, emitted);
 	const here = graphFolderMark(watched.id);
 	const wanted: Array<[string, string]> = [];
-	for (const id of ids) {
+	for (const id of missing) {
 		const origin = emitted?.origins?.get(id);
 		const messageId = emitted?.messageIds?.get(id);
 		if (origin && origin !== here && messageId && LOOKUP_MESSAGE_ID.test(messageId))
@@ -143,11 +146,8 @@ export async function applyGraphAction(
 			'input',
 		);
 	}
-	// The copies, in the folder the path leads to now, of emitted messages missing from `watched`.
-	const copiesOf = async (missing: string[]) => {
-		const now = await watchedNow(client, watchedFolder, watched, missing, emitted);
-		return [...(await copiesHere(client, now, missing, emitted)).values()].flat();
-	};
+	const copiesOf = async (missing: string[]) =>
+		[...(await copiesHere(client, watchedFolder, watched, missing, emitted)).values()].flat();
 	if (!destination) {
 		// Read or flagged: twenty messages per request (Graph's $batch); each answer is the message.
 		const body = action.action === 'flag' ? { flag: { flagStatus: 'flagged' } } : { isRead: true };
@@ -161,8 +161,9 @@ export async function applyGraphAction(
 				(_, i) => (answers[i] as GraphMessage | undefined)?.parentFolderId !== watched.id,
 			);
 		};
+		const patched = new Set(emittedIds);
 		const copies = await copiesOf(await patch(emittedIds));
-		await patch(copies.filter((m) => !emittedIds.includes(m.id)).map((m) => m.id));
+		await patch(copies.filter((m) => !patched.has(m.id)).map((m) => m.id));
 		return;
 	}
 	// A move only takes messages still in the watched folder (read twenty at a time).
@@ -216,8 +217,7 @@ export async function graphUnreadAmong(
 	const present = await stillInFolder(client, watched.id, ids, 'id,isRead,parentFolderId');
 	const unread = new Map([...present].filter(([, m]) => !m.isRead).map(([id]) => [id, id]));
 	const missing = ids.filter((id) => !present.has(id));
-	const now = await watchedNow(client, watchedFolder, watched, missing, emitted);
-	for (const [id, copies] of await copiesHere(client, now, missing, emitted)) {
+	for (const [id, copies] of await copiesHere(client, watchedFolder, watched, missing, emitted)) {
 		const copy = copies.find((m) => !m.isRead);
 		if (copy) unread.set(id, copy.id);
 	}
@@ -231,6 +231,7 @@ export async function fetchGraphByIds(
 	ids: string[],
 ): Promise<FetchedMessage[]> {
 	const folder = await resolveGraphFolder(client, options.folder);
+	const origin = graphFolderMark(folder.id);
 	const result: FetchedMessage[] = [];
 	const present = await stillInFolder<SizedMessage>(
 		client,
@@ -249,7 +250,7 @@ export async function fetchGraphByIds(
 				options.content,
 				options,
 			);
-			result.push({ ...fetched, origin: graphFolderMark(folder.id) });
+			result.push({ ...fetched, origin });
 		} catch (error) {
 			if (!isGone(error)) throw error;
 		}

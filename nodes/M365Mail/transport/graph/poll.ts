@@ -225,6 +225,7 @@ export async function pollGraph(
 		(taken > 0 && !!options.maxBytes && bytes >= options.maxBytes) ||
 		(taken > 0 && !!options.deadline && Date.now() > options.deadline);
 	const reader = new BodyReader(client, folder.id, options.filters, maxSize !== undefined);
+	const origin = graphFolderMark(folder.id);
 	while (taken < found.length && !full()) {
 		const average = messages.length ? bytes / messages.length : 0;
 		const room = options.maxBytes ? (options.maxBytes - bytes) / Math.max(average, 1) : Infinity;
@@ -258,7 +259,7 @@ export async function pollGraph(
 				if (options.attachmentContent === false) fetched.attachments = [];
 				bytes += fetched.raw?.length ?? fetched.message.size ?? 0;
 				bytes += (fetched.message.text?.length ?? 0) + (fetched.message.html?.length ?? 0);
-				messages.push({ ...fetched, origin: graphFolderMark(folder.id) });
+				messages.push({ ...fetched, origin });
 			} catch (error) {
 				if (!isGone(error)) throw error;
 			}
