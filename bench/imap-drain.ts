@@ -3,9 +3,10 @@
  * .tmp/bench-stack), then drains it with each scenario in a fresh process, several runs each, and
  * prints a Markdown table. Usage: npm run bench:imap -- [--messages 10000] [--runs 3]
  * [--size-mb 5]: every message carries one attachment of that size instead of the usual mix, and only
- * the parse ceiling and our trigger run (the memory budget under large mail).
+ * the parse ceiling and our trigger run (the memory budget under large mail). Each scenario runs on
+ * the Node that runs n8n (bench/run.ts, n8nNode), whatever Node runs this script.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -14,7 +15,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { startStack } from '../test/stack/index';
 import { TENANT_ID } from '../test/stack/directory';
-import { numberOption, stringOption } from './run';
+import { n8nNode, numberOption, stringOption } from './run';
 
 const option = numberOption;
 const MESSAGES = option('messages', 10_000);
@@ -49,6 +50,8 @@ const TRACE_GC = stringOption('trace-gc');
  * what the peak is made of. For diagnosis.
  */
 const MEM_AT_PEAK = process.argv.includes('--mem-at-peak');
+/** Where every scenario runs: n8n's Node (`--node PATH`: another, to compare). */
+const NODE = stringOption('node') ?? n8nNode();
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -145,7 +148,7 @@ function runChild(
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
 	return new Promise((done) => {
 		const child = spawn(
-			process.execPath,
+			NODE,
 			[
 				...(CPU_PROF
 					? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${CPU_PROF}`]
@@ -183,6 +186,9 @@ async function main(): Promise<void> {
 		const seeded = await seed(stack.info.imapsPort, token, readFileSync(stack.info.caCertPath));
 		console.error(
 			`seeded ${MESSAGES} messages (${seeded.bytes < 0 ? 'reused' : `${Math.round(seeded.bytes / 1e6)} MB`}) in ${FOLDER}, tenant ${TENANT_ID}`,
+		);
+		console.error(
+			`scenarios run on Node ${execFileSync(NODE, ['--version']).toString().trim()} (${NODE})`,
 		);
 		const env = {
 			...process.env,

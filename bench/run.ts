@@ -1,6 +1,7 @@
 /** What the bench scripts share: their command-line options, and running trusting the stack's CA. */
 /* eslint-disable no-console */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { ensureCertificates } from '../test/stack/certs';
@@ -17,6 +18,17 @@ export function stringOption(name: string): string | undefined {
 	const args = process.argv.slice(2);
 	const i = args.indexOf(`--${name}`);
 	return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * The Node that runs n8n 2.41.1 (which requires Node 24): test/e2e/node24, installed by
+ * scripts/e2e-setup.sh, else this Node. Its V8 collects garbage and compiles code differently from
+ * Node 20's, so a drain measured on another Node says little about the package in n8n: on the same
+ * machine, Simple output's ratio to the parse ceiling was 3.0x on Node 20 and 2.4x on Node 24.
+ */
+export function n8nNode(): string {
+	const node24 = resolve(__dirname, '../test/e2e/node24/node_modules/.bin/node');
+	return existsSync(node24) ? node24 : process.execPath;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from '../../nodes/M365Mail/transport/imap/messages';
 import { splitMessage, splitTools } from '../../nodes/M365Mail/transport/mime/split';
 import type { BodyPart } from '../../nodes/M365Mail/transport/mime/decode';
+import { TEXT_LIMIT_BYTES } from '../../nodes/M365Mail/transport/types';
 import { hostileCorpus } from '../fixtures/hostile';
 import { wellFormedCorpus } from '../fixtures/wellformed';
 import { appendMails, buildMail, freshFolder, testImap } from '../harness/mail';
@@ -102,14 +103,19 @@ describe('splitting a whole message, against the server', () => {
 					open,
 					fetched.map((m) => m.server.uid),
 				);
-				const small = metadata.filter((m) => m.size <= WHOLE_MESSAGE_LIMIT);
-				// Everything but the 12 MB attachment is read whole.
-				assert.equal(small.length, metadata.length - 1);
-				const byStructure = await fetchMessages(open, metadata, 'summary');
-				const whole = await fetchSimpleMessages(
-					open,
-					metadata.map((m) => ({ uid: m.uid, size: m.size })),
+				// Everything but the 12 MB attachment is read whole: the others are given as within the
+				// whole-message limit, so that the 150 KB header is read whole too (it is over the limit).
+				const asSmall = metadata.map((m) => ({
+					uid: m.uid,
+					size: m.size > TEXT_LIMIT_BYTES ? m.size : Math.min(m.size, WHOLE_MESSAGE_LIMIT),
+				}));
+				assert.equal(
+					asSmall.filter((m) => m.size <= WHOLE_MESSAGE_LIMIT).length,
+					metadata.length - 1,
 				);
+				assert.ok(metadata.some((m) => m.size > WHOLE_MESSAGE_LIMIT && m.size <= TEXT_LIMIT_BYTES));
+				const byStructure = await fetchMessages(open, metadata, 'summary');
+				const whole = await fetchSimpleMessages(open, asSmall);
 				assert.equal(whole.length, byStructure.length);
 				const differences: string[] = [];
 				for (let i = 0; i < whole.length; i++) {
@@ -133,11 +139,11 @@ describe('splitting a whole message, against the server', () => {
 		}
 	});
 
-	it('reads a message over the whole-message limit by parts: its text, never its attachment', async () => {
+	it('reads a message over 64 KB (a 200 KB attachment) by parts: its text, never its attachment', async () => {
 		const big = await buildMail({
 			subject: 'over the limit',
 			text: 'short text',
-			attachments: [{ filename: 'big.bin', content: Buffer.alloc(WHOLE_MESSAGE_LIMIT, 1) }],
+			attachments: [{ filename: 'big.bin', content: Buffer.alloc(200 * 1024, 1) }],
 		});
 		const small = await buildMail({ subject: 'under the limit', text: 'small text' });
 		const where = await freshFolder('limit');
@@ -172,7 +178,7 @@ describe('splitting a whole message, against the server', () => {
 				);
 				const parts = queries.filter((q) => q.query.bodyParts);
 				assert.equal(parts.length, 1);
-				assert.deepEqual(parts[0].query.bodyParts, [{ key: '1', maxLength: WHOLE_MESSAGE_LIMIT }]);
+				assert.deepEqual(parts[0].query.bodyParts, [{ key: '1', maxLength: TEXT_LIMIT_BYTES }]);
 			});
 		} finally {
 			await client.logout();
