@@ -7,7 +7,8 @@ import type { AccessTokenProvider } from '../../nodes/M365Mail/transport/auth/to
 import { openImapSession } from '../../nodes/M365Mail/transport/imap/session';
 import { APPS } from '../stack/directory';
 import type { MintOptions } from '../stack/oauth-server';
-import { customCloudFields, mintToken } from '../harness/stack';
+import { customCloudFields, mintToken, stackInfo } from '../harness/stack';
+import { startStack } from '../stack/index';
 
 /** Hands out tokens the test minted, counting how often it was asked (no refresh logic). */
 function mintedTokens(
@@ -178,5 +179,14 @@ describe('Dovecot accepts and refuses XOAUTH2 tokens as Exchange does', () => {
 		const result = await tryLogin('not a mailbox', tokens);
 		assert.ok(result instanceof MailServiceError);
 		assert.equal(tokens.calls, 0);
+	});
+
+	it('refuses a second stack in the running stack’s folder, which would break its sign-ins', async () => {
+		await assert.rejects(startStack({ dir: stackInfo().dir }), /Another stack is running in/);
+		const result = await tryLogin(
+			'alice@example.test',
+			mintedTokens({ upn: 'alice@example.test' }),
+		);
+		assert.ok(Array.isArray(result), String(result));
 	});
 });
