@@ -231,7 +231,7 @@ async function main(): Promise<void> {
 				// Polls that asked again for messages the server left out of an answer (the trigger's warning).
 				const leftOut = child.stdout.match(/out of its answers/g)?.length ?? 0;
 				console.error(
-					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}${leftOut ? `, ${leftOut} poll(s) asked again for messages the server left out` : ''}${result.atPeakMB ? `; at the peak, MB: ${JSON.stringify(result.atPeakMB)}` : ''}`,
+					`run ${run + 1} ${scenario}: ${result.ms} ms, peak ${result.maxRssMB} MB (start ${result.startRssMB} MB)${result.itemsHeapMB !== undefined ? `, a poll's items hold up to ${result.itemsHeapMB} MB of heap` : ''}${leftOut ? `, ${leftOut} poll(s) asked again for messages the server left out` : ''}${result.emptyPolls ? `, ${result.emptyPolls} empty poll(s) before the backlog was read (tried again)` : ''}${result.atPeakMB ? `; at the peak, MB: ${JSON.stringify(result.atPeakMB)}` : ''}`,
 				);
 			}
 		}
