@@ -154,6 +154,13 @@ async function prepareOurs(output: 'simple' | 'full'): Promise<void> {
 	await createPollContext(triggerSpec(output), credentials).getCredentials('m365MailOAuth2Api');
 }
 
+/** --poll-gap-ms (bench/imap-drain.ts): the wait for n8n's next scheduled poll, not timed. */
+async function untilNextPoll(): Promise<void> {
+	if (!POLL_GAP_MS) return;
+	await new Promise((resolve) => setTimeout(resolve, POLL_GAP_MS));
+	gapMs += POLL_GAP_MS;
+}
+
 async function ours(output: 'simple' | 'full'): Promise<number> {
 	// n8n-core (the harness) is loaded before the clock (main): n8n itself has it loaded anyway.
 	const { pollTrigger } = await import('../test/harness/n8n');
@@ -170,8 +177,7 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 				console.error(`empty poll after ${n}: state ${JSON.stringify(state).slice(0, 2000)}`);
 				emptyPolls++;
 				if (emptyInARow++ < 2) {
-					if (POLL_GAP_MS) await new Promise((resolve) => setTimeout(resolve, POLL_GAP_MS));
-					gapMs += POLL_GAP_MS;
+					await untilNextPoll();
 					continue;
 				}
 			}
@@ -189,11 +195,7 @@ async function ours(output: 'simple' | 'full'): Promise<number> {
 			}
 		}
 		largestPoll = Math.max(largestPoll, bytes);
-		// --poll-gap-ms (bench/imap-drain.ts): the wait for n8n's next scheduled poll, not timed.
-		if (POLL_GAP_MS) {
-			await new Promise((resolve) => setTimeout(resolve, POLL_GAP_MS));
-			gapMs += POLL_GAP_MS;
-		}
+		await untilNextPoll();
 		// --gc-each-poll (bench/imap-drain.ts): what stays after a poll, without V8's own timing, and
 		// what this poll's items hold (the heap freed when they are dropped).
 		const gc = (globalThis as { gc?: () => void }).gc;

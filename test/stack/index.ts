@@ -1,6 +1,6 @@
 /** Starts and stops the whole local stack: OAuth2 server, Dovecot, SMTP server. */
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ensureCertificates, type TestCertificates } from './certs';
@@ -49,35 +49,13 @@ async function freePort(): Promise<number> {
 	});
 }
 
-/**
- * A second stack in the same folder would rewrite the running one's Dovecot configuration, keys and
- * sockets, so that its sign-ins fail midway (a bench drain read 7,500 of 10,000 that way). Refused,
- * naming the Dovecot that runs there; a pid file left by a Dovecot that is gone is no obstacle.
- */
-function refuseIfRunning(dir: string): void {
-	const pidFile = join(dir, 'dovecot', 'run', 'master.pid');
-	if (!existsSync(pidFile)) return;
-	const pid = readFileSync(pidFile, 'utf8').trim();
-	let command = '';
-	try {
-		command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-	} catch {
-		return;
-	}
-	if (command.includes(join(dir, 'dovecot', 'dovecot.conf')))
-		throw new Error(
-			`Another stack is running in ${dir} (Dovecot pid ${pid}): wait for it to end, or stop it (kill ${pid}).`,
-		);
-}
-
 export async function startStack(
 	options: {
 		dir?: string;
 		ports?: Partial<Record<'oauth' | 'imap' | 'imaps' | 'smtp', number>>;
 	} = {},
 ): Promise<Stack> {
-	const dir = resolve(options.dir ?? DEFAULT_STACK_DIR);
-	refuseIfRunning(dir);
+	const dir = options.dir ?? DEFAULT_STACK_DIR;
 	mkdirSync(dir, { recursive: true });
 	const certs = ensureCertificates(join(dir, 'certs'));
 	const oauth = new OAuthTestServer({
