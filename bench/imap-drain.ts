@@ -15,7 +15,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { startStack } from '../test/stack/index';
 import { TENANT_ID } from '../test/stack/directory';
-import { n8nNode, numberOption, stringOption } from './run';
+import { assertFreshBuild, n8nNode, numberOption, stringOption } from './run';
 
 const option = numberOption;
 const MESSAGES = option('messages', 10_000);
@@ -52,6 +52,11 @@ const TRACE_GC = stringOption('trace-gc');
 const MEM_AT_PEAK = process.argv.includes('--mem-at-peak');
 /** Where every scenario runs: n8n's Node (`--node PATH`: another, to compare). */
 const NODE = stringOption('node') ?? n8nNode();
+/**
+ * Our scenarios run the build in dist/, as n8n does (npm run bench:imap builds first); `--source`:
+ * the TypeScript sources through tsx, as the tests run them, to compare.
+ */
+const SOURCE = process.argv.includes('--source');
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -180,6 +185,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
 	const root = resolve(__dirname, '..');
+	if (!SOURCE) assertFreshBuild();
 	const stack = await startStack({ dir: resolve(root, '.tmp/bench-stack') });
 	try {
 		const token = await stack.oauth.mint({ upn: 'alice@example.test' });
@@ -188,7 +194,7 @@ async function main(): Promise<void> {
 			`seeded ${MESSAGES} messages (${seeded.bytes < 0 ? 'reused' : `${Math.round(seeded.bytes / 1e6)} MB`}) in ${FOLDER}, tenant ${TENANT_ID}`,
 		);
 		console.error(
-			`scenarios run on Node ${execFileSync(NODE, ['--version']).toString().trim()} (${NODE})`,
+			`scenarios run on Node ${execFileSync(NODE, ['--version']).toString().trim()} (${NODE}), our code from ${SOURCE ? 'the TypeScript sources (--source)' : 'its build in dist/'}`,
 		);
 		const env = {
 			...process.env,
@@ -197,6 +203,7 @@ async function main(): Promise<void> {
 			...(SAME_START ? { BENCH_SAME_START: '1' } : {}),
 			...(POLL_GAP_MS ? { BENCH_POLL_GAP_MS: String(POLL_GAP_MS) } : {}),
 			...(MEM_AT_PEAK ? { BENCH_MEM_AT_PEAK: '1' } : {}),
+			...(SOURCE ? {} : { M365_HARNESS_BUILT: '1' }),
 		};
 		if (TRACE_GC) mkdirSync(TRACE_GC, { recursive: true });
 		const scenarios = (

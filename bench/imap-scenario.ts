@@ -52,9 +52,21 @@ async function imapflowOnly(parse: boolean): Promise<number> {
 	return n;
 }
 
+/**
+ * One of our modules, from the build in dist/ when the harness runs it (M365_HARNESS_BUILT, set by
+ * bench/imap-drain.ts: what n8n runs), else from the TypeScript sources.
+ */
+function ourModule(path: string): Promise<Record<string, unknown>> {
+	return process.env.M365_HARNESS_BUILT
+		? import(`../dist/nodes/M365Mail/${path}.js`)
+		: import(`../nodes/M365Mail/${path}`);
+}
+
 /** Our bulk FETCH reader alone (transport/imap/bulk.ts), no parsing: beside imapflow-fetch. */
 async function bulkOnly(): Promise<number> {
-	const { bulkFetch } = await import('../nodes/M365Mail/transport/imap/bulk');
+	const { bulkFetch } = (await ourModule(
+		'transport/imap/bulk',
+	)) as typeof import('../nodes/M365Mail/transport/imap/bulk');
 	const c = await client();
 	let n = 0;
 	const lock = await c.getMailboxLock(folder, { readOnly: true });
@@ -233,20 +245,20 @@ async function main(): Promise<void> {
 		await storeBinaryDataOnDisk(binaryFolder);
 		// The protocol libraries load on first use (not when n8n loads the node file): load them here,
 		// as a running n8n has them after its first poll, so the clock measures polls, not loading.
-		// Our own trigger and transport modules load on first use too (trigger/poll.ts and what it
-		// imports, compiled by tsx here): loaded as well, for the same reason.
+		// Our own trigger and transport modules load on first use too (trigger/poll and what it
+		// imports, from the same build the harness runs): loaded as well, for the same reason.
 		await Promise.all([
 			import('imapflow'),
 			import('mailparser'),
 			import('html-to-text'),
 			import('libmime'),
 			import('nodemailer/lib/addressparser'),
-			import('../nodes/M365Mail/trigger/poll'),
+			ourModule('trigger/poll'),
 		]);
 	}
 	if (scenario.startsWith('ours')) await prepareOurs(scenario === 'ours-full' ? 'full' : 'simple');
 	if (scenario.startsWith('n8n')) await import('@n8n/imap');
-	if (scenario === 'bulk-fetch') await import('../nodes/M365Mail/transport/imap/bulk');
+	if (scenario === 'bulk-fetch') await ourModule('transport/imap/bulk');
 	const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
 	// BENCH_MEM_AT_PEAK (--mem-at-peak): the memory sample with the highest RSS, and what it holds.
 	let atPeak: NodeJS.MemoryUsage | undefined;

@@ -1,8 +1,8 @@
 /** What the bench scripts share: their command-line options, and running trusting the stack's CA. */
 /* eslint-disable no-console */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import { ensureCertificates } from '../test/stack/certs';
 
@@ -29,6 +29,36 @@ export function stringOption(name: string): string | undefined {
 export function n8nNode(): string {
 	const node24 = resolve(__dirname, '../test/e2e/node24/node_modules/.bin/node');
 	return existsSync(node24) ? node24 : process.execPath;
+}
+
+/** The newest modification time of the .ts files under `dir`, in ms. */
+function newestSource(dir: string): number {
+	let newest = 0;
+	for (const entry of readdirSync(dir, { withFileTypes: true })) {
+		const file = join(dir, entry.name);
+		if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
+		else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(file).mtimeMs);
+	}
+	return newest;
+}
+
+/**
+ * Checks that dist/ holds a build of the sources as they are, for a bench that times the build:
+ * n8n runs the package's dist/ (compiled by tsc), not the TypeScript sources that tsx compiles on
+ * the fly for the tests. tsx compiles with esbuild's keepNames, which names every function created,
+ * each time it is created: on a drain, a few per cent of the time (bench/README.md).
+ */
+export function assertFreshBuild(): void {
+	const root = resolve(__dirname, '..');
+	const built = join(root, 'dist/nodes/M365Mail/M365MailTrigger.node.js');
+	const sources = Math.max(
+		newestSource(join(root, 'nodes')),
+		newestSource(join(root, 'credentials')),
+	);
+	if (!existsSync(built) || statSync(built).mtimeMs < sources)
+		throw new Error(
+			'dist/ is missing or older than the sources: run npm run build first (npm run bench:imap does), or pass --source to time the sources',
+		);
 }
 
 /**

@@ -118,6 +118,71 @@ describe('text parts are decoded as mailparser would', () => {
 		}
 	});
 
+	it('line ends normalized on the bytes (UTF-8, single-byte charsets) give the text normalized after decoding', () => {
+		// decodeTextPart makes CR LF into LF before decoding where a CR or LF byte is only ever that
+		// character; elsewhere (UTF-16, the multi-byte Asian charsets) after. Either way the text must
+		// be normalizeText of the decoded bytes: invalid UTF-8 before a line end, a CR alone, CR CR LF,
+		// a byte-order mark, and escaped line ends in quoted-printable included.
+		const qpReference = (bytes: Buffer) =>
+			Buffer.from(
+				bytes
+					.toString('latin1')
+					.replace(/=(\r\n|\n|[0-9A-Fa-f]{2})/g, (_, escape: string) =>
+						escape.endsWith('\n') ? '' : String.fromCharCode(parseInt(escape, 16)),
+					),
+				'latin1',
+			);
+		const alphabet = [
+			[0x0d],
+			[0x0d],
+			[0x0a],
+			[0x0a],
+			[0x61],
+			[0xc3],
+			[0xa9],
+			[0xe2, 0x82],
+			[0xef, 0xbb, 0xbf],
+			[0x80],
+			[0xff],
+			[0x00],
+			[0x1b, 0x24, 0x42],
+			Buffer.from('=0D=0A'),
+			Buffer.from('=0D'),
+			Buffer.from('=\r\n'),
+		];
+		const charsets = [
+			'utf-8',
+			'iso-8859-1',
+			'windows-1251',
+			'koi8-r',
+			'shift_jis',
+			'gbk',
+			'big5',
+			'euc-kr',
+			'iso-2022-jp',
+			'utf-16le',
+			'utf-16be',
+		];
+		let seed = 11;
+		const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+		for (let n = 0; n < 3000; n++) {
+			const charset = charsets[n % charsets.length];
+			const encoding = n % 2 ? 'quoted-printable' : '8bit';
+			const length = Math.floor(random() * 30);
+			const input = Buffer.concat(
+				Array.from({ length }, () => Buffer.from(alphabet[Math.floor(random() * alphabet.length)])),
+			);
+			const bytes = encoding === 'quoted-printable' ? qpReference(input) : input;
+			const expected = normalizeText(new TextDecoder(charset).decode(bytes));
+			const part = { type: 'text/plain', encoding, parameters: { charset } };
+			assert.equal(
+				decodeTextPart(part, input),
+				expected,
+				`${charset} ${encoding} ${input.toString('hex')}`,
+			);
+		}
+	});
+
 	it('line ends become \\n and the final line break goes, on both paths', async () => {
 		assert.equal(normalizeText('a\r\nb\r\n\r\n'), 'a\nb');
 		const parsed = await parseRawMessage(

@@ -146,7 +146,41 @@ export function decodeBase64Text(text: string, oneSegment = false): Buffer | und
 	return Buffer.from(output.subarray(0, length));
 }
 
-/** Decodes one downloaded body part (transfer encoding, then charset). */
+/**
+ * Encodings in which a CR or LF byte is always that character and nothing else is: UTF-8 (an ASCII
+ * byte ends any unfinished sequence, with one U+FFFD whichever byte it is) and the single-byte
+ * encodings. In these, line ends can be normalized on the bytes; in UTF-16 and the multi-byte
+ * Asian encodings they are normalized on the decoded text.
+ */
+const LINE_ENDS_AS_BYTES =
+	/^(?:utf-8|windows-\d+|iso-8859-\d+|koi8-[ru]|ibm866|macintosh|x-mac-cyrillic)$/;
+
+/**
+ * normalizeText on the bytes: no final CR or LF, and CR LF made LF. The decoded text is then final,
+ * one string: made from the text, normalizeText would build a second string and a rope of its
+ * pieces (about a quarter of what a Simple poll allocates, which V8's young-generation collections
+ * then copy or sweep; bench/README.md).
+ */
+function normalizeLineEnds(bytes: Buffer): Buffer {
+	let end = bytes.length;
+	while (end > 0 && (bytes[end - 1] === 10 || bytes[end - 1] === 13)) end--;
+	let cr = bytes.indexOf(13);
+	if (cr < 0 || cr >= end) return end === bytes.length ? bytes : bytes.subarray(0, end);
+	const out = Buffer.allocUnsafe(end);
+	let o = 0;
+	let from = 0;
+	while (cr >= 0 && cr < end) {
+		if (bytes[cr + 1] === 10) {
+			o += bytes.copy(out, o, from, cr);
+			from = cr + 1;
+		}
+		cr = bytes.indexOf(13, cr + 1);
+	}
+	o += bytes.copy(out, o, from, end);
+	return out.subarray(0, o);
+}
+
+/** Decodes one downloaded body part (transfer encoding, then charset), line ends as normalizeText. */
 export function decodeTextPart(part: BodyPart, content: Buffer | undefined): string | null {
 	if (!content) return null;
 	const encoding = (part.encoding ?? '').toLowerCase();
@@ -157,5 +191,7 @@ export function decodeTextPart(part: BodyPart, content: Buffer | undefined): str
 				? decodeQuotedPrintable(content)
 				: content;
 	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
-	return normalizeText(decoderFor(charset).decode(bytes));
+	const decoder = decoderFor(charset);
+	if (LINE_ENDS_AS_BYTES.test(decoder.encoding)) return decoder.decode(normalizeLineEnds(bytes));
+	return normalizeText(decoder.decode(bytes));
 }
