@@ -15,6 +15,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 
 import { startStack } from '../test/stack/index';
 import { TENANT_ID } from '../test/stack/directory';
+import { startLatencyRelay } from './latency';
 import { assertFreshBuild, n8nNode, numberOption, stringOption } from './run';
 
 const option = numberOption;
@@ -57,6 +58,11 @@ const NODE = stringOption('node') ?? n8nNode();
  * the TypeScript sources through tsx, as the tests run them, to compare.
  */
 const SOURCE = process.argv.includes('--source');
+/**
+ * `--rtt-ms N`: every scenario reaches Dovecot through a relay that adds N ms to each round trip
+ * (bench/latency.ts), as a mailbox across a network does; 0 (the default): directly.
+ */
+const RTT_MS = option('rtt-ms', 0);
 const FOLDER = SIZE_MB ? `INBOX/bench-${MESSAGES}-${SIZE_MB}mb` : `INBOX/bench-${MESSAGES}`;
 
 /** A small deterministic PRNG, so every run seeds the same mailbox. */
@@ -196,9 +202,11 @@ async function main(): Promise<void> {
 		console.error(
 			`scenarios run on Node ${execFileSync(NODE, ['--version']).toString().trim()} (${NODE}), our code from ${SOURCE ? 'the TypeScript sources (--source)' : 'its build in dist/'}`,
 		);
+		const relay = RTT_MS ? await startLatencyRelay(stack.info.imapsPort, RTT_MS) : undefined;
+		if (relay) console.error(`IMAP through a relay adding ${RTT_MS} ms to every round trip`);
 		const env = {
 			...process.env,
-			M365_STACK: JSON.stringify(stack.info),
+			M365_STACK: JSON.stringify(relay ? { ...stack.info, imapsPort: relay.port } : stack.info),
 			NODE_EXTRA_CA_CERTS: stack.info.caCertPath,
 			...(SAME_START ? { BENCH_SAME_START: '1' } : {}),
 			...(POLL_GAP_MS ? { BENCH_POLL_GAP_MS: String(POLL_GAP_MS) } : {}),
@@ -274,6 +282,7 @@ async function main(): Promise<void> {
 				`| ${scenario} | ${Math.max(...rates)} / ${med} | ${ratio(med, parseCeiling)} | ${runByRun(scenario)} | ${ratio(med, anchor)} | ${(median(results[scenario].map((r) => r.cpuMs)) / 1000).toFixed(1)} | ${Math.max(...results[scenario].map((r) => r.maxRssMB))} | ${Math.max(...results[scenario].map((r) => r.startRssMB))} | ${Math.max(...results[scenario].map(growth))} | ${results[scenario][0].polls ?? '-'} | ${results[scenario][0].largestPollMB ?? '-'} |`,
 			);
 		}
+		await relay?.close();
 	} finally {
 		await stack.stop();
 	}

@@ -672,7 +672,7 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			assert.equal(proxy.commands.get('AUTHENTICATE'), 3);
 
 			// The kept session goes silent between polls (a NAT or firewall lost it, telling no one):
-			// the next poll's NOOP is not answered within 10 s, and it signs in again.
+			// the next poll asks it to leave the folder, gets no answer within 10 s, and signs in again.
 			assert.equal(proxy.stall(), 1, 'the kept session went silent');
 			await appendMails(folder, [{ subject: 'after silence' }]);
 			assert.deepEqual(await poll(), ['after silence']);
@@ -687,6 +687,76 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 			assert.equal(proxy.commands.get('CLOSE'), undefined);
 			assert.ok((proxy.commands.get('UNSELECT') ?? 0) >= 4);
 		} finally {
+			await proxy.stop();
+		}
+	});
+
+	it('a poll on the kept session costs two round trips when nothing is new (UNSELECT, EXAMINE: no NOOP, no LIST); a folder renamed meanwhile is looked up again and fails with its name; renamed back, its mail comes once', async () => {
+		const proxy = new ImapTlsProxy();
+		await proxy.start();
+		const admin = await testImap();
+		try {
+			store.set(
+				'kept-cost',
+				delegatedCredential(await signIn('alice@example.test', IMAP_SCOPES), {
+					customImapPort: proxy.port,
+				}),
+			);
+			const folder = await freshFolder('kept-cost');
+			const state: IDataObject = {};
+			const node = trigger(folder, { afterEmit: 'markRead' }, 'kept-cost');
+			const poll = async () => subjects(await pollTrigger(node, store, state));
+			assert.deepEqual(await poll(), []);
+			const sent = () => new Map(proxy.commands);
+			/** The commands sent since `before`, by name. */
+			const since = (before: Map<string, number>) =>
+				Object.fromEntries(
+					[...proxy.commands]
+						.map(([name, n]) => [name, n - (before.get(name) ?? 0)] as const)
+						.filter(([, n]) => n > 0),
+				);
+			let before = sent();
+			assert.deepEqual(await poll(), []);
+			assert.deepEqual(since(before), { UNSELECT: 1, EXAMINE: 1 });
+
+			await appendMails(folder, [{ subject: 'r1' }]);
+			before = sent();
+			assert.deepEqual(await poll(), ['r1']);
+			assert.equal(since(before).NOOP, undefined);
+			assert.equal(since(before).LIST, undefined);
+
+			// Renamed between polls: the kept list still names it, opening it fails, the poll lists the
+			// folders again and reports the folder missing.
+			const serverPath = folder.replace(/^Inbox/, 'INBOX');
+			await appendMails(folder, [{ subject: 'r2' }]);
+			await admin.mailboxRename(serverPath, `${serverPath}-moved`);
+			before = sent();
+			await assert.rejects(poll(), (error: Error) =>
+				new RegExp(`Folder "${folder}" not found`).test(error.message),
+			);
+			assert.ok(since(before).LIST, 'the folders were listed again');
+			// Renamed back: the message that arrived before the rename comes once, and nothing else.
+			await admin.mailboxRename(`${serverPath}-moved`, serverPath);
+			assert.deepEqual(await poll(), ['r2']);
+			assert.deepEqual(await poll(), []);
+			// Any other folder is looked up in a new list: one created after the kept list was read is
+			// found (moving the mail there after emitting it).
+			const archive = `${folder}-archive`;
+			await admin.mailboxCreate(archive.replace(/^Inbox/, 'INBOX'));
+			const moving = trigger(
+				folder,
+				{ afterEmit: 'move', moveTo: { __rl: true, mode: 'path', value: archive } },
+				'kept-cost',
+			);
+			await appendMails(folder, [{ subject: 'r3' }]);
+			assert.deepEqual(subjects(await pollTrigger(moving, store, state)), ['r3']);
+			assert.deepEqual(await pollTrigger(moving, store, state), []);
+			assert.deepEqual(
+				(await listFolder(archive)).map((m) => m.subject),
+				['r3'],
+			);
+		} finally {
+			await admin.logout();
 			await proxy.stop();
 		}
 	});

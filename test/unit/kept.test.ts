@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 
 import {
+	canDeselect,
 	KEEP_IDLE_MS,
 	keepSession,
 	MAX_SESSION_AGE_MS,
@@ -26,8 +27,15 @@ import {
 	trackSession,
 } from '../../nodes/M365Mail/transport/imap/session';
 
-/** A session that records what was asked of it; `noop` (and LOGOUT when silent) answers as told. */
-function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
+/**
+ * A session that records what was asked of it; `noop` (and LOGOUT when silent, and leaving a folder)
+ * answers as told. `selected`: a folder is selected, opened read-only or for changes; `refuses`: the
+ * server answers NO to leaving it; `unselect`: the server has UNSELECT.
+ */
+function fakeClient(
+	noop: 'answers' | 'silent' | 'fails' = 'answers',
+	folder: { selected?: 'readOnly' | 'forChanges'; refuses?: boolean; unselect?: boolean } = {},
+) {
 	const calls: string[] = [];
 	const socket = {
 		referenced: true,
@@ -51,6 +59,19 @@ function fakeClient(noop: 'answers' | 'silent' | 'fails' = 'answers') {
 			if (noop === 'silent') return new Promise(() => undefined);
 			if (noop === 'fails') return Promise.reject(new Error('Connection not available'));
 			return Promise.resolve();
+		},
+		mailbox: (folder.selected ? { readOnly: folder.selected === 'readOnly' } : false) as
+			| false
+			| { readOnly: boolean },
+		capabilities: new Set(folder.unselect === false ? [] : ['UNSELECT']),
+		/** imapflow's run('CLOSE', { unselect: true }): UNSELECT where the server has it, else CLOSE. */
+		run: (command: string, options: { unselect?: boolean }) => {
+			const sent = options.unselect && client.capabilities.has('UNSELECT') ? 'UNSELECT' : command;
+			calls.push(sent.toLowerCase());
+			if (noop === 'silent') return new Promise(() => undefined);
+			if (folder.refuses) return Promise.resolve(false);
+			client.mailbox = false;
+			return Promise.resolve(true);
 		},
 		logout: () => {
 			calls.push('logout');
@@ -134,6 +155,60 @@ describe('sessions kept between polls', () => {
 		await taking;
 		assert.equal(taken, undefined);
 		assert.deepEqual(silent.calls, ['noop', 'close']);
+	});
+
+	it('a session kept with its folder selected answers by leaving the folder (UNSELECT), not with a NOOP, and is taken back with no folder selected', async () => {
+		for (const selected of ['readOnly', 'forChanges'] as const) {
+			const client = fakeClient('answers', { selected });
+			assert.equal(canDeselect(asFlow(client)), true);
+			keepSession('k6', 'token-a', asFlow(client));
+			assert.equal(await takeKept('k6', 'token-a'), asFlow(client));
+			assert.deepEqual(client.calls, ['unselect']);
+			assert.equal(client.mailbox, false);
+		}
+		// A folder opened read-only on a server without UNSELECT: CLOSE, which removes nothing there.
+		const closing = fakeClient('answers', { selected: 'readOnly', unselect: false });
+		keepSession('k6', 'token-a', asFlow(closing));
+		assert.equal(await takeKept('k6', 'token-a'), asFlow(closing));
+		assert.deepEqual(closing.calls, ['close']);
+	});
+
+	it('a folder opened for changes on a server without UNSELECT cannot be left without expunging: such a session is not kept, and never sent CLOSE', async () => {
+		const client = fakeClient('answers', { selected: 'forChanges', unselect: false });
+		assert.equal(canDeselect(asFlow(client)), false);
+		// Were it kept anyway, taking it back closes the connection (no CLOSE command).
+		keepSession('k7', 'token-a', asFlow(client));
+		assert.equal(await takeKept('k7', 'token-a'), undefined);
+		assert.deepEqual(client.calls, ['close']);
+		const busy = fakeClient('answers', { selected: 'readOnly' });
+		busy.busy = true;
+		assert.equal(canDeselect(asFlow(busy)), false);
+	});
+
+	it('a selected session that does not answer leaving the folder is given up after PROBE_TIMEOUT_MS; one the server refuses to let leave is closed, and not counted as silent', async () => {
+		const silent = fakeClient('silent', { selected: 'readOnly' });
+		keepSession('k8', 'token-a', asFlow(silent));
+		let taken: ImapFlow | undefined | 'pending' = 'pending';
+		const taking = takeKept('k8', 'token-a').then((c) => (taken = c));
+		await flush();
+		mock.timers.tick(PROBE_TIMEOUT_MS - 1);
+		await flush();
+		assert.equal(taken, 'pending');
+		mock.timers.tick(1);
+		await taking;
+		assert.equal(taken, undefined);
+		assert.deepEqual(silent.calls, ['unselect', 'close']);
+
+		// Refused: the session answered, so a session last used before this one is trusted still.
+		const other = fakeClient();
+		markUsed(asFlow(other));
+		const refusing = fakeClient('answers', { selected: 'readOnly', refuses: true });
+		keepSession('k8', 'token-a', asFlow(refusing));
+		assert.equal(await takeKept('k8', 'token-a'), undefined);
+		assert.deepEqual(refusing.calls, ['unselect', 'close']);
+		mock.timers.tick(1);
+		assert.equal(await stillAnswers(asFlow(other), 1000), true);
+		assert.deepEqual(other.calls, [], 'not asked: no session was found silent');
 	});
 
 	it('a session not taken back within KEEP_IDLE_MS is logged out', async () => {

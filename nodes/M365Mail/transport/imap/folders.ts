@@ -85,24 +85,56 @@ export function publicFolder(f: ImapFolder): MailFolder {
 }
 
 const folderCache = new WeakMap<ImapFlow, Promise<ImapFolder[]>>();
+/** Sessions whose cached list was read by an earlier poll (kept.ts): it may be out of date. */
+const carried = new WeakSet<ImapFlow>();
 
 /** The folder list of this session, listed once. */
 function cachedFolders(client: ImapFlow): Promise<ImapFolder[]> {
 	return loadOnce(folderCache, client, listFolders);
 }
 
-/** Forgets the cached list after a folder was created. */
+/** Forgets the cached list after a folder was created (or when it may be out of date). */
 export function forgetFolders(client: ImapFlow): void {
 	folderCache.delete(client);
+	carried.delete(client);
 }
 
-/** A folder by path, well-known name, or the server's own path. */
+/**
+ * A kept session is taken back by the next poll: its folder list was read by an earlier poll, and
+ * folders may have been created, renamed or deleted since. Only the poll's own folder is looked up
+ * in it (withFolder, which lists again when the folder is not there or does not open); any other
+ * lookup lists again first.
+ */
+export function carryFolders(client: ImapFlow): void {
+	if (folderCache.has(client)) carried.add(client);
+}
+
+/** Whether the session's folder list was read by an earlier poll. */
+export function foldersCarried(client: ImapFlow): boolean {
+	return carried.has(client);
+}
+
+/**
+ * A folder by path, well-known name, or the server's own path. A list carried from an earlier poll
+ * is used only where the caller says it checks the folder by opening it (`carriedList`), and is
+ * listed again when the folder is not in it.
+ */
 export async function resolveFolder(
 	client: ImapFlow,
 	mailbox: string,
 	wanted: string,
+	options: { carriedList?: boolean } = {},
 ): Promise<ImapFolder> {
-	return findFolder(await cachedFolders(client), wanted, mailbox, (f) => f.serverPath);
+	if (carried.has(client) && !options.carriedList) forgetFolders(client);
+	const find = async () =>
+		findFolder(await cachedFolders(client), wanted, mailbox, (f) => f.serverPath);
+	if (!carried.has(client)) return await find();
+	try {
+		return await find();
+	} catch {
+		forgetFolders(client);
+		return await find();
+	}
 }
 
 /** Creates each missing level of `path` (Exchange does not create parents); false when it existed. */

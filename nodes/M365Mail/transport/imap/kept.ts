@@ -6,16 +6,19 @@
  * A kept session is reused only by the same trigger (the caller's key names the workflow, the node,
  * the mailbox and the endpoint), only while the credential still gives the same access token (a
  * refreshed, re-connected or changed credential opens a new session; the token itself is never kept,
- * only its SHA-256), and only after it answers a NOOP within PROBE_TIMEOUT_MS (a connection that a
- * network device dropped silently is replaced, not waited on), and for MAX_SESSION_AGE_MS at most. A
- * session nobody took back within KEEP_IDLE_MS is logged out. Kept sessions never keep the process
- * alive.
+ * only its SHA-256), and only after it answers within PROBE_TIMEOUT_MS (a connection that a network
+ * device dropped silently is replaced, not waited on), and for MAX_SESSION_AGE_MS at most. A session
+ * nobody took back within KEEP_IDLE_MS is logged out. Kept sessions never keep the process alive.
+ *
+ * A session is kept with its poll's folder still selected, and the next poll leaves the folder as
+ * its probe (UNSELECT, or CLOSE where the folder was opened read-only): one round trip that both
+ * proves the session answers and leaves it ready to select the folder afresh, where a NOOP then an
+ * UNSELECT at the end of the poll before took two (a round trip to Exchange Online is tens of ms).
  */
 import { createHash } from 'node:crypto';
 
 import type { ImapFlow } from 'imapflow';
 
-import { within } from '../within';
 import { answersWithin, endSession, isBusy } from './session';
 
 /**
@@ -73,11 +76,20 @@ export async function takeKept(key: string, token: string): Promise<ImapFlow | u
 	const { client } = entry;
 	holdProcess(client, true);
 	const young = Date.now() - (firstKept.get(client) ?? 0) < MAX_SESSION_AGE_MS;
+	// A session kept with a folder selected answers by leaving it; one without, a NOOP. One that
+	// answered and still has a folder selected (the server refused to leave it) is not used.
+	const session = client as unknown as SelectingSession;
+	const leave = async () => {
+		await session.run('CLOSE', { unselect: true });
+		return client.usable;
+	};
 	if (
 		entry.token === token &&
 		young &&
 		client.usable &&
-		(await answersWithin(client, PROBE_TIMEOUT_MS))
+		canDeselect(client) &&
+		(await answersWithin(client, PROBE_TIMEOUT_MS, session.mailbox ? leave : undefined)) &&
+		!session.mailbox
 	)
 		return client;
 	// Stale (another token, too old), closed by the server, or silent: a fresh session replaces it.
@@ -85,23 +97,23 @@ export async function takeKept(key: string, token: string): Promise<ImapFlow | u
 	return undefined;
 }
 
+interface SelectingSession {
+	mailbox?: false | { readOnly?: boolean };
+	run(command: 'CLOSE', options: { unselect: true }): Promise<boolean | undefined>;
+}
+
 /**
- * Leaves the selected folder, removing nothing, so that the next poll selects it afresh: only SELECT
- * reports a folder's current UIDVALIDITY (a folder deleted and created again meanwhile). UNSELECT;
- * CLOSE only where the folder was opened read-only, since CLOSE on a folder opened for changes
- * expunges the messages flagged \Deleted. False when the session cannot be left clean.
+ * Whether the session's selected folder (if any) can be left later without removing anything:
+ * nothing is in flight, and the folder was opened read-only or the server has UNSELECT (CLOSE on a
+ * folder opened for changes expunges the messages flagged \Deleted). The next poll leaves it so
+ * that it selects the folder afresh: only SELECT reports a folder's current UIDVALIDITY (a folder
+ * deleted and created again meanwhile).
  */
-export async function deselect(client: ImapFlow): Promise<boolean> {
-	const session = client as unknown as {
-		mailbox?: false | { readOnly?: boolean };
-		run(command: 'CLOSE', options: { unselect: true }): Promise<boolean | undefined>;
-	};
+export function canDeselect(client: ImapFlow): boolean {
+	const session = client as unknown as SelectingSession;
 	if (!session.mailbox) return true;
 	if (isBusy(client)) return false;
-	if (!session.mailbox.readOnly && !client.capabilities.has('UNSELECT')) return false;
-	// Bounded: a session that went silent is not waited on (the caller then closes it).
-	const done = await within(session.run('CLOSE', { unselect: true }), PROBE_TIMEOUT_MS, false);
-	return done === true && !session.mailbox && client.usable;
+	return session.mailbox.readOnly === true || client.capabilities.has('UNSELECT');
 }
 
 /** Keeps a session that is still usable for the next poll under `key` (replacing a kept one). */

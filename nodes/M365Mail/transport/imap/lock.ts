@@ -2,7 +2,7 @@
 import type { ImapFlow } from 'imapflow';
 
 import { MailServiceError } from '../auth/errors';
-import { resolveFolder, type ImapFolder } from './folders';
+import { foldersCarried, forgetFolders, resolveFolder, type ImapFolder } from './folders';
 import { assertUsable, type OpenFolder } from './messages';
 
 /**
@@ -17,7 +17,10 @@ export async function withFolder<T>(
 	options: { readOnly: boolean; currentUidNext?: boolean },
 	work: (open: OpenFolder, folder: ImapFolder) => Promise<T>,
 ): Promise<T> {
-	const folder = await resolveFolder(client, mailbox, folderPath);
+	// The folder list an earlier poll read is trusted here, where opening the folder checks it: a
+	// folder that no longer opens is looked up in a new list, and opened once more.
+	const carried = foldersCarried(client);
+	const folder = await resolveFolder(client, mailbox, folderPath, { carriedList: true });
 	// A session that has the folder selected already is not selected again: ask for UIDNEXT, which
 	// no untagged answer updates (a long-lived session would otherwise never see new mail).
 	const selected =
@@ -34,6 +37,10 @@ export async function withFolder<T>(
 		}
 	} catch (error) {
 		assertUsable(client, `opening ${folder.path}`);
+		if (carried && foldersCarried(client)) {
+			forgetFolders(client);
+			return await withFolder(client, mailbox, folderPath, options, work);
+		}
 		const e = error as { responseText?: string; message?: string };
 		throw new MailServiceError(
 			`Folder "${folder.path}" of ${mailbox} could not be opened: ${e.responseText ?? e.message ?? ''}`,

@@ -38,7 +38,7 @@ import {
 } from './messages';
 import { applyAction, fetchByIds, unreadAmong } from './emitted';
 import { newestMessage, pollNewMessages, type ImapCursor } from './poll';
-import { deselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
+import { canDeselect, keepSession, PROBE_TIMEOUT_MS, takeKept, tokenFingerprint } from './kept';
 import { findNewest } from './search';
 import { readImapDraft, saveImapDraft, sendImapDraft, sendOverSmtp } from './outgoing';
 import { endSession, explainSilence, markUsed, openImapSession, stillAnswers } from './session';
@@ -118,8 +118,9 @@ export class ImapMailbox implements Mailbox {
 		this.token = token ? tokenFingerprint(token) : undefined;
 		if (!this.token) return undefined;
 		const client = await takeKept(key, this.token);
-		// Folders may have been created, renamed or deleted since: listed again.
-		if (client) folders.forgetFolders(client);
+		// Folders may have been created, renamed or deleted since: the list is trusted only for the
+		// poll's own folder, which opening checks (folders.ts, carryFolders).
+		if (client) folders.carryFolders(client);
 		return client;
 	}
 
@@ -379,8 +380,8 @@ export class ImapMailbox implements Mailbox {
 		const client = await session?.catch(() => undefined);
 		if (!client) return;
 		const key = this.keepKey();
-		if (key && this.token && (await deselect(client)) && keepSession(key, this.token, client))
-			return;
+		// Kept with its folder selected: the next poll leaves it as its probe (kept.ts).
+		if (key && this.token && canDeselect(client) && keepSession(key, this.token, client)) return;
 		await endSession(client);
 	}
 }

@@ -181,16 +181,20 @@ export async function openImapSession(options: ImapSessionOptions): Promise<Imap
 }
 
 /**
- * Whether the session answers a NOOP within `ms`. A connection that a NAT, firewall or proxy lost
- * without closing it stays open and silent: a command on it would wait for the socket timeout.
+ * Whether the session answers a NOOP (or what `ask` sends, true when answered) within `ms`. A
+ * connection that a NAT, firewall or proxy lost without closing it stays open and silent: a command
+ * on it would wait for the socket timeout.
  */
-export async function answersWithin(client: ImapFlow, ms: number): Promise<boolean> {
+export async function answersWithin(
+	client: ImapFlow,
+	ms: number,
+	ask: () => Promise<boolean> = async () => {
+		await client.noop();
+		return client.usable;
+	},
+): Promise<boolean> {
 	const peers = waitingPeers(client);
-	const answered = await within(
-		client.noop().then(() => client.usable),
-		ms,
-		false,
-	);
+	const answered = await within(ask(), ms, false);
 	if (!answered) {
 		silences++;
 		// A session to the same server that has waited on a command all this time without a byte is
