@@ -114,7 +114,21 @@ describe('splitting a whole message, against the server', () => {
 					metadata.length - 1,
 				);
 				assert.ok(metadata.some((m) => m.size > WHOLE_MESSAGE_LIMIT && m.size <= TEXT_LIMIT_BYTES));
+				// By structure, the text parts of all of them are read by our own reader (one pipelined
+				// download); ten at a time, by imapflow's. The same items either way.
+				const partFetches: unknown[] = [];
+				const fetchAll = open.client.fetchAll.bind(open.client);
+				open.client.fetchAll = ((uids: unknown, query: Record<string, unknown>, opts: unknown) => {
+					if (query.bodyParts) partFetches.push(uids);
+					return fetchAll(uids as never, query as never, opts as never);
+				}) as typeof open.client.fetchAll;
 				const byStructure = await fetchMessages(open, metadata, 'summary');
+				assert.deepEqual(partFetches, [], 'no FETCH of text parts through imapflow');
+				const byImapflow: typeof byStructure = [];
+				for (let i = 0; i < metadata.length; i += 10)
+					byImapflow.push(...(await fetchMessages(open, metadata.slice(i, i + 10), 'summary')));
+				assert.ok(partFetches.length > 1, 'ten at a time, imapflow reads the text parts');
+				assert.deepEqual(byStructure, byImapflow);
 				const whole = await fetchSimpleMessages(open, asSmall);
 				assert.equal(whole.length, byStructure.length);
 				const differences: string[] = [];

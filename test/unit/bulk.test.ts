@@ -11,9 +11,11 @@ import type { ImapFlow } from 'imapflow';
 
 import {
 	bulkFetch,
+	bulkFetchPipelined,
 	canBulkFetch,
 	type BulkMessage,
 	type BulkQuery,
+	type BulkRequest,
 } from '../../nodes/M365Mail/transport/imap/bulk';
 import {
 	internalDateOf,
@@ -79,7 +81,7 @@ function answer(tag: string): Buffer {
 async function run(
 	cut: (data: Buffer) => Buffer[],
 	respond: (tag: string) => Buffer = answer,
-	query: BulkQuery = 'whole',
+	query: Exclude<BulkQuery, 'parts'> = 'whole',
 ) {
 	const fake = fakeSession();
 	const client = fake.session as unknown as ImapFlow;
@@ -205,6 +207,109 @@ describe('bulk FETCH reader', () => {
 		assert.equal((error as { kind?: string }).kind, 'input');
 		assert.equal(forwarded, '* 5 EXPUNGE\r\n');
 		assert.equal(session.usable, true);
+	});
+
+	/** Two pipelined FETCHes of sections, as Dovecot answers them (the second tag `<tag>.2`). */
+	const PART_A = Buffer.from('text of 11\r\n* 1 FETCH (UID 99 BODY[1] {3}\r\nNO\r\n', 'latin1');
+	function partsAnswer(tag: string, second = 'OK done'): Buffer {
+		return Buffer.concat([
+			Buffer.from(`* 1 FETCH (UID 11 BODY[1.1]<0> {${PART_A.length}}\r\n`),
+			PART_A,
+			Buffer.from(' BODY[1.2]<0> "<p>html \\"q\\"</p>")\r\n'),
+			Buffer.from('* 2 FETCH (FLAGS (\\Seen) UID 12)\r\n'),
+			Buffer.from(`${tag} OK done\r\n* 7 EXISTS\r\n`),
+			Buffer.from('* 2 FETCH (UID 12 BODY[1]<0> NIL)\r\n'),
+			Buffer.from('* 3 FETCH (UID 13 BODY[2]<0> {4}\r\nabcd)\r\n'),
+			Buffer.from(`${tag}.2 ${second}\r\n* 8 EXISTS\r\n`),
+		]);
+	}
+	async function pipelined(cut: (data: Buffer) => Buffer[], second?: string) {
+		const fake = fakeSession();
+		let command = '';
+		fake.written.on('data', (d: Buffer) => {
+			command += d.toString();
+			const tag = command.split(' ')[0];
+			setImmediate(() => {
+				for (const piece of cut(partsAnswer(tag, second))) fake.server.write(piece);
+			});
+		});
+		const got: BulkMessage[] = [];
+		let error: unknown;
+		try {
+			for await (const group of bulkFetchPipelined(fake.session as unknown as ImapFlow, [
+				{ uids: [11], query: 'parts', sections: ['1.1', '1.2'], maxLength: 1000 },
+				{ uids: [12, 13], query: 'parts', sections: ['1', '2'], maxLength: 1000 },
+			]))
+				got.push(...group);
+		} catch (e) {
+			error = e;
+		}
+		await new Promise((r) => setTimeout(r, 10));
+		return { got, error, command, forwarded: fake.forwarded(), session: fake.session };
+	}
+	const partsOf = (got: BulkMessage[]) =>
+		got.map((m) => [
+			m.uid,
+			Object.fromEntries([...(m.parts ?? [])].map(([k, v]) => [k, v.toString('latin1')])),
+		]);
+
+	for (const [name, cut] of [
+		['in one piece', whole],
+		['one byte at a time', everyByte],
+	] as const) {
+		it(`pipelines FETCHes of sections: one write, every answer read, the rest handed on (${name})`, async () => {
+			const { got, error, command, forwarded, session } = await pipelined(cut);
+			assert.equal(error, undefined);
+			assert.match(
+				command,
+				/^(M365B\w+) UID FETCH 11 \(UID BODY\.PEEK\[1\.1\]<0\.1000> BODY\.PEEK\[1\.2\]<0\.1000>\)\r\n\1\.2 UID FETCH 12:13 \(UID BODY\.PEEK\[1\]<0\.1000> BODY\.PEEK\[2\]<0\.1000>\)\r\n$/,
+			);
+			assert.deepEqual(partsOf(got), [
+				[11, { '1.1': PART_A.toString('latin1'), '1.2': '<p>html "q"</p>' }],
+				// NIL is no bytes, as imapflow reads it; the message is answered all the same.
+				[12, {}],
+				[13, { '2': 'abcd' }],
+			]);
+			// The flag update and the EXISTS between the answers go to the session, in order, and what
+			// followed the last tagged answer too.
+			assert.equal(forwarded, '* 2 FETCH (FLAGS (\\Seen) UID 12)\r\n* 7 EXISTS\r\n* 8 EXISTS\r\n');
+			assert.equal(session.usable, true);
+		});
+	}
+
+	it('pipelined: one FETCH refused, the other answered: the error comes after both, and the session is usable', async () => {
+		const { got, error, forwarded, session } = await pipelined(
+			whole,
+			'NO [SERVERBUG] Internal error',
+		);
+		assert.deepEqual(
+			got.map((m) => m.uid),
+			[11, 12, 13],
+		);
+		assert.match(String((error as Error).message), /refused the download: NO \[SERVERBUG\]/);
+		assert.equal((error as { kind?: string }).kind, 'input');
+		assert.match(forwarded, /\* 8 EXISTS\r\n$/);
+		assert.equal(session.usable, true);
+	});
+
+	it('pipelined: section names are numbers only, a UID is asked once', async () => {
+		const fake = fakeSession();
+		const client = fake.session as unknown as ImapFlow;
+		const drain = async (requests: BulkRequest[]) => {
+			for await (const group of bulkFetchPipelined(client, requests)) void group;
+		};
+		await assert.rejects(
+			drain([{ uids: [1], query: 'parts', sections: ['1] BODY[]'], maxLength: 10 }]),
+			/not a section number/,
+		);
+		await assert.rejects(
+			drain([
+				{ uids: [1, 2], query: 'whole' },
+				{ uids: [2], query: 'parts', sections: ['1'], maxLength: 10 },
+			]),
+			/a UID in two FETCHes/,
+		);
+		assert.equal(fake.session.usable, true);
 	});
 
 	it('a connection that ends mid-answer fails the download, never as "fewer messages"', async () => {

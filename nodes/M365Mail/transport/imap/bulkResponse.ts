@@ -10,15 +10,32 @@ export interface BulkMessage {
 	size?: number;
 	/** Absent when only sizes were asked for. */
 	source?: Buffer;
+	/** Sections asked for by number ('parts'), by their section in lower case ("1.1", "2.text"). */
+	parts?: Map<string, Buffer>;
 }
 
-/** What a bulk FETCH asks for: whole messages, or only their sizes (for limits before a download). */
-export type BulkQuery = 'whole' | 'sizes';
+/**
+ * What a bulk FETCH asks for: whole messages, only their sizes (for limits before a download), or
+ * the first bytes of some sections (the text parts of large messages).
+ */
+export type BulkQuery = 'whole' | 'sizes' | 'parts';
 
-export const QUERIES: Record<BulkQuery, string> = {
+export const QUERIES: Record<Exclude<BulkQuery, 'parts'>, string> = {
 	whole: '(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])',
 	sizes: '(UID RFC822.SIZE)',
 };
+
+/** A section number as a FETCH names it: "1", "1.2", "2.TEXT"; nothing else is sent. */
+const SECTION = /^\d+(?:\.\d+)*(?:\.(?:TEXT|HEADER|MIME))?$/i;
+
+/** The FETCH items for the first `maxLength` bytes of each section. */
+export function partsQuery(sections: string[], maxLength: number): string {
+	if (!sections.length || !Number.isSafeInteger(maxLength) || maxLength < 1)
+		throw new Error('partsQuery: no sections or no length');
+	for (const section of sections)
+		if (!SECTION.test(section)) throw new Error(`partsQuery: not a section number: ${section}`);
+	return `(UID ${sections.map((s) => `BODY.PEEK[${s}]<0.${maxLength}>`).join(' ')})`;
+}
 /** "1:5,7,9:12" from ascending UIDs. */
 export function uidSet(uids: number[]): string {
 	const sorted = [...new Set(uids)].sort((a, b) => a - b);
@@ -118,12 +135,13 @@ export function internalDateOf(text: string): Date | undefined {
 }
 
 /**
- * The message of an untagged FETCH response that answers the query (a whole body, or a size), or
- * undefined for any other response (which the session's own reader is given instead).
+ * The message of an untagged FETCH response that answers the query (a whole body, a size, or
+ * sections), or undefined for any other response (which the session's own reader is given instead).
+ * `asked` may name the query by UID.
  */
 export function messageOf(
 	segments: Array<string | Buffer>,
-	query: BulkQuery = 'whole',
+	asked: BulkQuery | ((uid: number) => BulkQuery | undefined) = 'whole',
 ): BulkMessage | undefined {
 	const head = typeof segments[0] === 'string' ? segments[0] : '';
 	if (!/^\* \d+ FETCH \(/i.test(head)) return undefined;
@@ -149,10 +167,22 @@ export function messageOf(
 	let internalDate: Date | undefined;
 	let size: number | undefined;
 	let source: Buffer | undefined;
+	let parts: Map<string, Buffer> | undefined;
 	while (i < tokens.length && tokens[i].t !== 'close') {
 		const key = tokens[i++];
 		if (key.t !== 'atom') return undefined;
 		const v = value();
+		// A section's bytes ("BODY[1.2]<0>"): kept by section; NIL is no bytes, as imapflow reads it.
+		const section = /^BODY\[(\d[^\]]*)\](?:<\d+>)?$/i.exec(key.v)?.[1];
+		if (section !== undefined) {
+			const bytes = Buffer.isBuffer(v)
+				? v
+				: typeof v === 'string'
+					? Buffer.from(v, 'latin1')
+					: null;
+			if (bytes) (parts ??= new Map()).set(section.toLowerCase(), bytes);
+			continue;
+		}
 		switch (key.v.toUpperCase()) {
 			case 'UID':
 				uid = Number(v);
@@ -175,6 +205,19 @@ export function messageOf(
 		}
 	}
 	if (uid === undefined || !Number.isSafeInteger(uid) || uid < 1) return undefined;
-	if (query === 'whole' ? source === undefined : !Number.isSafeInteger(size)) return undefined;
-	return { uid, flags, internalDate, size: Number.isSafeInteger(size) ? size : undefined, source };
+	// What this UID was asked for (a pipelined download asks different UIDs for different things).
+	const query = typeof asked === 'function' ? asked(uid) : asked;
+	if (query === undefined) return undefined;
+	if (query === 'whole' && source === undefined) return undefined;
+	if (query === 'sizes' && !Number.isSafeInteger(size)) return undefined;
+	// 'parts': a FETCH with the UID and no section is an update (flags), not an answer.
+	if (query === 'parts' && parts === undefined && !/\bBODY\[\d/i.test(head)) return undefined;
+	return {
+		uid,
+		flags,
+		internalDate,
+		size: Number.isSafeInteger(size) ? size : undefined,
+		source,
+		...(query === 'parts' ? { parts: parts ?? new Map() } : {}),
+	};
 }

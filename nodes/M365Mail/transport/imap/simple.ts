@@ -9,6 +9,7 @@ import { decodeTextPart } from '../mime/decode';
 import { messageFromEnvelope, summarizeStructure } from '../mime/parse';
 import { htmlToPlainText } from '../mime/text';
 import { TEXT_LIMIT_BYTES, type FetchedMessage } from '../types';
+import { BULK_MIN_MESSAGES, bulkFetchPipelined, canBulkFetch } from './bulk';
 import {
 	fetchAllChecked,
 	fetchMetadata,
@@ -37,18 +38,31 @@ async function fetchSummariesByStructure(
 		groups.set(key, [...(groups.get(key) ?? []), m.uid]);
 	}
 	const bodies = new Map<number, Map<string, Buffer>>();
-	for (const [key, uids] of groups) {
-		// A partial FETCH: a sender's 100 MB "text" part costs TEXT_LIMIT_BYTES at most.
-		const parts = key.split(',').map((part) => ({ key: part, maxLength: TEXT_LIMIT_BYTES }));
-		const fetched = await fetchAllChecked(
-			open,
+	const total = [...groups.values()].reduce((sum, uids) => sum + uids.length, 0);
+	if (total >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+		// One FETCH per layout, all written at once and read by our own reader: one round trip.
+		const requests = [...groups].map(([key, uids]) => ({
 			uids,
-			{ uid: true, bodyParts: parts as unknown as string[] },
-			'reading message bodies',
-		);
-		// Keyed by section in lower case ("1.text"), however the server spelled it.
-		for (const m of fetched)
-			bodies.set(m.uid, new Map([...(m.bodyParts ?? [])].map(([k, v]) => [k.toLowerCase(), v])));
+			query: 'parts' as const,
+			sections: key.split(','),
+			maxLength: TEXT_LIMIT_BYTES,
+		}));
+		for await (const batch of bulkFetchPipelined(open.client, requests))
+			for (const m of batch) bodies.set(m.uid, m.parts ?? new Map());
+	} else {
+		for (const [key, uids] of groups) {
+			// A partial FETCH: a sender's 100 MB "text" part costs TEXT_LIMIT_BYTES at most.
+			const parts = key.split(',').map((part) => ({ key: part, maxLength: TEXT_LIMIT_BYTES }));
+			const fetched = await fetchAllChecked(
+				open,
+				uids,
+				{ uid: true, bodyParts: parts as unknown as string[] },
+				'reading message bodies',
+			);
+			// Keyed by section in lower case ("1.text"), however the server spelled it.
+			for (const m of fetched)
+				bodies.set(m.uid, new Map([...(m.bodyParts ?? [])].map(([k, v]) => [k.toLowerCase(), v])));
+		}
 	}
 	const result: FetchedMessage[] = [];
 	for (const m of metadata) {
