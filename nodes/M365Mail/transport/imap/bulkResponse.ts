@@ -134,6 +134,12 @@ export function internalDateOf(text: string): Date | undefined {
 	return new Date(utc);
 }
 
+/** The bytes of a body or section: a literal, or a quoted string (read as latin1); NIL is none. */
+function bytesOf(value: unknown): Buffer | undefined {
+	if (Buffer.isBuffer(value)) return value;
+	return typeof value === 'string' ? Buffer.from(value, 'latin1') : undefined;
+}
+
 /**
  * The message of an untagged FETCH response that answers the query (a whole body, a size, or
  * sections), or undefined for any other response (which the session's own reader is given instead).
@@ -175,11 +181,7 @@ export function messageOf(
 		// A section's bytes ("BODY[1.2]<0>"): kept by section; NIL is no bytes, as imapflow reads it.
 		const section = /^BODY\[(\d[^\]]*)\](?:<\d+>)?$/i.exec(key.v)?.[1];
 		if (section !== undefined) {
-			const bytes = Buffer.isBuffer(v)
-				? v
-				: typeof v === 'string'
-					? Buffer.from(v, 'latin1')
-					: null;
+			const bytes = bytesOf(v);
 			if (bytes) (parts ??= new Map()).set(section.toLowerCase(), bytes);
 			continue;
 		}
@@ -198,9 +200,8 @@ export function messageOf(
 				break;
 			case 'BODY[]':
 				// A body of NIL is no body: the message is left to imapflow's reader, which skips it as
-				// the imapflow path does. A quoted body holds bytes read as latin1.
-				if (Buffer.isBuffer(v)) source = v;
-				else if (typeof v === 'string') source = Buffer.from(v, 'latin1');
+				// the imapflow path does.
+				source = bytesOf(v);
 				break;
 		}
 	}

@@ -103,7 +103,7 @@ export async function fetchAllChecked(
 }
 
 /** Whether these messages are read by our own FETCH reader (bulk.ts) instead of imapflow's. */
-function readInBulk(open: OpenFolder, uids: number[]): boolean {
+export function readInBulk(open: OpenFolder, uids: number[]): boolean {
 	return uids.length >= BULK_MIN_MESSAGES && canBulkFetch(open.client);
 }
 

@@ -9,11 +9,12 @@ import { decodeTextPart } from '../mime/decode';
 import { messageFromEnvelope, summarizeStructure } from '../mime/parse';
 import { htmlToPlainText } from '../mime/text';
 import { TEXT_LIMIT_BYTES, type FetchedMessage } from '../types';
-import { BULK_MIN_MESSAGES, bulkFetchPipelined, canBulkFetch } from './bulk';
+import { bulkFetchPipelined } from './bulk';
 import {
 	fetchAllChecked,
 	fetchMetadata,
 	fetchWhole,
+	readInBulk,
 	SOURCE_BATCH,
 	type MessageMetadata,
 	type OpenFolder,
@@ -38,8 +39,7 @@ async function fetchSummariesByStructure(
 		groups.set(key, [...(groups.get(key) ?? []), m.uid]);
 	}
 	const bodies = new Map<number, Map<string, Buffer>>();
-	const total = [...groups.values()].reduce((sum, uids) => sum + uids.length, 0);
-	if (total >= BULK_MIN_MESSAGES && canBulkFetch(open.client)) {
+	if (readInBulk(open, [...groups.values()].flat())) {
 		// One FETCH per layout, all written at once and read by our own reader: one round trip.
 		const requests = [...groups].map(([key, uids]) => ({
 			uids,
