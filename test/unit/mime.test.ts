@@ -83,6 +83,26 @@ describe('text parts are decoded as mailparser would', () => {
 		}
 	});
 
+	it('parts of any size decode whole, one after another (the decoder reuses one buffer up to 1 MB)', () => {
+		// A buffer too small for a part would drop what does not fit without an error, and one
+		// reused too early would mix a part with the one before: sizes below, at and above 64 KB
+		// (the buffer's first size) and 1 MB (above which a part gets its own), small ones between.
+		const part = {
+			type: 'text/plain',
+			encoding: 'quoted-printable',
+			parameters: { charset: 'utf-8' },
+		};
+		const line = 'Gr=C3=BC=C3=9Fe aus K=C3=B6ln, this line wraps here=\r\n and ends =3D here\r\n';
+		const decodedLine = 'Grüße aus Köln, this line wraps here and ends = here\n';
+		for (const lines of [3, 900, 1000, 1, 12_000, 2, 14_000, 40_000, 5, 900]) {
+			const encoded = Buffer.from(line.repeat(lines));
+			const expected = decodedLine.repeat(lines).slice(0, -1);
+			const text = decodeTextPart(part, encoded);
+			assert.equal(text?.length, expected.length, `${encoded.length} bytes`);
+			assert.equal(text, expected, `${encoded.length} bytes`);
+		}
+	});
+
 	it('base64 in ISO-8859-1, and an unknown charset read as UTF-8', () => {
 		const latin = { type: 'text/plain', encoding: 'base64', parameters: { charset: 'iso-8859-1' } };
 		assert.equal(

@@ -35,8 +35,7 @@ export function normalizeText(text: string | undefined | null): string | null {
 	return compactString(trimmed.includes('\r') ? trimmed.replace(/\r\n/g, '\n') : trimmed);
 }
 
-function hexValue(byte: number | undefined): number {
-	if (byte === undefined) return -1;
+function hexValue(byte: number): number {
 	if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
 	if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
 	if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
@@ -44,34 +43,63 @@ function hexValue(byte: number | undefined): number {
 }
 
 /**
- * Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is). The runs
- * between "=" signs are copied natively: text is mostly such runs.
+ * Where a part's decoded bytes are written before the decoder makes them its text: one buffer,
+ * reused, since decodeTextPart is synchronous and the decoder copies what it reads. A poll decodes
+ * hundreds of parts: a new buffer for each made decoding them about a fifth slower (bench/README.md).
+ * A part over SCRATCH_LIMIT bytes gets its own buffer, so a sender cannot make the process keep a
+ * large one.
  */
-function decodeQuotedPrintable(input: Buffer): Buffer {
-	let eq = input.indexOf(0x3d);
-	if (eq < 0) return input;
-	const out = Buffer.allocUnsafe(input.length);
+const SCRATCH_LIMIT = 1024 * 1024;
+let scratch: Buffer | undefined;
+
+/** A buffer of at least `length` bytes, valid until the next call (see SCRATCH_LIMIT). */
+function scratchFor(length: number): Buffer {
+	if (length > SCRATCH_LIMIT) return Buffer.allocUnsafe(length);
+	if (!scratch || scratch.length < length) scratch = Buffer.allocUnsafe(Math.max(length, 65536));
+	return scratch;
+}
+
+/**
+ * Quoted-printable to bytes in one pass (soft line breaks removed, bad escapes kept as is), into the
+ * scratch buffer. With `lineEnds`, the same pass does what normalizeLineEnds does: a CR followed by
+ * an LF in the decoded bytes (written or escaped) is dropped, and so are the final CRs and LFs.
+ */
+function decodeQuotedPrintable(input: Buffer, lineEnds: boolean): Buffer {
+	const n = input.length;
+	const out = scratchFor(n);
+	// The byte after which a CR is dropped: LF, or none.
+	const lf = lineEnds ? 0x0a : -1;
 	let o = 0;
-	let from = 0;
-	while (eq >= 0) {
-		o += input.copy(out, o, from, eq);
-		const a = input[eq + 1];
-		if (a === 0x0d && input[eq + 2] === 0x0a) from = eq + 3;
-		else if (a === 0x0a) from = eq + 2;
-		else {
-			const high = hexValue(a);
-			const low = hexValue(input[eq + 2]);
-			if (high >= 0 && low >= 0) {
-				out[o++] = high * 16 + low;
-				from = eq + 3;
-			} else {
-				out[o++] = 0x3d;
-				from = eq + 1;
-			}
+	for (let i = 0; i < n; ) {
+		const byte = input[i];
+		if (byte !== 0x3d) {
+			if (byte === lf && o > 0 && out[o - 1] === 0x0d) o--;
+			out[o++] = byte;
+			i++;
+			continue;
 		}
-		eq = from < input.length ? input.indexOf(0x3d, from) : -1;
+		const a = i + 1 < n ? input[i + 1] : -1;
+		if (a === 0x0d && i + 2 < n && input[i + 2] === 0x0a) {
+			i += 3;
+			continue;
+		}
+		if (a === 0x0a) {
+			i += 2;
+			continue;
+		}
+		const high = hexValue(a);
+		const low = i + 2 < n ? hexValue(input[i + 2]) : -1;
+		if (high >= 0 && low >= 0) {
+			const value = high * 16 + low;
+			if (value === lf && o > 0 && out[o - 1] === 0x0d) o--;
+			out[o++] = value;
+			i += 3;
+		} else {
+			out[o++] = 0x3d;
+			i++;
+		}
 	}
-	if (from < input.length) o += input.copy(out, o, from);
+	if (lineEnds) while (o > 0 && (out[o - 1] === 10 || out[o - 1] === 13)) o--;
 	return out.subarray(0, o);
 }
 
@@ -166,7 +194,7 @@ function normalizeLineEnds(bytes: Buffer): Buffer {
 	while (end > 0 && (bytes[end - 1] === 10 || bytes[end - 1] === 13)) end--;
 	let cr = bytes.indexOf(13);
 	if (cr < 0 || cr >= end) return end === bytes.length ? bytes : bytes.subarray(0, end);
-	const out = Buffer.allocUnsafe(end);
+	const out = scratchFor(end);
 	let o = 0;
 	let from = 0;
 	while (cr >= 0 && cr < end) {
@@ -184,14 +212,14 @@ function normalizeLineEnds(bytes: Buffer): Buffer {
 export function decodeTextPart(part: BodyPart, content: Buffer | undefined): string | null {
 	if (!content) return null;
 	const encoding = (part.encoding ?? '').toLowerCase();
-	const bytes =
-		encoding === 'base64'
-			? decodeBase64Text(content.toString('latin1'))
-			: encoding === 'quoted-printable'
-				? decodeQuotedPrintable(content)
-				: content;
 	const charset = (part.parameters?.charset ?? 'utf-8').toLowerCase();
 	const decoder = decoderFor(charset);
-	if (LINE_ENDS_AS_BYTES.test(decoder.encoding)) return decoder.decode(normalizeLineEnds(bytes));
+	const onBytes = LINE_ENDS_AS_BYTES.test(decoder.encoding);
+	if (encoding === 'quoted-printable') {
+		const bytes = decodeQuotedPrintable(content, onBytes);
+		return onBytes ? decoder.decode(bytes) : normalizeText(decoder.decode(bytes));
+	}
+	const bytes = encoding === 'base64' ? decodeBase64Text(content.toString('latin1')) : content;
+	if (onBytes) return decoder.decode(normalizeLineEnds(bytes));
 	return normalizeText(decoder.decode(bytes));
 }
