@@ -199,6 +199,98 @@ describe('splitting a whole message, against the server', () => {
 		}
 	});
 
+	it('small messages whole and the text parts of large ones go out in one write (one round trip), with the same items as read in turn', async () => {
+		const attachment = { filename: 'big.bin', content: Buffer.alloc(200 * 1024, 7) };
+		const small = await Promise.all(
+			Array.from({ length: 21 }, (_, i) => buildMail({ subject: `small ${i}`, text: `text ${i}` })),
+		);
+		// Large ones of every layout: a text part, text and HTML, HTML alone, a text part over 64 KB
+		// with no attachment, and only an attachment (no text part to ask for).
+		const large = [
+			await buildMail({ subject: 'large text', text: 'short text', attachments: [attachment] }),
+			await buildMail({
+				subject: 'large text and html',
+				text: 'plain words',
+				html: '<p>html <b>words</b></p>',
+				attachments: [attachment],
+			}),
+			Buffer.from(
+				'From: a@example.test\r\nTo: alice@example.test\r\nSubject: large html\r\n' +
+					'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n' +
+					'Content-Type: text/html; charset=utf-8\r\n\r\n<p>only html</p>\r\n--b\r\n' +
+					'Content-Type: application/octet-stream; name="big.bin"\r\n' +
+					'Content-Transfer-Encoding: base64\r\n\r\n' +
+					Buffer.alloc(200 * 1024, 5)
+						.toString('base64')
+						.replace(/.{76}/g, '$&\r\n') +
+					'\r\n--b--\r\n',
+			),
+			await buildMail({ subject: 'large body', text: 'line of text\n'.repeat(8000) }),
+			Buffer.from(
+				'From: a@example.test\r\nTo: alice@example.test\r\nSubject: only an attachment\r\n' +
+					'Content-Type: application/octet-stream; name="big.bin"\r\n' +
+					'Content-Transfer-Encoding: base64\r\n\r\n' +
+					Buffer.alloc(200 * 1024, 9)
+						.toString('base64')
+						.replace(/.{76}/g, '$&\r\n') +
+					'\r\n',
+			),
+		];
+		const where = await freshFolder('pipelined');
+		const uids = await appendMails(where, [...small.slice(0, 10), ...large, ...small.slice(10)]);
+		const client = await testImap();
+		try {
+			await readingFolder(client, { mailbox: '', folder: where }, async (open) => {
+				const sizes = (await fetchMetadata(open, uids)).map((m) => ({ uid: m.uid, size: m.size }));
+				assert.equal(sizes.filter((m) => m.size > WHOLE_MESSAGE_LIMIT).length, large.length);
+				const queries: Array<Record<string, unknown>> = [];
+				const fetchAll = open.client.fetchAll.bind(open.client);
+				open.client.fetchAll = ((uids: unknown, query: Record<string, unknown>, opts: unknown) => {
+					queries.push(query);
+					return fetchAll(uids as never, query as never, opts as never);
+				}) as typeof open.client.fetchAll;
+				const socket = (open.client as unknown as { socket: { write: (c: unknown) => boolean } })
+					.socket;
+				const writes: string[] = [];
+				const write = socket.write.bind(socket);
+				socket.write = (chunk: unknown, ...rest: unknown[]) => {
+					writes.push(String(chunk));
+					return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+				};
+				const items = await fetchSimpleMessages(open, sizes);
+				socket.write = write;
+				open.client.fetchAll = fetchAll;
+				// imapflow read the large ones' structure, and nothing else.
+				assert.deepEqual(
+					queries.map((q) => [Boolean(q.bodyStructure), Boolean(q.source), Boolean(q.bodyParts)]),
+					[[true, false, false]],
+				);
+				// One write of our reader's: the FETCH of the small ones whole, and one per layout of the large ones' text
+				// parts ("1" for three of them, "1.1,1.2" for text and HTML; none for the attachment).
+				const fetches = writes.filter((w) => /^M365B\S* UID FETCH /.test(w));
+				assert.equal(fetches.length, 1, fetches.join('\n'));
+				const commands = fetches[0].split('\r\n').filter(Boolean);
+				assert.equal(commands.filter((c) => c.includes('BODY.PEEK[]')).length, 1);
+				assert.equal(commands.filter((c) => /BODY\.PEEK\[\d/.test(c)).length, 2, fetches[0]);
+				// The same items as read one by one (imapflow's reader, by structure for the large ones).
+				const inTurn = [];
+				for (const m of sizes) inTurn.push(...(await fetchSimpleMessages(open, [m])));
+				assert.deepEqual(items, inTurn);
+				const bySubject = (subject: string) =>
+					items.find((m) => m.message.subject === subject)!.message;
+				assert.equal(bySubject('large text').text, 'short text');
+				assert.equal(bySubject('large text and html').html, '<p>html <b>words</b></p>');
+				assert.equal(bySubject('large html').text, 'only html');
+				assert.equal(bySubject('large body').text, 'line of text\n'.repeat(8000).slice(0, -1));
+				assert.equal(bySubject('only an attachment').text, null);
+				assert.equal(bySubject('small 20').text, 'text 20');
+				assert.equal(items.length, uids.length);
+			});
+		} finally {
+			await client.logout();
+		}
+	});
+
 	it('where the two readings differ: broken header fields, as the README says', async () => {
 		// An address without a domain, and a CR alone in a header: Dovecot's ENVELOPE writes
 		// `@missing_domain` and a space, the whole-message reading keeps what the sender wrote.

@@ -172,7 +172,7 @@ export interface WholeMessage {
 }
 
 /** The downloaded message handed on with its envelope and structure from its split. */
-function wholeOf(
+export function wholeOf(
 	open: OpenFolder,
 	tools: SplitTools,
 	fetched: Pick<FetchMessageObject, 'uid' | 'flags' | 'internalDate' | 'size'> & { source: Buffer },

@@ -8,22 +8,70 @@ import type { BodyPart } from '../mime/decode';
 import { decodeTextPart } from '../mime/decode';
 import { messageFromEnvelope, summarizeStructure } from '../mime/parse';
 import { htmlToPlainText } from '../mime/text';
+import { splitTools } from '../mime/split';
 import { TEXT_LIMIT_BYTES, type FetchedMessage } from '../types';
-import { bulkFetchPipelined } from './bulk';
+import { bulkFetchPipelined, type BulkRequest } from './bulk';
 import {
 	fetchAllChecked,
 	fetchMetadata,
 	fetchWhole,
 	readInBulk,
 	SOURCE_BATCH,
+	wholeOf,
 	type MessageMetadata,
 	type OpenFolder,
 } from './fetch';
 
-function partKey(summary: ReturnType<typeof summarizeStructure>): string[] {
+type Summary = ReturnType<typeof summarizeStructure>;
+
+/** The sections of a message's text and HTML parts ("1", "2.1"…): its layout. */
+function partKey(summary: Summary): string[] {
 	return [summary.textPart, summary.htmlPart]
 		.filter((part): part is BodyPart => part !== undefined)
 		.map((part) => summary.section(part));
+}
+
+/** Messages read by structure, grouped by layout (one FETCH each); those with no text part left out. */
+function layouts(
+	metadata: MessageMetadata[],
+	summaries: Map<number, Summary>,
+): Map<string, number[]> {
+	const groups = new Map<string, number[]>();
+	for (const m of metadata) {
+		const key = partKey(summaries.get(m.uid)!).join(',');
+		if (!key) continue;
+		const uids = groups.get(key);
+		if (uids) uids.push(m.uid);
+		else groups.set(key, [m.uid]);
+	}
+	return groups;
+}
+
+/** Our reader's FETCH of each layout's text parts, at most TEXT_LIMIT_BYTES of each. */
+function partsRequests(groups: Map<string, number[]>): BulkRequest[] {
+	return [...groups].map(([key, uids]) => ({
+		uids,
+		query: 'parts' as const,
+		sections: key.split(','),
+		maxLength: TEXT_LIMIT_BYTES,
+	}));
+}
+
+/** The simple output of messages read by structure, from their downloaded text parts. */
+async function summariesByStructure(
+	metadata: MessageMetadata[],
+	summaries: Map<number, Summary>,
+	bodies: Map<number, Map<string, Buffer>>,
+): Promise<FetchedMessage[]> {
+	const result: FetchedMessage[] = [];
+	for (const m of metadata) {
+		const parts = bodies.get(m.uid);
+		const summary = summaries.get(m.uid)!;
+		result.push(
+			await summaryOf(m, summary, (part) => parts?.get(summary.section(part).toLowerCase())),
+		);
+	}
+	return result;
 }
 
 /** Summaries with text and HTML bodies, downloading only the text parts (grouped by part number). */
@@ -32,22 +80,11 @@ async function fetchSummariesByStructure(
 	metadata: MessageMetadata[],
 ): Promise<FetchedMessage[]> {
 	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
-	const groups = new Map<string, number[]>();
-	for (const m of metadata) {
-		const key = partKey(summaries.get(m.uid)!).join(',');
-		if (!key) continue;
-		groups.set(key, [...(groups.get(key) ?? []), m.uid]);
-	}
+	const groups = layouts(metadata, summaries);
 	const bodies = new Map<number, Map<string, Buffer>>();
 	if (readInBulk(open, [...groups.values()].flat())) {
 		// One FETCH per layout, all written at once and read by our own reader: one round trip.
-		const requests = [...groups].map(([key, uids]) => ({
-			uids,
-			query: 'parts' as const,
-			sections: key.split(','),
-			maxLength: TEXT_LIMIT_BYTES,
-		}));
-		for await (const batch of bulkFetchPipelined(open.client, requests))
+		for await (const batch of bulkFetchPipelined(open.client, partsRequests(groups)))
 			for (const m of batch) bodies.set(m.uid, m.parts ?? new Map());
 	} else {
 		for (const [key, uids] of groups) {
@@ -64,21 +101,48 @@ async function fetchSummariesByStructure(
 				bodies.set(m.uid, new Map([...(m.bodyParts ?? [])].map(([k, v]) => [k.toLowerCase(), v])));
 		}
 	}
+	return await summariesByStructure(metadata, summaries, bodies);
+}
+
+/**
+ * Small messages whole and the text parts of large ones in one download: the large ones' structure
+ * first (imapflow), then the FETCH of the small ones and one per layout of the large ones, all
+ * written at once and read by our reader as they come (one round trip where reading them in turn
+ * took two). Small messages are made into items as they arrive, as fetchWholeSummaries does; the
+ * large ones' text parts are kept until the download ends (at most TEXT_LIMIT_BYTES a part, and
+ * within the poll's budget, which counts the whole messages).
+ */
+async function fetchPipelined(
+	open: OpenFolder,
+	whole: number[],
+	large: number[],
+): Promise<FetchedMessage[]> {
+	const metadata = await fetchMetadata(open, large);
+	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
+	const requests: BulkRequest[] = [
+		{ uids: [...whole].sort((a, b) => a - b), query: 'whole' },
+		...partsRequests(layouts(metadata, summaries)),
+	];
+	const tools = await splitTools();
 	const result: FetchedMessage[] = [];
-	for (const m of metadata) {
-		const parts = bodies.get(m.uid);
-		const summary = summaries.get(m.uid)!;
-		result.push(
-			await summaryOf(m, summary, (part) => parts?.get(summary.section(part).toLowerCase())),
-		);
+	const bodies = new Map<number, Map<string, Buffer>>();
+	for await (const batch of bulkFetchPipelined(open.client, requests)) {
+		for (const m of batch) {
+			if (m.parts) bodies.set(m.uid, m.parts);
+			else if (m.source) {
+				const { metadata: read, split } = wholeOf(open, tools, { ...m, source: m.source });
+				result.push(await summaryOf(read, summarizeStructure(split.structure), split.body));
+			}
+		}
 	}
+	result.push(...(await summariesByStructure(metadata, summaries, bodies)));
 	return result;
 }
 
 /** The simple output of one message, from its structure and a reader of its text parts' bodies. */
 async function summaryOf(
 	m: MessageMetadata,
-	summary: ReturnType<typeof summarizeStructure>,
+	summary: Summary,
 	bodyOf: (part: BodyPart) => Buffer | undefined,
 ): Promise<FetchedMessage> {
 	const message = messageFromEnvelope(m.envelope, m.headers);
@@ -114,7 +178,8 @@ async function fetchWholeSummaries(open: OpenFolder, uids: number[]): Promise<Fe
 
 /**
  * The simple output of the selected messages (sizes known), oldest first: small ones read whole,
- * large ones by structure.
+ * large ones by structure. Read by our own reader (20 messages or more), the small ones and the
+ * large ones' text parts come in one download (fetchPipelined).
  */
 export async function fetchSimpleMessages(
 	open: OpenFolder,
@@ -122,8 +187,14 @@ export async function fetchSimpleMessages(
 ): Promise<FetchedMessage[]> {
 	const whole = selected.filter((m) => m.size <= WHOLE_MESSAGE_LIMIT).map((m) => m.uid);
 	const large = selected.filter((m) => m.size > WHOLE_MESSAGE_LIMIT).map((m) => m.uid);
-	const result = await fetchWholeSummaries(open, whole);
-	if (large.length) result.push(...(await fetchSummaries(open, await fetchMetadata(open, large))));
+	let result: FetchedMessage[];
+	if (whole.length && large.length && readInBulk(open, [...whole, ...large]))
+		result = await fetchPipelined(open, whole, large);
+	else {
+		result = await fetchWholeSummaries(open, whole);
+		if (large.length)
+			result.push(...(await fetchSummaries(open, await fetchMetadata(open, large))));
+	}
 	return result.sort((a, b) => (a.message.uid ?? 0) - (b.message.uid ?? 0));
 }
 
