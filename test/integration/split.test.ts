@@ -201,6 +201,16 @@ describe('splitting a whole message, against the server', () => {
 
 	it('small messages whole and the text parts of large ones go out in one write (one round trip), with the same items as read in turn', async () => {
 		const attachment = { filename: 'big.bin', content: Buffer.alloc(200 * 1024, 7) };
+		const headerOf = (subject: string) =>
+			`From: a@example.test\r\nTo: alice@example.test\r\nSubject: ${subject}\r\n`;
+		/** A 200 KB attachment's header and body, as a part or as a whole message's body. */
+		const attachmentPart = (byte: number) =>
+			'Content-Type: application/octet-stream; name="big.bin"\r\n' +
+			'Content-Transfer-Encoding: base64\r\n\r\n' +
+			Buffer.alloc(200 * 1024, byte)
+				.toString('base64')
+				.replace(/.{76}/g, '$&\r\n') +
+			'\r\n';
 		const small = await Promise.all(
 			Array.from({ length: 21 }, (_, i) => buildMail({ subject: `small ${i}`, text: `text ${i}` })),
 		);
@@ -215,26 +225,14 @@ describe('splitting a whole message, against the server', () => {
 				attachments: [attachment],
 			}),
 			Buffer.from(
-				'From: a@example.test\r\nTo: alice@example.test\r\nSubject: large html\r\n' +
+				headerOf('large html') +
 					'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n' +
 					'Content-Type: text/html; charset=utf-8\r\n\r\n<p>only html</p>\r\n--b\r\n' +
-					'Content-Type: application/octet-stream; name="big.bin"\r\n' +
-					'Content-Transfer-Encoding: base64\r\n\r\n' +
-					Buffer.alloc(200 * 1024, 5)
-						.toString('base64')
-						.replace(/.{76}/g, '$&\r\n') +
-					'\r\n--b--\r\n',
+					attachmentPart(5) +
+					'--b--\r\n',
 			),
 			await buildMail({ subject: 'large body', text: 'line of text\n'.repeat(8000) }),
-			Buffer.from(
-				'From: a@example.test\r\nTo: alice@example.test\r\nSubject: only an attachment\r\n' +
-					'Content-Type: application/octet-stream; name="big.bin"\r\n' +
-					'Content-Transfer-Encoding: base64\r\n\r\n' +
-					Buffer.alloc(200 * 1024, 9)
-						.toString('base64')
-						.replace(/.{76}/g, '$&\r\n') +
-					'\r\n',
-			),
+			Buffer.from(headerOf('only an attachment') + attachmentPart(9)),
 		];
 		const where = await freshFolder('pipelined');
 		const uids = await appendMails(where, [...small.slice(0, 10), ...large, ...small.slice(10)]);
