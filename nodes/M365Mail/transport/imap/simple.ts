@@ -19,6 +19,7 @@ import {
 	SOURCE_BATCH,
 	wholeOf,
 	type MessageMetadata,
+	type WholeMessage,
 	type OpenFolder,
 } from './fetch';
 
@@ -31,11 +32,15 @@ function partKey(summary: Summary): string[] {
 		.map((part) => summary.section(part));
 }
 
-/** Messages read by structure, grouped by layout (one FETCH each); those with no text part left out. */
-function layouts(
-	metadata: MessageMetadata[],
-	summaries: Map<number, Summary>,
-): Map<string, number[]> {
+/**
+ * The structure summary of each message read by structure, and the messages grouped by layout (one
+ * FETCH each); those with no text part are in no group.
+ */
+function layouts(metadata: MessageMetadata[]): {
+	summaries: Map<number, Summary>;
+	groups: Map<string, number[]>;
+} {
+	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
 	const groups = new Map<string, number[]>();
 	for (const m of metadata) {
 		const key = partKey(summaries.get(m.uid)!).join(',');
@@ -44,7 +49,7 @@ function layouts(
 		if (uids) uids.push(m.uid);
 		else groups.set(key, [m.uid]);
 	}
-	return groups;
+	return { summaries, groups };
 }
 
 /** Our reader's FETCH of each layout's text parts, at most TEXT_LIMIT_BYTES of each. */
@@ -79,8 +84,7 @@ async function fetchSummariesByStructure(
 	open: OpenFolder,
 	metadata: MessageMetadata[],
 ): Promise<FetchedMessage[]> {
-	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
-	const groups = layouts(metadata, summaries);
+	const { summaries, groups } = layouts(metadata);
 	const bodies = new Map<number, Map<string, Buffer>>();
 	if (readInBulk(open, [...groups.values()].flat())) {
 		// One FETCH per layout, all written at once and read by our own reader: one round trip.
@@ -118,10 +122,10 @@ async function fetchPipelined(
 	large: number[],
 ): Promise<FetchedMessage[]> {
 	const metadata = await fetchMetadata(open, large);
-	const summaries = new Map(metadata.map((m) => [m.uid, summarizeStructure(m.structure)]));
+	const { summaries, groups } = layouts(metadata);
 	const requests: BulkRequest[] = [
 		{ uids: [...whole].sort((a, b) => a - b), query: 'whole' },
-		...partsRequests(layouts(metadata, summaries)),
+		...partsRequests(groups),
 	];
 	const tools = await splitTools();
 	const result: FetchedMessage[] = [];
@@ -129,10 +133,8 @@ async function fetchPipelined(
 	for await (const batch of bulkFetchPipelined(open.client, requests)) {
 		for (const m of batch) {
 			if (m.parts) bodies.set(m.uid, m.parts);
-			else if (m.source) {
-				const { metadata: read, split } = wholeOf(open, tools, { ...m, source: m.source });
-				result.push(await summaryOf(read, summarizeStructure(split.structure), split.body));
-			}
+			else if (m.source)
+				result.push(await wholeSummary(wholeOf(open, tools, { ...m, source: m.source })));
 		}
 	}
 	result.push(...(await summariesByStructure(metadata, summaries, bodies)));
@@ -168,11 +170,15 @@ async function summaryOf(
  */
 export const WHOLE_MESSAGE_LIMIT = 64 * 1024;
 
+/** The simple output of a message downloaded whole, from its split. */
+async function wholeSummary({ metadata, split }: WholeMessage): Promise<FetchedMessage> {
+	return await summaryOf(metadata, summarizeStructure(split.structure), split.body);
+}
+
 /** The simple output of small messages from one download each (transport/mime/split.ts). */
 async function fetchWholeSummaries(open: OpenFolder, uids: number[]): Promise<FetchedMessage[]> {
 	const result: FetchedMessage[] = [];
-	for await (const { metadata, split } of fetchWhole(open, uids))
-		result.push(await summaryOf(metadata, summarizeStructure(split.structure), split.body));
+	for await (const whole of fetchWhole(open, uids)) result.push(await wholeSummary(whole));
 	return result;
 }
 
