@@ -278,6 +278,8 @@ export class CuttingProxy {
 	private readonly live = new Set<Socket>();
 	cuts = 0;
 	connections = 0;
+	/** Bytes the server has sent through the proxy, cut or not. */
+	bytesFromServer = 0;
 	port = 0;
 
 	async start(): Promise<void> {
@@ -286,17 +288,26 @@ export class CuttingProxy {
 			this.connections++;
 			const upstream = connect(target, '127.0.0.1');
 			this.live.add(client).add(upstream);
+			let severed = false;
 			upstream.on('data', (chunk: Buffer) => {
+				if (severed) return;
+				this.bytesFromServer += chunk.length;
 				if (this.cutAfter === undefined) {
 					client.write(chunk);
 					return;
 				}
 				this.sinceArmed += chunk.length;
 				if (this.sinceArmed > this.cutAfter) {
+					// The cut falls at the byte asked for, not at the end of the chunk before it (chunks
+					// run to 64 KB): the client gets the bytes up to it, then the connection is gone.
+					const upTo = chunk.length - (this.sinceArmed - this.cutAfter);
 					this.cutAfter = undefined;
 					this.cuts++;
-					client.destroy();
-					upstream.destroy();
+					severed = true;
+					client.write(chunk.subarray(0, upTo), () => {
+						client.destroy();
+						upstream.destroy();
+					});
 					return;
 				}
 				client.write(chunk);

@@ -142,7 +142,9 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 		Array.from({ length: 1 + below(6) }, () => {
 			const subject = `${tag} #${sent.length}`;
 			sent.push(subject);
-			return { subject, text: 'x'.repeat(below(3) ? 200 : 40_000) };
+			// One in four over 64 KB: the simple output reads those by structure, and a poll of 20 or
+			// more with both sizes reads them and the small ones in one write (transport/imap/simple.ts).
+			return { subject, text: 'x'.repeat([200, 200, 40_000, 100_000][below(4)]) };
 		});
 	// What only someone else did to a message may excuse it; what our action did may not.
 	const notYetSeen = async () =>
