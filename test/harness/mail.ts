@@ -274,9 +274,13 @@ export function killImapProcesses(): number {
 export class CuttingProxy {
 	private server?: Server;
 	private cutAfter?: number;
+	/** Whether the armed cut leaves the connection open and silent instead (stallNextAfter). */
+	private silentCut = false;
 	private sinceArmed = 0;
 	private readonly live = new Set<Socket>();
 	cuts = 0;
+	/** Connections left open and silent mid-answer (stallNextAfter). */
+	silenced = 0;
 	connections = 0;
 	/** Bytes the server has sent through the proxy, cut or not. */
 	bytesFromServer = 0;
@@ -302,8 +306,14 @@ export class CuttingProxy {
 					// run to 64 KB): the client gets the bytes up to it, then the connection is gone.
 					const upTo = chunk.length - (this.sinceArmed - this.cutAfter);
 					this.cutAfter = undefined;
-					this.cuts++;
 					severed = true;
+					if (this.silentCut) {
+						// Open, and nothing more from the server: the client must give up on its own.
+						this.silenced++;
+						client.write(chunk.subarray(0, upTo));
+						return;
+					}
+					this.cuts++;
 					client.write(chunk.subarray(0, upTo), () => {
 						client.destroy();
 						upstream.destroy();
@@ -331,7 +341,17 @@ export class CuttingProxy {
 	/** The connection in use (or the next one) is cut once the server has sent `bytes` more. */
 	cutNextAfter(bytes: number): void {
 		this.cutAfter = bytes;
+		this.silentCut = false;
 		this.sinceArmed = 0;
+	}
+
+	/**
+	 * As cutNextAfter, but the connection stays open and the server's side goes silent (a connection
+	 * lost on the way mid-answer): nothing more reaches the client, which must time out.
+	 */
+	stallNextAfter(bytes: number): void {
+		this.cutNextAfter(bytes);
+		this.silentCut = true;
 	}
 
 	/** A cut armed and not yet made is called off. */

@@ -629,74 +629,97 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 	});
 
 	for (const output of ['simple', 'full'] as const) {
-		it(`${output} output of small and large mail together: a connection cut anywhere in a poll's download (eight places, from the SEARCH to the last part) loses nothing and emits nothing twice`, async () => {
-			const folder = await freshFolder(`cut-anywhere-${output}`);
-			const state: IDataObject = {};
-			const node = trigger(folder, { output, maxMessages: 100 }, 'via-proxy');
-			await pollTrigger(node, store, state);
-			// 21 small messages and 3 over 64 KB (an attachment): with the simple output, the small ones
-			// whole and the large ones' text parts go out in one write (transport/imap/simple.ts).
-			const attachment = { filename: 'big.bin', content: Buffer.alloc(120 * 1024, 7) };
-			const round = (r: number) => [
-				...Array.from({ length: 21 }, (_, i) => ({
-					subject: `${output} ${r} small ${i}`,
-					text: `${r} ${i} `.repeat(1500).trim(),
-				})),
-				...Array.from({ length: 3 }, (_, i) => ({
-					subject: `${output} ${r} large ${i}`,
-					text: `words ${r} ${i} `.repeat(2000).trim(),
-					attachments: [attachment],
-				})),
-			];
-			const texts = new Map<string, string>();
-			const sent: string[] = [];
-			const seen: string[] = [];
-			/** A poll's subjects; every item must carry its message's whole text, never a part of it. */
-			const poll = async () => {
-				for (const item of await pollTrigger(node, store, state)) {
-					const subject = String(item.json.subject);
-					assert.equal(item.json.text, texts.get(subject), `the text of ${subject}`);
-					seen.push(subject);
-				}
-			};
-			const append = async (mail: ReturnType<typeof round>) => {
-				await appendMails(folder, mail);
-				for (const m of mail) texts.set(m.subject, m.text);
-				sent.push(...mail.map((m) => m.subject));
-			};
-			// The first round is not cut: it measures what the server sends in a poll of such mail, and
-			// which FETCHes our reader writes at once.
-			const writes: string[] = [];
-			const tlsWrite = TLSSocket.prototype.write;
-			TLSSocket.prototype.write = function (this: TLSSocket, chunk: unknown, ...rest: unknown[]) {
-				writes.push(String(chunk));
-				return (tlsWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-			} as typeof tlsWrite;
-			let pollBytes = 0;
+		it(`${output} output of small and large mail together: a connection cut anywhere in a poll's download (eight places, from the SEARCH to the last part), or gone silent in the middle of an answer (three places), loses nothing and emits nothing twice`, async () => {
+			// Sessions give up on a server silent for 3 s (5 minutes by default; the code is the same
+			// either way), from the first session of the test: a kept session keeps its timeout.
+			const saved = { ...sessionTiming };
+			sessionTiming.socketTimeoutMs = 3000;
 			try {
-				await append(round(0));
-				const before = proxy.bytesFromServer;
-				await poll();
-				pollBytes = proxy.bytesFromServer - before;
+				const folder = await freshFolder(`cut-anywhere-${output}`);
+				const state: IDataObject = {};
+				const node = trigger(folder, { output, maxMessages: 100 }, 'via-proxy');
+				await pollTrigger(node, store, state);
+				// 21 small messages and 3 over 64 KB (an attachment): with the simple output, the small ones
+				// whole and the large ones' text parts go out in one write (transport/imap/simple.ts).
+				const attachment = { filename: 'big.bin', content: Buffer.alloc(120 * 1024, 7) };
+				const round = (r: number) => [
+					...Array.from({ length: 21 }, (_, i) => ({
+						subject: `${output} ${r} small ${i}`,
+						text: `${r} ${i} `.repeat(1500).trim(),
+					})),
+					...Array.from({ length: 3 }, (_, i) => ({
+						subject: `${output} ${r} large ${i}`,
+						text: `words ${r} ${i} `.repeat(2000).trim(),
+						attachments: [attachment],
+					})),
+				];
+				const texts = new Map<string, string>();
+				const sent: string[] = [];
+				const seen: string[] = [];
+				/** A poll's subjects; every item must carry its message's whole text, never a part of it. */
+				const poll = async () => {
+					const deadline = new Promise<never>((_, reject) =>
+						setTimeout(() => reject(new Error('the poll did not end within 30 s')), 30_000).unref(),
+					);
+					for (const item of await Promise.race([pollTrigger(node, store, state), deadline])) {
+						const subject = String(item.json.subject);
+						assert.equal(item.json.text, texts.get(subject), `the text of ${subject}`);
+						seen.push(subject);
+					}
+				};
+				const append = async (mail: ReturnType<typeof round>) => {
+					await appendMails(folder, mail);
+					for (const m of mail) texts.set(m.subject, m.text);
+					sent.push(...mail.map((m) => m.subject));
+				};
+				// The first round is not cut: it measures what the server sends in a poll of such mail, and
+				// which FETCHes our reader writes at once.
+				const writes: string[] = [];
+				const tlsWrite = TLSSocket.prototype.write;
+				TLSSocket.prototype.write = function (this: TLSSocket, chunk: unknown, ...rest: unknown[]) {
+					writes.push(String(chunk));
+					return (tlsWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+				} as typeof tlsWrite;
+				let pollBytes = 0;
+				try {
+					await append(round(0));
+					const before = proxy.bytesFromServer;
+					await poll();
+					pollBytes = proxy.bytesFromServer - before;
+				} finally {
+					TLSSocket.prototype.write = tlsWrite;
+				}
+				assert.equal(seen.length, 24);
+				const together = writes.filter((w) => (w.match(/ UID FETCH /g) ?? []).length > 1);
+				if (output === 'simple') assert.equal(together.length, 1, writes.join('\n'));
+				const cutsBefore = proxy.cuts;
+				const places = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97];
+				for (const [r, place] of places.entries()) {
+					await append(round(r + 1));
+					proxy.cutNextAfter(Math.floor(pollBytes * place));
+					// The cut poll fails (passing trouble: logged, nothing emitted, the cursor stays); the
+					// next ones read the round's mail on a new session.
+					for (let polls = 0; polls < 3; polls++) await poll();
+					proxy.disarm();
+					assert.equal(proxy.cuts, cutsBefore + r + 1, `the cut at ${place} of the poll was made`);
+				}
+				// Gone silent mid-answer, the connection still open: the poll gives up at the socket
+				// timeout (set for the whole test, above).
+				for (const [r, place] of [0.3, 0.6, 0.9].entries()) {
+					await append(round(places.length + r + 1));
+					const silencedBefore = proxy.silenced;
+					proxy.stallNextAfter(Math.floor(pollBytes * place));
+					const started = Date.now();
+					await poll();
+					assert.equal(proxy.silenced, silencedBefore + 1, `silent at ${place} of the poll`);
+					assert.ok(Date.now() - started >= 3000, 'the silent poll waited for the timeout');
+					for (let polls = 0; polls < 2; polls++) await poll();
+				}
+				assert.deepEqual(count(sent, seen), { lost: [], duplicated: [] });
+				assert.equal(seen.length, sent.length);
 			} finally {
-				TLSSocket.prototype.write = tlsWrite;
+				Object.assign(sessionTiming, saved);
 			}
-			assert.equal(seen.length, 24);
-			const together = writes.filter((w) => (w.match(/ UID FETCH /g) ?? []).length > 1);
-			if (output === 'simple') assert.equal(together.length, 1, writes.join('\n'));
-			const cutsBefore = proxy.cuts;
-			const places = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97];
-			for (const [r, place] of places.entries()) {
-				await append(round(r + 1));
-				proxy.cutNextAfter(Math.floor(pollBytes * place));
-				// The cut poll fails (passing trouble: logged, nothing emitted, the cursor stays); the
-				// next ones read the round's mail on a new session.
-				for (let polls = 0; polls < 3; polls++) await poll();
-				proxy.disarm();
-				assert.equal(proxy.cuts, cutsBefore + r + 1, `the cut at ${place} of the poll was made`);
-			}
-			assert.deepEqual(count(sent, seen), { lost: [], duplicated: [] });
-			assert.equal(seen.length, sent.length);
 		});
 	}
 
