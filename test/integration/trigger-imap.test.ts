@@ -629,7 +629,7 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 	});
 
 	for (const output of ['simple', 'full'] as const) {
-		it(`${output} output of small and large mail together: a connection cut anywhere in a poll's download (eight places, from the SEARCH to the last part), or gone silent in the middle of an answer (three places), loses nothing and emits nothing twice`, async () => {
+		it(`${output} output of small and large mail together: a connection cut in the answer to each command of a poll and at four places of its download, or gone silent in the middle of an answer (three places), loses nothing and emits nothing twice`, async () => {
 			// Sessions give up on a server silent for 3 s (5 minutes by default; the code is the same
 			// either way), from the first session of the test: a kept session keeps its timeout.
 			const saved = { ...sessionTiming };
@@ -672,18 +672,25 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 					for (const m of mail) texts.set(m.subject, m.text);
 					sent.push(...mail.map((m) => m.subject));
 				};
-				// The first round is not cut: it measures what the server sends in a poll of such mail, and
-				// which FETCHes our reader writes at once.
+				// The first round is not cut: it measures what the server sends in a poll of such mail,
+				// where each command's answer starts, and which FETCHes our reader writes at once.
 				const writes: string[] = [];
+				/** Bytes from the server when each command of the poll was written, and the command. */
+				const marks: Array<{ at: number; command: string }> = [];
+				let before = 0;
 				const tlsWrite = TLSSocket.prototype.write;
 				TLSSocket.prototype.write = function (this: TLSSocket, chunk: unknown, ...rest: unknown[]) {
-					writes.push(String(chunk));
+					const text = String(chunk);
+					writes.push(text);
+					const command = /^\S+ ((?:UID )?[A-Z]+)\b/.exec(text)?.[1];
+					if (command) marks.push({ at: proxy.bytesFromServer - before, command });
 					return (tlsWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
 				} as typeof tlsWrite;
 				let pollBytes = 0;
 				try {
 					await append(round(0));
-					const before = proxy.bytesFromServer;
+					marks.length = 0;
+					before = proxy.bytesFromServer;
 					await poll();
 					pollBytes = proxy.bytesFromServer - before;
 				} finally {
@@ -692,16 +699,33 @@ describe('trigger over IMAP: failures lose nothing and duplicate nothing', () =>
 				assert.equal(seen.length, 24);
 				const together = writes.filter((w) => (w.match(/ UID FETCH /g) ?? []).length > 1);
 				if (output === 'simple') assert.equal(together.length, 1, writes.join('\n'));
+				assert.deepEqual(marks.map((m) => m.command).slice(0, 3), [
+					'UNSELECT',
+					'EXAMINE',
+					'UID SEARCH',
+				]);
+				// A cut in the middle of each command's answer, and at four places of the last (the
+				// download); each answer is a TLS record or more, so a cut inside one loses all of it.
+				const download = marks[marks.length - 1].at;
+				const places = [
+					...marks.slice(0, -1).map((m, i) => ({
+						command: m.command,
+						at: Math.floor((m.at + marks[i + 1].at) / 2),
+					})),
+					...[0.25, 0.5, 0.75, 0.95].map((f) => ({
+						command: `${marks[marks.length - 1].command} (${f})`,
+						at: Math.floor(download + (pollBytes - download) * f),
+					})),
+				];
 				const cutsBefore = proxy.cuts;
-				const places = [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.97];
 				for (const [r, place] of places.entries()) {
 					await append(round(r + 1));
-					proxy.cutNextAfter(Math.floor(pollBytes * place));
+					proxy.cutNextAfter(place.at);
 					// The cut poll fails (passing trouble: logged, nothing emitted, the cursor stays); the
 					// next ones read the round's mail on a new session.
 					for (let polls = 0; polls < 3; polls++) await poll();
 					proxy.disarm();
-					assert.equal(proxy.cuts, cutsBefore + r + 1, `the cut at ${place} of the poll was made`);
+					assert.equal(proxy.cuts, cutsBefore + r + 1, `the cut in ${place.command} was made`);
 				}
 				// Gone silent mid-answer, the connection still open: the poll gives up at the socket
 				// timeout (set for the whole test, above).
