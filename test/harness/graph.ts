@@ -43,15 +43,17 @@ export async function graphMoveByRule(mailbox: string, id: string, folder: strin
 
 /**
  * The next `count` Graph requests (or the next ones whose "METHOD /path?query", query decoded,
- * matches `match`) answer `status`.
+ * matches `match`) answer `status`; with `after`, once that many more have been answered as usual
+ * (each request inside a $batch counts). graphCounts' "FAILED" counts the failures so answered.
  */
 export async function graphInject(
 	status: number,
 	count: number,
 	retryAfter?: string,
 	match?: string,
+	after = 0,
 ): Promise<void> {
-	await control('inject', { status, count, retryAfter, match });
+	await control('inject', { status, count, retryAfter, match, after });
 }
 
 /**

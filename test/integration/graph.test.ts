@@ -295,6 +295,60 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		]);
 	});
 
+	it('a poll whose requests fail past the retries at each of them in turn (the delta page, the bodies, the owed "mark as read"): 0 lost, 0 duplicated, and only emitted mail is marked read', async () => {
+		const folder = await freshGraphFolder('g-fail-each');
+		const state: IDataObject = {};
+		const node = trigger(folder, { afterEmit: 'markRead' });
+		await pollTrigger(node, store, state);
+		const sent: string[] = [];
+		const seen: string[] = [];
+		const deliver = async (round: number) => {
+			for (let i = 0; i < 6; i++) {
+				const subject = `round ${round} #${i}`;
+				await graphDeliver(ALICE, { subject, text: `${subject} `.repeat(200) }, folder);
+				sent.push(subject);
+			}
+		};
+		/** Only mail a poll emitted is read, whatever failed (the marks are owed to the next poll). */
+		const readOnlyEmitted = async () => {
+			for (const m of await graphList(ALICE, folder))
+				if (m.isRead) assert.ok(seen.includes(m.subject), `${m.subject} read before emitted`);
+		};
+		const poll = async () => {
+			seen.push(...(subjects(await pollTrigger(node, store, state)) as string[]));
+			await readOnlyEmitted();
+		};
+		// A round without failures: how many requests a poll makes (each inside a $batch on its own,
+		// the $batch itself never fails), with the "mark as read" owed from the poll before.
+		await deliver(0);
+		await poll();
+		await deliver(1);
+		const total = (counts: Record<string, number>) =>
+			Object.entries(counts)
+				.filter(([kind]) => !['FAILED', 'DROPPED', 'bodies', 'POST /$batch'].includes(kind))
+				.reduce((sum, [, n]) => sum + n, 0);
+		const before = total(await graphCounts());
+		await poll();
+		const requests = total(await graphCounts()) - before;
+		assert.ok(requests >= 3, `a poll made ${requests} requests`);
+		for (let k = 0; k < requests; k++) {
+			await deliver(k + 2);
+			// Five in a row: past the client's retries for any one request.
+			const failedBefore = (await graphCounts()).FAILED ?? 0;
+			await graphInject(503, 5, '0', undefined, k);
+			for (let polls = 0; polls < 3; polls++) await poll();
+			const failed = ((await graphCounts()).FAILED ?? 0) - failedBefore;
+			assert.equal(failed, 5, `the failures after ${k} requests were all answered`);
+		}
+		for (let polls = 0; polls < 2; polls++) await poll();
+		assertNoneLostOrDuplicated(sent, seen);
+		assert.equal(seen.length, sent.length);
+		assert.ok(
+			(await graphList(ALICE, folder)).every((m) => m.isRead),
+			'every emitted message is marked read in the end',
+		);
+	});
+
 	it('an expired token is refreshed by n8n through its authenticated request helper; the rotated refresh token is persisted; nothing is lost', async () => {
 		const folder = await freshGraphFolder('g-token');
 		store.set(

@@ -169,6 +169,8 @@ export class GraphEmulator {
 		code: string;
 		message: string;
 		match?: RegExp;
+		/** Matching requests still to be answered as usual before this failure (injectFailures' `after`). */
+		pass: number;
 	}> = [];
 	/** Requests served per "METHOD path-kind", for tests and the benchmark. */
 	readonly counts = new Map<string, number>();
@@ -368,12 +370,20 @@ export class GraphEmulator {
 
 	/**
 	 * The next `count` requests (or the next ones whose "METHOD /path?query", query decoded, matches)
-	 * answer `status`, with Retry-After (seconds or an HTTP date) when given.
+	 * answer `status`, with Retry-After (seconds or an HTTP date) when given; with `after`, once that
+	 * many more have been answered as usual (requests inside a $batch count, each on its own).
 	 */
-	injectFailures(status: number, count: number, retryAfter?: string, match?: string): void {
+	injectFailures(
+		status: number,
+		count: number,
+		retryAfter?: string,
+		match?: string,
+		after = 0,
+	): void {
 		const throttled = status === 429 || status === 503;
 		for (let i = 0; i < count; i++) {
 			this.failures.push({
+				pass: i === 0 ? after : 0,
 				status,
 				retryAfter,
 				code:
@@ -749,8 +759,11 @@ export class GraphEmulator {
 		if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
 		const line = requestLine(req, url);
 		const failing = this.failures.findIndex((f) => !f.match || f.match.test(line));
-		if (failing >= 0) {
+		if (failing >= 0 && this.failures[failing].pass > 0) this.failures[failing].pass--;
+		else if (failing >= 0) {
 			const [failure] = this.failures.splice(failing, 1);
+			// Not a request served: counted by kind only (graphCounts' "FAILED").
+			this.counts.set('FAILED', (this.counts.get('FAILED') ?? 0) + 1);
 			const headers: Record<string, string> = {};
 			if (failure.retryAfter !== undefined) headers['retry-after'] = failure.retryAfter;
 			throw new GraphFailure(failure.status, failure.code, failure.message, headers);
@@ -1436,6 +1449,7 @@ export class GraphEmulator {
 					Number(body.count ?? 1),
 					body.retryAfter as string | undefined,
 					body.match as string | undefined,
+					Number(body.after ?? 0),
 				);
 				return this.sendJson(res, 200, {});
 			case '/_test/replay-delta':
