@@ -1,10 +1,10 @@
 /**
  * Faults at random, together. Each fault has a test of its own elsewhere; here seeded schedules mix
- * them as they come in life: new mail (some while a poll runs), scheduled polls, overlapping polls,
- * results n8n discards, restarts, re-publishes with other parameters, connections cut in the middle
- * of a download, IMAP session processes killed, mail expunged or read by someone else before the
- * trigger saw it, the folder rebuilt by the server (a new UIDVALIDITY, in order or not), and "Fetch
- * Test Event". n8n is the harness's model of n8n 2.41 (one Workflow per activation, static data
+ * them as they come in life: new mail (some while a poll runs, some in bursts of more than a poll
+ * takes), scheduled polls, overlapping polls, results n8n discards, restarts, re-publishes with
+ * other parameters, connections cut in the middle of a download, IMAP session processes killed,
+ * mail expunged or read by someone else before the trigger saw it, the folder rebuilt by the server
+ * (a new UIDVALIDITY, in order or not), and "Fetch Test Event". n8n is the harness's model of n8n 2.41 (one Workflow per activation, static data
  * saved at an emit), or of its durable cursors (queue mode); every kind of step comes at least once.
  *
  * Each schedule counts, as every fault test does: lost and duplicated messages are both 0. A message
@@ -58,6 +58,7 @@ const WEIGHTS = {
 	mail: 4,
 	poll: 4,
 	'mail during a poll': 2,
+	burst: 1,
 	'overlapping polls': 1,
 	'result not kept': 1,
 	restart: 1,
@@ -138,12 +139,13 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 			// A failed execution: nothing reached a run.
 		}
 	};
-	const newMail = (): TestMail[] =>
-		Array.from({ length: 1 + below(6) }, () => {
+	const newMail = (length = 1 + below(6)): TestMail[] =>
+		Array.from({ length }, () => {
 			const subject = `${tag} #${sent.length}`;
 			sent.push(subject);
 			// One in four over 64 KB: the simple output reads those by structure, and a poll of 20 or
-			// more with both sizes reads them and the small ones in one write (transport/imap/simple.ts).
+			// more with both sizes (a burst) reads them and the small ones in one write, by our own
+			// reader (transport/imap/simple.ts, bulk.ts).
 			return { subject, text: 'x'.repeat([200, 200, 40_000, 100_000][below(4)]) };
 		});
 	// What only someone else did to a message may excuse it; what our action did may not.
@@ -192,6 +194,12 @@ async function schedule(seed: number, afterEmit: AfterEmit, model: N8nModel): Pr
 				steps.push('mail');
 				await appendMails(folder, newMail());
 				break;
+			case 'burst': {
+				const mail = newMail(21 + below(10));
+				steps.push(`burst of ${mail.length}`);
+				await appendMails(folder, mail);
+				break;
+			}
 			case 'poll':
 				steps.push('poll');
 				await counted(poll);
