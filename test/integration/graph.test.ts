@@ -836,6 +836,35 @@ describe('trigger over Graph: delivery rules of the engine', () => {
 		assert.deepEqual(subjects(await pollTrigger(trigger(folder), store, state)), ['later']);
 	});
 
+	it('a delta round longer than a poll (here after the folder was created again), while "move" takes each poll’s emitted mail out of the folder before the next page: no message skipped, none twice', async () => {
+		const folder = await freshGraphFolder('g-paged-move');
+		const archive = await freshGraphFolder('g-paged-move-archive');
+		const params = {
+			maxMessages: 3,
+			afterEmit: 'move',
+			moveTo: { __rl: true, mode: 'path', value: archive },
+		};
+		const state: IDataObject = {};
+		await pollTrigger(trigger(folder, params), store, state);
+		await graphDeliver(ALICE, { subject: 'before' }, folder);
+		assert.deepEqual(subjects(await pollTrigger(trigger(folder, params), store, state)), [
+			'before',
+		]);
+		await graphRecreateFolder(ALICE, folder);
+		const sent = Array.from({ length: 9 }, (_, i) => `paged ${i}`);
+		for (const subject of sent) await graphDeliver(ALICE, { subject }, folder);
+		const seen: string[] = [];
+		for (let poll = 0; poll < 5; poll++)
+			seen.push(
+				...(subjects(await pollTrigger(trigger(folder, params), store, state)) as string[]),
+			);
+		// Three a poll: the round's next page is asked for after the three before it left the folder.
+		assertNoneLostOrDuplicated(sent, seen);
+		assert.deepEqual(seen, sent);
+		// 'before' went with the deleted folder before its owed move.
+		assert.deepEqual((await graphList(ALICE, archive)).map((m) => m.subject).sort(), sent);
+	});
+
 	it('a folder deleted in Outlook (it moves to Deleted Items, its id still answers) and created again under the same path, its mail moved back: the next folder check (every 10 minutes) finds the new folder, mail received there since the last check is emitted, none twice; the owed "mark as read" reaches the moved mail (Graph’s ids survive moves)', async () => {
 		const folder = await freshGraphFolder('g-moved-back');
 		const state: IDataObject = {};

@@ -80,7 +80,12 @@ interface DeltaState {
 	since: number;
 	/** The snapshot a paged round runs up to. */
 	until: number;
-	offset: number;
+	/**
+	 * Within a paged round, the change counter of the last message sent: the next page starts after
+	 * it. Not a position in the folder, which moves when mail leaves the folder between two pages;
+	 * Graph's sync state does not lose mail that way.
+	 */
+	after?: number;
 	/** Round number: an expired state is refused. */
 	epoch: number;
 	/** Where the previous round started: a replay sends its changes again. */
@@ -1157,19 +1162,17 @@ export class GraphEmulator {
 			if (url.searchParams.has('$deltatoken')) {
 				const since = this.replays > 0 ? (state.prevSince ?? state.since) : state.since;
 				if (this.replays > 0) this.replays--;
-				state = { ...state, since, until: this.seq, offset: 0 };
+				state = { ...state, since, until: this.seq, after: undefined };
 			}
 		} else {
-			state = { folderId: folder.id, since: 0, until: this.seq, offset: 0, epoch: this.deltaEpoch };
+			state = { folderId: folder.id, since: 0, until: this.seq, epoch: this.deltaEpoch };
 		}
+		const from = state.after ?? state.since;
 		const changed = [...box.messages.values()]
-			.filter(
-				(m) =>
-					m.folderId === folder.id && m.arrivedSeq > state.since && m.arrivedSeq <= state.until,
-			)
+			.filter((m) => m.folderId === folder.id && m.arrivedSeq > from && m.arrivedSeq <= state.until)
 			.sort((a, b) => a.arrivedSeq - b.arrivedSeq);
 		const size = this.pageSize(req, 10);
-		const page = changed.slice(state.offset, state.offset + size);
+		const page = changed.slice(0, size);
 		const body: Record<string, unknown> = {
 			value: page.map((m) => this.select(m.message, url.searchParams)),
 		};
@@ -1178,14 +1181,17 @@ export class GraphEmulator {
 			l.searchParams.set(key, Buffer.from(JSON.stringify(next)).toString('base64url'));
 			return l.toString();
 		};
-		if (state.offset + size < changed.length) {
-			body['@odata.nextLink'] = link('$skiptoken', { ...state, offset: state.offset + size });
+		if (size < changed.length) {
+			body['@odata.nextLink'] = link('$skiptoken', {
+				...state,
+				after: page[page.length - 1].arrivedSeq,
+			});
 		} else {
 			body['@odata.deltaLink'] = link('$deltatoken', {
 				...state,
 				prevSince: state.since,
 				since: state.until,
-				offset: 0,
+				after: undefined,
 			});
 		}
 		this.sendJson(res, 200, body);
