@@ -44,7 +44,7 @@ export async function graphMoveByRule(mailbox: string, id: string, folder: strin
 /**
  * The next `count` Graph requests (or the next ones whose "METHOD /path?query", query decoded,
  * matches `match`) answer `status`; with `after`, once that many more have been answered as usual
- * (each request inside a $batch counts). graphCounts' "FAILED" counts the failures so answered.
+ * (each request inside a $batch counts). graphFaultsServed counts the failures so answered.
  */
 export async function graphInject(
 	status: number,
@@ -99,6 +99,12 @@ export async function graphRequests(): Promise<number> {
 /** Request counts by kind ("POST /sendMail", "PUT upload", "DROPPED"...). */
 export async function graphCounts(): Promise<Record<string, number>> {
 	return (await control<{ byKind: Record<string, number> }>('counts')).byKind;
+}
+
+/** Injected failures Graph has answered (graphInject) and connections it dropped (graphDrop), so far. */
+export async function graphFaultsServed(): Promise<{ failed: number; dropped: number }> {
+	const counts = await graphCounts();
+	return { failed: counts.FAILED ?? 0, dropped: counts.DROPPED ?? 0 };
 }
 
 /** The next `count` requests (matching "METHOD /path" when given) lose their connection unanswered. */

@@ -21,10 +21,10 @@ import { before, describe, it } from 'node:test';
 
 import { itEachSchedule, runSchedule, SHARED_WEIGHTS, type ScheduleRun } from '../harness/chaos';
 import {
-	graphCounts,
 	graphDeliver,
 	graphDrop,
 	graphExpireDelta,
+	graphFaultsServed,
 	graphFolder,
 	graphInject,
 	graphList,
@@ -69,8 +69,8 @@ async function readInOutlook(id: string): Promise<void> {
 
 /** Injected failures Graph answered and connections it dropped, so far. */
 const failures = async () => {
-	const counts = await graphCounts();
-	return (counts.FAILED ?? 0) + (counts.DROPPED ?? 0);
+	const { failed, dropped } = await graphFaultsServed();
+	return failed + dropped;
 };
 
 /** The folder as the schedule sees it. */
@@ -117,7 +117,7 @@ async function schedule(run: ScheduleRun) {
 					await deliver(s.newMail());
 					const after = s.below(4);
 					s.steps.push(`mail, then five 503s after ${after} requests`);
-					const failed = async () => (await graphCounts()).FAILED ?? 0;
+					const failed = async () => (await graphFaultsServed()).failed;
 					const before = await failed();
 					await graphInject(503, 5, '0', undefined, after);
 					// Scheduled polls until all five were answered (an idle poll makes one request), so

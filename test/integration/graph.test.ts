@@ -15,6 +15,7 @@ import {
 	graphCounts,
 	graphDeliver,
 	graphExpireDelta,
+	graphFaultsServed,
 	graphFolder,
 	graphInject,
 	graphList,
@@ -334,10 +335,10 @@ describe('trigger over Graph: delta per folder, each message once', () => {
 		for (let k = 0; k < requests; k++) {
 			await deliver(k + 2);
 			// Five in a row: past the client's retries for any one request.
-			const failedBefore = (await graphCounts()).FAILED ?? 0;
+			const failedBefore = (await graphFaultsServed()).failed;
 			await graphInject(503, 5, '0', undefined, k);
 			for (let polls = 0; polls < 3; polls++) await poll();
-			const failed = ((await graphCounts()).FAILED ?? 0) - failedBefore;
+			const failed = (await graphFaultsServed()).failed - failedBefore;
 			assert.equal(failed, 5, `the failures after ${k} requests were all answered`);
 		}
 		for (let polls = 0; polls < 2; polls++) await poll();
